@@ -1,0 +1,629 @@
+//! Event contract v1 (brief §3): one validation pass that reports every bad
+//! field at once, with the legacy (Laravel-style) messages.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::hash::fnv1a64;
+use crate::keys::{CounterField, EntityKey};
+use crate::time::BucketMode;
+use crate::vocabulary::{Action, Domain, EntityType};
+
+pub const MAX_ID_CHARS: usize = 255;
+pub const MAX_USER_ID_CHARS: usize = 64;
+pub const MAX_VALUE: i64 = 10_000;
+
+/// The user an event was attributed to by its producer. Stored, never trusted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum UserId {
+    Int(i64),
+    Text(String),
+}
+
+/// A validated event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub event_id: String,
+    pub entity: EntityKey,
+    pub action: Action,
+    pub value: i64,
+    pub occurred_at: DateTime<FixedOffset>,
+    pub user_id: Option<UserId>,
+}
+
+impl Event {
+    /// What a retry of this same event must carry. A reused id with another
+    /// fingerprint is a conflict, not a duplicate.
+    pub fn fingerprint(&self) -> String {
+        let value = self.value.to_string();
+        let hash = fnv1a64(&[
+            self.entity.domain.as_str().as_bytes(),
+            self.entity.entity_type.as_str().as_bytes(),
+            self.entity.entity_id.as_bytes(),
+            self.action.as_str().as_bytes(),
+            value.as_bytes(),
+        ]);
+        format!("{hash:016x}")
+    }
+
+    /// The counter field this event increments, in its domain's zone.
+    pub fn counter_field(&self, mode: &BucketMode) -> CounterField {
+        CounterField {
+            action: self.action,
+            hour: mode.local_hour(&self.occurred_at),
+        }
+    }
+}
+
+/// The configurable part of the contract.
+#[derive(Debug, Clone)]
+pub struct EventRules {
+    /// Accepted domains and the zone each one buckets in.
+    pub domains: BTreeMap<Domain, BucketMode>,
+    /// How far in the future `occurred_at` may be (clock skew).
+    pub max_future: Duration,
+    /// How old `occurred_at` may be; kept below the 48 h dedupe window so a
+    /// replay after the marker expired is refused rather than counted again.
+    pub max_lateness: Duration,
+}
+
+impl EventRules {
+    pub fn bucket_mode(&self, domain: &Domain) -> BucketMode {
+        self.domains.get(domain).copied().unwrap_or_default()
+    }
+}
+
+/// The 422 body: a summary message plus every failing field's messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ValidationErrors {
+    pub message: String,
+    pub errors: BTreeMap<&'static str, Vec<String>>,
+}
+
+impl ValidationErrors {
+    fn add(&mut self, field: &'static str, message: String) {
+        self.errors.entry(field).or_default().push(message);
+    }
+
+    fn finish(mut self) -> Self {
+        let total: usize = self.errors.values().map(Vec::len).sum();
+        let first = self
+            .errors
+            .values()
+            .flatten()
+            .next()
+            .cloned()
+            .unwrap_or_default();
+        self.message = match total {
+            0 | 1 => first,
+            2 => format!("{first} (and 1 more error)"),
+            n => format!("{first} (and {} more errors)", n - 1),
+        };
+        self
+    }
+}
+
+fn label(field: &str) -> String {
+    field.replace('_', " ")
+}
+
+/// Reads a required string the way the legacy stack did: trimmed, and an
+/// empty or blank string counts as missing.
+fn required_string<'a>(
+    body: &'a Map<String, Value>,
+    field: &'static str,
+    errors: &mut ValidationErrors,
+) -> Option<&'a str> {
+    match body.get(field) {
+        None | Some(Value::Null) => {
+            errors.add(field, format!("The {} field is required.", label(field)));
+            None
+        }
+        Some(Value::String(s)) => {
+            let trimmed = s.trim();
+            if trimmed.is_empty() {
+                errors.add(field, format!("The {} field is required.", label(field)));
+                None
+            } else {
+                Some(trimmed)
+            }
+        }
+        Some(_) => {
+            errors.add(
+                field,
+                format!("The {} field must be a string.", label(field)),
+            );
+            None
+        }
+    }
+}
+
+fn bounded_id<'a>(
+    body: &'a Map<String, Value>,
+    field: &'static str,
+    errors: &mut ValidationErrors,
+) -> Option<&'a str> {
+    let s = required_string(body, field, errors)?;
+    if s.chars().count() > MAX_ID_CHARS {
+        errors.add(
+            field,
+            format!(
+                "The {} field must not be greater than {MAX_ID_CHARS} characters.",
+                label(field)
+            ),
+        );
+        return None;
+    }
+    Some(s)
+}
+
+impl EventRules {
+    /// Validates a decoded JSON object against contract v1 at time `now`.
+    pub fn validate(
+        &self,
+        body: &Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Event, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+
+        let event_id = bounded_id(body, "event_id", &mut errors).and_then(|id| {
+            if id.chars().any(char::is_control) {
+                errors.add(
+                    "event_id",
+                    "The event id field must not contain control characters.".into(),
+                );
+                None
+            } else {
+                Some(id)
+            }
+        });
+
+        let domain = required_string(body, "domain", &mut errors).and_then(|d| {
+            let found = Domain::new(d).ok().filter(|d| self.domains.contains_key(d));
+            if found.is_none() {
+                errors.add("domain", "The selected domain is invalid.".into());
+            }
+            found
+        });
+
+        let entity_type = required_string(body, "entity_type", &mut errors).and_then(|t| {
+            let found = EntityType::parse(t);
+            if found.is_none() {
+                errors.add("entity_type", "The selected entity type is invalid.".into());
+            }
+            found
+        });
+
+        let entity_id = bounded_id(body, "entity_id", &mut errors);
+
+        let action = required_string(body, "action", &mut errors).and_then(|a| {
+            let Some(action) = Action::parse(a) else {
+                errors.add("action", "The selected action is invalid.".into());
+                return None;
+            };
+            match entity_type {
+                Some(t) if !action.fits(t) => {
+                    errors.add(
+                        "action",
+                        format!("The action {action} does not apply to entity type {t}."),
+                    );
+                    None
+                }
+                _ => Some(action),
+            }
+        });
+
+        let value = self.value(body, &mut errors);
+        let occurred_at = self.occurred_at(body, now, &mut errors);
+        let user_id = user_id(body, &mut errors);
+
+        match (
+            event_id,
+            domain,
+            entity_type,
+            entity_id,
+            action,
+            value,
+            occurred_at,
+            user_id,
+        ) {
+            (Some(e), Some(d), Some(t), Some(i), Some(a), Some(v), Some(o), Some(u))
+                if errors.errors.is_empty() =>
+            {
+                Ok(Event {
+                    event_id: e.to_string(),
+                    entity: EntityKey {
+                        domain: d,
+                        entity_type: t,
+                        entity_id: i.to_string(),
+                    },
+                    action: a,
+                    value: v,
+                    occurred_at: o,
+                    user_id: u,
+                })
+            }
+            _ => Err(errors.finish()),
+        }
+    }
+
+    fn value(&self, body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<i64> {
+        let n = match body.get("value") {
+            None | Some(Value::Null) => return Some(1),
+            // Only JSON integers: "5" and 1.5 are refused (brief §3).
+            Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_u64().map(|_| i64::MAX)),
+            Some(_) => None,
+        };
+        match n {
+            None => {
+                errors.add("value", "The value field must be an integer.".into());
+                None
+            }
+            Some(n) if n < 1 => {
+                errors.add("value", "The value field must be at least 1.".into());
+                None
+            }
+            Some(n) if n > MAX_VALUE => {
+                errors.add(
+                    "value",
+                    format!("The value field must not be greater than {MAX_VALUE}."),
+                );
+                None
+            }
+            Some(n) => Some(n),
+        }
+    }
+
+    fn occurred_at(
+        &self,
+        body: &Map<String, Value>,
+        now: DateTime<Utc>,
+        errors: &mut ValidationErrors,
+    ) -> Option<DateTime<FixedOffset>> {
+        let raw = required_string(body, "occurred_at", errors)?;
+        let Ok(at) = DateTime::parse_from_rfc3339(raw) else {
+            errors.add(
+                "occurred_at",
+                "The occurred at field must be an RFC 3339 date-time with an offset, e.g. 2026-02-19T10:00:00Z."
+                    .into(),
+            );
+            return None;
+        };
+        let age = now.signed_duration_since(at);
+        let max_future = chrono::Duration::from_std(self.max_future).unwrap_or_default();
+        let max_lateness = chrono::Duration::from_std(self.max_lateness).unwrap_or_default();
+        if -age > max_future {
+            errors.add(
+                "occurred_at",
+                format!(
+                    "The occurred at field must not be more than {} seconds in the future.",
+                    self.max_future.as_secs()
+                ),
+            );
+            return None;
+        }
+        if age > max_lateness {
+            errors.add(
+                "occurred_at",
+                format!(
+                    "The occurred at field must not be older than {} hours.",
+                    self.max_lateness.as_secs() / 3600
+                ),
+            );
+            return None;
+        }
+        Some(at)
+    }
+}
+
+/// `Some(None)` = absent or null; `None` = invalid (an error was recorded).
+fn user_id(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<Option<UserId>> {
+    match body.get("user_id") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(i) => Some(Some(UserId::Int(i))),
+            None => {
+                errors.add(
+                    "user_id",
+                    "The user id field must be an integer or a string.".into(),
+                );
+                None
+            }
+        },
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            if s.is_empty() {
+                Some(None)
+            } else if s.chars().count() > MAX_USER_ID_CHARS || s.chars().any(char::is_control) {
+                errors.add(
+                    "user_id",
+                    format!(
+                        "The user id field must be at most {MAX_USER_ID_CHARS} printable characters."
+                    ),
+                );
+                None
+            } else {
+                Some(Some(UserId::Text(s.to_string())))
+            }
+        }
+        Some(_) => {
+            errors.add(
+                "user_id",
+                "The user id field must be an integer or a string.".into(),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules() -> EventRules {
+        let mut domains = BTreeMap::new();
+        domains.insert(Domain::new("jav").expect("domain"), BucketMode::default());
+        EventRules {
+            domains,
+            max_future: Duration::from_secs(300),
+            max_lateness: Duration::from_secs(47 * 3600),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-02-19T12:00:00Z")
+            .expect("now")
+            .with_timezone(&Utc)
+    }
+
+    fn valid() -> Value {
+        json!({
+            "event_id": "evt-1",
+            "domain": "jav",
+            "entity_type": "movie",
+            "entity_id": "f6f7163c-4c8c-4ce8-bfe5-7dbd7574d273",
+            "action": "view",
+            "value": 1,
+            "occurred_at": "2026-02-19T10:00:00Z",
+            "user_id": 123
+        })
+    }
+
+    fn check(patch: Value) -> Result<Event, ValidationErrors> {
+        let mut body = valid();
+        let obj = body.as_object_mut().expect("object");
+        for (k, v) in patch.as_object().expect("patch") {
+            if v == &json!("__absent__") {
+                obj.remove(k);
+            } else {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        rules().validate(obj, now())
+    }
+
+    fn failing_fields(patch: Value) -> Vec<&'static str> {
+        match check(patch) {
+            Ok(_) => vec![],
+            Err(e) => e.errors.keys().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn a_valid_event_is_accepted_with_trimmed_strings() {
+        let e = check(json!({"entity_id": "  m-1  ", "value": null})).expect("valid");
+        assert_eq!(e.entity.entity_id, "m-1");
+        assert_eq!(e.value, 1);
+        assert_eq!(e.user_id, Some(UserId::Int(123)));
+    }
+
+    #[test]
+    fn each_required_field_is_named_when_missing_empty_or_mistyped() {
+        for field in [
+            "event_id",
+            "domain",
+            "entity_type",
+            "entity_id",
+            "action",
+            "occurred_at",
+        ] {
+            for bad in [
+                json!("__absent__"),
+                json!(null),
+                json!(""),
+                json!("   "),
+                json!(123),
+                json!(true),
+            ] {
+                assert_eq!(
+                    failing_fields(json!({ field: bad.clone() })),
+                    vec![field],
+                    "{field} = {bad}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ids_may_be_255_characters_but_not_256() {
+        let ok = "é".repeat(255);
+        assert!(check(json!({"event_id": ok, "entity_id": "x".repeat(255)})).is_ok());
+        assert_eq!(
+            failing_fields(json!({"event_id": "x".repeat(256)})),
+            vec!["event_id"]
+        );
+        assert_eq!(
+            failing_fields(json!({"entity_id": "x".repeat(256)})),
+            vec!["entity_id"]
+        );
+    }
+
+    #[test]
+    fn opaque_entity_ids_are_kept_as_is() {
+        let e = check(json!({"entity_id": "1' OR '1'='1"})).expect("valid");
+        assert_eq!(e.entity.entity_id, "1' OR '1'='1");
+    }
+
+    #[test]
+    fn control_characters_in_event_ids_are_refused() {
+        assert_eq!(
+            failing_fields(json!({"event_id": "a\u{0}b"})),
+            vec!["event_id"]
+        );
+    }
+
+    #[test]
+    fn unknown_vocabulary_is_refused() {
+        assert_eq!(failing_fields(json!({"domain": "other"})), vec!["domain"]);
+        assert_eq!(
+            failing_fields(json!({"entity_type": "person"})),
+            vec!["entity_type"]
+        );
+        assert_eq!(failing_fields(json!({"action": "like"})), vec!["action"]);
+        assert_eq!(failing_fields(json!({"action": "VIEW"})), vec!["action"]);
+    }
+
+    #[test]
+    fn an_action_must_fit_its_entity_type() {
+        assert_eq!(
+            failing_fields(json!({"entity_type": "actor", "action": "download"})),
+            vec!["action"]
+        );
+        assert!(check(json!({"entity_type": "tag", "action": "view"})).is_ok());
+    }
+
+    #[test]
+    fn value_must_be_an_integer_between_1_and_10000() {
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(10001),
+            json!("one"),
+            json!("5"),
+            json!(1.5),
+            json!(1e30),
+            json!(u64::MAX),
+        ] {
+            assert_eq!(
+                failing_fields(json!({"value": bad.clone()})),
+                vec!["value"],
+                "{bad}"
+            );
+        }
+        for ok in [1, 100, 10000] {
+            assert_eq!(check(json!({"value": ok})).expect("valid").value, ok);
+        }
+        assert_eq!(
+            check(json!({"value": "__absent__"})).expect("valid").value,
+            1
+        );
+    }
+
+    #[test]
+    fn occurred_at_must_be_rfc3339_within_the_window() {
+        for bad in [
+            "not-a-date",
+            "2026-02-19",
+            "Feb 19 2026",
+            "2026-02-19T10:00:00",
+            "2026-02-30T10:00:00Z",
+        ] {
+            assert_eq!(
+                failing_fields(json!({"occurred_at": bad})),
+                vec!["occurred_at"],
+                "{bad}"
+            );
+        }
+        // 5 minutes ahead is clock skew; 6 is the future.
+        assert!(check(json!({"occurred_at": "2026-02-19T12:05:00Z"})).is_ok());
+        assert_eq!(
+            failing_fields(json!({"occurred_at": "2026-02-19T12:06:00Z"})),
+            vec!["occurred_at"]
+        );
+        // 47 hours back is the lateness limit.
+        assert!(check(json!({"occurred_at": "2026-02-17T13:00:00Z"})).is_ok());
+        assert_eq!(
+            failing_fields(json!({"occurred_at": "2026-02-17T12:59:59Z"})),
+            vec!["occurred_at"]
+        );
+        assert!(check(json!({"occurred_at": "2026-02-19T05:00:00-05:00"})).is_ok());
+    }
+
+    #[test]
+    fn user_id_may_be_an_integer_or_a_short_string() {
+        assert_eq!(
+            check(json!({"user_id": "u-9"})).expect("valid").user_id,
+            Some(UserId::Text("u-9".into()))
+        );
+        assert_eq!(
+            check(json!({"user_id": null})).expect("valid").user_id,
+            None
+        );
+        assert_eq!(check(json!({"user_id": ""})).expect("valid").user_id, None);
+        for bad in [json!(1.5), json!(true), json!([1]), json!("x".repeat(65))] {
+            assert_eq!(
+                failing_fields(json!({"user_id": bad.clone()})),
+                vec!["user_id"],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_failing_field_is_listed_with_a_summary_message() {
+        let body = json!({"value": 0});
+        let err = rules()
+            .validate(body.as_object().expect("object"), now())
+            .expect_err("invalid");
+        assert_eq!(
+            err.errors.keys().copied().collect::<Vec<_>>(),
+            [
+                "action",
+                "domain",
+                "entity_id",
+                "entity_type",
+                "event_id",
+                "occurred_at",
+                "value"
+            ]
+        );
+        assert_eq!(
+            err.message,
+            "The action field is required. (and 6 more errors)"
+        );
+    }
+
+    #[test]
+    fn fingerprints_differ_by_entity_action_and_value() {
+        let base = check(json!({})).expect("valid").fingerprint();
+        assert_eq!(base.len(), 16);
+        assert_eq!(
+            base,
+            check(json!({"occurred_at": "2026-02-19T11:00:00Z"}))
+                .expect("valid")
+                .fingerprint()
+        );
+        assert_ne!(
+            base,
+            check(json!({"entity_id": "other"}))
+                .expect("valid")
+                .fingerprint()
+        );
+        assert_ne!(
+            base,
+            check(json!({"action": "download"}))
+                .expect("valid")
+                .fingerprint()
+        );
+        assert_ne!(
+            base,
+            check(json!({"value": 2})).expect("valid").fingerprint()
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! The analytics pipeline's vocabulary and rules, free of I/O so every service
+//! (and every test) shares one definition of what an event is and where it counts.
+
+pub mod artifact;
+pub mod event;
+pub mod hash;
+pub mod keys;
+pub mod rollup;
+pub mod time;
+pub mod vocabulary;
+
+pub use event::{Event, EventRules, UserId, ValidationErrors};
+pub use keys::{CounterField, EntityKey, KeySpace};
+pub use time::{BucketMode, LocalHour, Period};
+pub use vocabulary::{Action, Domain, EntityType};

@@ -1,0 +1,199 @@
+//! Rollup math: a batch of counter hashes becomes one increment per document.
+//! Totals and every dated bucket come from the same hour fields, so they can
+//! never drift apart (legacy weakness W-9).
+
+use std::collections::BTreeMap;
+
+use crate::keys::{CounterField, EntityKey};
+use crate::time::Period;
+use crate::vocabulary::{Action, Domain, EntityType};
+
+/// One count per [`Action`], indexed by [`Action::index`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActionCounts(pub [i64; Action::ALL.len()]);
+
+impl ActionCounts {
+    pub fn add(&mut self, action: Action, n: i64) {
+        self.0[action.index()] += n;
+    }
+
+    pub fn get(&self, action: Action) -> i64 {
+        self.0[action.index()]
+    }
+
+    /// Non-zero `(action, count)` pairs, in declaration order.
+    pub fn nonzero(&self) -> impl Iterator<Item = (Action, i64)> + '_ {
+        Action::ALL
+            .into_iter()
+            .map(|a| (a, self.get(a)))
+            .filter(|(_, n)| *n != 0)
+    }
+}
+
+/// An entity's bucket in one period: `(period, entity, label)`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BucketKey {
+    pub period: PeriodOrd,
+    pub entity: EntityKey,
+    pub label: String,
+}
+
+/// [`Period`] with an order, so bucket maps iterate deterministically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PeriodOrd(pub u8);
+
+impl PeriodOrd {
+    pub fn of(p: Period) -> Self {
+        PeriodOrd(match p {
+            Period::Day => 0,
+            Period::Week => 1,
+            Period::Month => 2,
+            Period::Year => 3,
+        })
+    }
+
+    pub fn period(self) -> Period {
+        Period::ALL[usize::from(self.0)]
+    }
+}
+
+/// A site-wide local hour for one domain and entity type (peak hours).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HourlyKey {
+    pub domain: Domain,
+    pub entity_type: EntityType,
+    pub date: String,
+    pub hour: u8,
+}
+
+/// Everything one flush batch adds to the rollups.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RollupDelta {
+    pub totals: BTreeMap<EntityKey, ActionCounts>,
+    pub buckets: BTreeMap<BucketKey, ActionCounts>,
+    pub hourly: BTreeMap<HourlyKey, ActionCounts>,
+    /// Fields that were not a well-formed `action|date|hour` or had a
+    /// non-positive count: never counted, reported by the flush.
+    pub ignored_fields: u64,
+}
+
+impl RollupDelta {
+    /// Adds one counter hash field; returns whether it was counted.
+    pub fn add_field(&mut self, entity: &EntityKey, field: &str, n: i64) -> bool {
+        let parsed = CounterField::parse(field).filter(|_| n > 0);
+        let Some(CounterField { action, hour }) = parsed else {
+            self.ignored_fields += 1;
+            return false;
+        };
+        self.totals
+            .entry(entity.clone())
+            .or_default()
+            .add(action, n);
+        for period in Period::ALL {
+            let key = BucketKey {
+                period: PeriodOrd::of(period),
+                entity: entity.clone(),
+                label: period.bucket_of(hour.date),
+            };
+            self.buckets.entry(key).or_default().add(action, n);
+        }
+        let hourly = HourlyKey {
+            domain: entity.domain.clone(),
+            entity_type: entity.entity_type,
+            date: Period::Day.bucket_of(hour.date),
+            hour: hour.hour,
+        };
+        self.hourly.entry(hourly).or_default().add(action, n);
+        true
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.totals.is_empty()
+    }
+
+    /// How many documents applying this delta upserts.
+    pub fn document_count(&self) -> usize {
+        self.totals.len() + self.buckets.len() + self.hourly.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn entity(id: &str) -> EntityKey {
+        EntityKey {
+            domain: Domain::new("jav").expect("domain"),
+            entity_type: EntityType::Movie,
+            entity_id: id.into(),
+        }
+    }
+
+    fn bucket(delta: &RollupDelta, period: Period, id: &str, label: &str) -> ActionCounts {
+        let key = BucketKey {
+            period: PeriodOrd::of(period),
+            entity: entity(id),
+            label: label.into(),
+        };
+        delta.buckets.get(&key).copied().unwrap_or_default()
+    }
+
+    #[test]
+    fn one_field_feeds_every_period_and_the_total() {
+        let mut d = RollupDelta::default();
+        assert!(d.add_field(&entity("m"), "view|2027-01-01|00", 3));
+        assert!(d.add_field(&entity("m"), "download|2026-12-31|23", 1));
+        assert_eq!(d.totals[&entity("m")], ActionCounts([3, 1]));
+        assert_eq!(
+            bucket(&d, Period::Day, "m", "2027-01-01"),
+            ActionCounts([3, 0])
+        );
+        assert_eq!(
+            bucket(&d, Period::Week, "m", "2026-W53"),
+            ActionCounts([3, 1])
+        );
+        assert_eq!(
+            bucket(&d, Period::Month, "m", "2027-01"),
+            ActionCounts([3, 0])
+        );
+        assert_eq!(bucket(&d, Period::Year, "m", "2026"), ActionCounts([0, 1]));
+        assert_eq!(d.document_count(), 1 + 7 + 2);
+    }
+
+    #[test]
+    fn malformed_fields_and_non_positive_counts_are_ignored_not_counted() {
+        let mut d = RollupDelta::default();
+        assert!(!d.add_field(&entity("m"), "view:not-a-valid-date", 3));
+        assert!(!d.add_field(&entity("m"), "view", 3));
+        assert!(!d.add_field(&entity("m"), "view|2026-02-19|10", 0));
+        assert!(d.is_empty());
+        assert_eq!(d.ignored_fields, 3);
+    }
+
+    proptest! {
+        #[test]
+        fn every_period_sums_to_the_total(
+            fields in proptest::collection::vec((0u8..2, 0i64..3000, 0u8..24, 1i64..100), 1..40)
+        ) {
+            let mut d = RollupDelta::default();
+            for (action, day, hour, n) in &fields {
+                let date = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date")
+                    + chrono::Duration::days(*day);
+                let action = Action::ALL[usize::from(*action)];
+                let field = format!("{action}|{}|{hour:02}", date.format("%Y-%m-%d"));
+                prop_assert!(d.add_field(&entity("m"), &field, *n));
+            }
+            let total = d.totals[&entity("m")];
+            for period in Period::ALL {
+                let mut sum = ActionCounts::default();
+                for (k, v) in &d.buckets {
+                    if k.period.period() == period {
+                        for (a, n) in v.nonzero() { sum.add(a, n); }
+                    }
+                }
+                prop_assert_eq!(sum, total);
+            }
+        }
+    }
+}
