@@ -1,0 +1,274 @@
+//! Layered, typed configuration (brief §8): built-in defaults, then an
+//! optional file, then `ANALYTICS__SECTION__KEY` env vars. Every invalid value
+//! fails at start with a message naming its key.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use analytics_domain::{BucketMode, Domain, EventRules, KeySpace};
+use analytics_store::catalogue::MySqlSettings;
+use analytics_store::hot_counters::RedisSettings;
+use analytics_store::rollups::MongoSettings;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// The defaults every binary carries, so it runs with no file at all.
+pub const DEFAULTS: &str = include_str!("../../../deploy/config/default.toml");
+
+/// Env var naming an optional extra config file.
+pub const FILE_VAR: &str = "ANALYTICS_CONFIG_FILE";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key {key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl ToString) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.to_string(),
+    }
+}
+
+/// Loads `T` from the layered sources.
+pub fn load<T: DeserializeOwned>() -> Result<T, ConfigError> {
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+    if let Ok(path) = std::env::var(FILE_VAR) {
+        builder = builder.add_source(config::File::with_name(&path).required(true));
+    }
+    let cfg = builder
+        .add_source(
+            config::Environment::with_prefix("ANALYTICS")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("ingest.trusted_proxies")
+                .try_parsing(true),
+        )
+        .build()?;
+    Ok(cfg.try_deserialize()?)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisConfig {
+    pub url: String,
+    pub pool_size: usize,
+    pub connect_timeout_ms: u64,
+    pub command_timeout_ms: u64,
+    pub key_prefix: String,
+    pub partitions: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MongoConfig {
+    pub url: String,
+    pub database: String,
+    pub connect_timeout_ms: u64,
+    pub ledger_ttl_hours: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MySqlConfig {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventsConfig {
+    pub max_future_seconds: u64,
+    pub max_lateness_hours: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DomainConfig {
+    pub zone: String,
+}
+
+/// The store and contract sections every service reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreConfig {
+    pub redis: RedisConfig,
+    pub mongo: MongoConfig,
+    pub mysql: MySqlConfig,
+    pub events: EventsConfig,
+    pub domains: BTreeMap<String, DomainConfig>,
+}
+
+fn positive_ms(key: &str, ms: u64) -> Result<Duration, ConfigError> {
+    if ms == 0 {
+        return Err(invalid(key, "must be greater than 0"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+impl StoreConfig {
+    pub fn key_space(&self) -> Result<KeySpace, ConfigError> {
+        KeySpace::new(&self.redis.key_prefix, self.redis.partitions).map_err(|e| {
+            let key = match e {
+                analytics_domain::keys::InvalidKeySpace::Prefix(_) => "redis.key_prefix",
+                analytics_domain::keys::InvalidKeySpace::Partitions(_) => "redis.partitions",
+            };
+            invalid(key, e)
+        })
+    }
+
+    pub fn redis_settings(&self) -> Result<RedisSettings, ConfigError> {
+        if !self.redis.url.starts_with("redis://") && !self.redis.url.starts_with("rediss://") {
+            return Err(invalid(
+                "redis.url",
+                "must start with redis:// or rediss://",
+            ));
+        }
+        if self.redis.pool_size == 0 {
+            return Err(invalid("redis.pool_size", "must be greater than 0"));
+        }
+        Ok(RedisSettings {
+            url: self.redis.url.clone(),
+            pool_size: self.redis.pool_size,
+            connect_timeout: positive_ms(
+                "redis.connect_timeout_ms",
+                self.redis.connect_timeout_ms,
+            )?,
+            command_timeout: positive_ms(
+                "redis.command_timeout_ms",
+                self.redis.command_timeout_ms,
+            )?,
+        })
+    }
+
+    pub fn mongo_settings(&self) -> Result<MongoSettings, ConfigError> {
+        if !self.mongo.url.starts_with("mongodb://")
+            && !self.mongo.url.starts_with("mongodb+srv://")
+        {
+            return Err(invalid(
+                "mongo.url",
+                "must start with mongodb:// or mongodb+srv://",
+            ));
+        }
+        if self.mongo.database.is_empty() {
+            return Err(invalid("mongo.database", "must not be empty"));
+        }
+        if self.mongo.ledger_ttl_hours < 24 {
+            return Err(invalid("mongo.ledger_ttl_hours", "must be at least 24"));
+        }
+        Ok(MongoSettings {
+            url: self.mongo.url.clone(),
+            database: self.mongo.database.clone(),
+            connect_timeout: positive_ms(
+                "mongo.connect_timeout_ms",
+                self.mongo.connect_timeout_ms,
+            )?,
+            ledger_ttl: Duration::from_secs(self.mongo.ledger_ttl_hours * 3600),
+        })
+    }
+
+    pub fn mysql_settings(&self) -> Result<MySqlSettings, ConfigError> {
+        if !self.mysql.url.starts_with("mysql://") && !self.mysql.url.starts_with("mariadb://") {
+            return Err(invalid("mysql.url", "must start with mysql://"));
+        }
+        if self.mysql.pool_size == 0 {
+            return Err(invalid("mysql.pool_size", "must be greater than 0"));
+        }
+        Ok(MySqlSettings {
+            url: self.mysql.url.clone(),
+            pool_size: self.mysql.pool_size,
+            connect_timeout: positive_ms(
+                "mysql.connect_timeout_ms",
+                self.mysql.connect_timeout_ms,
+            )?,
+        })
+    }
+
+    pub fn event_rules(&self) -> Result<EventRules, ConfigError> {
+        if self.domains.is_empty() {
+            return Err(invalid("domains", "at least one domain must be configured"));
+        }
+        let mut domains = BTreeMap::new();
+        for (name, domain) in &self.domains {
+            let key = format!("domains.{name}");
+            let parsed = Domain::new(name.clone()).map_err(|e| invalid(&key, e))?;
+            let mode: BucketMode = domain
+                .zone
+                .parse()
+                .map_err(|e| invalid(format!("{key}.zone"), e))?;
+            domains.insert(parsed, mode);
+        }
+        let lateness = self.events.max_lateness_hours;
+        if lateness == 0 || lateness >= 48 {
+            return Err(invalid(
+                "events.max_lateness_hours",
+                "must be 1..47: it must stay below the 48 h dedupe window",
+            ));
+        }
+        Ok(EventRules {
+            domains,
+            max_future: Duration::from_secs(self.events.max_future_seconds),
+            max_lateness: Duration::from_secs(lateness * 3600),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> StoreConfig {
+        config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .expect("defaults deserialize")
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        let cfg = defaults();
+        assert!(cfg.key_space().is_ok());
+        assert!(cfg.redis_settings().is_ok());
+        assert!(cfg.mongo_settings().is_ok());
+        assert!(cfg.mysql_settings().is_ok());
+        let rules = cfg.event_rules().expect("rules");
+        assert_eq!(rules.max_lateness, Duration::from_secs(47 * 3600));
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let mut cfg = defaults();
+        cfg.domains.insert(
+            "jav".into(),
+            DomainConfig {
+                zone: "Mars/Base".into(),
+            },
+        );
+        let err = cfg.event_rules().expect_err("bad zone").to_string();
+        assert!(err.contains("domains.jav.zone"), "{err}");
+
+        let mut cfg = defaults();
+        cfg.events.max_lateness_hours = 48;
+        assert!(cfg
+            .event_rules()
+            .expect_err("48h")
+            .to_string()
+            .contains("events.max_lateness_hours"));
+
+        let mut cfg = defaults();
+        cfg.redis.partitions = 0;
+        assert!(cfg
+            .key_space()
+            .expect_err("0")
+            .to_string()
+            .contains("redis.partitions"));
+
+        let mut cfg = defaults();
+        cfg.redis.command_timeout_ms = 0;
+        assert!(cfg
+            .redis_settings()
+            .expect_err("0")
+            .to_string()
+            .contains("redis.command_timeout_ms"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Plumbing shared by the four services, so each service is only its own job.
+
+pub mod config;
+pub mod logging;
+pub mod metrics;
+
+pub use config::{load, ConfigError, StoreConfig};

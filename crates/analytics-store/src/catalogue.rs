@@ -1,0 +1,179 @@
+//! MySQL: the catalogue's migrations, the `jav.views`/`jav.downloads`
+//! replicas of the Mongo totals, and the reads parity needs.
+
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::{MySql, MySqlPool, QueryBuilder, Row, Transaction};
+
+use crate::error::StoreError;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Binding limit per statement, well under MySQL's 65,535 placeholders.
+const CHUNK: usize = 1000;
+
+#[derive(Debug, Clone)]
+pub struct MySqlSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub connect_timeout: Duration,
+}
+
+/// A catalogue movie as parity sees it (NULL counters read as 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovieCounters {
+    pub uuid: String,
+    pub code: Option<String>,
+    pub views: i64,
+    pub downloads: i64,
+}
+
+#[derive(Clone)]
+pub struct CatalogueStore {
+    pool: MySqlPool,
+}
+
+impl CatalogueStore {
+    pub async fn connect(settings: &MySqlSettings) -> Result<Self, StoreError> {
+        let options: MySqlConnectOptions = settings
+            .url
+            .parse()
+            .map_err(|e| StoreError::Config(format!("mysql.url: {e}")))?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(settings.pool_size)
+            .acquire_timeout(settings.connect_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(CatalogueStore { pool })
+    }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Locks the catalogue rows of these movies (those that exist) until the
+    /// returned sync is written. Whoever locks last reads the Mongo totals
+    /// last, so concurrent flushers can never leave an older total behind.
+    pub async fn lock_movies(&self, ids: &[String]) -> Result<ReplicaSync, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut present = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new("SELECT uuid FROM jav WHERE uuid IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            q.push(") ORDER BY uuid FOR UPDATE");
+            let rows = q.build().fetch_all(&mut *tx).await?;
+            for row in rows {
+                present.push(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(ReplicaSync { tx, present })
+    }
+
+    /// The legacy parity sample: the top `limit` movies by views, with a
+    /// uuid tie-break so the sample is deterministic (W-13).
+    pub async fn top_movies(&self, limit: i64) -> Result<Vec<MovieCounters>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT uuid, code, CAST(COALESCE(views, 0) AS SIGNED), CAST(COALESCE(downloads, 0) AS SIGNED) \
+             FROM jav ORDER BY views DESC, uuid ASC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(movie_of).collect()
+    }
+
+    /// Every movie, a page at a time in uuid order.
+    pub async fn movies_page(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MovieCounters>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT uuid, code, CAST(COALESCE(views, 0) AS SIGNED), CAST(COALESCE(downloads, 0) AS SIGNED) \
+             FROM jav WHERE uuid > ? ORDER BY uuid ASC LIMIT ?",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(movie_of).collect()
+    }
+
+    /// Which of these uuids have a catalogue row.
+    pub async fn existing_movies(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new("SELECT uuid FROM jav WHERE uuid IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&self.pool).await? {
+                out.push(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn movie_of(row: &sqlx::mysql::MySqlRow) -> Result<MovieCounters, StoreError> {
+    Ok(MovieCounters {
+        uuid: row.try_get(0)?,
+        code: row.try_get(1)?,
+        views: row.try_get(2)?,
+        downloads: row.try_get(3)?,
+    })
+}
+
+/// Locked catalogue rows waiting for their absolute replica values.
+pub struct ReplicaSync {
+    tx: Transaction<'static, MySql>,
+    present: Vec<String>,
+}
+
+impl ReplicaSync {
+    /// The locked movies that exist in the catalogue (others are ignored).
+    pub fn present(&self) -> &[String] {
+        &self.present
+    }
+
+    /// Sets `views`/`downloads` to absolute values (idempotent) and commits.
+    /// Rows: `(uuid, views, downloads)`.
+    pub async fn write(mut self, rows: &[(String, i64, i64)]) -> Result<u64, StoreError> {
+        let mut changed = 0;
+        for chunk in rows.chunks(CHUNK) {
+            let mut q = QueryBuilder::<MySql>::new("UPDATE jav JOIN (");
+            for (i, (uuid, views, downloads)) in chunk.iter().enumerate() {
+                q.push(if i == 0 {
+                    "SELECT "
+                } else {
+                    " UNION ALL SELECT "
+                });
+                q.push_bind(uuid).push(" AS uuid, ");
+                q.push_bind(views).push(" AS views, ");
+                q.push_bind(downloads).push(" AS downloads");
+            }
+            q.push(
+                ") AS s ON jav.uuid = s.uuid SET jav.views = s.views, jav.downloads = s.downloads",
+            );
+            changed += q.build().execute(&mut *self.tx).await?.rows_affected();
+        }
+        self.tx.commit().await?;
+        Ok(changed)
+    }
+}

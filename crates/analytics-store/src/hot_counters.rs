@@ -1,0 +1,340 @@
+//! Redis hot path (brief §4) and the Redis half of the flush (brief §5).
+//! Every multi-key step is one Lua script on keys sharing a `{p}` hash tag:
+//! atomic on a single node and slot-local on Redis Cluster.
+
+use std::time::Duration;
+
+use analytics_domain::{CounterField, EntityKey, Event, KeySpace};
+use deadpool_redis::redis::{self, Script};
+use deadpool_redis::{Connection, Pool, PoolConfig, Runtime, Timeouts};
+
+use crate::error::{bounded, StoreError};
+
+/// Dedupe window of the event markers (brief §4: 48 h).
+pub const DEDUPE_TTL_SECS: u64 = 172_800;
+
+/// Dedupe, increment and mark dirty together or not at all.
+/// Returns 0 = counted, 1 = duplicate (same fingerprint), 2 = conflict.
+const INGEST_LUA: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('HINCRBY', KEYS[2], ARGV[3], ARGV[4])
+  redis.call('SADD', KEYS[3], KEYS[2])
+  return 0
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 2
+"#;
+
+/// Claims a batch: with the lease held, resumes the open batch if there is
+/// one, else moves up to N dirty counter keys under a new manifest by RENAME,
+/// so events arriving meanwhile land in fresh keys.
+/// Reply: {status, batch_id, keys}; status -1 lease lost, 0 nothing dirty,
+/// 1 resumed, 2 claimed, 3 only stale dirty entries were popped.
+const CLAIM_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, '', 0} end
+local open = redis.call('GET', KEYS[2])
+if open then
+  return {1, open, redis.call('SCARD', ARGV[4] .. open)}
+end
+local members = redis.call('SPOP', KEYS[3], tonumber(ARGV[3]))
+if #members == 0 then return {0, '', 0} end
+local manifest = ARGV[4] .. ARGV[2]
+local n = 0
+for _, k in ipairs(members) do
+  if redis.call('EXISTS', k) == 1 then
+    redis.call('RENAME', k, manifest .. ':' .. k)
+    redis.call('SADD', manifest, k)
+    n = n + 1
+  end
+end
+if n == 0 then return {3, '', 0} end
+redis.call('SET', KEYS[2], ARGV[2])
+return {2, ARGV[2], n}
+"#;
+
+/// Deletes a finished batch, only while the lease is still ours.
+const FINISH_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+local manifest = ARGV[3]
+for _, k in ipairs(redis.call('SMEMBERS', manifest)) do
+  redis.call('DEL', manifest .. ':' .. k)
+end
+redis.call('DEL', manifest, KEYS[2])
+return 1
+"#;
+
+const RENEW_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"#;
+
+const RELEASE_LUA: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Counted,
+    Duplicate,
+    /// The id was already used by an event with another fingerprint.
+    Conflict,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: String,
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+}
+
+/// A claimed batch of counter keys on one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub partition: u16,
+    pub id: String,
+    /// True when this batch was left open by an earlier, interrupted run.
+    pub resumed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    Batch(Batch),
+    /// Nothing left to flush on this partition.
+    Empty,
+    /// Only stale dirty entries were popped; claim again.
+    Stale,
+}
+
+/// One counter hash of a batch, read back for the rollup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterHash {
+    pub key: String,
+    pub entity: Option<EntityKey>,
+    pub fields: Vec<(String, i64)>,
+}
+
+#[derive(Clone)]
+pub struct HotCounters {
+    pool: Pool,
+    keys: KeySpace,
+    command_timeout: Duration,
+    ingest: Script,
+    claim: Script,
+    finish: Script,
+    renew: Script,
+    release: Script,
+}
+
+impl HotCounters {
+    pub fn new(settings: &RedisSettings, keys: KeySpace) -> Result<Self, StoreError> {
+        let mut cfg = deadpool_redis::Config::from_url(settings.url.clone());
+        cfg.pool = Some(PoolConfig {
+            max_size: settings.pool_size,
+            timeouts: Timeouts {
+                wait: Some(settings.command_timeout),
+                create: Some(settings.connect_timeout),
+                recycle: Some(settings.command_timeout),
+            },
+            ..PoolConfig::default()
+        });
+        let pool = cfg
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| StoreError::Config(format!("redis.url: {e}")))?;
+        Ok(HotCounters {
+            pool,
+            keys,
+            command_timeout: settings.command_timeout,
+            ingest: Script::new(INGEST_LUA),
+            claim: Script::new(CLAIM_LUA),
+            finish: Script::new(FINISH_LUA),
+            renew: Script::new(RENEW_LUA),
+            release: Script::new(RELEASE_LUA),
+        })
+    }
+
+    pub fn keys(&self) -> &KeySpace {
+        &self.keys
+    }
+
+    async fn conn(&self) -> Result<Connection, StoreError> {
+        bounded("redis", self.command_timeout, self.pool.get()).await
+    }
+
+    /// Runs one Redis exchange with the connect and command time bounded.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut Connection) -> redis::RedisResult<T>,
+    {
+        let mut conn = self.conn().await?;
+        bounded("redis", self.command_timeout, f(&mut conn)).await
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run(async |c| redis::cmd("PING").query_async::<String>(c).await)
+            .await
+            .map(drop)
+    }
+
+    /// Counts one validated event exactly once (brief §4).
+    pub async fn ingest(
+        &self,
+        event: &Event,
+        field: &CounterField,
+    ) -> Result<IngestOutcome, StoreError> {
+        let p = self.keys.partition_of(&event.event_id);
+        let mut invocation = self.ingest.prepare_invoke();
+        invocation
+            .key(self.keys.event_marker(p, &event.event_id))
+            .key(self.keys.counter(p, &event.entity))
+            .key(self.keys.dirty(p))
+            .arg(event.fingerprint())
+            .arg(DEDUPE_TTL_SECS)
+            .arg(field.encode())
+            .arg(event.value);
+        let code: i64 = self.run(async |c| invocation.invoke_async(c).await).await?;
+        match code {
+            0 => Ok(IngestOutcome::Counted),
+            1 => Ok(IngestOutcome::Duplicate),
+            2 => Ok(IngestOutcome::Conflict),
+            other => Err(StoreError::Protocol {
+                store: "redis",
+                detail: format!("ingest script returned {other}"),
+            }),
+        }
+    }
+
+    /// Takes the partition's flush lease for `ttl` if nobody holds it.
+    pub async fn acquire_lease(
+        &self,
+        p: u16,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = self.keys.lease(p);
+        let reply: Option<String> = self
+            .run(async |c| {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(run_id)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl.as_millis() as u64)
+                    .query_async(c)
+                    .await
+            })
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    /// Extends the lease; `LeaseLost` if another run holds it now (fencing).
+    pub async fn renew_lease(&self, p: u16, run_id: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut invocation = self.renew.prepare_invoke();
+        invocation
+            .key(self.keys.lease(p))
+            .arg(run_id)
+            .arg(ttl.as_millis() as u64);
+        let ok: i64 = self.run(async |c| invocation.invoke_async(c).await).await?;
+        if ok == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost { partition: p })
+        }
+    }
+
+    pub async fn release_lease(&self, p: u16, run_id: &str) -> Result<(), StoreError> {
+        let mut invocation = self.release.prepare_invoke();
+        invocation.key(self.keys.lease(p)).arg(run_id);
+        self.run(async |c| invocation.invoke_async::<i64>(c).await)
+            .await
+            .map(drop)
+    }
+
+    /// Claims (or resumes) a batch of up to `max_keys` counter keys.
+    pub async fn claim_batch(
+        &self,
+        p: u16,
+        run_id: &str,
+        new_batch_id: &str,
+        max_keys: usize,
+    ) -> Result<Claim, StoreError> {
+        let mut invocation = self.claim.prepare_invoke();
+        invocation
+            .key(self.keys.lease(p))
+            .key(self.keys.open_batch(p))
+            .key(self.keys.dirty(p))
+            .arg(run_id)
+            .arg(new_batch_id)
+            .arg(max_keys)
+            .arg(self.keys.batch_manifest(p, ""));
+        let (status, id, _keys): (i64, String, i64) =
+            self.run(async |c| invocation.invoke_async(c).await).await?;
+        match status {
+            -1 => Err(StoreError::LeaseLost { partition: p }),
+            0 => Ok(Claim::Empty),
+            3 => Ok(Claim::Stale),
+            1 | 2 => Ok(Claim::Batch(Batch {
+                partition: p,
+                id,
+                resumed: status == 1,
+            })),
+            other => Err(StoreError::Protocol {
+                store: "redis",
+                detail: format!("claim script returned {other}"),
+            }),
+        }
+    }
+
+    /// Reads every counter hash of a batch (one pipelined round trip).
+    pub async fn read_batch(&self, batch: &Batch) -> Result<Vec<CounterHash>, StoreError> {
+        let manifest = self.keys.batch_manifest(batch.partition, &batch.id);
+        let members: Vec<String> = self
+            .run(async |c| redis::cmd("SMEMBERS").arg(&manifest).query_async(c).await)
+            .await?;
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for key in &members {
+            pipe.hgetall(format!("{manifest}:{key}"));
+        }
+        let hashes: Vec<Vec<(String, i64)>> = self.run(async |c| pipe.query_async(c).await).await?;
+        Ok(members
+            .into_iter()
+            .zip(hashes)
+            .map(|(key, fields)| CounterHash {
+                entity: self.keys.parse_counter(&key).map(|(_, e)| e),
+                key,
+                fields,
+            })
+            .collect())
+    }
+
+    /// Deletes a batch once its counts are durable elsewhere.
+    pub async fn finish_batch(&self, batch: &Batch, run_id: &str) -> Result<(), StoreError> {
+        let p = batch.partition;
+        let mut invocation = self.finish.prepare_invoke();
+        invocation
+            .key(self.keys.lease(p))
+            .key(self.keys.open_batch(p))
+            .arg(run_id)
+            .arg(&batch.id)
+            .arg(self.keys.batch_manifest(p, &batch.id));
+        let status: i64 = self.run(async |c| invocation.invoke_async(c).await).await?;
+        if status == -1 {
+            return Err(StoreError::LeaseLost { partition: p });
+        }
+        Ok(())
+    }
+
+    /// Counter keys waiting for a flush on partition `p`.
+    pub async fn dirty_count(&self, p: u16) -> Result<u64, StoreError> {
+        let key = self.keys.dirty(p);
+        self.run(async |c| redis::cmd("SCARD").arg(&key).query_async(c).await)
+            .await
+    }
+}

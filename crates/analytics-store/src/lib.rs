@@ -1,0 +1,12 @@
+//! Store adapters. Each adapter owns its store's schema and scripts; the
+//! services compose them and never talk to a store directly.
+
+pub mod catalogue;
+pub mod error;
+pub mod hot_counters;
+pub mod rollups;
+
+pub use catalogue::CatalogueStore;
+pub use error::StoreError;
+pub use hot_counters::HotCounters;
+pub use rollups::RollupStore;

@@ -1,0 +1,397 @@
+//! MongoDB rollups (brief §6): the five legacy collections, the hourly
+//! collection, the flush ledger and the run log. A batch is applied in one
+//! transaction together with its ledger document, so it counts exactly once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use analytics_domain::rollup::{ActionCounts, RollupDelta};
+use analytics_domain::{Action, Domain, EntityType, Period};
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
+use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::options::{ClientOptions, IndexOptions, UpdateOneModel, WriteModel};
+use mongodb::{Client, Collection, Database, IndexModel, Namespace};
+
+use crate::error::StoreError;
+
+pub const TOTALS: &str = "analytics_entity_totals";
+pub const HOURLY: &str = "analytics_hourly";
+pub const LEDGER: &str = "analytics_flush_ledger";
+pub const RUNS: &str = "analytics_flush_runs";
+
+/// The legacy collection of each period.
+pub fn period_collection(period: Period) -> &'static str {
+    match period {
+        Period::Day => "analytics_entity_daily",
+        Period::Week => "analytics_entity_weekly",
+        Period::Month => "analytics_entity_monthly",
+        Period::Year => "analytics_entity_yearly",
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MongoSettings {
+    pub url: String,
+    pub database: String,
+    pub connect_timeout: Duration,
+    /// How long a ledger entry is kept; a batch left open longer than this
+    /// could be applied twice, so it is days, not minutes.
+    pub ledger_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    Applied,
+    /// The ledger already had this batch: a resumed run skips the apply.
+    AlreadyApplied,
+}
+
+/// What one flush run did, as stored in `analytics_flush_runs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlushRunRecord {
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub keys: u64,
+    pub batches: u64,
+    pub errors: u64,
+    pub ignored_fields: u64,
+}
+
+#[derive(Clone)]
+pub struct RollupStore {
+    client: Client,
+    db: Database,
+    ledger_ttl: Duration,
+}
+
+const MAX_TRANSACTION_ATTEMPTS: usize = 8;
+
+impl RollupStore {
+    pub async fn connect(settings: &MongoSettings) -> Result<Self, StoreError> {
+        let mut options = ClientOptions::parse(&settings.url).await?;
+        options.connect_timeout = Some(settings.connect_timeout);
+        options.server_selection_timeout = Some(settings.connect_timeout);
+        options.app_name = Some("analytics".into());
+        let client = Client::with_options(options)?;
+        let db = client.database(&settings.database);
+        Ok(RollupStore {
+            client,
+            db,
+            ledger_ttl: settings.ledger_ttl,
+        })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.run_command(doc! {"ping": 1}).await?;
+        Ok(())
+    }
+
+    /// Creates the unique key indexes and the indexes the read side needs.
+    /// Idempotent; every service calls it at start.
+    pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        let unique = || IndexOptions::builder().unique(true).build();
+        let entity = doc! {"domain": 1, "entity_type": 1, "entity_id": 1};
+        let mut specs: Vec<(&str, Vec<IndexModel>)> = vec![(
+            TOTALS,
+            vec![
+                IndexModel::builder()
+                    .keys(entity.clone())
+                    .options(unique())
+                    .build(),
+                top_index(None, Action::View),
+                top_index(None, Action::Download),
+            ],
+        )];
+        for period in Period::ALL {
+            let mut key = entity.clone();
+            key.insert(period.field(), 1);
+            specs.push((
+                period_collection(period),
+                vec![
+                    IndexModel::builder().keys(key).options(unique()).build(),
+                    top_index(Some(period.field()), Action::View),
+                    top_index(Some(period.field()), Action::Download),
+                ],
+            ));
+        }
+        specs.push((
+            HOURLY,
+            vec![IndexModel::builder()
+                .keys(doc! {"domain": 1, "entity_type": 1, "date": 1, "hour": 1})
+                .options(unique())
+                .build()],
+        ));
+        specs.push((
+            LEDGER,
+            vec![IndexModel::builder()
+                .keys(doc! {"expire_at": 1})
+                .options(IndexOptions::builder().expire_after(Duration::ZERO).build())
+                .build()],
+        ));
+        specs.push((
+            RUNS,
+            vec![IndexModel::builder().keys(doc! {"started_at": -1}).build()],
+        ));
+        for (collection, indexes) in specs {
+            self.db
+                .collection::<Document>(collection)
+                .create_indexes(indexes)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Applies a batch's delta and its ledger entry in one transaction.
+    /// Transient conflicts (two partitions touching one entity) are retried;
+    /// a retry after an unknown commit result finds the ledger entry instead
+    /// of counting twice.
+    pub async fn apply_batch(
+        &self,
+        batch_id: &str,
+        keys: u64,
+        delta: &RollupDelta,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let models = self.write_models(delta);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_apply(batch_id, keys, &models).await {
+                Err(StoreError::Mongo(e))
+                    if attempt < MAX_TRANSACTION_ATTEMPTS
+                        && (e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+                            || e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)) =>
+                {
+                    tracing::debug!(batch_id, attempt, error = %e, "retrying rollup transaction");
+                    tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_apply(
+        &self,
+        batch_id: &str,
+        keys: u64,
+        models: &[WriteModel],
+    ) -> Result<ApplyOutcome, StoreError> {
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        let now = Utc::now();
+        let expire = now + chrono::Duration::from_std(self.ledger_ttl).unwrap_or_default();
+        let ledger = doc! {
+            "_id": batch_id,
+            "applied_at": bson_time(now),
+            "expire_at": bson_time(expire),
+            "keys": keys as i64,
+            "documents": models.len() as i64,
+        };
+        let inserted = self
+            .db
+            .collection::<Document>(LEDGER)
+            .insert_one(ledger)
+            .session(&mut session)
+            .await;
+        if let Err(e) = inserted {
+            let _ = session.abort_transaction().await;
+            return if is_duplicate_key(&e) {
+                Ok(ApplyOutcome::AlreadyApplied)
+            } else {
+                Err(e.into())
+            };
+        }
+        if !models.is_empty() {
+            if let Err(e) = self
+                .client
+                .bulk_write(models.to_vec())
+                .ordered(false)
+                .session(&mut session)
+                .await
+            {
+                let _ = session.abort_transaction().await;
+                return Err(e.into());
+            }
+        }
+        let mut commit = session.commit_transaction().await;
+        // An unknown commit result may be retried on the same session.
+        for _ in 0..3 {
+            match &commit {
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
+                    commit = session.commit_transaction().await;
+                }
+                _ => break,
+            }
+        }
+        commit?;
+        Ok(ApplyOutcome::Applied)
+    }
+
+    fn namespace(&self, collection: &str) -> Namespace {
+        Namespace::new(self.db.name(), collection)
+    }
+
+    /// One upsert per document: `$inc` of every action (zeros included, so a
+    /// new document always has every action field).
+    fn write_models(&self, delta: &RollupDelta) -> Vec<WriteModel> {
+        let mut models = Vec::with_capacity(delta.document_count());
+        let mut upsert = |collection: &str, filter: Document, counts: &ActionCounts| {
+            let inc: Document = Action::ALL
+                .iter()
+                .map(|a| (a.as_str().to_string(), Bson::Int64(counts.get(*a))))
+                .collect();
+            models.push(WriteModel::UpdateOne(
+                UpdateOneModel::builder()
+                    .namespace(self.namespace(collection))
+                    .filter(filter)
+                    .update(doc! {"$inc": inc})
+                    .upsert(true)
+                    .build(),
+            ));
+        };
+        for (entity, counts) in &delta.totals {
+            upsert(
+                TOTALS,
+                entity_filter(&entity.domain, entity.entity_type, &entity.entity_id),
+                counts,
+            );
+        }
+        for (key, counts) in &delta.buckets {
+            let period = key.period.period();
+            let mut filter = entity_filter(
+                &key.entity.domain,
+                key.entity.entity_type,
+                &key.entity.entity_id,
+            );
+            filter.insert(period.field(), &key.label);
+            upsert(period_collection(period), filter, counts);
+        }
+        for (key, counts) in &delta.hourly {
+            let filter = doc! {
+                "domain": key.domain.as_str(),
+                "entity_type": key.entity_type.as_str(),
+                "date": &key.date,
+                "hour": i32::from(key.hour),
+            };
+            upsert(HOURLY, filter, counts);
+        }
+        models
+    }
+
+    /// Totals of some entities of one type, by entity id (absent = none).
+    pub async fn totals_for(
+        &self,
+        domain: &Domain,
+        entity_type: EntityType,
+        ids: &[String],
+    ) -> Result<HashMap<String, ActionCounts>, StoreError> {
+        let filter = doc! {
+            "domain": domain.as_str(),
+            "entity_type": entity_type.as_str(),
+            "entity_id": {"$in": ids},
+        };
+        let mut cursor = self.db.collection::<Document>(TOTALS).find(filter).await?;
+        let mut out = HashMap::with_capacity(ids.len());
+        while let Some(doc) = cursor.try_next().await? {
+            if let Ok(id) = doc.get_str("entity_id") {
+                out.insert(id.to_string(), counts_of(&doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pages through the totals of one entity type in entity id order.
+    pub async fn totals_page(
+        &self,
+        domain: &Domain,
+        entity_type: EntityType,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, ActionCounts)>, StoreError> {
+        let mut filter = doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str()};
+        if let Some(after) = after {
+            filter.insert("entity_id", doc! {"$gt": after});
+        }
+        let mut cursor = self
+            .db
+            .collection::<Document>(TOTALS)
+            .find(filter)
+            .sort(doc! {"entity_id": 1})
+            .limit(limit)
+            .await?;
+        let mut out = Vec::new();
+        while let Some(doc) = cursor.try_next().await? {
+            if let Ok(id) = doc.get_str("entity_id") {
+                out.push((id.to_string(), counts_of(&doc)));
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn record_run(&self, run: &FlushRunRecord) -> Result<(), StoreError> {
+        let doc = doc! {
+            "_id": &run.run_id,
+            "started_at": bson_time(run.started_at),
+            "finished_at": bson_time(run.finished_at),
+            "duration_ms": (run.finished_at - run.started_at).num_milliseconds(),
+            "keys": run.keys as i64,
+            "batches": run.batches as i64,
+            "errors": run.errors as i64,
+            "ignored_fields": run.ignored_fields as i64,
+            "status": if run.errors == 0 { "success" } else { "failed" },
+        };
+        self.db.collection::<Document>(RUNS).insert_one(doc).await?;
+        Ok(())
+    }
+
+    /// A collection handle for callers that read documents directly (tests, reports).
+    pub fn collection(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+}
+
+fn top_index(bucket: Option<&str>, action: Action) -> IndexModel {
+    let mut keys = doc! {"domain": 1, "entity_type": 1};
+    if let Some(bucket) = bucket {
+        keys.insert(bucket, 1);
+    }
+    keys.insert(action.as_str(), -1);
+    IndexModel::builder().keys(keys).build()
+}
+
+fn entity_filter(domain: &Domain, entity_type: EntityType, id: &str) -> Document {
+    doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str(), "entity_id": id}
+}
+
+/// Reads the per-action counts of a rollup document; a missing field is 0.
+pub fn counts_of(doc: &Document) -> ActionCounts {
+    let mut counts = ActionCounts::default();
+    for action in Action::ALL {
+        let n = match doc.get(action.as_str()) {
+            Some(Bson::Int64(n)) => *n,
+            Some(Bson::Int32(n)) => i64::from(*n),
+            Some(Bson::Double(n)) => *n as i64,
+            _ => 0,
+        };
+        counts.add(action, n);
+    }
+    counts
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    match &*e.kind {
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => w.code == 11000,
+        ErrorKind::Command(c) => c.code == 11000,
+        _ => e.to_string().contains("E11000"),
+    }
+}
+
+fn bson_time(t: DateTime<Utc>) -> BsonDateTime {
+    BsonDateTime::from_millis(t.timestamp_millis())
+}

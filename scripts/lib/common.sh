@@ -1,0 +1,102 @@
+# Shared helpers for the README's commands. Sourced, not run.
+# Stores listen on loopback at project ports and keep their data under .dev/;
+# set ANALYTICS_REDIS_URL / ANALYTICS_MYSQL_URL / ANALYTICS_MONGO_URL to use
+# ones that are already running elsewhere instead.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DEV="$ROOT/.dev"
+mkdir -p "$DEV/run" "$DEV/log"
+
+REDIS_PORT="${REDIS_PORT:-6390}"
+MYSQL_PORT="${MYSQL_PORT:-3316}"
+MONGO_PORT="${MONGO_PORT:-27027}"
+SECANTUS_VERSION="0.5.3-beta.196"
+
+export ANALYTICS_REDIS_URL="${ANALYTICS_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/}"
+export ANALYTICS_MYSQL_URL="${ANALYTICS_MYSQL_URL:-mysql://analytics:analytics@127.0.0.1:$MYSQL_PORT/analytics}"
+export ANALYTICS_MONGO_URL="${ANALYTICS_MONGO_URL:-mongodb://127.0.0.1:$MONGO_PORT/}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND until it succeeds.
+wait_for() {
+  local what="$1" limit="$2"; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    (( SECONDS < deadline )) || die "$what did not come up within ${limit}s (logs: $DEV/log)"
+    sleep 0.2
+  done
+}
+
+install_packages() {
+  local missing=()
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v mariadbd >/dev/null || command -v mysqld >/dev/null || missing+=(mariadb-server)
+  command -v cmake >/dev/null || missing+=(cmake)
+  command -v curl >/dev/null || missing+=(curl)
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if ! command -v secantusd-rs >/dev/null && [ ! -x "$HOME/.cargo/bin/secantusd-rs" ]; then
+    log "installing secantusd-rs (MongoDB wire server; compiles WiredTiger, a few minutes)"
+    cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version --locked --quiet
+  fi
+  export PATH="$HOME/.cargo/bin:$PATH"
+}
+
+url_is_local_default() { [[ "$1" == *"127.0.0.1:$2"* ]]; }
+
+start_redis() {
+  url_is_local_default "$ANALYTICS_REDIS_URL" "$REDIS_PORT" || { log "redis: using $ANALYTICS_REDIS_URL"; return; }
+  if port_open "$REDIS_PORT"; then log "redis: already running on :$REDIS_PORT"; return; fi
+  mkdir -p "$DEV/redis"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DEV/redis" --appendonly yes \
+    --daemonize yes --pidfile "$DEV/run/redis.pid" --logfile "$DEV/log/redis.log" --save ""
+  wait_for "redis" 20 redis-cli -p "$REDIS_PORT" ping
+  log "redis: started on :$REDIS_PORT"
+}
+
+start_mariadb() {
+  url_is_local_default "$ANALYTICS_MYSQL_URL" "$MYSQL_PORT" || { log "mysql: using $ANALYTICS_MYSQL_URL"; return; }
+  if port_open "$MYSQL_PORT"; then log "mariadb: already running on :$MYSQL_PORT"; return; fi
+  local data="$DEV/mariadb" sock="$DEV/run/mariadb.sock"
+  if [ ! -d "$data/mysql" ]; then
+    mariadb-install-db --user="$(id -un)" --datadir="$data" --auth-root-authentication-method=socket \
+      >"$DEV/log/mariadb-install.log" 2>&1 || die "mariadb-install-db failed (see $DEV/log/mariadb-install.log)"
+  fi
+  nohup mariadbd --user="$(id -un)" --datadir="$data" --socket="$sock" --port="$MYSQL_PORT" \
+    --bind-address=127.0.0.1 --pid-file="$DEV/run/mariadb.pid" --log-error="$DEV/log/mariadb.log" \
+    --innodb-buffer-pool-size=256M --max-connections=500 --skip-name-resolve >/dev/null 2>&1 &
+  wait_for "mariadb" 60 mariadb --socket="$sock" -uroot -e "SELECT 1"
+  mariadb --socket="$sock" -uroot <<SQL
+CREATE USER IF NOT EXISTS 'analytics'@'127.0.0.1' IDENTIFIED BY 'analytics';
+CREATE USER IF NOT EXISTS 'analytics'@'localhost' IDENTIFIED BY 'analytics';
+GRANT ALL PRIVILEGES ON *.* TO 'analytics'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON *.* TO 'analytics'@'localhost';
+CREATE DATABASE IF NOT EXISTS analytics;
+SQL
+  log "mariadb: started on :$MYSQL_PORT"
+}
+
+start_mongo() {
+  url_is_local_default "$ANALYTICS_MONGO_URL" "$MONGO_PORT" || { log "mongo: using $ANALYTICS_MONGO_URL"; return; }
+  if port_open "$MONGO_PORT"; then log "secantusd-rs: already running on :$MONGO_PORT"; return; fi
+  mkdir -p "$DEV/mongo"
+  nohup secantusd-rs --host 127.0.0.1 --port "$MONGO_PORT" --storage-path "$DEV/mongo" \
+    --cache-size 1G --log-level WARNING >"$DEV/log/secantusd.log" 2>&1 &
+  echo $! >"$DEV/run/secantusd.pid"
+  wait_for "secantusd-rs" 60 port_open "$MONGO_PORT"
+  log "secantusd-rs: started on :$MONGO_PORT"
+}
+
+start_stores() {
+  install_packages
+  start_redis
+  start_mariadb
+  start_mongo
+}
