@@ -1,0 +1,13 @@
+use ingest_svc::{Application, Settings};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    analytics_runtime::logging::init("ingest-svc");
+    let settings: Settings = analytics_runtime::load()?;
+    let app = Application::build(settings)?;
+    tracing::info!(port = app.port, "ingest-svc listening");
+    // actix stops accepting on SIGTERM/SIGINT and drains in-flight requests.
+    app.server.await?;
+    tracing::info!("ingest-svc stopped");
+    Ok(())
+}
