@@ -1,0 +1,49 @@
+//! Named fault points: `ANALYTICS_FLUSH_FAULT=after-claim|after-mongo|after-mysql`
+//! ends the process on the spot, as a kill would, so tests can prove that a
+//! crash at any step neither loses nor doubles a count.
+
+pub const VAR: &str = "ANALYTICS_FLUSH_FAULT";
+/// Exit code of an injected fault, distinct from a normal failure.
+pub const EXIT_CODE: i32 = 86;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    AfterClaim,
+    AfterMongo,
+    AfterMysql,
+}
+
+impl FaultPoint {
+    fn name(self) -> &'static str {
+        match self {
+            FaultPoint::AfterClaim => "after-claim",
+            FaultPoint::AfterMongo => "after-mongo",
+            FaultPoint::AfterMysql => "after-mysql",
+        }
+    }
+}
+
+/// Reads the configured fault once at start; an unknown name is refused.
+pub fn configured() -> anyhow::Result<Option<FaultPoint>> {
+    let Ok(name) = std::env::var(VAR) else {
+        return Ok(None);
+    };
+    [
+        FaultPoint::AfterClaim,
+        FaultPoint::AfterMongo,
+        FaultPoint::AfterMysql,
+    ]
+    .into_iter()
+    .find(|p| p.name() == name)
+    .map(Some)
+    .ok_or_else(|| {
+        anyhow::anyhow!("{VAR}={name:?}: expected after-claim, after-mongo or after-mysql")
+    })
+}
+
+pub fn trip(configured: Option<FaultPoint>, here: FaultPoint) {
+    if configured == Some(here) {
+        eprintln!("fault injected at {}", here.name());
+        std::process::exit(EXIT_CODE);
+    }
+}

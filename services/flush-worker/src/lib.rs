@@ -1,0 +1,7 @@
+//! flush-worker: the pipeline's batch jobs, run by Kubernetes CronJobs.
+
+pub mod fault;
+pub mod flush;
+pub mod parity;
+pub mod settings;
+pub mod stores;

@@ -1,0 +1,90 @@
+//! flush-worker's typed configuration.
+
+use analytics_runtime::config::{ConfigError, StoreConfig};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub stores: StoreConfig,
+    pub flush: FlushConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FlushConfig {
+    pub batch_size: usize,
+    pub lease_ttl_ms: u64,
+    pub partitions: String,
+    pub max_batches_per_run: u64,
+}
+
+impl FlushConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            key: key.into(),
+            message: message.into(),
+        };
+        if !(1..=100_000).contains(&self.batch_size) {
+            return Err(invalid("flush.batch_size", "must be 1..100000"));
+        }
+        if self.lease_ttl_ms < 100 {
+            return Err(invalid("flush.lease_ttl_ms", "must be at least 100"));
+        }
+        if self.max_batches_per_run == 0 {
+            return Err(invalid(
+                "flush.max_batches_per_run",
+                "must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a partition selection: "" = all, "0-7", "1,3,5", "0-3,8".
+pub fn parse_partitions(spec: &str, count: u16) -> Result<Vec<u16>, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        key: "flush.partitions".into(),
+        message,
+    };
+    if spec.trim().is_empty() {
+        return Ok((0..count).collect());
+    }
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let parse = |s: &str| {
+            s.parse::<u16>()
+                .ok()
+                .filter(|p| *p < count)
+                .ok_or_else(|| invalid(format!("{s:?} is not a partition number below {count}")))
+        };
+        let (lo, hi) = (parse(lo)?, parse(hi)?);
+        if lo > hi {
+            return Err(invalid(format!("range {part:?} is reversed")));
+        }
+        out.extend(lo..=hi);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_specs_select_shards() {
+        assert_eq!(parse_partitions("", 4).expect("all"), vec![0, 1, 2, 3]);
+        assert_eq!(
+            parse_partitions("0-2, 7, 1", 16).expect("mixed"),
+            vec![0, 1, 2, 7]
+        );
+        assert!(parse_partitions("3-1", 16).is_err());
+        assert!(parse_partitions("16", 16).is_err());
+        assert!(parse_partitions("x", 16).is_err());
+    }
+}
