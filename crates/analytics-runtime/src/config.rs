@@ -35,20 +35,28 @@ fn invalid(key: impl Into<String>, message: impl ToString) -> ConfigError {
 
 /// Loads `T` from the layered sources.
 pub fn load<T: DeserializeOwned>() -> Result<T, ConfigError> {
+    load_with(&[])
+}
+
+/// Like [`load`], with explicit `section.key = value` overrides on top
+/// (tests run many differently configured apps in one process).
+pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, ConfigError> {
     let mut builder = config::Config::builder()
         .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
     if let Ok(path) = std::env::var(FILE_VAR) {
         builder = builder.add_source(config::File::with_name(&path).required(true));
     }
-    let cfg = builder
-        .add_source(
-            config::Environment::with_prefix("ANALYTICS")
-                .separator("__")
-                .list_separator(",")
-                .with_list_parse_key("ingest.trusted_proxies")
-                .try_parsing(true),
-        )
-        .build()?;
+    builder = builder.add_source(
+        config::Environment::with_prefix("ANALYTICS")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("ingest.trusted_proxies")
+            .try_parsing(true),
+    );
+    for (key, value) in overrides {
+        builder = builder.set_override(*key, *value)?;
+    }
+    let cfg = builder.build()?;
     Ok(cfg.try_deserialize()?)
 }
 

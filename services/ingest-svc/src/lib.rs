@@ -21,6 +21,7 @@ use crate::client_ip::IpNet;
 use crate::metrics::IngestMetrics;
 use crate::rate_limit::RateLimiter;
 pub use crate::settings::Settings;
+pub use actix_web::dev::ServerHandle;
 
 pub struct AppState {
     pub rules: EventRules,

@@ -1,0 +1,366 @@
+//! Test harness: every test gets its own Redis key prefix, Mongo database and
+//! MySQL schema on the shared real stores, so tests run in parallel.
+//! Store addresses come from `ANALYTICS_REDIS_URL`, `ANALYTICS_MONGO_URL` and
+//! `ANALYTICS_MYSQL_URL` (set by scripts/test.sh), with the dev ports as defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use analytics_domain::rollup::ActionCounts;
+use analytics_store::rollups::counts_of;
+use anyhow::Context;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Document};
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor, MySqlConnection};
+
+pub fn redis_url() -> String {
+    std::env::var("ANALYTICS_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6390/".into())
+}
+
+pub fn mongo_url() -> String {
+    std::env::var("ANALYTICS_MONGO_URL").unwrap_or_else(|_| "mongodb://127.0.0.1:27027/".into())
+}
+
+pub fn mysql_url() -> String {
+    std::env::var("ANALYTICS_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://analytics:analytics@127.0.0.1:3316/analytics".into())
+}
+
+/// `mysql://user:pass@host:port/db` with the database replaced.
+fn mysql_url_for(db: &str) -> String {
+    let base = mysql_url();
+    let cut = base.rfind('/').unwrap_or(base.len());
+    format!("{}/{db}", &base[..cut])
+}
+
+/// One test's isolated slice of the stores.
+pub struct TestEnv {
+    pub id: String,
+    pub redis_url: String,
+    pub mongo_url: String,
+    pub mysql_url: String,
+    /// Extra `ANALYTICS__…` settings for every app and binary of this test.
+    pub settings: BTreeMap<String, String>,
+}
+
+impl TestEnv {
+    pub async fn new() -> anyhow::Result<Self> {
+        let id = format!("t{}", uuid::Uuid::new_v4().simple())
+            .chars()
+            .take(17)
+            .collect::<String>();
+        let mut admin = MySqlConnection::connect(&mysql_url())
+            .await
+            .context("connect to MariaDB (run scripts/test.sh, which starts it)")?;
+        admin
+            .execute(format!("CREATE DATABASE `{id}`").as_str())
+            .await?;
+        let mut settings = BTreeMap::new();
+        let mysql = mysql_url_for(&id);
+        for (k, v) in [
+            ("redis.url", redis_url()),
+            ("redis.key_prefix", id.clone()),
+            ("mongo.url", mongo_url()),
+            ("mongo.database", id.clone()),
+            ("mysql.url", mysql.clone()),
+            ("ingest.bind", "127.0.0.1:0".into()),
+            ("ingest.rate_limit_per_minute", "0".into()),
+            ("flush.lease_ttl_ms", "300".into()),
+        ] {
+            settings.insert(k.to_string(), v);
+        }
+        Ok(TestEnv {
+            redis_url: redis_url(),
+            mongo_url: mongo_url(),
+            mysql_url: mysql,
+            id,
+            settings,
+        })
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.settings.insert(key.into(), value.into());
+        self
+    }
+
+    fn overrides(&self) -> Vec<(&str, &str)> {
+        self.settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    pub fn ingest_settings(&self) -> anyhow::Result<ingest_svc::Settings> {
+        Ok(analytics_runtime::config::load_with(&self.overrides())?)
+    }
+
+    /// Starts ingest-svc in this process on a free port.
+    pub async fn spawn_ingest(&self) -> anyhow::Result<Ingest> {
+        self.spawn_ingest_with(self.ingest_settings()?).await
+    }
+
+    pub async fn spawn_ingest_with(
+        &self,
+        settings: ingest_svc::Settings,
+    ) -> anyhow::Result<Ingest> {
+        let app = ingest_svc::Application::build(settings)?;
+        let handle = app.server.handle();
+        tokio::spawn(app.server);
+        Ok(Ingest {
+            base: format!("http://127.0.0.1:{}", app.port),
+            client: reqwest::Client::new(),
+            handle,
+        })
+    }
+
+    /// Runs a flush-worker subcommand as a real process.
+    pub async fn flush_worker(
+        &self,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<Output> {
+        let mut cmd = tokio::process::Command::new(binary("flush-worker")?);
+        cmd.args(args).env("RUST_LOG", "warn");
+        for (k, v) in &self.settings {
+            cmd.env(
+                format!("ANALYTICS__{}", k.replace('.', "__").to_uppercase()),
+                v,
+            );
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        Ok(cmd.output().await?)
+    }
+
+    /// Runs `flush` until a run finds every partition free (a killed run's
+    /// lease has to expire first) and reports no errors.
+    pub async fn flush_until_clean(&self) -> anyhow::Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self
+                .flush_worker(&["flush"], &[("RUST_LOG", "flush_worker=info")])
+                .await?;
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() && stderr.contains("\"skipped_partitions\":0") {
+                return Ok(stdout);
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "flush never ran clean: {stdout} {stderr}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn mongo(&self) -> anyhow::Result<mongodb::Database> {
+        let client = mongodb::Client::with_uri_str(&self.mongo_url).await?;
+        Ok(client.database(&self.id))
+    }
+
+    /// All documents of a rollup collection, without `_id`.
+    pub async fn docs(&self, collection: &str) -> anyhow::Result<Vec<Document>> {
+        let db = self.mongo().await?;
+        let cursor = db
+            .collection::<Document>(collection)
+            .find(doc! {})
+            .projection(doc! {"_id": 0})
+            .sort(doc! {"entity_id": 1, "date": 1, "week": 1, "month": 1, "year": 1})
+            .await?;
+        Ok(cursor.try_collect().await?)
+    }
+
+    pub async fn totals(&self, entity_type: &str, entity_id: &str) -> anyhow::Result<ActionCounts> {
+        let db = self.mongo().await?;
+        let found = db
+            .collection::<Document>("analytics_entity_totals")
+            .find_one(doc! {"domain": "jav", "entity_type": entity_type, "entity_id": entity_id})
+            .await?;
+        Ok(found.map(|d| counts_of(&d)).unwrap_or_default())
+    }
+
+    pub async fn mysql(&self) -> anyhow::Result<MySqlConnection> {
+        Ok(MySqlConnection::connect(&self.mysql_url).await?)
+    }
+
+    /// Inserts catalogue movies (uuid, code) with the given counters.
+    pub async fn insert_movies(&self, movies: &[(&str, &str, i64, i64)]) -> anyhow::Result<()> {
+        let mut conn = self.mysql().await?;
+        for (uuid, code, views, downloads) in movies {
+            sqlx::query(
+                "INSERT INTO jav (uuid, code, title, views, downloads) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(uuid)
+            .bind(code)
+            .bind(format!("Title of {code}"))
+            .bind(views)
+            .bind(downloads)
+            .execute(&mut conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// `jav.views`, `jav.downloads` of a movie, or `None` without a row.
+    pub async fn replica(&self, uuid: &str) -> anyhow::Result<Option<(i64, i64)>> {
+        let mut conn = self.mysql().await?;
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT CAST(views AS SIGNED), CAST(downloads AS SIGNED) FROM jav WHERE uuid = ?",
+        )
+        .bind(uuid)
+        .fetch_optional(&mut conn)
+        .await?;
+        Ok(row)
+    }
+
+    pub async fn redis(&self) -> anyhow::Result<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(self.redis_url.as_str())?;
+        Ok(client.get_multiplexed_async_connection().await?)
+    }
+
+    /// Every Redis key of this test.
+    pub async fn redis_keys(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.redis().await?;
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.id))
+            .query_async(&mut conn)
+            .await?;
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Creates the MySQL tables and Mongo indexes.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let out = self.flush_worker(&["migrate"], &[]).await?;
+        anyhow::ensure!(
+            out.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+}
+
+/// A running in-process ingest-svc.
+pub struct Ingest {
+    pub base: String,
+    pub client: reqwest::Client,
+    handle: ingest_svc::ServerHandle,
+}
+
+impl Ingest {
+    pub async fn post_json(&self, body: &Value) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .post(format!("{}/api/v1/analytics/events", self.base))
+            .json(body)
+            .send()
+            .await?)
+    }
+
+    pub async fn post_raw(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .post(format!("{}/api/v1/analytics/events", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?)
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await?)
+    }
+
+    /// Posts a view/download event now; asserts it was accepted.
+    pub async fn send(
+        &self,
+        event_id: &str,
+        entity_type: &str,
+        entity_id: &str,
+        action: &str,
+        value: i64,
+    ) -> anyhow::Result<()> {
+        let resp = self
+            .post_json(&event(event_id, entity_type, entity_id, action, value))
+            .await?;
+        let status = resp.status().as_u16();
+        anyhow::ensure!(
+            status == 202,
+            "event {event_id}: {status} {}",
+            resp.text().await?
+        );
+        Ok(())
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// A valid event occurring now.
+pub fn event(
+    event_id: &str,
+    entity_type: &str,
+    entity_id: &str,
+    action: &str,
+    value: i64,
+) -> Value {
+    json!({
+        "event_id": event_id,
+        "domain": "jav",
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "action": action,
+        "value": value,
+        "occurred_at": chrono::Utc::now().to_rfc3339(),
+    })
+}
+
+/// A workspace binary built next to the test executable (`cargo build
+/// --workspace --bins` first; scripts/test.sh does).
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("test executable has no target dir")?;
+    let path = dir.join(name);
+    anyhow::ensure!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins`",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// Polls `check` until it returns `Some`, or fails after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
