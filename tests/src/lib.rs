@@ -233,6 +233,16 @@ impl TestEnv {
         Ok(keys)
     }
 
+    /// The store-level Redis adapter, for writing counters the HTTP contract
+    /// would refuse (e.g. an `occurred_at` far from now).
+    pub fn hot_counters(&self) -> anyhow::Result<analytics_store::HotCounters> {
+        let stores = self.ingest_settings()?.stores;
+        Ok(analytics_store::HotCounters::new(
+            &stores.redis_settings()?,
+            stores.key_space()?,
+        )?)
+    }
+
     /// Creates the MySQL tables and Mongo indexes.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let out = self.flush_worker(&["migrate"], &[]).await?;

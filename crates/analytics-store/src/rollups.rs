@@ -164,9 +164,7 @@ impl RollupStore {
             attempt += 1;
             match self.try_apply(batch_id, keys, &models).await {
                 Err(StoreError::Mongo(e))
-                    if attempt < MAX_TRANSACTION_ATTEMPTS
-                        && (e.contains_label(TRANSIENT_TRANSACTION_ERROR)
-                            || e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)) =>
+                    if attempt < MAX_TRANSACTION_ATTEMPTS && is_retryable(&e) =>
                 {
                     tracing::debug!(batch_id, attempt, error = %e, "retrying rollup transaction");
                     tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
@@ -382,6 +380,27 @@ pub fn counts_of(doc: &Document) -> ActionCounts {
         counts.add(action, n);
     }
     counts
+}
+
+/// Write conflict: another transaction touched the same document first.
+const WRITE_CONFLICT: i32 = 112;
+
+/// Whether the whole transaction may simply run again. Besides the labels a
+/// replica set attaches, a write conflict reported per write inside a bulk
+/// write (as the test stand-in does) is retryable too: the ledger keeps a
+/// retry from counting twice.
+fn is_retryable(e: &mongodb::error::Error) -> bool {
+    if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+        || e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+    {
+        return true;
+    }
+    match &*e.kind {
+        ErrorKind::Command(c) => c.code == WRITE_CONFLICT,
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => w.code == WRITE_CONFLICT,
+        ErrorKind::BulkWrite(b) => b.write_errors.values().any(|w| w.code == WRITE_CONFLICT),
+        _ => false,
+    }
 }
 
 fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
