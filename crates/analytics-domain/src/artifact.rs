@@ -61,6 +61,9 @@ impl ParityArtifact {
     }
 }
 
+/// `(field, predicate, type name)` of one type check.
+type FieldCheck = (&'static str, fn(Option<&Value>) -> bool, &'static str);
+
 /// The legacy validator: the exact error strings, an empty list when valid.
 pub fn validate_payload(payload: &Value) -> Vec<String> {
     let mut errors = Vec::new();
@@ -76,7 +79,7 @@ pub fn validate_payload(payload: &Value) -> Vec<String> {
     if !field("generated_at").is_some_and(Value::is_string) {
         errors.push("generated_at must be string".to_string());
     }
-    let checks: &[(&str, fn(Option<&Value>) -> bool, &str)] = if kind == Some("parity") {
+    let checks: &[FieldCheck] = if kind == Some("parity") {
         &[
             (
                 "artifact_date",

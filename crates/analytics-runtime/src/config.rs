@@ -54,7 +54,14 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
             .try_parsing(true),
     );
     for (key, value) in overrides {
-        builder = builder.set_override(*key, *value)?;
+        // Typed like env values are (`try_parsing`): "300" is a number.
+        builder = if let Ok(n) = value.parse::<i64>() {
+            builder.set_override(*key, n)?
+        } else if let Ok(b) = value.parse::<bool>() {
+            builder.set_override(*key, b)?
+        } else {
+            builder.set_override(*key, *value)?
+        };
     }
     let cfg = builder.build()?;
     Ok(cfg.try_deserialize()?)

@@ -4,7 +4,7 @@
 //! Redis round trip per request on the hottest path.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -49,9 +49,7 @@ impl RateLimiter {
                 reset_after: 0,
             };
         }
-        let mut h = self.hasher.build_hasher();
-        client.hash(&mut h);
-        let shard = &self.shards[(h.finish() as usize) % SHARDS];
+        let shard = &self.shards[(self.hasher.hash_one(client) as usize) % SHARDS];
         // A poisoned lock only means another request panicked mid-update;
         // the counts are still usable.
         let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());

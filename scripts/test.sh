@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite against real stores: installs and starts Redis,
+# MariaDB and secantusd-rs if needed (reusing running ones), then format,
+# lint and every test of the workspace.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$ROOT"
+
+start_stores
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+log "building binaries the end-to-end tests run"
+cargo build --workspace --bins --quiet
+
+if cargo nextest --version >/dev/null 2>&1; then
+  log "cargo nextest run"
+  cargo nextest run --workspace --no-fail-fast --failure-output final
+else
+  log "cargo test"
+  cargo test --workspace --no-fail-fast
+fi
