@@ -71,6 +71,7 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
 pub struct RedisConfig {
     pub url: String,
     pub pool_size: usize,
+    pub shared_connections: usize,
     pub connect_timeout_ms: u64,
     pub command_timeout_ms: u64,
     pub key_prefix: String,
@@ -141,9 +142,13 @@ impl StoreConfig {
         if self.redis.pool_size == 0 {
             return Err(invalid("redis.pool_size", "must be greater than 0"));
         }
+        if !(1..=64).contains(&self.redis.shared_connections) {
+            return Err(invalid("redis.shared_connections", "must be 1..64"));
+        }
         Ok(RedisSettings {
             url: self.redis.url.clone(),
             pool_size: self.redis.pool_size,
+            shared_connections: self.redis.shared_connections,
             connect_timeout: positive_ms(
                 "redis.connect_timeout_ms",
                 self.redis.connect_timeout_ms,

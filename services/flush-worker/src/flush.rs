@@ -35,6 +35,8 @@ pub struct FlushReport {
     pub resumed_batches: u64,
     pub errors: u64,
     pub ignored_fields: u64,
+    /// Rollup documents upserted (Mongo writes).
+    pub documents: u64,
     pub replicas_updated: u64,
     /// Partitions another flusher held; the next run takes them.
     pub skipped_partitions: u64,
@@ -76,6 +78,7 @@ pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
         resumed_batches = report.resumed_batches,
         errors = report.errors,
         ignored_fields = report.ignored_fields,
+        documents = report.documents,
         replicas_updated = report.replicas_updated,
         skipped_partitions = report.skipped_partitions,
         "flush finished"
@@ -172,6 +175,9 @@ async fn flush_batch(
     report.batches += 1;
     report.keys += keys;
     report.ignored_fields += delta.ignored_fields;
+    if outcome == ApplyOutcome::Applied {
+        report.documents += delta.document_count() as u64;
+    }
     if batch.resumed {
         report.resumed_batches += 1;
     }

@@ -1,0 +1,140 @@
+//! Helpers for the benchmark scripts (not tests):
+//! `seed` counts synthetic events through the real ingest script at volume;
+//! `bare-upsert` measures the plain Mongo bulk-upsert rate the flush is
+//! compared with. Store settings come from the usual `ANALYTICS__…` env.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use analytics_domain::{Action, BucketMode, Domain, EntityKey, EntityType, Event, Period};
+use analytics_runtime::StoreConfig;
+use analytics_store::rollups::{period_collection, HOURLY, TOTALS};
+use clap::{Parser, Subcommand};
+use mongodb::bson::{doc, Document};
+use mongodb::options::{UpdateOneModel, WriteModel};
+use mongodb::Namespace;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest N view events spread evenly over M movies, C at a time.
+    Seed {
+        #[arg(long)]
+        events: u64,
+        #[arg(long)]
+        entities: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: u64,
+    },
+    /// Upsert, without transaction or ledger, the documents a flush of M
+    /// movies (all events in one hour) writes, B per bulk write.
+    BareUpsert {
+        #[arg(long)]
+        entities: u64,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let stores: StoreConfig = analytics_runtime::load()?;
+    match Cli::parse().command {
+        Command::Seed {
+            events,
+            entities,
+            concurrency,
+        } => seed(&stores, events, entities, concurrency).await,
+        Command::BareUpsert { entities, batch } => bare_upsert(&stores, entities, batch).await,
+    }
+}
+
+async fn seed(s: &StoreConfig, events: u64, entities: u64, concurrency: u64) -> anyhow::Result<()> {
+    let counters = analytics_store::HotCounters::new(&s.redis_settings()?, s.key_space()?)?;
+    let next = Arc::new(AtomicU64::new(0));
+    let now = chrono::Utc::now().fixed_offset();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (counters, next) = (counters.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= events {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let event = Event {
+                    event_id: format!("seed-{i}"),
+                    entity: EntityKey {
+                        domain: Domain::new("jav")?,
+                        entity_type: EntityType::Movie,
+                        entity_id: format!("movie-{:06}", i % entities),
+                    },
+                    action: Action::View,
+                    value: 1,
+                    occurred_at: now,
+                    user_id: None,
+                };
+                counters
+                    .ingest(&event, &event.counter_field(&BucketMode::default()))
+                    .await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {events} events over {entities} entities in {secs:.1}s ({:.0} events/s)",
+        events as f64 / secs
+    );
+    Ok(())
+}
+
+async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize) -> anyhow::Result<()> {
+    let m = &s.mongo;
+    let client = mongodb::Client::with_uri_str(&m.url).await?;
+    let db = m.database.clone();
+    let today = chrono::Utc::now().date_naive();
+    let ns = |c: &str| Namespace::new(db.clone(), c);
+    let model = |collection: &str, filter: Document| {
+        WriteModel::UpdateOne(
+            UpdateOneModel::builder()
+                .namespace(ns(collection))
+                .filter(filter)
+                .update(doc! {"$inc": {"view": 10_i64, "download": 0_i64}})
+                .upsert(true)
+                .build(),
+        )
+    };
+    let mut models = Vec::new();
+    for i in 0..entities {
+        let id = format!("movie-{i:06}");
+        let key = doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id};
+        models.push(model(TOTALS, key.clone()));
+        for period in Period::ALL {
+            let mut f = key.clone();
+            f.insert(period.field(), period.bucket_of(today));
+            models.push(model(period_collection(period), f));
+        }
+    }
+    models.push(model(HOURLY, doc! {"domain": "jav", "entity_type": "movie", "date": Period::Day.bucket_of(today), "hour": 0}));
+    let total = models.len();
+    let started = Instant::now();
+    for chunk in models.chunks(batch) {
+        client.bulk_write(chunk.to_vec()).ordered(false).await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "bare upsert: {total} documents in {secs:.1}s ({:.0} writes/s)",
+        total as f64 / secs
+    );
+    Ok(())
+}
