@@ -47,7 +47,7 @@ SHA=$(redis-cli -u "$ANALYTICS_REDIS_URL" SCRIPT LOAD "$LUA")
 today=$(date -u +%F); hour=$(date -u +%H)
 redis-benchmark -u "$ANALYTICS_REDIS_URL" -c "$CONNECTIONS" -n 500000 -r 100000000 -q \
   EVALSHA "$SHA" 3 "$RUN:{1}:evt:rb__rand_int__" "$RUN:{1}:cnt:jav:movie:m__rand_int__" "$RUN:{1}:dirty" \
-  fp 172800 "view|$today|$hour" 1 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tail -1 >"$DEV/log/bench-redis.txt"
+  fp 172800 "view|$today|$hour" 1 12345 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tail -1 >"$DEV/log/bench-redis.txt"
 cat "$DEV/log/bench-redis.txt"
 bare=$(grep -oE '[0-9.]+ requests per second' "$DEV/log/bench-redis.txt" | tail -1 | awk '{print $1}')
 

@@ -452,3 +452,49 @@ async fn a_shard_flushes_only_its_partitions() -> anyhow::Result<()> {
     assert_eq!(env.totals("movie", "high").await?.get(Action::View), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_entity_spread_over_partitions_is_written_once_per_document() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    env.migrate().await?;
+    let events: Vec<(String, EntityKey, Action, i64, &str)> = (0..12)
+        .map(|i| {
+            (
+                format!("spread-{i}"),
+                entity(EntityType::Movie, "m-1"),
+                Action::View,
+                1,
+                "2027-01-01T00:30:00Z",
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, EntityKey, Action, i64, &str)> = events
+        .iter()
+        .map(|(id, e, a, v, t)| (id.as_str(), e.clone(), *a, *v, *t))
+        .collect();
+    let keys = ingest_at(&env, &borrowed).await?;
+    assert!(keys >= 4, "events landed in only {keys} partitions");
+
+    let out = env
+        .flush_worker(&["flush"], &[("RUST_LOG", "flush_worker=info")])
+        .await?;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("Flushed {keys} keys, 0 errors.\n")
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    // totals + day + week + month + year + hourly, each upserted once.
+    assert!(log.contains("\"documents\":6"), "{log}");
+    assert!(log.contains(&format!("\"batches\":{keys}")), "{log}");
+    assert_eq!(env.totals("movie", "m-1").await?.get(Action::View), 12);
+    let ledger = env
+        .mongo()
+        .await?
+        .collection::<Document>("analytics_flush_ledger");
+    assert_eq!(
+        ledger.count_documents(doc! {}).await?,
+        keys as u64,
+        "one ledger entry per batch"
+    );
+    Ok(())
+}

@@ -75,6 +75,15 @@ impl KeySpace {
         format!("{}:{{{p}}}", self.prefix)
     }
 
+    /// Where an entity sorts in every partition's dirty set. Flushes claim
+    /// keys in this order, so batches from different partitions hold the
+    /// same entities and merge into one write per document. 32 bits: exact
+    /// as a Redis sorted-set score.
+    pub fn entity_order(entity: &EntityKey) -> u32 {
+        let key = entity.to_string();
+        (fnv1a64(&[key.as_bytes()]) >> 32) as u32
+    }
+
     pub fn event_marker(&self, p: u16, event_id: &str) -> String {
         format!("{}:evt:{event_id}", self.base(p))
     }

@@ -107,6 +107,25 @@ impl RollupDelta {
         true
     }
 
+    /// Adds another delta into this one (batches applied together).
+    pub fn merge(&mut self, other: &RollupDelta) {
+        fn add_all<K: Ord + Clone>(
+            into: &mut BTreeMap<K, ActionCounts>,
+            from: &BTreeMap<K, ActionCounts>,
+        ) {
+            for (k, v) in from {
+                let slot = into.entry(k.clone()).or_default();
+                for (a, n) in v.nonzero() {
+                    slot.add(a, n);
+                }
+            }
+        }
+        add_all(&mut self.totals, &other.totals);
+        add_all(&mut self.buckets, &other.buckets);
+        add_all(&mut self.hourly, &other.hourly);
+        self.ignored_fields += other.ignored_fields;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.totals.is_empty()
     }
@@ -169,6 +188,21 @@ mod tests {
         assert!(!d.add_field(&entity("m"), "view|2026-02-19|10", 0));
         assert!(d.is_empty());
         assert_eq!(d.ignored_fields, 3);
+    }
+
+    #[test]
+    fn merging_two_deltas_adds_their_counts_per_document() {
+        let mut a = RollupDelta::default();
+        a.add_field(&entity("m"), "view|2026-11-21|10", 2);
+        let mut b = RollupDelta::default();
+        b.add_field(&entity("m"), "view|2026-11-21|10", 3);
+        b.add_field(&entity("n"), "download|2026-11-21|11", 1);
+        b.add_field(&entity("n"), "bogus", 1);
+        a.merge(&b);
+        assert_eq!(a.totals[&entity("m")], ActionCounts([5, 0]));
+        assert_eq!(a.totals[&entity("n")], ActionCounts([0, 1]));
+        assert_eq!(a.document_count(), 2 + 8 + 2);
+        assert_eq!(a.ignored_fields, 1);
     }
 
     proptest! {

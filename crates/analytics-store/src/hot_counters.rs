@@ -15,12 +15,14 @@ use crate::error::{bounded, StoreError};
 /// Dedupe window of the event markers (brief §4: 48 h).
 pub const DEDUPE_TTL_SECS: u64 = 172_800;
 
-/// Dedupe, increment and mark dirty together or not at all.
+/// Dedupe, increment and mark dirty together or not at all. The dirty set is
+/// sorted by entity order (ARGV[5]) so every partition is claimed in the
+/// same entity order.
 /// Returns 0 = counted, 1 = duplicate (same fingerprint), 2 = conflict.
 const INGEST_LUA: &str = r#"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   redis.call('HINCRBY', KEYS[2], ARGV[3], ARGV[4])
-  redis.call('SADD', KEYS[3], KEYS[2])
+  redis.call('ZADD', KEYS[3], ARGV[5], KEYS[2])
   return 0
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
@@ -28,7 +30,8 @@ return 2
 "#;
 
 /// Claims a batch: with the lease held, resumes the open batch if there is
-/// one, else moves up to N dirty counter keys under a new manifest by RENAME,
+/// one, else moves the N first dirty counter keys (in entity order) under a
+/// new manifest by RENAME,
 /// so events arriving meanwhile land in fresh keys.
 /// Reply: {status, batch_id, keys}; status -1 lease lost, 0 nothing dirty,
 /// 1 resumed, 2 claimed, 3 only stale dirty entries were popped.
@@ -38,11 +41,12 @@ local open = redis.call('GET', KEYS[2])
 if open then
   return {1, open, redis.call('SCARD', ARGV[4] .. open)}
 end
-local members = redis.call('SPOP', KEYS[3], tonumber(ARGV[3]))
-if #members == 0 then return {0, '', 0} end
+local popped = redis.call('ZPOPMIN', KEYS[3], tonumber(ARGV[3]))
+if #popped == 0 then return {0, '', 0} end
 local manifest = ARGV[4] .. ARGV[2]
 local n = 0
-for _, k in ipairs(members) do
+for i = 1, #popped, 2 do
+  local k = popped[i]
   if redis.call('EXISTS', k) == 1 then
     redis.call('RENAME', k, manifest .. ':' .. k)
     redis.call('SADD', manifest, k)
@@ -253,7 +257,8 @@ impl HotCounters {
             .arg(event.fingerprint())
             .arg(DEDUPE_TTL_SECS)
             .arg(field.encode())
-            .arg(event.value);
+            .arg(event.value)
+            .arg(KeySpace::entity_order(&event.entity));
         let (slot, mut conn) = bounded("redis", self.command_timeout, self.shared.get()).await?;
         let code: i64 = match bounded(
             "redis",
@@ -405,7 +410,7 @@ impl HotCounters {
     /// Counter keys waiting for a flush on partition `p`.
     pub async fn dirty_count(&self, p: u16) -> Result<u64, StoreError> {
         let key = self.keys.dirty(p);
-        self.run(async |c| redis::cmd("SCARD").arg(&key).query_async(c).await)
+        self.run(async |c| redis::cmd("ZCARD").arg(&key).query_async(c).await)
             .await
     }
 }

@@ -2,7 +2,7 @@
 //! collection, the flush ledger and the run log. A batch is applied in one
 //! transaction together with its ledger document, so it counts exactly once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use analytics_domain::rollup::{ActionCounts, RollupDelta};
@@ -12,7 +12,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
 use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::options::{ClientOptions, IndexOptions, UpdateOneModel, WriteModel};
-use mongodb::{Client, Collection, Database, IndexModel, Namespace};
+use mongodb::{Client, ClientSession, Collection, Database, IndexModel, Namespace};
 
 use crate::error::StoreError;
 
@@ -41,11 +41,22 @@ pub struct MongoSettings {
     pub ledger_ttl: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApplyOutcome {
-    Applied,
-    /// The ledger already had this batch: a resumed run skips the apply.
-    AlreadyApplied,
+/// One claimed batch's contribution to a group apply.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchDelta<'a> {
+    pub batch_id: &'a str,
+    pub keys: u64,
+    pub delta: &'a RollupDelta,
+}
+
+/// What a group apply did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub applied_batches: usize,
+    /// Batches the ledger already had (a resumed run): skipped.
+    pub already_applied: usize,
+    /// Rollup documents upserted.
+    pub documents: usize,
 }
 
 /// What one flush run did, as stored in `analytics_flush_runs`.
@@ -148,25 +159,24 @@ impl RollupStore {
         Ok(())
     }
 
-    /// Applies a batch's delta and its ledger entry in one transaction.
-    /// Transient conflicts (two partitions touching one entity) are retried;
-    /// a retry after an unknown commit result finds the ledger entry instead
-    /// of counting twice.
-    pub async fn apply_batch(
+    /// Applies batches (one per partition, claimed in the same entity
+    /// order) in one transaction: the batches the ledger does not know yet
+    /// are merged, so an entity spread over partitions costs one upsert per
+    /// document, and their ledger entries are written with them. Conflicts
+    /// with a concurrent transaction are retried from the start; the ledger
+    /// read inside the transaction keeps a retry from counting twice.
+    pub async fn apply_batches(
         &self,
-        batch_id: &str,
-        keys: u64,
-        delta: &RollupDelta,
-    ) -> Result<ApplyOutcome, StoreError> {
-        let models = self.write_models(delta);
+        batches: &[BatchDelta<'_>],
+    ) -> Result<ApplyReport, StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_apply(batch_id, keys, &models).await {
+            match self.try_apply(batches).await {
                 Err(StoreError::Mongo(e))
                     if attempt < MAX_TRANSACTION_ATTEMPTS && is_retryable(&e) =>
                 {
-                    tracing::debug!(batch_id, attempt, error = %e, "retrying rollup transaction");
+                    tracing::debug!(attempt, error = %e, "retrying rollup transaction");
                     tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
                 }
                 other => return other,
@@ -174,49 +184,17 @@ impl RollupStore {
         }
     }
 
-    async fn try_apply(
-        &self,
-        batch_id: &str,
-        keys: u64,
-        models: &[WriteModel],
-    ) -> Result<ApplyOutcome, StoreError> {
+    async fn try_apply(&self, batches: &[BatchDelta<'_>]) -> Result<ApplyReport, StoreError> {
         let mut session = self.client.start_session().await?;
         session.start_transaction().await?;
-        let now = Utc::now();
-        let expire = now + chrono::Duration::from_std(self.ledger_ttl).unwrap_or_default();
-        let ledger = doc! {
-            "_id": batch_id,
-            "applied_at": bson_time(now),
-            "expire_at": bson_time(expire),
-            "keys": keys as i64,
-            "documents": models.len() as i64,
-        };
-        let inserted = self
-            .db
-            .collection::<Document>(LEDGER)
-            .insert_one(ledger)
-            .session(&mut session)
-            .await;
-        if let Err(e) = inserted {
-            let _ = session.abort_transaction().await;
-            return if is_duplicate_key(&e) {
-                Ok(ApplyOutcome::AlreadyApplied)
-            } else {
-                Err(e.into())
-            };
-        }
-        if !models.is_empty() {
-            if let Err(e) = self
-                .client
-                .bulk_write(models.to_vec())
-                .ordered(false)
-                .session(&mut session)
-                .await
-            {
+        let result = self.apply_in(&mut session, batches).await;
+        let report = match result {
+            Ok(report) if report.applied_batches > 0 => report,
+            other => {
                 let _ = session.abort_transaction().await;
-                return Err(e.into());
+                return other;
             }
-        }
+        };
         let mut commit = session.commit_transaction().await;
         // An unknown commit result may be retried on the same session.
         for _ in 0..3 {
@@ -228,7 +206,64 @@ impl RollupStore {
             }
         }
         commit?;
-        Ok(ApplyOutcome::Applied)
+        Ok(report)
+    }
+
+    async fn apply_in(
+        &self,
+        session: &mut ClientSession,
+        batches: &[BatchDelta<'_>],
+    ) -> Result<ApplyReport, StoreError> {
+        let ledger = self.db.collection::<Document>(LEDGER);
+        let ids: Vec<&str> = batches.iter().map(|b| b.batch_id).collect();
+        let mut cursor = ledger
+            .find(doc! {"_id": {"$in": &ids}})
+            .projection(doc! {"_id": 1})
+            .session(&mut *session)
+            .await?;
+        let mut known = HashSet::new();
+        while let Some(doc) = cursor.next(&mut *session).await.transpose()? {
+            if let Ok(id) = doc.get_str("_id") {
+                known.insert(id.to_string());
+            }
+        }
+        let fresh: Vec<&BatchDelta> = batches
+            .iter()
+            .filter(|b| !known.contains(b.batch_id))
+            .collect();
+        let mut report = ApplyReport {
+            applied_batches: fresh.len(),
+            already_applied: batches.len() - fresh.len(),
+            documents: 0,
+        };
+        if fresh.is_empty() {
+            return Ok(report);
+        }
+        let mut merged = RollupDelta::default();
+        for b in &fresh {
+            merged.merge(b.delta);
+        }
+        let now = Utc::now();
+        let expire = now + chrono::Duration::from_std(self.ledger_ttl).unwrap_or_default();
+        let entries = fresh.iter().map(|b| {
+            doc! {
+                "_id": b.batch_id,
+                "applied_at": bson_time(now),
+                "expire_at": bson_time(expire),
+                "keys": b.keys as i64,
+            }
+        });
+        ledger.insert_many(entries).session(&mut *session).await?;
+        let models = self.write_models(&merged);
+        report.documents = models.len();
+        if !models.is_empty() {
+            self.client
+                .bulk_write(models)
+                .ordered(false)
+                .session(&mut *session)
+                .await?;
+        }
+        Ok(report)
     }
 
     fn namespace(&self, collection: &str) -> Namespace {
@@ -387,27 +422,40 @@ const WRITE_CONFLICT: i32 = 112;
 
 /// Whether the whole transaction may simply run again. Besides the labels a
 /// replica set attaches, a write conflict reported per write inside a bulk
-/// write (as the test stand-in does) is retryable too: the ledger keeps a
-/// retry from counting twice.
+/// write (as the test stand-in does) is retryable, and so is a duplicate key
+/// (a concurrent ledger insert or upsert won the race): the retry re-reads
+/// the ledger and its upserts then match, so nothing counts twice.
 fn is_retryable(e: &mongodb::error::Error) -> bool {
     if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
         || e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+        || is_duplicate_key(e)
     {
         return true;
     }
     match &*e.kind {
         ErrorKind::Command(c) => c.code == WRITE_CONFLICT,
         ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => w.code == WRITE_CONFLICT,
+        ErrorKind::InsertMany(m) => m
+            .write_errors
+            .as_ref()
+            .is_some_and(|errs| errs.iter().any(|w| w.code == WRITE_CONFLICT)),
         ErrorKind::BulkWrite(b) => b.write_errors.values().any(|w| w.code == WRITE_CONFLICT),
         _ => false,
     }
 }
 
+const DUPLICATE_KEY: i32 = 11000;
+
 fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     match &*e.kind {
-        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => w.code == 11000,
-        ErrorKind::Command(c) => c.code == 11000,
-        _ => e.to_string().contains("E11000"),
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => w.code == DUPLICATE_KEY,
+        ErrorKind::Command(c) => c.code == DUPLICATE_KEY,
+        ErrorKind::InsertMany(m) => m.write_errors.as_ref().is_some_and(|errs| {
+            errs.iter()
+                .any(|w| w.code == DUPLICATE_KEY || w.code == WRITE_CONFLICT)
+        }),
+        ErrorKind::BulkWrite(b) => b.write_errors.values().any(|w| w.code == DUPLICATE_KEY),
+        _ => false,
     }
 }
 

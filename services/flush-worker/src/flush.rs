@@ -1,15 +1,17 @@
-//! The exactly-once flush (brief §5), partition by partition:
-//! lease → resume or claim a batch → apply to Mongo with its ledger entry →
-//! sync MySQL replicas with absolute values → delete the batch.
-//! Steps 3 and 4 are idempotent and step 5 runs only after them, so a crash
-//! anywhere is repaired by simply running again.
+//! The exactly-once flush (brief §5): lease the partitions → per round,
+//! resume or claim one batch per partition → apply them to Mongo in one
+//! transaction with their ledger entries → sync MySQL replicas with absolute
+//! values → delete the batches. Steps 3 and 4 are idempotent and step 5 runs
+//! only after them, so a crash anywhere is repaired by simply running again.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use analytics_domain::rollup::RollupDelta;
 use analytics_domain::{Domain, EntityType};
-use analytics_store::hot_counters::{Batch, Claim};
-use analytics_store::rollups::{ApplyOutcome, FlushRunRecord};
+
+use analytics_store::hot_counters::{Batch, Claim, CounterHash};
+use analytics_store::rollups::{BatchDelta, FlushRunRecord};
 use analytics_store::StoreError;
 use chrono::Utc;
 
@@ -46,19 +48,39 @@ pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
     let run_id = uuid::Uuid::now_v7().to_string();
     let started_at = Utc::now();
     let mut report = FlushReport::default();
-    let mut budget = opts.max_batches;
+
+    let mut leased = Vec::new();
     for &p in &opts.partitions {
-        if budget == 0 {
-            break;
-        }
-        match flush_partition(stores, opts, &run_id, p, &mut budget, &mut report).await {
-            Ok(()) => {}
+        match stores
+            .counters
+            .acquire_lease(p, &run_id, opts.lease_ttl)
+            .await
+        {
+            Ok(true) => leased.push(p),
+            Ok(false) => {
+                report.skipped_partitions += 1;
+                tracing::info!(
+                    partition = p,
+                    "partition leased by another flusher; skipped"
+                );
+            }
             Err(e) => {
                 report.errors += 1;
-                tracing::error!(partition = p, error = %e, "flush of partition failed; its open batch resumes next run");
+                tracing::error!(partition = p, error = %e, "could not take the flush lease");
             }
         }
     }
+    if let Err(e) = flush_rounds(stores, opts, &run_id, &leased, &mut report).await {
+        report.errors += 1;
+        tracing::error!(error = %e, "flush stopped; open batches resume on the next run");
+    }
+    for &p in &leased {
+        // Best effort: an unreleased lease simply expires.
+        if let Err(e) = stores.counters.release_lease(p, &run_id).await {
+            tracing::warn!(partition = p, error = %e, "could not release flush lease");
+        }
+    }
+
     let record = FlushRunRecord {
         run_id: run_id.clone(),
         started_at,
@@ -86,59 +108,125 @@ pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
     report
 }
 
-async fn flush_partition(
+/// Each round claims (or resumes) one batch per leased partition that still
+/// has work and applies them together, until the partitions run dry or the
+/// batch budget is spent. Claims follow the entity order, so the batches of
+/// one round cover the same entities and merge.
+async fn flush_rounds(
     stores: &Stores,
     opts: &FlushOptions,
     run_id: &str,
-    p: u16,
-    budget: &mut u64,
+    leased: &[u16],
     report: &mut FlushReport,
 ) -> Result<(), StoreError> {
-    let counters = &stores.counters;
-    if !counters.acquire_lease(p, run_id, opts.lease_ttl).await? {
-        report.skipped_partitions += 1;
-        tracing::info!(
-            partition = p,
-            "partition leased by another flusher; skipped"
-        );
-        return Ok(());
-    }
-    let result = async {
-        let mut n = 0u64;
-        while *budget > 0 {
-            counters.renew_lease(p, run_id, opts.lease_ttl).await?;
-            let batch_id = format!("{run_id}-{p}-{n}");
-            n += 1;
-            let batch = match counters
-                .claim_batch(p, run_id, &batch_id, opts.batch_size)
-                .await?
-            {
-                Claim::Empty => break,
-                Claim::Stale => continue,
-                Claim::Batch(batch) => batch,
-            };
-            *budget -= 1;
-            fault::trip(opts.fault, FaultPoint::AfterClaim);
-            flush_batch(stores, opts, run_id, &batch, report).await?;
+    let mut active = leased.to_vec();
+    let mut budget = opts.max_batches;
+    let mut round = 0u64;
+    while !active.is_empty() && budget > 0 {
+        // batch_size bounds a round (one transaction), split over its partitions.
+        let per_partition = opts.batch_size.div_ceil(active.len()).max(1);
+        let mut batches = Vec::new();
+        let mut still_active = Vec::new();
+        for &p in &active {
+            if budget == batches.len() as u64 {
+                still_active.push(p);
+                continue;
+            }
+            stores
+                .counters
+                .renew_lease(p, run_id, opts.lease_ttl)
+                .await?;
+            let batch_id = format!("{run_id}-{p}-{round}");
+            loop {
+                match stores
+                    .counters
+                    .claim_batch(p, run_id, &batch_id, per_partition)
+                    .await?
+                {
+                    Claim::Empty => break,
+                    Claim::Stale => continue,
+                    Claim::Batch(batch) => {
+                        batches.push(batch);
+                        still_active.push(p);
+                        break;
+                    }
+                }
+            }
         }
-        Ok(())
+        active = still_active;
+        if batches.is_empty() {
+            break;
+        }
+        fault::trip(opts.fault, FaultPoint::AfterClaim);
+        budget -= batches.len() as u64;
+        flush_group(stores, opts, run_id, &batches, report).await?;
+        round += 1;
     }
-    .await;
-    // Releasing is best effort: an unreleased lease simply expires.
-    if let Err(e) = counters.release_lease(p, run_id).await {
-        tracing::warn!(partition = p, error = %e, "could not release flush lease");
-    }
-    result
+    Ok(())
 }
 
-async fn flush_batch(
+/// Applies one round's batches: Mongo (one transaction), then the MySQL
+/// replicas, then deletes the batches.
+async fn flush_group(
     stores: &Stores,
     opts: &FlushOptions,
     run_id: &str,
-    batch: &Batch,
+    batches: &[Batch],
     report: &mut FlushReport,
 ) -> Result<(), StoreError> {
-    let hashes = stores.counters.read_batch(batch).await?;
+    let mut deltas = Vec::with_capacity(batches.len());
+    for batch in batches {
+        deltas.push(batch_delta(stores.counters.read_batch(batch).await?));
+    }
+
+    // Fencing: make sure every lease is still ours before writing anywhere.
+    for batch in batches {
+        stores
+            .counters
+            .renew_lease(batch.partition, run_id, opts.lease_ttl)
+            .await?;
+    }
+    let parts: Vec<BatchDelta> = batches
+        .iter()
+        .zip(&deltas)
+        .map(|(b, (keys, delta))| BatchDelta {
+            batch_id: &b.id,
+            keys: *keys,
+            delta,
+        })
+        .collect();
+    let applied = stores.rollups.apply_batches(&parts).await?;
+    fault::trip(opts.fault, FaultPoint::AfterMongo);
+
+    let movies: BTreeSet<&str> = deltas
+        .iter()
+        .flat_map(|(_, d)| d.totals.keys())
+        .filter(|e| e.domain.as_str() == CATALOGUE_DOMAIN && e.entity_type == EntityType::Movie)
+        .map(|e| e.entity_id.as_str())
+        .collect();
+    report.replicas_updated +=
+        sync_replicas(stores, movies.into_iter().map(String::from).collect()).await?;
+    fault::trip(opts.fault, FaultPoint::AfterMysql);
+
+    for batch in batches {
+        stores.counters.finish_batch(batch, run_id).await?;
+    }
+    report.batches += batches.len() as u64;
+    report.resumed_batches += batches.iter().filter(|b| b.resumed).count() as u64;
+    report.keys += deltas.iter().map(|(k, _)| k).sum::<u64>();
+    report.ignored_fields += deltas.iter().map(|(_, d)| d.ignored_fields).sum::<u64>();
+    report.documents += applied.documents as u64;
+    tracing::debug!(
+        batches = batches.len(),
+        documents = applied.documents,
+        already_applied = applied.already_applied,
+        "round flushed"
+    );
+    Ok(())
+}
+
+/// Folds a batch's counter hashes into one delta; returns (keys, delta).
+fn batch_delta(hashes: Vec<CounterHash>) -> (u64, RollupDelta) {
     let mut delta = RollupDelta::default();
     let mut keys = 0u64;
     for hash in &hashes {
@@ -159,48 +247,13 @@ async fn flush_batch(
             }
         }
     }
-
-    // Fencing: make sure the lease is still ours before writing anywhere.
-    stores
-        .counters
-        .renew_lease(batch.partition, run_id, opts.lease_ttl)
-        .await?;
-    let outcome = stores.rollups.apply_batch(&batch.id, keys, &delta).await?;
-    fault::trip(opts.fault, FaultPoint::AfterMongo);
-
-    report.replicas_updated += sync_replicas(stores, &delta).await?;
-    fault::trip(opts.fault, FaultPoint::AfterMysql);
-
-    stores.counters.finish_batch(batch, run_id).await?;
-    report.batches += 1;
-    report.keys += keys;
-    report.ignored_fields += delta.ignored_fields;
-    if outcome == ApplyOutcome::Applied {
-        report.documents += delta.document_count() as u64;
-    }
-    if batch.resumed {
-        report.resumed_batches += 1;
-    }
-    tracing::debug!(
-        batch = batch.id,
-        keys,
-        resumed = batch.resumed,
-        already_applied = outcome == ApplyOutcome::AlreadyApplied,
-        "batch flushed"
-    );
-    Ok(())
+    (keys, delta)
 }
 
-/// Sets `jav.views`/`jav.downloads` of the batch's movies to the Mongo
+/// Sets `jav.views`/`jav.downloads` of these movies to the Mongo
 /// totals. Rows are locked before the totals are read, so whichever
 /// flusher writes last also read last: replicas never go backwards.
-async fn sync_replicas(stores: &Stores, delta: &RollupDelta) -> Result<u64, StoreError> {
-    let ids: Vec<String> = delta
-        .totals
-        .keys()
-        .filter(|e| e.domain.as_str() == CATALOGUE_DOMAIN && e.entity_type == EntityType::Movie)
-        .map(|e| e.entity_id.clone())
-        .collect();
+async fn sync_replicas(stores: &Stores, ids: Vec<String>) -> Result<u64, StoreError> {
     if ids.is_empty() {
         return Ok(0);
     }

@@ -101,7 +101,10 @@ async fn seed(s: &StoreConfig, events: u64, entities: u64, concurrency: u64) -> 
 async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize) -> anyhow::Result<()> {
     let m = &s.mongo;
     // The same unique and read indexes the flush writes against.
-    analytics_store::RollupStore::connect(&s.mongo_settings()?).await?.ensure_indexes().await?;
+    analytics_store::RollupStore::connect(&s.mongo_settings()?)
+        .await?
+        .ensure_indexes()
+        .await?;
     let client = mongodb::Client::with_uri_str(&m.url).await?;
     let db = m.database.clone();
     let today = chrono::Utc::now().date_naive();
