@@ -69,14 +69,8 @@ impl CatalogueStore {
         let mut tx = self.pool.begin().await?;
         let mut present = Vec::new();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = QueryBuilder::<MySql>::new("SELECT uuid FROM jav WHERE uuid IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(id);
-            }
-            q.push(") ORDER BY uuid FOR UPDATE");
-            let rows = q.build().fetch_all(&mut *tx).await?;
-            for row in rows {
+            let mut q = uuids_in(chunk, " ORDER BY uuid FOR UPDATE");
+            for row in q.build().fetch_all(&mut *tx).await? {
                 present.push(row.try_get::<String, _>(0)?);
             }
         }
@@ -117,18 +111,24 @@ impl CatalogueStore {
     pub async fn existing_movies(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = QueryBuilder::<MySql>::new("SELECT uuid FROM jav WHERE uuid IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(id);
-            }
-            q.push(")");
+            let mut q = uuids_in(chunk, "");
             for row in q.build().fetch_all(&self.pool).await? {
                 out.push(row.try_get::<String, _>(0)?);
             }
         }
         Ok(out)
     }
+}
+
+/// `SELECT uuid FROM jav WHERE uuid IN (…)` + `suffix`, ids bound.
+fn uuids_in<'a>(ids: &'a [String], suffix: &str) -> QueryBuilder<'a, MySql> {
+    let mut q = QueryBuilder::<MySql>::new("SELECT uuid FROM jav WHERE uuid IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    q.push(")").push(suffix);
+    q
 }
 
 fn movie_of(row: &sqlx::mysql::MySqlRow) -> Result<MovieCounters, StoreError> {

@@ -30,23 +30,23 @@ return 2
 "#;
 
 /// Claims a batch: with the lease held, resumes the open batch if there is
-/// one, else moves the N first dirty counter keys (in entity order) under a
-/// new manifest by RENAME,
+/// one, else moves up to N dirty counter keys whose entity order is at most
+/// ARGV[5] under a new manifest by RENAME,
 /// so events arriving meanwhile land in fresh keys.
 /// Reply: {status, batch_id, keys}; status -1 lease lost, 0 nothing dirty,
-/// 1 resumed, 2 claimed, 3 only stale dirty entries were popped.
+/// 1 resumed, 2 claimed, 3 only stale dirty entries were popped (claim again).
 const CLAIM_LUA: &str = r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, '', 0} end
 local open = redis.call('GET', KEYS[2])
 if open then
   return {1, open, redis.call('SCARD', ARGV[4] .. open)}
 end
-local popped = redis.call('ZPOPMIN', KEYS[3], tonumber(ARGV[3]))
+local popped = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[5], 'LIMIT', 0, tonumber(ARGV[3]))
 if #popped == 0 then return {0, '', 0} end
+redis.call('ZREM', KEYS[3], unpack(popped))
 local manifest = ARGV[4] .. ARGV[2]
 local n = 0
-for i = 1, #popped, 2 do
-  local k = popped[i]
+for _, k in ipairs(popped) do
   if redis.call('EXISTS', k) == 1 then
     redis.call('RENAME', k, manifest .. ':' .. k)
     redis.call('SADD', manifest, k)
@@ -330,13 +330,15 @@ impl HotCounters {
             .map(drop)
     }
 
-    /// Claims (or resumes) a batch of up to `max_keys` counter keys.
+    /// Claims (or resumes) a batch of up to `max_keys` counter keys whose
+    /// entity order ([`KeySpace::entity_order`]) is at most `max_order`.
     pub async fn claim_batch(
         &self,
         p: u16,
         run_id: &str,
         new_batch_id: &str,
         max_keys: usize,
+        max_order: u32,
     ) -> Result<Claim, StoreError> {
         let mut invocation = self.claim.prepare_invoke();
         invocation
@@ -346,7 +348,8 @@ impl HotCounters {
             .arg(run_id)
             .arg(new_batch_id)
             .arg(max_keys)
-            .arg(self.keys.batch_manifest(p, ""));
+            .arg(self.keys.batch_manifest(p, ""))
+            .arg(max_order);
         let (status, id, _keys): (i64, String, i64) =
             self.run(async |c| invocation.invoke_async(c).await).await?;
         match status {

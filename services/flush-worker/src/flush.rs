@@ -1,11 +1,11 @@
 //! The exactly-once flush (brief §5): lease the partitions → per round,
-//! resume or claim one batch per partition → apply them to Mongo in one
-//! transaction with their ledger entries → sync MySQL replicas with absolute
+//! resume or claim one batch per partition (the same entity range in each)
+//! → apply them to Mongo in one transaction with their ledger entries → sync MySQL replicas with absolute
 //! values → delete the batches. Steps 3 and 4 are idempotent and step 5 runs
 //! only after them, so a crash anywhere is repaired by simply running again.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use analytics_domain::rollup::RollupDelta;
 use analytics_domain::{Domain, EntityType};
@@ -26,7 +26,8 @@ pub struct FlushOptions {
     pub partitions: Vec<u16>,
     pub batch_size: usize,
     pub lease_ttl: Duration,
-    pub max_batches: u64,
+    /// No new round starts after this; the rest waits for the next run.
+    pub max_run_time: Duration,
     pub fault: Option<FaultPoint>,
 }
 
@@ -108,10 +109,12 @@ pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
     report
 }
 
-/// Each round claims (or resumes) one batch per leased partition that still
-/// has work and applies them together, until the partitions run dry or the
-/// batch budget is spent. Claims follow the entity order, so the batches of
-/// one round cover the same entities and merge.
+/// Rounds sweep the entity order from low to high: each round raises a
+/// threshold and every partition claims (or resumes) its dirty keys up to
+/// it. All partition keys of one entity share its order, so they land in the
+/// same round and merge into one write per document. The step is sized so a
+/// round holds about `batch_size` keys; once the sweep reaches the top it
+/// repeats there until every partition is dry (events keep arriving).
 async fn flush_rounds(
     stores: &Stores,
     opts: &FlushOptions,
@@ -119,19 +122,22 @@ async fn flush_rounds(
     leased: &[u16],
     report: &mut FlushReport,
 ) -> Result<(), StoreError> {
-    let mut active = leased.to_vec();
-    let mut budget = opts.max_batches;
+    let mut backlog = 0u64;
+    for &p in leased {
+        backlog += stores.counters.dirty_count(p).await?;
+    }
+    let step = sweep_step(opts.batch_size, backlog);
+    let deadline = Instant::now() + opts.max_run_time;
+    let mut threshold = 0u32;
     let mut round = 0u64;
-    while !active.is_empty() && budget > 0 {
-        // batch_size bounds a round (one transaction), split over its partitions.
-        let per_partition = opts.batch_size.div_ceil(active.len()).max(1);
+    loop {
+        if Instant::now() >= deadline {
+            tracing::warn!("flush time budget spent; the rest waits for the next run");
+            return Ok(());
+        }
+        threshold = threshold.saturating_add(step);
         let mut batches = Vec::new();
-        let mut still_active = Vec::new();
-        for &p in &active {
-            if budget == batches.len() as u64 {
-                still_active.push(p);
-                continue;
-            }
+        for &p in leased {
             stores
                 .counters
                 .renew_lease(p, run_id, opts.lease_ttl)
@@ -140,29 +146,36 @@ async fn flush_rounds(
             loop {
                 match stores
                     .counters
-                    .claim_batch(p, run_id, &batch_id, per_partition)
+                    .claim_batch(p, run_id, &batch_id, opts.batch_size, threshold)
                     .await?
                 {
                     Claim::Empty => break,
                     Claim::Stale => continue,
                     Claim::Batch(batch) => {
                         batches.push(batch);
-                        still_active.push(p);
                         break;
                     }
                 }
             }
         }
-        active = still_active;
+        round += 1;
         if batches.is_empty() {
-            break;
+            if threshold == u32::MAX {
+                return Ok(());
+            }
+            continue;
         }
         fault::trip(opts.fault, FaultPoint::AfterClaim);
-        budget -= batches.len() as u64;
         flush_group(stores, opts, run_id, &batches, report).await?;
-        round += 1;
     }
-    Ok(())
+}
+
+/// How far the entity-order threshold moves per round for rounds of about
+/// `batch_size` keys out of `backlog` (the order is uniform over u32).
+fn sweep_step(batch_size: usize, backlog: u64) -> u32 {
+    let space = u64::from(u32::MAX) + 1;
+    let step = space * batch_size as u64 / backlog.max(1);
+    u32::try_from(step.max(1)).unwrap_or(u32::MAX)
 }
 
 /// Applies one round's batches: Mongo (one transaction), then the MySQL
@@ -277,4 +290,17 @@ async fn sync_replicas(stores: &Stores, ids: Vec<String>) -> Result<u64, StoreEr
         })
         .collect();
     lock.write(&rows).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sweep_step;
+
+    #[test]
+    fn the_sweep_step_sizes_rounds_to_the_backlog() {
+        assert_eq!(sweep_step(1000, 0), u32::MAX);
+        assert_eq!(sweep_step(1000, 1000), u32::MAX);
+        assert_eq!(sweep_step(1000, 4000), 1 << 30);
+        assert_eq!(sweep_step(1, u64::MAX), 1);
+    }
 }

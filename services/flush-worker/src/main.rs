@@ -73,7 +73,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 partitions: parse_partitions(&spec, stores.counters.keys().partition_count())?,
                 batch_size: batch_size.unwrap_or(settings.flush.batch_size).max(1),
                 lease_ttl: Duration::from_millis(settings.flush.lease_ttl_ms),
-                max_batches: settings.flush.max_batches_per_run,
+                max_run_time: Duration::from_secs(settings.flush.max_run_seconds),
                 fault: fault::configured()?,
             };
             let report = flush::run(&stores, &opts).await;

@@ -15,7 +15,7 @@ pub struct FlushConfig {
     pub batch_size: usize,
     pub lease_ttl_ms: u64,
     pub partitions: String,
-    pub max_batches_per_run: u64,
+    pub max_run_seconds: u64,
 }
 
 impl FlushConfig {
@@ -30,11 +30,8 @@ impl FlushConfig {
         if self.lease_ttl_ms < 100 {
             return Err(invalid("flush.lease_ttl_ms", "must be at least 100"));
         }
-        if self.max_batches_per_run == 0 {
-            return Err(invalid(
-                "flush.max_batches_per_run",
-                "must be greater than 0",
-            ));
+        if self.max_run_seconds == 0 {
+            return Err(invalid("flush.max_run_seconds", "must be greater than 0"));
         }
         Ok(())
     }
