@@ -1,0 +1,79 @@
+//! The real ingest-svc binary: configuration errors name their key, and
+//! SIGTERM drains and exits cleanly.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use analytics_tests::{binary, event, eventually, TestEnv};
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+fn ingest_command(env: &TestEnv, port: u16) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(binary("ingest-svc")?);
+    for (k, v) in &env.settings {
+        cmd.env(
+            format!("ANALYTICS__{}", k.replace('.', "__").to_uppercase()),
+            v,
+        );
+    }
+    cmd.env("ANALYTICS__INGEST__BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    Ok(cmd)
+}
+
+#[tokio::test]
+async fn an_invalid_setting_stops_the_service_with_the_key_named() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let out = ingest_command(&env, 0)?
+        .env("ANALYTICS__DOMAINS__JAV__ZONE", "Mars/Olympus")
+        .output()
+        .await?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("domains.jav.zone"), "{stderr}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_service_cleanly() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = ingest_command(&env, port)?.spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    eventually(Duration::from_secs(10), || async {
+        Ok(client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200))
+    })
+    .await?;
+    let accepted = client
+        .post(format!("{base}/api/v1/analytics/events"))
+        .json(&event("life-1", "movie", "m-1", "view", 1))
+        .send()
+        .await?;
+    assert_eq!(accepted.status().as_u16(), 202);
+
+    let pid = child.id().ok_or_else(|| anyhow::anyhow!("no pid"))?;
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await?;
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await??;
+    assert!(status.success(), "{status}");
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout).await?;
+    }
+    assert!(stdout.contains("graceful shutdown"), "{stdout}");
+    assert!(stdout.contains("ingest-svc stopped"), "{stdout}");
+    Ok(())
+}
