@@ -31,10 +31,10 @@ return 2
 
 /// Claims a batch: with the lease held, resumes the open batch if there is
 /// one, else moves up to N dirty counter keys whose entity order is at most
-/// ARGV[5] under a new manifest by RENAME,
-/// so events arriving meanwhile land in fresh keys.
-/// Reply: {status, batch_id, keys}; status -1 lease lost, 0 nothing dirty,
-/// 1 resumed, 2 claimed, 3 only stale dirty entries were popped (claim again).
+/// ARGV[5] under a new manifest by RENAME, so events arriving meanwhile land
+/// in fresh keys. Reply: {status, batch_id, keys}; status -1 lease lost,
+/// 0 nothing dirty up to the threshold, 1 resumed, 2 claimed, 3 only stale
+/// dirty entries were taken (claim again).
 const CLAIM_LUA: &str = r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {-1, '', 0} end
 local open = redis.call('GET', KEYS[2])
@@ -43,10 +43,10 @@ if open then
 end
 local popped = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[5], 'LIMIT', 0, tonumber(ARGV[3]))
 if #popped == 0 then return {0, '', 0} end
-redis.call('ZREM', KEYS[3], unpack(popped))
 local manifest = ARGV[4] .. ARGV[2]
 local n = 0
 for _, k in ipairs(popped) do
+  redis.call('ZREM', KEYS[3], k)
   if redis.call('EXISTS', k) == 1 then
     redis.call('RENAME', k, manifest .. ':' .. k)
     redis.call('SADD', manifest, k)

@@ -1,15 +1,15 @@
-//! The exactly-once flush (brief §5): lease the partitions → per round,
-//! resume or claim one batch per partition (the same entity range in each)
-//! → apply them to Mongo in one transaction with their ledger entries → sync MySQL replicas with absolute
-//! values → delete the batches. Steps 3 and 4 are idempotent and step 5 runs
-//! only after them, so a crash anywhere is repaired by simply running again.
+//! The exactly-once flush (brief §5). Lease the partitions; then per round:
+//! resume or claim one batch per partition (the same entity range in each),
+//! apply them to Mongo in one transaction with their ledger entries, sync
+//! the MySQL replicas with absolute values, delete the batches. The Mongo
+//! and MySQL steps are idempotent and the delete runs only after them, so a
+//! crash anywhere is repaired by simply running again.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use analytics_domain::rollup::RollupDelta;
 use analytics_domain::{Domain, EntityType};
-
 use analytics_store::hot_counters::{Batch, Claim, CounterHash};
 use analytics_store::rollups::{BatchDelta, FlushRunRecord};
 use analytics_store::StoreError;
