@@ -86,6 +86,20 @@ impl TestEnv {
         self
     }
 
+    /// This test's settings as the `ANALYTICS__SECTION__KEY` env vars a
+    /// real binary reads.
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        self.settings
+            .iter()
+            .map(|(k, v)| {
+                (
+                    format!("ANALYTICS__{}", k.replace('.', "__").to_uppercase()),
+                    v.clone(),
+                )
+            })
+            .collect()
+    }
+
     fn overrides(&self) -> Vec<(&str, &str)> {
         self.settings
             .iter()
