@@ -36,6 +36,9 @@ fn mysql_url_for(db: &str) -> String {
     format!("{}/{db}", &base[..cut])
 }
 
+/// The admin bearer token every test's read-api accepts.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
 /// One test's isolated slice of the stores.
 pub struct TestEnv {
     pub id: String,
@@ -67,6 +70,8 @@ impl TestEnv {
             ("mongo.database", id.clone()),
             ("mysql.url", mysql.clone()),
             ("ingest.bind", "127.0.0.1:0".into()),
+            ("read_api.bind", "127.0.0.1:0".into()),
+            ("read_api.admin_token", ADMIN_TOKEN.into()),
             ("ingest.rate_limit_per_minute", "0".into()),
             ("flush.lease_ttl_ms", "300".into()),
         ] {
@@ -124,6 +129,19 @@ impl TestEnv {
         let handle = app.server.handle();
         tokio::spawn(app.server);
         Ok(Ingest {
+            base: format!("http://127.0.0.1:{}", app.port),
+            client: reqwest::Client::new(),
+            handle,
+        })
+    }
+
+    /// Starts read-api in this process on a free port.
+    pub async fn spawn_read_api(&self) -> anyhow::Result<ReadApi> {
+        let settings: read_api::Settings = analytics_runtime::config::load_with(&self.overrides())?;
+        let app = read_api::Application::build(settings).await?;
+        let handle = app.server.handle();
+        tokio::spawn(app.server);
+        Ok(ReadApi {
             base: format!("http://127.0.0.1:{}", app.port),
             client: reqwest::Client::new(),
             handle,
@@ -327,6 +345,34 @@ impl Ingest {
             resp.text().await?
         );
         Ok(())
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// A running in-process read-api.
+pub struct ReadApi {
+    pub base: String,
+    pub client: reqwest::Client,
+    handle: read_api::ServerHandle,
+}
+
+impl ReadApi {
+    /// GET with the admin token; returns (status, JSON body).
+    pub async fn admin(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        self.get_as(path, Some(ADMIN_TOKEN)).await
+    }
+
+    pub async fn get_as(&self, path: &str, token: Option<&str>) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await.unwrap_or(Value::Null)))
     }
 
     pub async fn stop(&self) {

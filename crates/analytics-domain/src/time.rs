@@ -106,6 +106,62 @@ impl Period {
         }
     }
 
+    /// The first date of a bucket label, if the label is well formed
+    /// (exactly what [`Period::bucket_of`] writes).
+    pub fn parse_bucket(self, label: &str) -> Option<NaiveDate> {
+        let first = match self {
+            Period::Day => NaiveDate::parse_from_str(label, "%Y-%m-%d").ok()?,
+            Period::Week => {
+                let (year, week) = label.split_once("-W")?;
+                NaiveDate::from_isoywd_opt(
+                    year.parse().ok()?,
+                    week.parse().ok()?,
+                    chrono::Weekday::Mon,
+                )?
+            }
+            Period::Month => NaiveDate::parse_from_str(&format!("{label}-01"), "%Y-%m-%d").ok()?,
+            Period::Year => NaiveDate::from_ymd_opt(label.parse().ok()?, 1, 1)?,
+        };
+        (self.bucket_of(first) == label).then_some(first)
+    }
+
+    /// Every bucket label from the one holding `from` to the one holding
+    /// `to`, in order; at most `max` (None when there would be more).
+    pub fn buckets_between(
+        self,
+        from: NaiveDate,
+        to: NaiveDate,
+        max: usize,
+    ) -> Option<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        let mut day = from;
+        while day <= to {
+            let label = self.bucket_of(day);
+            if out.last() != Some(&label) {
+                if out.len() == max {
+                    return None;
+                }
+                out.push(label);
+            }
+            day = match self {
+                Period::Day => day.succ_opt()?,
+                // Jump close to the next bucket; the label check above dedups.
+                Period::Week => {
+                    day + chrono::Duration::days(
+                        7 - i64::from(day.weekday().num_days_from_monday()),
+                    )
+                }
+                Period::Month => NaiveDate::from_ymd_opt(
+                    day.year() + i32::from(day.month() == 12),
+                    day.month() % 12 + 1,
+                    1,
+                )?,
+                Period::Year => NaiveDate::from_ymd_opt(day.year() + 1, 1, 1)?,
+            };
+        }
+        Some(out)
+    }
+
     /// The document field holding the bucket label (legacy names).
     pub fn field(self) -> &'static str {
         match self {
@@ -190,6 +246,55 @@ mod tests {
         assert_eq!(Period::Year.bucket_of(d), "2027");
         assert_eq!(Period::Week.bucket_of(date(2026, 2, 19)), "2026-W08");
         assert_eq!(Period::Week.bucket_of(date(2024, 12, 30)), "2025-W01");
+    }
+
+    #[test]
+    fn bucket_labels_parse_back_and_reject_near_misses() {
+        assert_eq!(
+            Period::Week.parse_bucket("2026-W53"),
+            Some(date(2026, 12, 28))
+        );
+        assert_eq!(
+            Period::Month.parse_bucket("2027-01"),
+            Some(date(2027, 1, 1))
+        );
+        assert_eq!(Period::Year.parse_bucket("2027"), Some(date(2027, 1, 1)));
+        assert_eq!(
+            Period::Day.parse_bucket("2026-02-19"),
+            Some(date(2026, 2, 19))
+        );
+        for (p, bad) in [
+            (Period::Week, "2026-W1"),
+            (Period::Week, "2025-W53"),
+            (Period::Day, "2026-2-19"),
+            (Period::Month, "2026-13"),
+            (Period::Year, "26"),
+        ] {
+            assert_eq!(p.parse_bucket(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn buckets_between_covers_the_range_once_each_and_respects_the_cap() {
+        let (from, to) = (date(2026, 12, 30), date(2027, 1, 12));
+        assert_eq!(
+            Period::Week.buckets_between(from, to, 10),
+            Some(vec![
+                "2026-W53".to_string(),
+                "2027-W01".into(),
+                "2027-W02".into()
+            ])
+        );
+        assert_eq!(
+            Period::Month.buckets_between(from, to, 10),
+            Some(vec!["2026-12".to_string(), "2027-01".into()])
+        );
+        assert_eq!(
+            Period::Day.buckets_between(from, to, 14).map(|v| v.len()),
+            Some(14)
+        );
+        assert_eq!(Period::Day.buckets_between(from, to, 13), None);
+        assert_eq!(Period::Year.buckets_between(to, from, 10), Some(vec![]));
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct CatalogueStore {
 }
 
 impl CatalogueStore {
+    /// Connects lazily: a service starts (and reports not ready) while
+    /// MySQL is down; the first query pays for the connection.
     pub async fn connect(settings: &MySqlSettings) -> Result<Self, StoreError> {
         let options: MySqlConnectOptions = settings
             .url
@@ -43,8 +45,7 @@ impl CatalogueStore {
         let pool = MySqlPoolOptions::new()
             .max_connections(settings.pool_size)
             .acquire_timeout(settings.connect_timeout)
-            .connect_with(options)
-            .await?;
+            .connect_lazy_with(options);
         Ok(CatalogueStore { pool })
     }
 
@@ -69,7 +70,7 @@ impl CatalogueStore {
         let mut tx = self.pool.begin().await?;
         let mut present = Vec::new();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = uuids_in(chunk, " ORDER BY uuid FOR UPDATE");
+            let mut q = jav_rows_in("uuid", chunk, " ORDER BY uuid FOR UPDATE");
             for row in q.build().fetch_all(&mut *tx).await? {
                 present.push(row.try_get::<String, _>(0)?);
             }
@@ -107,11 +108,27 @@ impl CatalogueStore {
         rows.iter().map(movie_of).collect()
     }
 
+    /// `uuid → (code, title)` of the movies that exist (admin lists show them).
+    pub async fn movie_titles(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, (Option<String>, Option<String>)>, StoreError>
+    {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = jav_rows_in("uuid, code, title", chunk, "");
+            for row in q.build().fetch_all(&self.pool).await? {
+                out.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Which of these uuids have a catalogue row.
     pub async fn existing_movies(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = uuids_in(chunk, "");
+            let mut q = jav_rows_in("uuid", chunk, "");
             for row in q.build().fetch_all(&self.pool).await? {
                 out.push(row.try_get::<String, _>(0)?);
             }
@@ -120,9 +137,9 @@ impl CatalogueStore {
     }
 }
 
-/// `SELECT uuid FROM jav WHERE uuid IN (…)` + `suffix`, ids bound.
-fn uuids_in<'a>(ids: &'a [String], suffix: &str) -> QueryBuilder<'a, MySql> {
-    let mut q = QueryBuilder::<MySql>::new("SELECT uuid FROM jav WHERE uuid IN (");
+/// `SELECT {columns} FROM jav WHERE uuid IN (…)` + `suffix`, ids bound.
+fn jav_rows_in<'a>(columns: &str, ids: &'a [String], suffix: &str) -> QueryBuilder<'a, MySql> {
+    let mut q = QueryBuilder::<MySql>::new(format!("SELECT {columns} FROM jav WHERE uuid IN ("));
     let mut list = q.separated(", ");
     for id in ids {
         list.push_bind(id);

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use analytics_domain::rollup::ActionCounts;
 use analytics_domain::{CounterField, EntityKey, Event, KeySpace};
 use deadpool_redis::redis::{self, Script};
 use deadpool_redis::{Connection, Pool, PoolConfig, Runtime, Timeouts};
@@ -118,12 +119,15 @@ pub enum Claim {
     Stale,
 }
 
+/// A counter hash's `(field, count)` pairs as HGETALL returns them.
+pub type HashFields = Vec<(String, i64)>;
+
 /// One counter hash of a batch, read back for the rollup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CounterHash {
     pub key: String,
     pub entity: Option<EntityKey>,
-    pub fields: Vec<(String, i64)>,
+    pub fields: HashFields,
 }
 
 /// Shared multiplexed connections for the ingest hot path. A multiplexed
@@ -172,6 +176,21 @@ impl SharedConnections {
 
     fn discard(&self, slot: usize) {
         *self.slots[slot].write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// Counts of one entity that have not reached the Mongo totals for sure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingCounts {
+    pub fresh: ActionCounts,
+    pub in_batches: Vec<(String, ActionCounts)>,
+}
+
+fn add_fields(counts: &mut ActionCounts, fields: &[(String, i64)]) {
+    for (field, n) in fields {
+        if let Some(f) = CounterField::parse(field) {
+            counts.add(f.action, *n);
+        }
     }
 }
 
@@ -381,7 +400,7 @@ impl HotCounters {
         for key in &members {
             pipe.hgetall(format!("{manifest}:{key}"));
         }
-        let hashes: Vec<Vec<(String, i64)>> = self.run(async |c| pipe.query_async(c).await).await?;
+        let hashes: Vec<HashFields> = self.run(async |c| pipe.query_async(c).await).await?;
         Ok(members
             .into_iter()
             .zip(hashes)
@@ -408,6 +427,41 @@ impl HotCounters {
             return Err(StoreError::LeaseLost { partition: p });
         }
         Ok(())
+    }
+
+    /// An entity's counts still in Redis: in fresh counter keys, and in open
+    /// (claimed, not yet deleted) batches, by batch id. Callers add the
+    /// batches the ledger does not have yet to the Mongo totals.
+    pub async fn pending(&self, entity: &EntityKey) -> Result<PendingCounts, StoreError> {
+        let mut pipe = redis::pipe();
+        for p in self.keys.partitions() {
+            pipe.get(self.keys.open_batch(p))
+                .hgetall(self.keys.counter(p, entity));
+        }
+        let replies: Vec<(Option<String>, HashFields)> =
+            self.run(async |c| pipe.query_async(c).await).await?;
+        let mut pending = PendingCounts::default();
+        let mut in_open = redis::pipe();
+        let mut open_ids = Vec::new();
+        for (p, (open, fields)) in self.keys.partitions().zip(replies) {
+            add_fields(&mut pending.fresh, &fields);
+            if let Some(batch_id) = open {
+                let manifest = self.keys.batch_manifest(p, &batch_id);
+                in_open.hgetall(format!("{manifest}:{}", self.keys.counter(p, entity)));
+                open_ids.push(batch_id);
+            }
+        }
+        if !open_ids.is_empty() {
+            let batches: Vec<HashFields> = self.run(async |c| in_open.query_async(c).await).await?;
+            for (id, fields) in open_ids.into_iter().zip(batches) {
+                if !fields.is_empty() {
+                    let mut counts = ActionCounts::default();
+                    add_fields(&mut counts, &fields);
+                    pending.in_batches.push((id, counts));
+                }
+            }
+        }
+        Ok(pending)
     }
 
     /// Counter keys waiting for a flush on partition `p`.

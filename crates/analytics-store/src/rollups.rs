@@ -351,17 +351,115 @@ impl RollupStore {
         if let Some(after) = after {
             filter.insert("entity_id", doc! {"$gt": after});
         }
-        let mut cursor = self
+        let cursor = self
             .db
             .collection::<Document>(TOTALS)
             .find(filter)
             .sort(doc! {"entity_id": 1})
             .limit(limit)
             .await?;
-        let mut out = Vec::new();
+        collect_counts(cursor).await
+    }
+
+    /// The top `limit` entities of a type by one action, in a period's
+    /// bucket (`None` = all time, from the totals). Ties break on entity id.
+    pub async fn top(
+        &self,
+        domain: &Domain,
+        entity_type: EntityType,
+        action: Action,
+        bucket: Option<(Period, &str)>,
+        limit: i64,
+    ) -> Result<Vec<(String, ActionCounts)>, StoreError> {
+        let mut filter = doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str()};
+        let collection = match bucket {
+            Some((period, label)) => {
+                filter.insert(period.field(), label);
+                period_collection(period)
+            }
+            None => TOTALS,
+        };
+        filter.insert(action.as_str(), doc! {"$gt": 0});
+        let cursor = self
+            .db
+            .collection::<Document>(collection)
+            .find(filter)
+            .sort(doc! {action.as_str(): -1, "entity_id": 1})
+            .limit(limit)
+            .await?;
+        collect_counts(cursor).await
+    }
+
+    /// One entity's buckets of a period between two labels (inclusive).
+    pub async fn entity_series(
+        &self,
+        entity: &analytics_domain::EntityKey,
+        period: Period,
+        from: &str,
+        to: &str,
+    ) -> Result<HashMap<String, ActionCounts>, StoreError> {
+        let mut filter = entity_filter(&entity.domain, entity.entity_type, &entity.entity_id);
+        filter.insert(period.field(), doc! {"$gte": from, "$lte": to});
+        let mut cursor = self
+            .db
+            .collection::<Document>(period_collection(period))
+            .find(filter)
+            .await?;
+        let mut out = HashMap::new();
         while let Some(doc) = cursor.try_next().await? {
-            if let Ok(id) = doc.get_str("entity_id") {
-                out.push((id.to_string(), counts_of(&doc)));
+            if let Ok(label) = doc.get_str(period.field()) {
+                out.insert(label.to_string(), counts_of(&doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Site-wide counts per local date (from the hourly collection: at most
+    /// 24 documents per day and type, however many entities there are).
+    pub async fn site_daily(
+        &self,
+        domain: &Domain,
+        entity_type: Option<EntityType>,
+        from: &str,
+        to: &str,
+    ) -> Result<HashMap<String, ActionCounts>, StoreError> {
+        let mut filter = doc! {"domain": domain.as_str(), "date": {"$gte": from, "$lte": to}};
+        if let Some(t) = entity_type {
+            filter.insert("entity_type", t.as_str());
+        }
+        let mut group = doc! {"_id": "$date"};
+        for a in Action::ALL {
+            group.insert(a.as_str(), doc! {"$sum": format!("${}", a.as_str())});
+        }
+        let mut cursor = self
+            .db
+            .collection::<Document>(HOURLY)
+            .aggregate(vec![doc! {"$match": filter}, doc! {"$group": group}])
+            .await?;
+        let mut out = HashMap::new();
+        while let Some(doc) = cursor.try_next().await? {
+            if let Ok(date) = doc.get_str("_id") {
+                out.insert(date.to_string(), counts_of(&doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which of these batch ids the ledger has (applied to the rollups).
+    pub async fn applied_batches(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut cursor = self
+            .db
+            .collection::<Document>(LEDGER)
+            .find(doc! {"_id": {"$in": ids}})
+            .projection(doc! {"_id": 1})
+            .await?;
+        let mut out = HashSet::new();
+        while let Some(doc) = cursor.try_next().await? {
+            if let Ok(id) = doc.get_str("_id") {
+                out.insert(id.to_string());
             }
         }
         Ok(out)
@@ -387,6 +485,19 @@ impl RollupStore {
     pub fn collection(&self, name: &str) -> Collection<Document> {
         self.db.collection(name)
     }
+}
+
+/// `(entity_id, counts)` of every document a cursor yields, in order.
+async fn collect_counts(
+    mut cursor: mongodb::Cursor<Document>,
+) -> Result<Vec<(String, ActionCounts)>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(doc) = cursor.try_next().await? {
+        if let Ok(id) = doc.get_str("entity_id") {
+            out.push((id.to_string(), counts_of(&doc)));
+        }
+    }
+    Ok(out)
 }
 
 fn top_index(bucket: Option<&str>, action: Action) -> IndexModel {

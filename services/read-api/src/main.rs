@@ -1,0 +1,12 @@
+use read_api::{Application, Settings};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    analytics_runtime::logging::init("read-api");
+    let settings: Settings = analytics_runtime::load()?;
+    let app = Application::build(settings).await?;
+    tracing::info!(port = app.port, "read-api listening");
+    app.server.await?;
+    tracing::info!("read-api stopped");
+    Ok(())
+}

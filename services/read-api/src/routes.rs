@@ -1,0 +1,301 @@
+//! Handlers. Admin routes check the bearer token first; `counts` is public.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use analytics_domain::rollup::ActionCounts;
+use analytics_domain::{Action, EntityKey, EntityType, Period};
+use serde_json::{json, Map, Value};
+
+use crate::auth::require_admin;
+use crate::error::ReadApiError;
+use crate::params::{self, Query};
+use crate::AppState;
+
+fn counts_json(c: &ActionCounts) -> Map<String, Value> {
+    Action::ALL
+        .iter()
+        .map(|a| (a.as_str().to_string(), json!(c.get(*a))))
+        .collect()
+}
+
+/// GET /api/v1/admin/analytics/top
+pub async fn top(
+    req: HttpRequest,
+    q: web::Query<Query>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    require_admin(&req, &state.admin_token)?;
+    let domain = params::domain(&q, &state.rules)?;
+    let entity_type = params::entity_type(q.get("entity_type").map(String::as_str))?;
+    let action = params::action(&q)?;
+    let period = params::period(&q, "period", "day", true)?;
+    let limit = params::int(&q, "limit", 10, 1, 100)?;
+    let today = state.rules.bucket_mode(&domain).today(chrono::Utc::now());
+    let bucket = period.map(|p| params::bucket(&q, p, today)).transpose()?;
+
+    let rows = state
+        .rollups
+        .top(
+            &domain,
+            entity_type,
+            action,
+            period.zip(bucket.as_deref()),
+            limit,
+        )
+        .await
+        .map_err(|e| state.unavailable(e))?;
+    let titles = if entity_type == EntityType::Movie && domain.as_str() == "jav" {
+        let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
+        state
+            .catalogue
+            .movie_titles(&ids)
+            .await
+            .map_err(|e| state.unavailable(e))?
+    } else {
+        Default::default()
+    };
+    let items: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (id, counts))| {
+            let mut item = Map::new();
+            item.insert("rank".into(), json!(i + 1));
+            item.insert("entity_id".into(), json!(id));
+            item.extend(counts_json(counts));
+            if let Some((code, title)) = titles.get(id) {
+                item.insert("code".into(), json!(code));
+                item.insert("title".into(), json!(title));
+            }
+            Value::Object(item)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "domain": domain.as_str(),
+        "entity_type": entity_type,
+        "action": action,
+        "period": period.map_or("all".to_string(), |p| format!("{p:?}").to_lowercase()),
+        "bucket": bucket,
+        "items": items,
+    })))
+}
+
+/// GET /api/v1/admin/analytics/entities/{entity_type}/{entity_id}
+pub async fn entity(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    q: web::Query<Query>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    require_admin(&req, &state.admin_token)?;
+    let (raw_type, raw_id) = path.into_inner();
+    let entity = EntityKey {
+        domain: params::domain(&q, &state.rules)?,
+        entity_type: params::entity_type(Some(&raw_type))?,
+        entity_id: params::entity_id(&raw_id)?,
+    };
+    let granularity = params::period(&q, "granularity", "day", false)?.unwrap_or(Period::Day);
+    let today = state
+        .rules
+        .bucket_mode(&entity.domain)
+        .today(chrono::Utc::now());
+    let to = params::date(&q, "to")?.unwrap_or(today);
+    let from = params::date(&q, "from")?.unwrap_or(to - chrono::Duration::days(29));
+    if from > to {
+        return Err(ReadApiError::invalid(
+            "from",
+            "The from date must not be after the to date.",
+        ));
+    }
+    let labels = granularity
+        .buckets_between(from, to, state.max_series_points)
+        .ok_or_else(|| {
+            ReadApiError::invalid(
+                "from",
+                format!(
+                    "The range has more than {} {granularity:?} buckets.",
+                    state.max_series_points
+                ),
+            )
+        })?;
+    let (first, last) = (
+        labels.first().cloned().unwrap_or_default(),
+        labels.last().cloned().unwrap_or_default(),
+    );
+    let found = state
+        .rollups
+        .entity_series(&entity, granularity, &first, &last)
+        .await
+        .map_err(|e| state.unavailable(e))?;
+    let totals = state
+        .rollups
+        .totals_for(
+            &entity.domain,
+            entity.entity_type,
+            std::slice::from_ref(&entity.entity_id),
+        )
+        .await
+        .map_err(|e| state.unavailable(e))?
+        .remove(&entity.entity_id)
+        .unwrap_or_default();
+    let series: Vec<Value> = labels
+        .iter()
+        .map(|label| {
+            let mut point = Map::new();
+            point.insert("bucket".into(), json!(label));
+            point.extend(counts_json(&found.get(label).copied().unwrap_or_default()));
+            Value::Object(point)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "domain": entity.domain.as_str(),
+        "entity_type": entity.entity_type,
+        "entity_id": entity.entity_id,
+        "totals": counts_json(&totals),
+        "granularity": format!("{granularity:?}").to_lowercase(),
+        "from": from.format("%Y-%m-%d").to_string(),
+        "to": to.format("%Y-%m-%d").to_string(),
+        "series": series,
+    })))
+}
+
+/// GET /api/v1/admin/analytics/trends
+pub async fn trends(
+    req: HttpRequest,
+    q: web::Query<Query>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    require_admin(&req, &state.admin_token)?;
+    let domain = params::domain(&q, &state.rules)?;
+    let days = params::int(&q, "days", 14, 1, 90)?;
+    if ![7, 14, 30, 90].contains(&days) {
+        return Err(ReadApiError::invalid(
+            "days",
+            "The days must be one of 7, 14, 30, 90.",
+        ));
+    }
+    let action = params::action(&q)?;
+    let entity_type = params::optional_entity_type(&q)?;
+    let today = state.rules.bucket_mode(&domain).today(chrono::Utc::now());
+    let from = today - chrono::Duration::days(days - 1);
+    let labels = Period::Day
+        .buckets_between(from, today, 90)
+        .unwrap_or_default();
+    let (first, last) = (
+        labels.first().cloned().unwrap_or_default(),
+        labels.last().cloned().unwrap_or_default(),
+    );
+    let found = state
+        .rollups
+        .site_daily(&domain, entity_type, &first, &last)
+        .await
+        .map_err(|e| state.unavailable(e))?;
+    let values: Vec<i64> = labels
+        .iter()
+        .map(|l| found.get(l).map_or(0, |c| c.get(action)))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "domain": domain.as_str(),
+        "days": days,
+        "action": action,
+        "entity_type": entity_type,
+        "labels": labels,
+        "values": values,
+        "total": values.iter().sum::<i64>(),
+    })))
+}
+
+/// GET /api/v1/analytics/counts/{entity_type}/{entity_id} (public).
+/// Mongo totals plus what still waits in Redis: fresh counter keys, and
+/// open batches the ledger does not have yet (a batch already applied but
+/// not yet deleted is in the totals). Redis is read first, so a flush
+/// finishing in between can make one read low by that batch, never high
+/// for long.
+pub async fn counts(
+    path: web::Path<(String, String)>,
+    q: web::Query<Query>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    let (raw_type, raw_id) = path.into_inner();
+    let entity = EntityKey {
+        domain: params::domain(&q, &state.rules)?,
+        entity_type: params::entity_type(Some(&raw_type))?,
+        entity_id: params::entity_id(&raw_id)?,
+    };
+    let pending = state
+        .counters
+        .pending(&entity)
+        .await
+        .map_err(|e| state.unavailable(e))?;
+    let mut counts = state
+        .rollups
+        .totals_for(
+            &entity.domain,
+            entity.entity_type,
+            std::slice::from_ref(&entity.entity_id),
+        )
+        .await
+        .map_err(|e| state.unavailable(e))?
+        .remove(&entity.entity_id)
+        .unwrap_or_default();
+    let open: Vec<String> = pending
+        .in_batches
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    let applied = state
+        .rollups
+        .applied_batches(&open)
+        .await
+        .map_err(|e| state.unavailable(e))?;
+    for (a, n) in pending.fresh.nonzero() {
+        counts.add(a, n);
+    }
+    for (id, batch) in &pending.in_batches {
+        if !applied.contains(id) {
+            for (a, n) in batch.nonzero() {
+                counts.add(a, n);
+            }
+        }
+    }
+    let mut body = Map::new();
+    body.insert("domain".into(), json!(entity.domain.as_str()));
+    body.insert("entity_type".into(), json!(entity.entity_type));
+    body.insert("entity_id".into(), json!(entity.entity_id));
+    body.extend(counts_json(&counts));
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(Value::Object(body)))
+}
+
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Ready when all three stores answer.
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let (redis, mongo, mysql) = tokio::join!(
+        state.counters.ping(),
+        state.rollups.ping(),
+        state.catalogue.ping()
+    );
+    let check = |r: &Result<(), analytics_store::StoreError>| {
+        r.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into())
+    };
+    let checks = json!({"redis": check(&redis), "mongo": check(&mongo), "mysql": check(&mysql)});
+    if redis.is_ok() && mongo.is_ok() && mysql.is_ok() {
+        HttpResponse::Ok().json(json!({"status": "ready", "checks": checks}))
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", state.retry_after))
+            .json(json!({"status": "unavailable", "checks": checks}))
+    }
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(analytics_runtime::metrics::CONTENT_TYPE)
+        .body(analytics_runtime::metrics::render(&state.registry))
+}
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(crate::openapi::document())
+}

@@ -1,0 +1,287 @@
+//! read-api against real stores, fed by the real ingest and flush.
+
+use analytics_tests::{TestEnv, ADMIN_TOKEN};
+use serde_json::{json, Value};
+
+const ADMIN_ROUTES: [&str; 3] = [
+    "/api/v1/admin/analytics/top",
+    "/api/v1/admin/analytics/entities/movie/m-1",
+    "/api/v1/admin/analytics/trends",
+];
+
+fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+#[tokio::test]
+async fn every_admin_route_needs_the_right_bearer_token() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    env.migrate().await?;
+    let api = env.spawn_read_api().await?;
+    for route in ADMIN_ROUTES {
+        let none = api
+            .client
+            .get(format!("{}{route}", api.base))
+            .send()
+            .await?;
+        assert_eq!(none.status().as_u16(), 401, "{route}");
+        assert_eq!(none.headers()["www-authenticate"], "Bearer");
+        assert_eq!(
+            api.get_as(route, Some("wrong-token")).await?.0,
+            403,
+            "{route}"
+        );
+        assert_eq!(
+            api.get_as(route, Some(ADMIN_TOKEN)).await?.0,
+            200,
+            "{route}"
+        );
+    }
+    assert_eq!(
+        api.get_as("/api/v1/analytics/counts/movie/m-1", None)
+            .await?
+            .0,
+        200
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn events_flow_into_top_entities_trends_and_fresh_counts() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    env.migrate().await?;
+    env.insert_movies(&[("m-1", "ABC-1", 0, 0), ("m-2", "ABC-2", 0, 0)])
+        .await?;
+    let ingest = env.spawn_ingest().await?;
+    let api = env.spawn_read_api().await?;
+    let day = today();
+    ingest.send("e1", "movie", "m-1", "view", 4).await?;
+    ingest.send("e2", "movie", "m-1", "view", 1).await?;
+    ingest.send("e3", "movie", "m-1", "download", 2).await?;
+    ingest.send("e4", "movie", "m-2", "view", 3).await?;
+    ingest.send("e5", "actor", "a-1", "view", 1).await?;
+
+    // Before any flush the public count already includes the new events.
+    let (status, counts) = api
+        .get_as("/api/v1/analytics/counts/movie/m-1", None)
+        .await?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        counts,
+        json!({"domain": "jav", "entity_type": "movie", "entity_id": "m-1", "view": 5, "download": 2})
+    );
+
+    let out = env.flush_worker(&["flush"], &[]).await?;
+    assert!(out.status.success());
+    assert_eq!(
+        api.get_as("/api/v1/analytics/counts/movie/m-1", None)
+            .await?
+            .1["view"],
+        5
+    );
+
+    let (_, top) = api
+        .admin(&format!(
+            "/api/v1/admin/analytics/top?period=day&bucket={day}"
+        ))
+        .await?;
+    assert_eq!(top["bucket"], day);
+    assert_eq!(
+        top["items"],
+        json!([
+            {"rank": 1, "entity_id": "m-1", "view": 5, "download": 2, "code": "ABC-1", "title": "Title of ABC-1"},
+            {"rank": 2, "entity_id": "m-2", "view": 3, "download": 0, "code": "ABC-2", "title": "Title of ABC-2"}
+        ])
+    );
+    let (_, downloads) = api
+        .admin("/api/v1/admin/analytics/top?action=download&period=all&limit=5")
+        .await?;
+    assert_eq!(downloads["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(downloads["items"][0]["entity_id"], "m-1");
+    let (_, actors) = api
+        .admin("/api/v1/admin/analytics/top?entity_type=actor&period=all")
+        .await?;
+    assert_eq!(
+        actors["items"],
+        json!([{"rank": 1, "entity_id": "a-1", "view": 1, "download": 0}])
+    );
+
+    let from = (chrono::Utc::now() - chrono::Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (_, entity) = api
+        .admin(&format!(
+            "/api/v1/admin/analytics/entities/movie/m-1?from={from}&to={day}"
+        ))
+        .await?;
+    assert_eq!(entity["totals"], json!({"view": 5, "download": 2}));
+    let series = entity["series"].as_array().cloned().unwrap_or_default();
+    assert_eq!(series.len(), 3);
+    assert_eq!(series[0], json!({"bucket": from, "view": 0, "download": 0}));
+    assert_eq!(series[2], json!({"bucket": day, "view": 5, "download": 2}));
+
+    let (_, trends) = api.admin("/api/v1/admin/analytics/trends?days=7").await?;
+    assert_eq!(trends["labels"].as_array().map(Vec::len), Some(7));
+    assert_eq!(trends["total"], 9);
+    let (_, movie_trends) = api
+        .admin("/api/v1/admin/analytics/trends?days=7&entity_type=movie")
+        .await?;
+    assert_eq!(movie_trends["total"], 8);
+    let (_, download_trends) = api
+        .admin("/api/v1/admin/analytics/trends?days=7&action=download")
+        .await?;
+    assert_eq!(download_trends["total"], 2);
+
+    // New events show in counts at once, and in the rollups after the next flush.
+    ingest.send("e6", "movie", "m-1", "view", 1).await?;
+    assert_eq!(
+        api.get_as("/api/v1/analytics/counts/movie/m-1", None)
+            .await?
+            .1["view"],
+        6
+    );
+    let (_, before) = api.admin("/api/v1/admin/analytics/top?period=all").await?;
+    assert_eq!(before["items"][0]["view"], 5);
+    env.flush_worker(&["flush"], &[]).await?;
+    let (_, after) = api.admin("/api/v1/admin/analytics/top?period=all").await?;
+    assert_eq!(after["items"][0]["view"], 6);
+    Ok(())
+}
+
+#[tokio::test]
+async fn counts_are_exact_while_a_batch_is_open_before_and_after_its_apply() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    env.migrate().await?;
+    let ingest = env.spawn_ingest().await?;
+    let api = env.spawn_read_api().await?;
+    for i in 0..3 {
+        ingest
+            .send(&format!("o{i}"), "movie", "m-1", "view", 1)
+            .await?;
+    }
+    let count = || async {
+        Ok::<Value, anyhow::Error>(
+            api.get_as("/api/v1/analytics/counts/movie/m-1", None)
+                .await?
+                .1["view"]
+                .clone(),
+        )
+    };
+
+    // Claimed, not applied: counted once, from Redis.
+    let crashed = env
+        .flush_worker(&["flush"], &[("ANALYTICS_FLUSH_FAULT", "after-claim")])
+        .await?;
+    assert_eq!(crashed.status.code(), Some(flush_worker::fault::EXIT_CODE));
+    assert_eq!(count().await?, 3);
+
+    // Applied but the batch still open: counted once, from Mongo.
+    let applied = analytics_tests::eventually(std::time::Duration::from_secs(10), || async {
+        let out = env
+            .flush_worker(&["flush"], &[("ANALYTICS_FLUSH_FAULT", "after-mongo")])
+            .await?;
+        Ok((out.status.code() == Some(flush_worker::fault::EXIT_CODE)).then_some(()))
+    })
+    .await;
+    applied?;
+    assert_eq!(count().await?, 3);
+
+    env.flush_until_clean().await?;
+    assert_eq!(count().await?, 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_parameters_are_422_naming_the_parameter() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let api = env.spawn_read_api().await?;
+    let cases = [
+        ("/api/v1/admin/analytics/top?period=hour", "period"),
+        (
+            "/api/v1/admin/analytics/top?period=week&bucket=2026-W99",
+            "bucket",
+        ),
+        (
+            "/api/v1/admin/analytics/top?period=day&bucket=yesterday",
+            "bucket",
+        ),
+        ("/api/v1/admin/analytics/top?limit=0", "limit"),
+        ("/api/v1/admin/analytics/top?limit=ten", "limit"),
+        ("/api/v1/admin/analytics/top?action=like", "action"),
+        (
+            "/api/v1/admin/analytics/top?entity_type=person",
+            "entity_type",
+        ),
+        ("/api/v1/admin/analytics/top?domain=other", "domain"),
+        ("/api/v1/admin/analytics/entities/person/x", "entity_type"),
+        (
+            "/api/v1/admin/analytics/entities/movie/m?granularity=hour",
+            "granularity",
+        ),
+        (
+            "/api/v1/admin/analytics/entities/movie/m?from=2026-02-30",
+            "from",
+        ),
+        (
+            "/api/v1/admin/analytics/entities/movie/m?from=2026-03-02&to=2026-03-01",
+            "from",
+        ),
+        (
+            "/api/v1/admin/analytics/entities/movie/m?from=2020-01-01&to=2026-01-01",
+            "from",
+        ),
+        ("/api/v1/admin/analytics/trends?days=8", "days"),
+        ("/api/v1/admin/analytics/trends?action=rate", "action"),
+    ];
+    for (path, param) in cases {
+        let (status, body) = api.admin(path).await?;
+        assert_eq!(status, 422, "{path}: {body}");
+        let named: Vec<&String> = body["errors"]
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(named, [param], "{path}: {body}");
+    }
+    let (status, body) = api
+        .get_as("/api/v1/analytics/counts/person/x", None)
+        .await?;
+    assert_eq!(
+        (status, body["errors"].get("entity_type").is_some()),
+        (422, true)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let api = env.spawn_read_api().await?;
+    let (status, doc) = api.get_as("/openapi.json", None).await?;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.0.3");
+    let mut paths: Vec<&String> = doc["paths"]
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "/api/v1/admin/analytics/entities/{entity_type}/{entity_id}",
+            "/api/v1/admin/analytics/top",
+            "/api/v1/admin/analytics/trends",
+            "/api/v1/analytics/counts/{entity_type}/{entity_id}",
+            "/health",
+            "/metrics",
+            "/openapi.json",
+            "/ready",
+        ]
+    );
+    let (status, ready) = api.get_as("/ready", None).await?;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(
+        ready["checks"],
+        json!({"redis": "ok", "mongo": "ok", "mysql": "ok"})
+    );
+    Ok(())
+}
