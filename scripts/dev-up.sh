@@ -9,6 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
 
 INGEST_PORT="${INGEST_PORT:-8080}"
+READ_API_PORT="${READ_API_PORT:-8081}"
 FLUSH_EVERY="${FLUSH_EVERY:-60}"
 PROFILE="${PROFILE:-debug}"
 
@@ -22,20 +23,28 @@ export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL"
 export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL"
 export ANALYTICS__MYSQL__URL="$ANALYTICS_MYSQL_URL"
 export ANALYTICS__INGEST__BIND="127.0.0.1:$INGEST_PORT"
+export ANALYTICS__READ_API__BIND="127.0.0.1:$READ_API_PORT"
+ADMIN_TOKEN="${ANALYTICS__READ_API__ADMIN_TOKEN:-dev-admin-token}"
 
 log "migrations and indexes"
 "$BIN/flush-worker" migrate
 
 running() { [ -f "$DEV/run/$1.pid" ] && kill -0 "$(cat "$DEV/run/$1.pid")" 2>/dev/null; }
 
-if running ingest-svc; then
-  log "ingest-svc: already running"
-else
-  nohup "$BIN/ingest-svc" >>"$DEV/log/ingest-svc.log" 2>&1 &
-  echo $! >"$DEV/run/ingest-svc.pid"
-  wait_for "ingest-svc" 30 curl -fsS "http://127.0.0.1:$INGEST_PORT/ready"
-  log "ingest-svc: started on :$INGEST_PORT"
-fi
+# start_service NAME PORT: runs a service binary in the background until /ready.
+start_service() {
+  local name="$1" port="$2"
+  if running "$name"; then
+    log "$name: already running"
+    return
+  fi
+  nohup "$BIN/$name" >>"$DEV/log/$name.log" 2>&1 &
+  echo $! >"$DEV/run/$name.pid"
+  wait_for "$name" 30 curl -fsS "http://127.0.0.1:$port/ready"
+  log "$name: started on :$port"
+}
+start_service ingest-svc "$INGEST_PORT"
+start_service read-api "$READ_API_PORT"
 
 if running flush-loop; then
   log "flush loop: already running"
@@ -51,6 +60,7 @@ cat <<INFO
 
 Pipeline is up.
   ingest-svc   http://127.0.0.1:$INGEST_PORT   (/health /ready /metrics)
+  read-api     http://127.0.0.1:$READ_API_PORT   (/openapi.json; admin token: $ADMIN_TOKEN)
   redis        $ANALYTICS_REDIS_URL
   mariadb      $ANALYTICS_MYSQL_URL
   mongodb      $ANALYTICS_MONGO_URL   (secantusd-rs)
@@ -60,6 +70,10 @@ Send a first event:
   curl -i -X POST http://127.0.0.1:$INGEST_PORT/api/v1/analytics/events \\
     -H 'content-type: application/json' \\
     -d '{"event_id":"'\$(cat /proc/sys/kernel/random/uuid)'","domain":"jav","entity_type":"movie","entity_id":"f6f7163c-4c8c-4ce8-bfe5-7dbd7574d273","action":"view","occurred_at":"'\$(date -u +%FT%TZ)'"}'
+
+Read it back (fresh before any flush), then the admin top list:
+  curl -s http://127.0.0.1:$READ_API_PORT/api/v1/analytics/counts/movie/f6f7163c-4c8c-4ce8-bfe5-7dbd7574d273
+  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$READ_API_PORT/api/v1/admin/analytics/top?period=day"
 
 Flush now instead of waiting:   $BIN/flush-worker flush
 Check parity:                   $BIN/flush-worker parity-check
