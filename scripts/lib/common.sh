@@ -49,15 +49,22 @@ install_packages() {
   export PATH="$HOME/.cargo/bin:$PATH"
 }
 
+redis_pong() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+
 url_is_local_default() { [[ "$1" == *"127.0.0.1:$2"* ]]; }
 
 start_redis() {
   url_is_local_default "$ANALYTICS_REDIS_URL" "$REDIS_PORT" || { log "redis: using $ANALYTICS_REDIS_URL"; return; }
-  if port_open "$REDIS_PORT"; then log "redis: already running on :$REDIS_PORT"; return; fi
+  if port_open "$REDIS_PORT"; then
+    wait_for "redis" 120 redis_pong
+    log "redis: already running on :$REDIS_PORT"
+    return
+  fi
   mkdir -p "$DEV/redis"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DEV/redis" --appendonly yes \
     --daemonize yes --pidfile "$DEV/run/redis.pid" --logfile "$DEV/log/redis.log" --save ""
-  wait_for "redis" 20 redis-cli -p "$REDIS_PORT" ping
+  # PONG, not just an answer: while replaying its AOF Redis replies LOADING.
+  wait_for "redis" 120 redis_pong
   log "redis: started on :$REDIS_PORT"
 }
 

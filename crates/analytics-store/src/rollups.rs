@@ -505,7 +505,10 @@ fn top_index(bucket: Option<&str>, action: Action) -> IndexModel {
     if let Some(bucket) = bucket {
         keys.insert(bucket, 1);
     }
+    // entity_id is the tie-break of the top-list sort: with it in the
+    // index, a top-N read walks N index entries instead of sorting a bucket.
     keys.insert(action.as_str(), -1);
+    keys.insert("entity_id", 1);
     IndexModel::builder().keys(keys).build()
 }
 

@@ -32,6 +32,12 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         concurrency: u64,
     },
+    /// Insert rollups for M movies (totals and today's daily bucket) so
+    /// read-api can be measured on a large catalogue.
+    SeedRollups {
+        #[arg(long)]
+        entities: u64,
+    },
     /// Upsert, without transaction or ledger, the documents a flush of M
     /// movies (all events in one hour) writes, B per bulk write.
     BareUpsert {
@@ -52,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
         } => seed(&stores, events, entities, concurrency).await,
         Command::BareUpsert { entities, batch } => bare_upsert(&stores, entities, batch).await,
+        Command::SeedRollups { entities } => seed_rollups(&stores, entities).await,
     }
 }
 
@@ -140,6 +147,39 @@ async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize) -> anyhow::Re
     println!(
         "bare upsert: {total} documents in {secs:.1}s ({:.0} writes/s)",
         total as f64 / secs
+    );
+    Ok(())
+}
+
+async fn seed_rollups(s: &StoreConfig, entities: u64) -> anyhow::Result<()> {
+    let store = analytics_store::RollupStore::connect(&s.mongo_settings()?).await?;
+    store.ensure_indexes().await?;
+    let today = Period::Day.bucket_of(chrono::Utc::now().date_naive());
+    let started = Instant::now();
+    let ids: Vec<u64> = (0..entities).collect();
+    for chunk in ids.chunks(10_000) {
+        let mut totals = Vec::with_capacity(chunk.len());
+        let mut daily = Vec::with_capacity(chunk.len());
+        for i in chunk {
+            let id = format!("movie-{i:07}");
+            let (view, download) = (((i * 7919) % 100_000) as i64 + 1, (i % 13) as i64);
+            totals.push(doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id, "view": view, "download": download});
+            daily.push(doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id, "date": &today, "view": view, "download": download});
+        }
+        store
+            .collection(TOTALS)
+            .insert_many(totals)
+            .ordered(false)
+            .await?;
+        store
+            .collection(period_collection(Period::Day))
+            .insert_many(daily)
+            .ordered(false)
+            .await?;
+    }
+    println!(
+        "seeded rollups of {entities} movies in {:.1}s",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }
