@@ -379,7 +379,9 @@ impl RollupStore {
             }
             None => TOTALS,
         };
-        filter.insert(action.as_str(), doc! {"$gt": 0});
+        // Zero counts sort last, so dropping them after the limit equals a
+        // `$gt: 0` filter, and keeps the query an equality prefix plus the
+        // index's own order (a range on the sort key makes some planners sort).
         let cursor = self
             .db
             .collection::<Document>(collection)
@@ -387,7 +389,9 @@ impl RollupStore {
             .sort(doc! {action.as_str(): -1, "entity_id": 1})
             .limit(limit)
             .await?;
-        collect_counts(cursor).await
+        let mut rows = collect_counts(cursor).await?;
+        rows.retain(|(_, counts)| counts.get(action) > 0);
+        Ok(rows)
     }
 
     /// One entity's buckets of a period between two labels (inclusive).
