@@ -28,7 +28,7 @@ target/release/bench-tool seed-rollups --entities "$ENTITIES"
 
 target/release/read-api >"$DEV/log/bench-read.log" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
+trap 'kill $PID 2>/dev/null || true; target/release/bench-tool drop-database || true' EXIT
 wait_for "read-api" 30 curl -fsS "http://127.0.0.1:$PORT/ready"
 
 results=()

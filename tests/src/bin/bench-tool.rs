@@ -38,6 +38,8 @@ enum Command {
         #[arg(long)]
         entities: u64,
     },
+    /// Drop the configured Mongo database (benchmark clean-up).
+    DropDatabase,
     /// Upsert, without transaction or ledger, the documents a flush of M
     /// movies (all events in one hour) writes, B per bulk write.
     BareUpsert {
@@ -59,6 +61,10 @@ async fn main() -> anyhow::Result<()> {
         } => seed(&stores, events, entities, concurrency).await,
         Command::BareUpsert { entities, batch } => bare_upsert(&stores, entities, batch).await,
         Command::SeedRollups { entities } => seed_rollups(&stores, entities).await,
+        Command::DropDatabase => {
+            let store = analytics_store::RollupStore::connect(&stores.mongo_settings()?).await?;
+            Ok(store.database().drop().await?)
+        }
     }
 }
 
