@@ -34,10 +34,7 @@ log "wrk: ${DURATION}s, $CONNECTIONS connections, $WRK_THREADS thread(s)"
 BENCH_RUN="$RUN" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
   -s scripts/bench/ingest.lua "http://127.0.0.1:$PORT/api/v1/analytics/events" >"$DEV/log/bench-wrk.txt"
 cat "$DEV/log/bench-wrk.txt"
-rps=$(awk '/Requests\/sec/ {print $2}' "$DEV/log/bench-wrk.txt")
-p50=$(awk '$1=="50%" {print $2}' "$DEV/log/bench-wrk.txt")
-p99=$(awk '$1=="99%" {print $2}' "$DEV/log/bench-wrk.txt")
-non2xx=$(awk '/Non-2xx/ {print $5}' "$DEV/log/bench-wrk.txt")
+read -r rps p50 p99 non2xx _ < <(wrk_summary "$DEV/log/bench-wrk.txt")
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 accepted=$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^analytics_events_accepted_total/ {s+=$2} END {print s+0}')
 

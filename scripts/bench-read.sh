@@ -40,11 +40,7 @@ for route in \
   BENCH_PATH="$route" BENCH_ENTITIES="$ENTITIES" BENCH_TOKEN="bench-admin-token" \
     wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 60s --latency -s scripts/bench/read.lua "http://127.0.0.1:$PORT" \
     >"$DEV/log/bench-read-wrk.txt"
-  rps=$(awk '/Requests\/sec/ {print $2}' "$DEV/log/bench-read-wrk.txt")
-  p50=$(awk '$1=="50%" {print $2}' "$DEV/log/bench-read-wrk.txt")
-  p99=$(awk '$1=="99%" {print $2}' "$DEV/log/bench-read-wrk.txt")
-  non2xx=$(awk '/Non-2xx/ {print $5}' "$DEV/log/bench-read-wrk.txt")
-  done_n=$(awk '/requests in/ {print $1}' "$DEV/log/bench-read-wrk.txt")
+  read -r rps p50 p99 non2xx done_n < <(wrk_summary "$DEV/log/bench-read-wrk.txt")
   results+=("$(printf '%-66s %9s req/s  p50 %-8s p99 %-8s requests %s  non-2xx %s' "$route" "$rps" "$p50" "$p99" "$done_n" "${non2xx:-0}")")
 done
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")

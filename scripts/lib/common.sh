@@ -107,3 +107,9 @@ start_stores() {
   start_mariadb
   start_mongo
 }
+
+# wrk_summary FILE: "req/s p50 p99 non-2xx requests" from a `wrk --latency` report.
+wrk_summary() {
+  awk '/Requests\/sec/ {rps=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {bad=$5}
+       /requests in/ {n=$1} END {printf "%s %s %s %s %s\n", rps, p50, p99, bad+0, n}' "$1"
+}

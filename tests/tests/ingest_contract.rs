@@ -89,6 +89,11 @@ async fn a_reused_id_for_another_entity_is_a_conflict_and_not_counted() -> anyho
         metrics.contains(r#"analytics_events_accepted_total{action="view"} 1"#),
         "{metrics}"
     );
+    for status in ["202", "409"] {
+        let line =
+            format!(r#"analytics_ingest_request_duration_seconds_count{{status="{status}"}} 1"#);
+        assert!(metrics.contains(&line), "missing {line} in {metrics}");
+    }
     Ok(())
 }
 

@@ -283,5 +283,15 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
         ready["checks"],
         json!({"redis": "ok", "mongo": "ok", "mysql": "ok"})
     );
+    let metrics = api
+        .client
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let line =
+        r#"analytics_read_request_duration_seconds_count{route="/openapi.json",status="200"} 1"#;
+    assert!(metrics.contains(line), "missing {line} in {metrics}");
     Ok(())
 }

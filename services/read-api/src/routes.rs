@@ -17,6 +17,33 @@ fn counts_json(c: &ActionCounts) -> Map<String, Value> {
         .collect()
 }
 
+/// The entity a `/{entity_type}/{entity_id}` route and `?domain=` name.
+fn entity_of(
+    (raw_type, raw_id): (String, String),
+    q: &Query,
+    state: &AppState,
+) -> Result<EntityKey, ReadApiError> {
+    Ok(EntityKey {
+        domain: params::domain(q, &state.rules)?,
+        entity_type: params::entity_type(Some(&raw_type))?,
+        entity_id: params::entity_id(&raw_id)?,
+    })
+}
+
+/// An entity's Mongo totals (zero when it has none yet).
+async fn totals_of(state: &AppState, entity: &EntityKey) -> Result<ActionCounts, ReadApiError> {
+    let mut found = state
+        .rollups
+        .totals_for(
+            &entity.domain,
+            entity.entity_type,
+            std::slice::from_ref(&entity.entity_id),
+        )
+        .await
+        .map_err(|e| state.unavailable(e))?;
+    Ok(found.remove(&entity.entity_id).unwrap_or_default())
+}
+
 /// GET /api/v1/admin/analytics/top
 pub async fn top(
     req: HttpRequest,
@@ -86,12 +113,7 @@ pub async fn entity(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     require_admin(&req, &state.admin_token)?;
-    let (raw_type, raw_id) = path.into_inner();
-    let entity = EntityKey {
-        domain: params::domain(&q, &state.rules)?,
-        entity_type: params::entity_type(Some(&raw_type))?,
-        entity_id: params::entity_id(&raw_id)?,
-    };
+    let entity = entity_of(path.into_inner(), &q, &state)?;
     let granularity = params::period(&q, "granularity", "day", false)?.unwrap_or(Period::Day);
     let today = state
         .rules
@@ -125,17 +147,7 @@ pub async fn entity(
         .entity_series(&entity, granularity, &first, &last)
         .await
         .map_err(|e| state.unavailable(e))?;
-    let totals = state
-        .rollups
-        .totals_for(
-            &entity.domain,
-            entity.entity_type,
-            std::slice::from_ref(&entity.entity_id),
-        )
-        .await
-        .map_err(|e| state.unavailable(e))?
-        .remove(&entity.entity_id)
-        .unwrap_or_default();
+    let totals = totals_of(&state, &entity).await?;
     let series: Vec<Value> = labels
         .iter()
         .map(|label| {
@@ -214,28 +226,13 @@ pub async fn counts(
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let (raw_type, raw_id) = path.into_inner();
-    let entity = EntityKey {
-        domain: params::domain(&q, &state.rules)?,
-        entity_type: params::entity_type(Some(&raw_type))?,
-        entity_id: params::entity_id(&raw_id)?,
-    };
+    let entity = entity_of(path.into_inner(), &q, &state)?;
     let pending = state
         .counters
         .pending(&entity)
         .await
         .map_err(|e| state.unavailable(e))?;
-    let mut counts = state
-        .rollups
-        .totals_for(
-            &entity.domain,
-            entity.entity_type,
-            std::slice::from_ref(&entity.entity_id),
-        )
-        .await
-        .map_err(|e| state.unavailable(e))?
-        .remove(&entity.entity_id)
-        .unwrap_or_default();
+    let mut counts = totals_of(&state, &entity).await?;
     let open: Vec<String> = pending
         .in_batches
         .iter()
