@@ -14,6 +14,9 @@ cargo fmt --all -- --check
 log "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+log "k8s overlays render and validate"
+bash "$ROOT/scripts/check-k8s.sh"
+
 log "building binaries the end-to-end tests run"
 cargo build --workspace --bins --quiet
 

@@ -67,6 +67,33 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
     Ok(cfg.try_deserialize()?)
 }
 
+/// Env vars the binaries read besides the config keys.
+pub const OTHER_ENV_VARS: [&str; 3] = ["RUST_LOG", FILE_VAR, "ANALYTICS_FLUSH_FAULT"];
+
+/// Every `ANALYTICS__SECTION__KEY` a binary understands: one per key of the
+/// compiled-in defaults (deployments can check their manifests against it).
+pub fn known_env_vars() -> Result<std::collections::BTreeSet<String>, ConfigError> {
+    fn walk(prefix: &str, value: config::Value, out: &mut std::collections::BTreeSet<String>) {
+        match value.kind {
+            config::ValueKind::Table(table) => {
+                for (k, v) in table {
+                    walk(&format!("{prefix}__{}", k.to_uppercase()), v, out);
+                }
+            }
+            _ => {
+                out.insert(prefix.to_string());
+            }
+        }
+    }
+    let defaults = config::Config::builder()
+        .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+        .build()?
+        .cache;
+    let mut out = std::collections::BTreeSet::new();
+    walk("ANALYTICS", defaults, &mut out);
+    Ok(out)
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct RedisConfig {
     pub url: String,
@@ -253,6 +280,19 @@ mod tests {
         assert!(cfg.mysql_settings().is_ok());
         let rules = cfg.event_rules().expect("rules");
         assert_eq!(rules.max_lateness, Duration::from_secs(47 * 3600));
+    }
+
+    #[test]
+    fn known_env_vars_follow_the_default_keys() {
+        let vars = known_env_vars().expect("defaults parse");
+        for v in [
+            "ANALYTICS__REDIS__URL",
+            "ANALYTICS__DOMAINS__JAV__ZONE",
+            "ANALYTICS__READ_API__ADMIN_TOKEN",
+        ] {
+            assert!(vars.contains(v), "{v}");
+        }
+        assert!(!vars.contains("ANALYTICS__REDIS"));
     }
 
     #[test]

@@ -1,0 +1,91 @@
+//! The manifests set only environment variables some binary reads: a typo
+//! (`ANALYTICS__REDIS__URI`) would otherwise be ignored silently in a pod.
+//! Rendering and schema validation run in scripts/check-k8s.sh.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use analytics_runtime::config::{known_env_vars, OTHER_ENV_VARS};
+
+/// Every `ANALYTICS__…` name and `name:`/data key that looks like an env var.
+fn env_names(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches("- ");
+        let candidate = line
+            .strip_prefix("name: ")
+            .or_else(|| line.split_once(':').map(|(k, _)| k))
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
+        let is_env_like = !candidate.is_empty()
+            && candidate
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && candidate.chars().any(|c| c.is_ascii_uppercase());
+        if is_env_like {
+            out.insert(candidate.to_string());
+        }
+    }
+    // Patches add config entries as JSON-patch paths: /data/ANALYTICS__…
+    for part in text.split("/data/").skip(1) {
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        out.insert(name);
+    }
+    out
+}
+
+fn unknown(names: &BTreeSet<String>) -> anyhow::Result<Vec<String>> {
+    let known = known_env_vars()?;
+    Ok(names
+        .iter()
+        .filter(|n| !known.contains(*n) && !OTHER_ENV_VARS.contains(&n.as_str()))
+        .cloned()
+        .collect())
+}
+
+fn manifests(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            manifests(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_env_var_in_the_manifests_is_read_by_a_binary() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s");
+    let mut files = Vec::new();
+    manifests(&root, &mut files)?;
+    assert!(files.len() >= 6, "found only {files:?}");
+    let mut seen = 0;
+    for file in files {
+        let names = env_names(&std::fs::read_to_string(&file)?);
+        seen += names.len();
+        assert_eq!(unknown(&names)?, Vec::<String>::new(), "{}", file.display());
+    }
+    assert!(
+        seen >= 8,
+        "the scan found only {seen} env vars: the parser is broken"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_misspelt_env_var_is_caught() -> anyhow::Result<()> {
+    let manifest = "data:\n  ANALYTICS__REDIS__URI: redis://x\n  RUST_LOG: info\nenv:\n  - name: ANALYTICS__READ_API__ADMIN_TOKN\n";
+    assert_eq!(
+        unknown(&env_names(manifest))?,
+        ["ANALYTICS__READ_API__ADMIN_TOKN", "ANALYTICS__REDIS__URI"]
+    );
+    let patch = r#"- {op: add, path: /data/ANALYTICS__FLUSH__BATCH_SIZ, value: "1"}"#;
+    assert_eq!(unknown(&env_names(patch))?, ["ANALYTICS__FLUSH__BATCH_SIZ"]);
+    Ok(())
+}
