@@ -30,6 +30,14 @@ fn entity_of(
     })
 }
 
+/// The first and last labels of a series (the query's inclusive range).
+fn span(labels: &[String]) -> (String, String) {
+    (
+        labels.first().cloned().unwrap_or_default(),
+        labels.last().cloned().unwrap_or_default(),
+    )
+}
+
 /// An entity's Mongo totals (zero when it has none yet).
 async fn totals_of(state: &AppState, entity: &EntityKey) -> Result<ActionCounts, ReadApiError> {
     let mut found = state
@@ -138,10 +146,7 @@ pub async fn entity(
                 ),
             )
         })?;
-    let (first, last) = (
-        labels.first().cloned().unwrap_or_default(),
-        labels.last().cloned().unwrap_or_default(),
-    );
+    let (first, last) = span(&labels);
     let found = state
         .rollups
         .entity_series(&entity, granularity, &first, &last)
@@ -191,10 +196,7 @@ pub async fn trends(
     let labels = Period::Day
         .buckets_between(from, today, 90)
         .unwrap_or_default();
-    let (first, last) = (
-        labels.first().cloned().unwrap_or_default(),
-        labels.last().cloned().unwrap_or_default(),
-    );
+    let (first, last) = span(&labels);
     let found = state
         .rollups
         .site_daily(&domain, entity_type, &first, &last)
