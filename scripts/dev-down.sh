@@ -4,7 +4,7 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-for name in flush-loop read-api ingest-svc secantusd mariadb redis; do
+for name in flush-loop telemetry-svc read-api ingest-svc secantusd mariadb redis; do
   pidfile="$DEV/run/$name.pid"
   [ -f "$pidfile" ] || continue
   pid="$(cat "$pidfile")"

@@ -10,6 +10,7 @@ cd "$ROOT"
 
 INGEST_PORT="${INGEST_PORT:-8080}"
 READ_API_PORT="${READ_API_PORT:-8081}"
+TELEMETRY_PORT="${TELEMETRY_PORT:-8082}"
 FLUSH_EVERY="${FLUSH_EVERY:-60}"
 PROFILE="${PROFILE:-debug}"
 
@@ -24,6 +25,7 @@ export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL"
 export ANALYTICS__MYSQL__URL="$ANALYTICS_MYSQL_URL"
 export ANALYTICS__INGEST__BIND="127.0.0.1:$INGEST_PORT"
 export ANALYTICS__READ_API__BIND="127.0.0.1:$READ_API_PORT"
+export ANALYTICS__TELEMETRY__BIND="127.0.0.1:$TELEMETRY_PORT"
 ADMIN_TOKEN="${ANALYTICS__READ_API__ADMIN_TOKEN:-dev-admin-token}"
 
 log "migrations and indexes"
@@ -45,6 +47,7 @@ start_service() {
 }
 start_service ingest-svc "$INGEST_PORT"
 start_service read-api "$READ_API_PORT"
+start_service telemetry-svc "$TELEMETRY_PORT"
 
 if running flush-loop; then
   log "flush loop: already running"
@@ -61,6 +64,7 @@ cat <<INFO
 Pipeline is up.
   ingest-svc   http://127.0.0.1:$INGEST_PORT   (/health /ready /metrics)
   read-api     http://127.0.0.1:$READ_API_PORT   (/openapi.json; admin token: $ADMIN_TOKEN)
+  telemetry    http://127.0.0.1:$TELEMETRY_PORT   (POST /api/v1/telemetry/jobs/events; producer token: dev-producer-token)
   redis        $ANALYTICS_REDIS_URL
   mariadb      $ANALYTICS_MYSQL_URL
   mongodb      $ANALYTICS_MONGO_URL   (secantusd-rs)

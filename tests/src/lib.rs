@@ -39,6 +39,10 @@ fn mysql_url_for(db: &str) -> String {
 /// The admin bearer token every test's read-api accepts.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
+/// The telemetry tokens every test's telemetry-svc accepts.
+pub const PRODUCER_TOKEN: &str = "test-producer-token";
+pub const OPERATOR_TOKEN: &str = "test-operator-token";
+
 /// One test's isolated slice of the stores.
 pub struct TestEnv {
     pub id: String,
@@ -72,6 +76,9 @@ impl TestEnv {
             ("ingest.bind", "127.0.0.1:0".into()),
             ("read_api.bind", "127.0.0.1:0".into()),
             ("read_api.admin_token", ADMIN_TOKEN.into()),
+            ("telemetry.bind", "127.0.0.1:0".into()),
+            ("telemetry.producer_token", PRODUCER_TOKEN.into()),
+            ("telemetry.operator_token", OPERATOR_TOKEN.into()),
             ("ingest.rate_limit_per_minute", "0".into()),
             ("flush.lease_ttl_ms", "300".into()),
         ] {
@@ -146,6 +153,15 @@ impl TestEnv {
             client: reqwest::Client::new(),
             handle,
         })
+    }
+
+    /// Starts telemetry-svc in this process; returns its base URL.
+    pub async fn spawn_telemetry(&self) -> anyhow::Result<String> {
+        let settings: telemetry_svc::Settings =
+            analytics_runtime::config::load_with(&self.overrides())?;
+        let app = telemetry_svc::Application::build(settings).await?;
+        tokio::spawn(app.server);
+        Ok(format!("http://127.0.0.1:{}", app.port))
     }
 
     /// Runs a flush-worker subcommand as a real process.

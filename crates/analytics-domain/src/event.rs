@@ -86,11 +86,11 @@ pub struct ValidationErrors {
 }
 
 impl ValidationErrors {
-    fn add(&mut self, field: &'static str, message: String) {
+    pub fn add(&mut self, field: &'static str, message: String) {
         self.errors.entry(field).or_default().push(message);
     }
 
-    fn finish(mut self) -> Self {
+    pub fn finish(mut self) -> Self {
         let total: usize = self.errors.values().map(Vec::len).sum();
         let first = self
             .errors

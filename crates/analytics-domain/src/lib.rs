@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod event;
 pub mod hash;
+pub mod job_event;
 pub mod keys;
 pub mod rollup;
 pub mod time;

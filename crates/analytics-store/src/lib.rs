@@ -4,9 +4,11 @@
 pub mod catalogue;
 pub mod error;
 pub mod hot_counters;
+pub mod job_events;
 pub mod rollups;
 
 pub use catalogue::CatalogueStore;
 pub use error::StoreError;
 pub use hot_counters::HotCounters;
+pub use job_events::JobEventStore;
 pub use rollups::RollupStore;

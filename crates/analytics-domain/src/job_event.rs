@@ -1,0 +1,367 @@
+//! Job telemetry contract (legacy §7.2 fields): one queue job attempt's
+//! lifecycle event, validated with every failing field named.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::event::ValidationErrors;
+
+pub const MAX_ERROR_MESSAGE_CHARS: usize = 500;
+const MAX_TEXT: usize = 255;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobEventType {
+    Started,
+    Completed,
+    Failed,
+    Retrying,
+    RateLimited,
+}
+
+impl JobEventType {
+    pub const ALL: [JobEventType; 5] = [
+        JobEventType::Started,
+        JobEventType::Completed,
+        JobEventType::Failed,
+        JobEventType::Retrying,
+        JobEventType::RateLimited,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobEventType::Started => "started",
+            JobEventType::Completed => "completed",
+            JobEventType::Failed => "failed",
+            JobEventType::Retrying => "retrying",
+            JobEventType::RateLimited => "rate_limited",
+        }
+    }
+
+    /// The legacy `status` of the event (failed jobs are `failed`, not
+    /// `completed` + status as the PHP module stored them).
+    pub fn status(self) -> &'static str {
+        match self {
+            JobEventType::Started => "running",
+            JobEventType::Completed => "success",
+            JobEventType::Failed => "failed",
+            JobEventType::Retrying => "retrying",
+            JobEventType::RateLimited => "rate_limited",
+        }
+    }
+
+    /// Events that end an attempt and so carry its duration.
+    pub fn ends_attempt(self) -> bool {
+        matches!(self, JobEventType::Completed | JobEventType::Failed)
+    }
+}
+
+/// A validated job event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobEvent {
+    pub event_type: JobEventType,
+    pub job_uuid: String,
+    pub job_name: String,
+    pub queue: String,
+    pub connection: Option<String>,
+    pub attempt: u32,
+    pub site: String,
+    pub source: String,
+    pub url: Option<String>,
+    pub timestamp: DateTime<FixedOffset>,
+    pub duration_ms: Option<i64>,
+    pub error_class: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_message_short: Option<String>,
+    pub timeout_ms_observed: Option<i64>,
+    pub worker_host: Option<String>,
+    pub payload_meta: BTreeMap<String, Value>,
+}
+
+fn text(
+    body: &Map<String, Value>,
+    field: &'static str,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    match body.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) if s.trim().chars().count() <= MAX_TEXT => {
+            Some(s.trim().to_string())
+        }
+        Some(Value::String(_)) => {
+            errors.add(
+                field,
+                format!(
+                    "The {} field must not be greater than {MAX_TEXT} characters.",
+                    field.replace('_', " ")
+                ),
+            );
+            None
+        }
+        Some(_) => {
+            errors.add(
+                field,
+                format!("The {} field must be a string.", field.replace('_', " ")),
+            );
+            None
+        }
+    }
+}
+
+fn integer(
+    body: &Map<String, Value>,
+    field: &'static str,
+    min: i64,
+    errors: &mut ValidationErrors,
+) -> Option<i64> {
+    match body.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|v| v >= min) => n.as_i64(),
+        Some(_) => {
+            errors.add(
+                field,
+                format!(
+                    "The {} field must be an integer of at least {min}.",
+                    field.replace('_', " ")
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `after N milliseconds` in an error message (the legacy timeout probe).
+pub fn timeout_in_message(message: &str) -> Option<i64> {
+    let lower = message.to_ascii_lowercase();
+    let at = lower.find(" milliseconds")?;
+    let digits: String = lower[..at]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let before = lower[..at].len().checked_sub(digits.len())?;
+    if !lower[..before].ends_with("after ") {
+        return None;
+    }
+    digits.chars().rev().collect::<String>().parse().ok()
+}
+
+/// Validates a decoded JSON object at time `now`.
+pub fn validate(
+    body: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<JobEvent, ValidationErrors> {
+    let mut errors = ValidationErrors::default();
+    let event_type = match body.get("event_type").and_then(Value::as_str) {
+        Some(t) => {
+            let found = JobEventType::ALL.into_iter().find(|e| e.as_str() == t);
+            if found.is_none() {
+                errors.add("event_type", "The selected event type is invalid.".into());
+            }
+            found
+        }
+        None => {
+            errors.add("event_type", "The event type field is required.".into());
+            None
+        }
+    };
+    let job_uuid = text(body, "job_uuid", &mut errors);
+    if job_uuid.is_none() && !errors.errors.contains_key("job_uuid") {
+        errors.add("job_uuid", "The job uuid field is required.".into());
+    }
+    let job_name = text(body, "job_name", &mut errors);
+    if job_name.is_none() && !errors.errors.contains_key("job_name") {
+        errors.add("job_name", "The job name field is required.".into());
+    }
+    let queue = text(body, "queue", &mut errors).unwrap_or_else(|| "default".into());
+    let connection = text(body, "connection", &mut errors);
+    let attempt = integer(body, "attempt", 1, &mut errors).unwrap_or(1);
+    let site = text(body, "site", &mut errors).unwrap_or_else(|| "unknown".into());
+    let source = text(body, "source", &mut errors).unwrap_or_else(|| site.clone());
+    let url = match body.get("url") {
+        Some(Value::String(s)) if s.len() > 2048 => {
+            errors.add(
+                "url",
+                "The url field must not be greater than 2048 characters.".into(),
+            );
+            None
+        }
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        None | Some(Value::Null) | Some(Value::String(_)) => None,
+        Some(_) => {
+            errors.add("url", "The url field must be a string.".into());
+            None
+        }
+    };
+    let timestamp = match body.get("timestamp").and_then(Value::as_str) {
+        None => {
+            errors.add("timestamp", "The timestamp field is required.".into());
+            None
+        }
+        Some(raw) => match DateTime::parse_from_rfc3339(raw) {
+            Ok(t) if t.signed_duration_since(now) <= chrono::Duration::minutes(5) => Some(t),
+            Ok(_) => {
+                errors.add(
+                    "timestamp",
+                    "The timestamp field must not be more than 5 minutes in the future.".into(),
+                );
+                None
+            }
+            Err(_) => {
+                errors.add(
+                    "timestamp",
+                    "The timestamp field must be an RFC 3339 date-time with an offset.".into(),
+                );
+                None
+            }
+        },
+    };
+    let duration_ms = integer(body, "duration_ms", 0, &mut errors);
+    let error_class = text(body, "error_class", &mut errors);
+    let error_code = match body.get("error_code") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
+        // Legacy: a non-numeric code is recorded as none, not refused.
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        Some(_) => {
+            errors.add(
+                "error_code",
+                "The error code field must be an integer.".into(),
+            );
+            None
+        }
+    };
+    let error_message_short = match body
+        .get("error_message_short")
+        .or_else(|| body.get("error_message"))
+    {
+        Some(Value::String(s)) if !s.is_empty() => {
+            Some(s.chars().take(MAX_ERROR_MESSAGE_CHARS).collect::<String>())
+        }
+        None | Some(Value::Null) | Some(Value::String(_)) => None,
+        Some(_) => {
+            errors.add(
+                "error_message_short",
+                "The error message short field must be a string.".into(),
+            );
+            None
+        }
+    };
+    let timeout_ms_observed = integer(body, "timeout_ms_observed", 0, &mut errors)
+        .or_else(|| error_message_short.as_deref().and_then(timeout_in_message));
+    let worker_host = text(body, "worker_host", &mut errors);
+    let payload_meta = match body.get("payload_meta") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(m))
+            if m.values().all(|v| !v.is_object() && !v.is_array()) && m.len() <= 50 =>
+        {
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        }
+        Some(_) => {
+            errors.add(
+                "payload_meta",
+                "The payload meta field must be an object of at most 50 scalar values.".into(),
+            );
+            BTreeMap::new()
+        }
+    };
+    match (event_type, job_uuid, job_name, timestamp) {
+        (Some(event_type), Some(job_uuid), Some(job_name), Some(timestamp))
+            if errors.errors.is_empty() =>
+        {
+            Ok(JobEvent {
+                event_type,
+                job_uuid,
+                job_name,
+                queue,
+                connection,
+                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                site,
+                source,
+                url,
+                timestamp,
+                duration_ms,
+                error_class,
+                error_code,
+                error_message_short,
+                timeout_ms_observed,
+                worker_host,
+                payload_meta,
+            })
+        }
+        _ => Err(errors.finish()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(v: Value) -> Vec<&'static str> {
+        match validate(v.as_object().expect("object"), Utc::now()) {
+            Ok(_) => vec![],
+            Err(e) => e.errors.keys().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn a_failed_job_keeps_its_legacy_fields_and_derives_the_timeout() {
+        let e = validate(
+            json!({
+                "event_type": "failed", "job_uuid": "j-1", "job_name": "OnejavJob", "attempt": 2,
+                "site": "onejav", "timestamp": Utc::now().to_rfc3339(), "error_class": "ConnectException",
+                "error_code": "429", "error_message": format!("cURL error 28: timed out after 30000 milliseconds {}", "x".repeat(600))
+            })
+            .as_object()
+            .expect("object"),
+            Utc::now(),
+        )
+        .expect("valid");
+        assert_eq!(e.event_type.status(), "failed");
+        assert_eq!(
+            (e.attempt, e.error_code, e.timeout_ms_observed),
+            (2, Some(429), Some(30000))
+        );
+        assert_eq!(
+            e.error_message_short.map(|m| m.chars().count()),
+            Some(MAX_ERROR_MESSAGE_CHARS)
+        );
+        assert_eq!((e.queue.as_str(), e.source.as_str()), ("default", "onejav"));
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        assert_eq!(
+            fields(json!({})),
+            ["event_type", "job_name", "job_uuid", "timestamp"]
+        );
+        assert_eq!(
+            fields(
+                json!({"event_type": "exploded", "job_uuid": "j", "job_name": "n", "timestamp": "soon",
+                          "attempt": 0, "duration_ms": -1, "payload_meta": {"a": [1]}})
+            ),
+            [
+                "attempt",
+                "duration_ms",
+                "event_type",
+                "payload_meta",
+                "timestamp"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_timeout_probe_needs_after_n_milliseconds() {
+        assert_eq!(
+            timeout_in_message("Operation timed out After 1500 milliseconds"),
+            Some(1500)
+        );
+        assert_eq!(timeout_in_message("took 1500 milliseconds"), None);
+        assert_eq!(timeout_in_message("no timeout"), None);
+    }
+}

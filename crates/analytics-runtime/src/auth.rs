@@ -1,0 +1,64 @@
+//! Bearer-token checks shared by the services (each maps the failure to its
+//! own error type: 401 for a missing token, 403 for a wrong one).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    Missing,
+    Wrong,
+}
+
+/// Checks an `Authorization` header value against the expected token.
+pub fn check_bearer(header: Option<&str>, expected: &str) -> Result<(), BearerError> {
+    let presented = header
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(BearerError::Missing)?;
+    if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(BearerError::Wrong)
+    }
+}
+
+/// Compares without an early exit, so timing does not leak the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_bearer_token_passes() {
+        assert_eq!(
+            check_bearer(Some("Bearer secret-token"), "secret-token"),
+            Ok(())
+        );
+        assert_eq!(
+            check_bearer(Some("Bearer secret-tokex"), "secret-token"),
+            Err(BearerError::Wrong)
+        );
+        assert_eq!(
+            check_bearer(Some("Bearer secret"), "secret-token"),
+            Err(BearerError::Wrong)
+        );
+        assert_eq!(
+            check_bearer(Some("Basic abc"), "secret-token"),
+            Err(BearerError::Missing)
+        );
+        assert_eq!(
+            check_bearer(Some("Bearer  "), "secret-token"),
+            Err(BearerError::Missing)
+        );
+        assert_eq!(
+            check_bearer(None, "secret-token"),
+            Err(BearerError::Missing)
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! MongoDB `job_events` (legacy §7.2): one document per job lifecycle event,
+//! expiring after the retention period, with the legacy indexes.
+
+use std::time::Duration;
+
+use analytics_domain::job_event::JobEvent;
+use chrono::Utc;
+use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, Database, IndexModel};
+
+use crate::error::StoreError;
+
+pub const JOB_EVENTS: &str = "job_events";
+
+#[derive(Clone)]
+pub struct JobEventStore {
+    events: Collection<Document>,
+    retention: Duration,
+}
+
+fn millis(t: chrono::DateTime<Utc>) -> BsonDateTime {
+    BsonDateTime::from_millis(t.timestamp_millis())
+}
+
+impl JobEventStore {
+    pub fn new(db: &Database, retention: Duration) -> Self {
+        JobEventStore {
+            events: db.collection(JOB_EVENTS),
+            retention,
+        }
+    }
+
+    pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        let plain = |keys: Document| IndexModel::builder().keys(keys).build();
+        self.events
+            .create_indexes([
+                IndexModel::builder()
+                    .keys(doc! {"expire_at": 1})
+                    .options(
+                        IndexOptions::builder()
+                            .name("job_events_expire_at_ttl".to_string())
+                            .expire_after(Duration::ZERO)
+                            .build(),
+                    )
+                    .build(),
+                plain(doc! {"timestamp": -1}),
+                plain(doc! {"status": 1, "timestamp": -1}),
+                plain(doc! {"site": 1, "timestamp": -1}),
+                plain(doc! {"job_name": 1, "timestamp": -1}),
+                plain(doc! {"second_bucket": 1, "site": 1}),
+                plain(doc! {"job_uuid": 1, "attempt": 1, "event_type": 1}),
+            ])
+            .await?;
+        Ok(())
+    }
+
+    /// The start time of an attempt, if its `started` event was recorded.
+    async fn started_at(
+        &self,
+        job_uuid: &str,
+        attempt: u32,
+    ) -> Result<Option<BsonDateTime>, StoreError> {
+        let found = self
+            .events
+            .find_one(
+                doc! {"job_uuid": job_uuid, "attempt": i64::from(attempt), "event_type": "started"},
+            )
+            .sort(doc! {"timestamp": -1})
+            .await?;
+        Ok(found.and_then(|d| d.get_datetime("timestamp").ok().copied()))
+    }
+
+    /// Stores an event. An attempt's end without a duration gets one from
+    /// its recorded start (the legacy kept timers in a cache that could
+    /// expire or not be shared; the start event is durable here).
+    /// Returns the stored duration.
+    pub async fn record(&self, e: &JobEvent) -> Result<Option<i64>, StoreError> {
+        let at = e.timestamp.with_timezone(&Utc);
+        let mut duration = e.duration_ms;
+        if duration.is_none() && e.event_type.ends_attempt() {
+            if let Some(started) = self.started_at(&e.job_uuid, e.attempt).await? {
+                duration = Some((at.timestamp_millis() - started.timestamp_millis()).max(0));
+            }
+        }
+        let opt = |v: &Option<String>| v.as_ref().map_or(Bson::Null, |s| Bson::String(s.clone()));
+        let opt_i = |v: Option<i64>| v.map_or(Bson::Null, Bson::Int64);
+        let meta: Document = e
+            .payload_meta
+            .iter()
+            .filter_map(|(k, v)| mongodb::bson::to_bson(v).ok().map(|b| (k.clone(), b)))
+            .collect();
+        let retention = chrono::Duration::from_std(self.retention).unwrap_or_default();
+        let second = at.timestamp_millis() / 1000 * 1000;
+        let doc = doc! {
+            "event_type": e.event_type.as_str(),
+            "status": e.event_type.status(),
+            "job_uuid": &e.job_uuid,
+            "job_name": &e.job_name,
+            "queue": &e.queue,
+            "connection": opt(&e.connection),
+            "attempt": i64::from(e.attempt),
+            "site": &e.site,
+            "source": &e.source,
+            "url": opt(&e.url),
+            "timestamp": millis(at),
+            "second_bucket": BsonDateTime::from_millis(second),
+            "duration_ms": opt_i(duration),
+            "error_class": opt(&e.error_class),
+            "error_code": opt_i(e.error_code),
+            "error_message_short": opt(&e.error_message_short),
+            "timeout_ms_observed": opt_i(e.timeout_ms_observed),
+            "worker_host": opt(&e.worker_host),
+            "payload_meta": meta,
+            "expire_at": millis(at + retention),
+        };
+        self.events.insert_one(doc).await?;
+        Ok(duration)
+    }
+}

@@ -1,0 +1,12 @@
+use telemetry_svc::{Application, Settings};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    analytics_runtime::logging::init("telemetry-svc");
+    let settings: Settings = analytics_runtime::load()?;
+    let app = Application::build(settings).await?;
+    tracing::info!(port = app.port, "telemetry-svc listening");
+    app.server.await?;
+    tracing::info!("telemetry-svc stopped");
+    Ok(())
+}
