@@ -11,11 +11,10 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
 use analytics_domain::EventRules;
 use analytics_store::HotCounters;
 use prometheus_client::registry::Registry;
-use serde_json::json;
 
 use crate::client_ip::IpNet;
 use crate::metrics::IngestMetrics;
@@ -67,12 +66,10 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .route("/api/v1/analytics/events", web::post().to(routes::ingest))
-                .route("/health", web::get().to(routes::health))
+                .route("/health", web::get().to(analytics_runtime::http::health))
                 .route("/ready", web::get().to(routes::ready))
                 .route("/metrics", web::get().to(routes::metrics))
-                .default_service(web::to(|| async {
-                    HttpResponse::NotFound().json(json!({"message": "Not Found."}))
-                }))
+                .default_service(web::to(analytics_runtime::http::not_found))
         })
         .listen(listener)?
         .shutdown_timeout(settings.ingest.shutdown_timeout_seconds)

@@ -154,10 +154,6 @@ async fn read_body(
     Ok(body)
 }
 
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
-}
-
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match state.counters.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "checks": {"redis": "ok"}})),
@@ -168,7 +164,5 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(analytics_runtime::metrics::CONTENT_TYPE)
-        .body(analytics_runtime::metrics::render(&state.registry))
+    analytics_runtime::http::metrics(&state.registry)
 }

@@ -12,13 +12,12 @@ use std::net::TcpListener;
 use std::time::Instant;
 
 use actix_web::dev::{Server, Service};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
 use analytics_domain::EventRules;
 use analytics_store::{CatalogueStore, HotCounters, RollupStore, StoreError};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use serde_json::json;
 
 use crate::error::ReadApiError;
 pub use crate::settings::Settings;
@@ -115,13 +114,11 @@ impl Application {
                     "/api/v1/analytics/counts/{entity_type}/{entity_id}",
                     web::get().to(routes::counts),
                 )
-                .route("/health", web::get().to(routes::health))
+                .route("/health", web::get().to(analytics_runtime::http::health))
                 .route("/ready", web::get().to(routes::ready))
                 .route("/metrics", web::get().to(routes::metrics))
                 .route("/openapi.json", web::get().to(routes::openapi))
-                .default_service(web::to(|| async {
-                    HttpResponse::NotFound().json(json!({"message": "Not Found."}))
-                }))
+                .default_service(web::to(analytics_runtime::http::not_found))
         })
         .listen(listener)?
         .shutdown_timeout(settings.read_api.shutdown_timeout_seconds)

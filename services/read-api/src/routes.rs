@@ -265,10 +265,6 @@ pub async fn counts(
         .json(Value::Object(body)))
 }
 
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
-}
-
 /// Ready when all three stores answer.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let (redis, mongo, mysql) = tokio::join!(
@@ -290,9 +286,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(analytics_runtime::metrics::CONTENT_TYPE)
-        .body(analytics_runtime::metrics::render(&state.registry))
+    analytics_runtime::http::metrics(&state.registry)
 }
 
 pub async fn openapi() -> HttpResponse {

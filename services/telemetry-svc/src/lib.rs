@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::error::JsonPayloadError;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
 use analytics_store::{JobEventStore, RollupStore};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-use serde_json::json;
 
 use crate::error::TelemetryError;
 pub use crate::settings::Settings;
@@ -91,12 +90,10 @@ impl Application {
                     "/api/v1/telemetry/jobs/events",
                     web::post().to(routes::record),
                 )
-                .route("/health", web::get().to(routes::health))
+                .route("/health", web::get().to(analytics_runtime::http::health))
                 .route("/ready", web::get().to(routes::ready))
                 .route("/metrics", web::get().to(routes::metrics))
-                .default_service(web::to(|| async {
-                    HttpResponse::NotFound().json(json!({"message": "Not Found."}))
-                }))
+                .default_service(web::to(analytics_runtime::http::not_found))
         })
         .listen(listener)?
         .shutdown_timeout(cfg.shutdown_timeout_seconds)

@@ -45,10 +45,6 @@ pub async fn record(
     Ok(HttpResponse::Accepted().json(json!({"status": "accepted", "duration_ms": duration})))
 }
 
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
-}
-
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     match state.rollups.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "checks": {"mongo": "ok"}})),
@@ -59,7 +55,5 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(analytics_runtime::metrics::CONTENT_TYPE)
-        .body(analytics_runtime::metrics::render(&state.registry))
+    analytics_runtime::http::metrics(&state.registry)
 }
