@@ -151,3 +151,77 @@ async fn bad_bodies_and_fields_are_4xx_naming_them() -> anyhow::Result<()> {
     assert_eq!(raw("text/plain", "{}").await?.status().as_u16(), 415);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_pipeline_view_shows_backlog_flush_runs_and_parity() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    env.migrate().await?;
+    env.insert_movies(&[("m-1", "PL-1", 0, 0)]).await?;
+    let base = env.spawn_telemetry().await?;
+    let ingest = env.spawn_ingest().await?;
+    let get = |token: Option<&'static str>| {
+        let mut req = reqwest::Client::new().get(format!("{base}/api/v1/telemetry/pipeline"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    assert_eq!(get(None).await?.status().as_u16(), 401);
+    assert_eq!(get(Some(PRODUCER_TOKEN)).await?.status().as_u16(), 403);
+
+    let view: Value = get(Some(OPERATOR_TOKEN)).await?.json().await?;
+    assert_eq!(view["healthy"], false);
+    assert_eq!(view["problems"], json!(["no flush run has been recorded"]));
+    for (i, movie) in ["m-1", "m-2", "m-3"].iter().enumerate() {
+        ingest
+            .send(&format!("p{i}"), "movie", movie, "view", 1)
+            .await?;
+    }
+    let view: Value = get(Some(OPERATOR_TOKEN)).await?.json().await?;
+    assert_eq!(view["backlog"]["dirty_keys"], 3);
+    assert_eq!(
+        view["backlog"]["partitions"].as_array().map(Vec::len),
+        Some(16)
+    );
+
+    let out = env.flush_worker(&["flush"], &[]).await?;
+    assert!(out.status.success());
+    let view: Value = get(Some(OPERATOR_TOKEN)).await?.json().await?;
+    assert_eq!(view["healthy"], true, "{view}");
+    assert_eq!(view["backlog"]["dirty_keys"], 0);
+    assert_eq!(view["backlog"]["open_batches"], 0);
+    assert_eq!(
+        (&view["last_flush"]["keys"], &view["last_flush"]["errors"]),
+        (&json!(3), &json!(0))
+    );
+    assert_eq!(view["last_flush"]["status"], "success");
+
+    // The flush reported itself as a job: started, then completed with a duration.
+    let jobs = env.mongo().await?.collection::<Document>("job_events");
+    let started = jobs
+        .find_one(doc! {"job_name": "analytics:flush", "event_type": "started"})
+        .await?;
+    let completed = jobs
+        .find_one(doc! {"job_name": "analytics:flush", "event_type": "completed"})
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no completed flush job event"))?;
+    assert!(started.is_some());
+    assert!(completed.get_i64("duration_ms")? >= 0);
+    assert_eq!(completed.get_document("payload_meta")?.get_i64("keys")?, 3);
+
+    // A parity mismatch makes the pipeline unhealthy, and says why.
+    let mut conn = env.mysql().await?;
+    sqlx::query("UPDATE jav SET views = 99 WHERE uuid = 'm-1'")
+        .execute(&mut conn)
+        .await?;
+    let parity = env.flush_worker(&["parity-check"], &[]).await?;
+    assert_eq!(parity.status.code(), Some(1));
+    let view: Value = get(Some(OPERATOR_TOKEN)).await?.json().await?;
+    assert_eq!(view["healthy"], false);
+    assert_eq!(
+        view["problems"],
+        json!(["the last parity check found 1 mismatches"])
+    );
+    assert_eq!(view["last_parity"]["checked"], 1);
+    Ok(())
+}

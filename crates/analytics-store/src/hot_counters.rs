@@ -464,6 +464,22 @@ impl HotCounters {
         Ok(pending)
     }
 
+    /// Per partition: dirty counter keys and the open batch id, if any.
+    pub async fn backlog(&self) -> Result<Vec<(u16, u64, Option<String>)>, StoreError> {
+        let mut pipe = redis::pipe();
+        for p in self.keys.partitions() {
+            pipe.zcard(self.keys.dirty(p)).get(self.keys.open_batch(p));
+        }
+        let replies: Vec<(u64, Option<String>)> =
+            self.run(async |c| pipe.query_async(c).await).await?;
+        Ok(self
+            .keys
+            .partitions()
+            .zip(replies)
+            .map(|(p, (dirty, open))| (p, dirty, open))
+            .collect())
+    }
+
     /// Counter keys waiting for a flush on partition `p`.
     pub async fn dirty_count(&self, p: u16) -> Result<u64, StoreError> {
         let key = self.keys.dirty(p);

@@ -20,6 +20,7 @@ pub const TOTALS: &str = "analytics_entity_totals";
 pub const HOURLY: &str = "analytics_hourly";
 pub const LEDGER: &str = "analytics_flush_ledger";
 pub const RUNS: &str = "analytics_flush_runs";
+pub const PARITY_RUNS: &str = "analytics_parity_runs";
 
 /// The legacy collection of each period.
 pub fn period_collection(period: Period) -> &'static str {
@@ -482,6 +483,39 @@ impl RollupStore {
             "status": if run.errors == 0 { "success" } else { "failed" },
         };
         self.db.collection::<Document>(RUNS).insert_one(doc).await?;
+        Ok(())
+    }
+
+    /// The most recent flush run, without `_id` renamed: `run_id` is the id.
+    pub async fn last_run(&self, collection: &str) -> Result<Option<Document>, StoreError> {
+        Ok(self
+            .db
+            .collection::<Document>(collection)
+            .find_one(doc! {})
+            .sort(doc! {"started_at": -1})
+            .await?)
+    }
+
+    /// Records a parity check's outcome for the pipeline view.
+    pub async fn record_parity(
+        &self,
+        checked: i64,
+        mismatches: i64,
+        orphans: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut doc = doc! {
+            "started_at": bson_time(now),
+            "checked": checked,
+            "mismatches": mismatches,
+        };
+        if let Some(o) = orphans {
+            doc.insert("orphans", o);
+        }
+        self.db
+            .collection::<Document>(PARITY_RUNS)
+            .insert_one(doc)
+            .await?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use analytics_domain::job_event::{JobEvent, JobEventType};
 use analytics_domain::rollup::RollupDelta;
 use analytics_domain::{Domain, EntityType};
 use analytics_store::hot_counters::{Batch, Claim, CounterHash};
@@ -17,6 +18,9 @@ use chrono::Utc;
 
 use crate::fault::{self, FaultPoint};
 use crate::stores::Stores;
+
+/// The job name the flush reports itself under in `job_events`.
+pub const FLUSH_JOB_NAME: &str = "analytics:flush";
 
 /// The catalogue in MySQL holds this domain's movies.
 pub const CATALOGUE_DOMAIN: &str = "jav";
@@ -49,6 +53,7 @@ pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
     let run_id = uuid::Uuid::now_v7().to_string();
     let started_at = Utc::now();
     let mut report = FlushReport::default();
+    report_job(stores, &run_id, JobEventType::Started, started_at, &report).await;
 
     let mut leased = Vec::new();
     for &p in &opts.partitions {
@@ -94,6 +99,12 @@ pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
     if let Err(e) = stores.rollups.record_run(&record).await {
         tracing::warn!(error = %e, "could not record the flush run");
     }
+    let outcome = if report.errors == 0 {
+        JobEventType::Completed
+    } else {
+        JobEventType::Failed
+    };
+    report_job(stores, &run_id, outcome, record.finished_at, &report).await;
     tracing::info!(
         run_id,
         keys = report.keys,
@@ -107,6 +118,56 @@ pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
         "flush finished"
     );
     report
+}
+
+/// Reports this run as a job event (`analytics:flush`), so operators see the
+/// flush like any other queue job. Best effort: telemetry never fails a flush.
+async fn report_job(
+    stores: &Stores,
+    run_id: &str,
+    event_type: JobEventType,
+    at: chrono::DateTime<Utc>,
+    report: &FlushReport,
+) {
+    let mut meta = std::collections::BTreeMap::new();
+    if event_type != JobEventType::Started {
+        for (k, v) in [
+            ("keys", report.keys),
+            ("batches", report.batches),
+            ("documents", report.documents),
+            ("errors", report.errors),
+            ("skipped_partitions", report.skipped_partitions),
+        ] {
+            meta.insert(k.to_string(), serde_json::json!(v));
+        }
+    }
+    let event = JobEvent {
+        event_type,
+        job_uuid: run_id.to_string(),
+        job_name: FLUSH_JOB_NAME.to_string(),
+        queue: "cron".into(),
+        connection: None,
+        attempt: 1,
+        site: "analytics".into(),
+        source: "flush-worker".into(),
+        url: None,
+        timestamp: at.fixed_offset(),
+        duration_ms: None,
+        error_class: (event_type == JobEventType::Failed).then(|| "FlushErrors".to_string()),
+        error_code: None,
+        error_message_short: (event_type == JobEventType::Failed).then(|| {
+            format!(
+                "{} partition or round errors; see the flush log",
+                report.errors
+            )
+        }),
+        timeout_ms_observed: None,
+        worker_host: std::env::var("HOSTNAME").ok(),
+        payload_meta: meta,
+    };
+    if let Err(e) = stores.jobs.record(&event).await {
+        tracing::warn!(error = %e, "could not record the flush as a job event");
+    }
 }
 
 /// Rounds sweep the entity order from low to high: each round raises a

@@ -93,6 +93,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 output,
             };
             let artifact = parity::check(&stores, &opts).await?;
+            let orphans = artifact.orphans.as_ref().map(|o| o.len() as i64);
+            if let Err(e) = stores
+                .rollups
+                .record_parity(artifact.checked, artifact.mismatches, orphans)
+                .await
+            {
+                tracing::warn!(error = %e, "could not record the parity result");
+            }
             Ok(u8::try_from(parity::report(&artifact, &opts)).unwrap_or(1))
         }
         Command::Migrate => {

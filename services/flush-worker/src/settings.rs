@@ -8,6 +8,13 @@ pub struct Settings {
     #[serde(flatten)]
     pub stores: StoreConfig,
     pub flush: FlushConfig,
+    pub telemetry: JobEventRetention,
+}
+
+/// The one telemetry setting the jobs need: how long their own job events live.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobEventRetention {
+    pub retention_days: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

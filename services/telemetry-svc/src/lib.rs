@@ -2,6 +2,7 @@
 //! flush), stored in MongoDB `job_events` for the operators.
 
 pub mod error;
+pub mod pipeline;
 pub mod routes;
 pub mod settings;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::error::JsonPayloadError;
 use actix_web::{web, App, HttpServer};
-use analytics_store::{JobEventStore, RollupStore};
+use analytics_store::{HotCounters, JobEventStore, RollupStore};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
@@ -23,6 +24,8 @@ pub use actix_web::dev::ServerHandle;
 pub struct AppState {
     pub rollups: RollupStore,
     pub events: JobEventStore,
+    pub counters: HotCounters,
+    pub flush_stale_seconds: u64,
     pub producer_token: String,
     pub operator_token: String,
     pub retry_after: u64,
@@ -66,9 +69,15 @@ impl Application {
             "Job telemetry events stored, by event type",
             recorded.clone(),
         );
+        let counters = HotCounters::new(
+            &settings.stores.redis_settings()?,
+            settings.stores.key_space()?,
+        )?;
         let state = web::Data::new(AppState {
             rollups,
             events,
+            counters,
+            flush_stale_seconds: cfg.flush_stale_seconds,
             producer_token: cfg.producer_token.clone(),
             operator_token: cfg.operator_token.clone(),
             retry_after: cfg.retry_after_seconds,
@@ -89,6 +98,10 @@ impl Application {
                 .route(
                     "/api/v1/telemetry/jobs/events",
                     web::post().to(routes::record),
+                )
+                .route(
+                    "/api/v1/telemetry/pipeline",
+                    web::get().to(pipeline::pipeline),
                 )
                 .route("/health", web::get().to(analytics_runtime::http::health))
                 .route("/ready", web::get().to(routes::ready))

@@ -21,6 +21,7 @@ pub struct TelemetryConfig {
     pub body_limit_bytes: usize,
     pub retry_after_seconds: u64,
     pub shutdown_timeout_seconds: u64,
+    pub flush_stale_seconds: u64,
 }
 
 impl TelemetryConfig {
