@@ -75,5 +75,13 @@ async fn sigterm_stops_the_service_cleanly() -> anyhow::Result<()> {
     }
     assert!(stdout.contains("graceful shutdown"), "{stdout}");
     assert!(stdout.contains("ingest-svc stopped"), "{stdout}");
+    // Logs are JSON, one object per line, each with a level and a message.
+    for line in stdout.lines() {
+        let log: serde_json::Value = serde_json::from_str(line)?;
+        assert!(
+            log["level"].is_string() && log["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
     Ok(())
 }

@@ -72,6 +72,22 @@ pub struct EventRules {
     pub max_lateness: Duration,
 }
 
+impl Default for EventRules {
+    /// The contract's defaults (brief §3): domain `jav` bucketed in UTC,
+    /// 5 minutes of clock skew, 47 hours of lateness.
+    fn default() -> Self {
+        let mut domains = BTreeMap::new();
+        if let Ok(jav) = Domain::new("jav") {
+            domains.insert(jav, BucketMode::default());
+        }
+        EventRules {
+            domains,
+            max_future: Duration::from_secs(300),
+            max_lateness: Duration::from_secs(47 * 3600),
+        }
+    }
+}
+
 impl EventRules {
     pub fn bucket_mode(&self, domain: &Domain) -> BucketMode {
         self.domains.get(domain).copied().unwrap_or_default()
@@ -366,16 +382,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rules() -> EventRules {
-        let mut domains = BTreeMap::new();
-        domains.insert(Domain::new("jav").expect("domain"), BucketMode::default());
-        EventRules {
-            domains,
-            max_future: Duration::from_secs(300),
-            max_lateness: Duration::from_secs(47 * 3600),
-        }
-    }
-
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-02-19T12:00:00Z")
             .expect("now")
@@ -405,7 +411,7 @@ mod tests {
                 obj.insert(k.clone(), v.clone());
             }
         }
-        rules().validate(obj, now())
+        EventRules::default().validate(obj, now())
     }
 
     fn failing_fields(patch: Value) -> Vec<&'static str> {
@@ -578,7 +584,7 @@ mod tests {
     #[test]
     fn every_failing_field_is_listed_with_a_summary_message() {
         let body = json!({"value": 0});
-        let err = rules()
+        let err = EventRules::default()
             .validate(body.as_object().expect("object"), now())
             .expect_err("invalid");
         assert_eq!(

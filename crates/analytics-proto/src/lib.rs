@@ -46,23 +46,10 @@ impl Event {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
-    use analytics_domain::{BucketMode, Domain, EventRules};
+    use analytics_domain::EventRules;
     use prost::Message;
 
     use super::*;
-
-    fn rules() -> EventRules {
-        let mut domains = BTreeMap::new();
-        domains.insert(Domain::new("jav").expect("domain"), BucketMode::default());
-        EventRules {
-            domains,
-            max_future: Duration::from_secs(300),
-            max_lateness: Duration::from_secs(47 * 3600),
-        }
-    }
 
     #[test]
     fn the_json_and_protobuf_forms_of_an_event_decode_to_the_same_domain_value() {
@@ -86,10 +73,10 @@ mod tests {
         let wire = proto.encode_to_vec();
         let decoded = Event::decode(wire.as_slice()).expect("decodes");
 
-        let from_json = rules()
+        let from_json = EventRules::default()
             .validate(json_body.as_object().expect("object"), now)
             .expect("json form is valid");
-        let from_proto = rules()
+        let from_proto = EventRules::default()
             .validate(&decoded.to_json(), now)
             .expect("proto form is valid");
         assert_eq!(from_json, from_proto);
@@ -110,7 +97,9 @@ mod tests {
             user_id: Some(UserId::UserIdInt(123)),
         };
         let decoded = Event::decode(proto.encode_to_vec().as_slice()).expect("decodes");
-        let event = rules().validate(&decoded.to_json(), now).expect("valid");
+        let event = EventRules::default()
+            .validate(&decoded.to_json(), now)
+            .expect("valid");
         assert_eq!(event.value, 1);
         assert_eq!(event.user_id, Some(analytics_domain::UserId::Int(123)));
     }
@@ -128,7 +117,7 @@ mod tests {
             occurred_at: "yesterday".into(),
             user_id: None,
         };
-        let errors = rules()
+        let errors = EventRules::default()
             .validate(&proto.to_json(), now)
             .expect_err("invalid");
         assert_eq!(

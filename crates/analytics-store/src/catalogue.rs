@@ -81,10 +81,9 @@ impl CatalogueStore {
     /// The legacy parity sample: the top `limit` movies by views, with a
     /// uuid tie-break so the sample is deterministic (W-13).
     pub async fn top_movies(&self, limit: i64) -> Result<Vec<MovieCounters>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT uuid, code, CAST(COALESCE(views, 0) AS SIGNED), CAST(COALESCE(downloads, 0) AS SIGNED) \
-             FROM jav ORDER BY views DESC, uuid ASC LIMIT ?",
-        )
+        let rows = sqlx::query(&format!(
+            "{MOVIE_COUNTERS} ORDER BY views DESC, uuid ASC LIMIT ?"
+        ))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -97,10 +96,9 @@ impl CatalogueStore {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<MovieCounters>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT uuid, code, CAST(COALESCE(views, 0) AS SIGNED), CAST(COALESCE(downloads, 0) AS SIGNED) \
-             FROM jav WHERE uuid > ? ORDER BY uuid ASC LIMIT ?",
-        )
+        let rows = sqlx::query(&format!(
+            "{MOVIE_COUNTERS} WHERE uuid > ? ORDER BY uuid ASC LIMIT ?"
+        ))
         .bind(after.unwrap_or(""))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -147,6 +145,10 @@ fn jav_rows_in<'a>(columns: &str, ids: &'a [String], suffix: &str) -> QueryBuild
     q.push(")").push(suffix);
     q
 }
+
+/// The columns [`movie_of`] reads; NULL counters read as 0.
+const MOVIE_COUNTERS: &str = "SELECT uuid, code, CAST(COALESCE(views, 0) AS SIGNED), \
+    CAST(COALESCE(downloads, 0) AS SIGNED) FROM jav";
 
 fn movie_of(row: &sqlx::mysql::MySqlRow) -> Result<MovieCounters, StoreError> {
     Ok(MovieCounters {

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use analytics_store::hot_counters::IngestOutcome;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::client_ip::client_ip;
 use crate::error::IngestError;
@@ -155,12 +155,7 @@ async fn read_body(
 }
 
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match state.counters.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "checks": {"redis": "ok"}})),
-        Err(e) => HttpResponse::ServiceUnavailable()
-            .insert_header((header::RETRY_AFTER, state.retry_after))
-            .json(json!({"status": "unavailable", "checks": {"redis": e.to_string()}})),
-    }
+    analytics_runtime::http::readiness(&[("redis", state.counters.ping().await)], state.retry_after)
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -272,17 +272,10 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         state.rollups.ping(),
         state.catalogue.ping()
     );
-    let check = |r: &Result<(), analytics_store::StoreError>| {
-        r.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into())
-    };
-    let checks = json!({"redis": check(&redis), "mongo": check(&mongo), "mysql": check(&mysql)});
-    if redis.is_ok() && mongo.is_ok() && mysql.is_ok() {
-        HttpResponse::Ok().json(json!({"status": "ready", "checks": checks}))
-    } else {
-        HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", state.retry_after))
-            .json(json!({"status": "unavailable", "checks": checks}))
-    }
+    analytics_runtime::http::readiness(
+        &[("redis", redis), ("mongo", mongo), ("mysql", mysql)],
+        state.retry_after,
+    )
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -46,12 +46,7 @@ pub async fn record(
 }
 
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match state.rollups.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready", "checks": {"mongo": "ok"}})),
-        Err(e) => HttpResponse::ServiceUnavailable()
-            .insert_header((header::RETRY_AFTER, state.retry_after))
-            .json(json!({"status": "unavailable", "checks": {"mongo": e.to_string()}})),
-    }
+    analytics_runtime::http::readiness(&[("mongo", state.rollups.ping().await)], state.retry_after)
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
