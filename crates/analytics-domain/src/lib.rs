@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod event;
 pub mod hash;
 pub mod job_event;
+pub mod job_summary;
 pub mod keys;
 pub mod rollup;
 pub mod time;

@@ -31,6 +31,10 @@ impl JobEventStore {
         }
     }
 
+    pub(crate) fn collection(&self) -> &Collection<Document> {
+        &self.events
+    }
+
     pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
         let plain = |keys: Document| IndexModel::builder().keys(keys).build();
         self.events
@@ -50,6 +54,8 @@ impl JobEventStore {
                 plain(doc! {"job_name": 1, "timestamp": -1}),
                 plain(doc! {"second_bucket": 1, "site": 1}),
                 plain(doc! {"job_uuid": 1, "attempt": 1, "event_type": 1}),
+                // The summary's reads: one event type over a time window.
+                plain(doc! {"event_type": 1, "timestamp": -1}),
             ])
             .await?;
         Ok(())

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod error;
 pub mod hot_counters;
 pub mod job_events;
+pub mod job_summary;
 pub mod rollups;
 
 pub use catalogue::CatalogueStore;

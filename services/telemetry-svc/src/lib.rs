@@ -1,10 +1,12 @@
 //! telemetry-svc: job lifecycle events from the queue workers (and the
 //! flush), stored in MongoDB `job_events` for the operators.
 
+pub mod auth;
 pub mod error;
 pub mod pipeline;
 pub mod routes;
 pub mod settings;
+pub mod summary;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -12,25 +14,34 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::error::JsonPayloadError;
 use actix_web::{web, App, HttpServer};
-use analytics_store::{HotCounters, JobEventStore, RollupStore};
+use analytics_store::{HotCounters, JobEventStore, RollupStore, StoreError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 use crate::error::TelemetryError;
 pub use crate::settings::Settings;
+use crate::settings::TelemetryConfig;
 pub use actix_web::dev::ServerHandle;
 
 pub struct AppState {
     pub rollups: RollupStore,
     pub events: JobEventStore,
     pub counters: HotCounters,
-    pub flush_stale_seconds: u64,
-    pub producer_token: String,
-    pub operator_token: String,
-    pub retry_after: u64,
+    pub config: TelemetryConfig,
     pub recorded: Family<Vec<(&'static str, &'static str)>, Counter>,
     pub registry: Registry,
+}
+
+impl AppState {
+    /// A store that failed to answer, as a 503 the caller may retry.
+    pub fn unavailable(&self, source: StoreError) -> TelemetryError {
+        tracing::warn!(error = %source, "telemetry store unavailable");
+        TelemetryError::StoreUnavailable {
+            retry_after: self.config.retry_after_seconds,
+            source,
+        }
+    }
 }
 
 pub struct Application {
@@ -77,10 +88,7 @@ impl Application {
             rollups,
             events,
             counters,
-            flush_stale_seconds: cfg.flush_stale_seconds,
-            producer_token: cfg.producer_token.clone(),
-            operator_token: cfg.operator_token.clone(),
-            retry_after: cfg.retry_after_seconds,
+            config: cfg.clone(),
             recorded,
             registry,
         });
@@ -98,6 +106,10 @@ impl Application {
                 .route(
                     "/api/v1/telemetry/jobs/events",
                     web::post().to(routes::record),
+                )
+                .route(
+                    "/api/v1/telemetry/jobs/summary",
+                    web::get().to(summary::summary),
                 )
                 .route(
                     "/api/v1/telemetry/pipeline",

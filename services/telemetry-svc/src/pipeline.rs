@@ -2,14 +2,14 @@
 //! the last flush and parity runs, and what waits in Redis — with a verdict
 //! an operator can read at a glance.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use analytics_store::rollups::{PARITY_RUNS, RUNS};
 use chrono::{DateTime, SecondsFormat, Utc};
 use mongodb::bson::{Bson, Document};
 use serde_json::{json, Map, Value};
 
+use crate::auth::Operator;
 use crate::error::TelemetryError;
-use crate::routes::require;
 use crate::AppState;
 
 fn chrono_of(t: &mongodb::bson::DateTime) -> DateTime<Utc> {
@@ -49,14 +49,10 @@ fn run_json(doc: &Document, now: DateTime<Utc>) -> Value {
 }
 
 pub async fn pipeline(
-    req: HttpRequest,
+    _: Operator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, TelemetryError> {
-    require(&req, &state.operator_token)?;
-    let unavailable = |source| TelemetryError::StoreUnavailable {
-        retry_after: state.retry_after,
-        source,
-    };
+    let unavailable = |source| state.unavailable(source);
     let now = Utc::now();
     let flush = state.rollups.last_run(RUNS).await.map_err(unavailable)?;
     let parity = state
@@ -72,10 +68,10 @@ pub async fn pipeline(
         None => problems.push("no flush run has been recorded".to_string()),
         Some(run) => {
             let age = run["age_seconds"].as_i64().unwrap_or(i64::MAX);
-            if age > state.flush_stale_seconds as i64 {
+            if age > state.config.flush_stale_seconds as i64 {
                 problems.push(format!(
                     "the last flush finished {age} s ago (more than {} s)",
-                    state.flush_stale_seconds
+                    state.config.flush_stale_seconds
                 ));
             }
             if let Some(errors) = run["errors"].as_i64().filter(|e| *e > 0) {

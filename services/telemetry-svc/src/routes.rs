@@ -1,43 +1,28 @@
 //! Handlers: job event ingest (producer token) and the operational endpoints.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
-use analytics_runtime::auth::{check_bearer, BearerError};
+use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
+use crate::auth::Producer;
 use crate::error::TelemetryError;
 use crate::AppState;
 
-pub fn require(req: &HttpRequest, token: &str) -> Result<(), TelemetryError> {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    check_bearer(header, token).map_err(|e| match e {
-        BearerError::Missing => TelemetryError::Unauthorized,
-        BearerError::Wrong => TelemetryError::Forbidden,
-    })
-}
-
 /// POST /api/v1/telemetry/jobs/events
 pub async fn record(
-    req: HttpRequest,
+    _: Producer,
     body: web::Json<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, TelemetryError> {
-    require(&req, &state.producer_token)?;
     let Value::Object(fields) = body.into_inner() else {
         return Err(TelemetryError::BadBody("expected an object".into()));
     };
     let event = analytics_domain::job_event::validate(&fields, chrono::Utc::now())
         .map_err(TelemetryError::Validation)?;
-    let duration = state.events.record(&event).await.map_err(|source| {
-        tracing::warn!(error = %source, "job event not stored");
-        TelemetryError::StoreUnavailable {
-            retry_after: state.retry_after,
-            source,
-        }
-    })?;
+    let duration = state
+        .events
+        .record(&event)
+        .await
+        .map_err(|e| state.unavailable(e))?;
     state
         .recorded
         .get_or_create(&vec![("event_type", event.event_type.as_str())])
@@ -46,7 +31,10 @@ pub async fn record(
 }
 
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    analytics_runtime::http::readiness(&[("mongo", state.rollups.ping().await)], state.retry_after)
+    analytics_runtime::http::readiness(
+        &[("mongo", state.rollups.ping().await)],
+        state.config.retry_after_seconds,
+    )
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -2,6 +2,9 @@
 
 use std::net::SocketAddr;
 
+use std::collections::BTreeMap;
+
+use analytics_domain::job_summary::RateThresholds;
 use analytics_runtime::config::{ConfigError, StoreConfig};
 use serde::Deserialize;
 
@@ -22,6 +25,10 @@ pub struct TelemetryConfig {
     pub retry_after_seconds: u64,
     pub shutdown_timeout_seconds: u64,
     pub flush_stale_seconds: u64,
+    pub rate_warning_per_second: u64,
+    pub rate_critical_per_second: u64,
+    #[serde(default)]
+    pub site_thresholds: BTreeMap<String, RateThresholds>,
 }
 
 impl TelemetryConfig {
@@ -47,9 +54,49 @@ impl TelemetryConfig {
         if !(1..=365).contains(&self.retention_days) {
             return Err(invalid("telemetry.retention_days", "must be 1..365"));
         }
+        let defaults = self.default_thresholds();
+        for (key, t) in std::iter::once(("telemetry.rate_*_per_second".to_string(), defaults))
+            .chain(
+                self.site_thresholds
+                    .iter()
+                    .map(|(site, t)| (format!("telemetry.site_thresholds.{site}"), *t)),
+            )
+        {
+            if t.warning < 1 || t.critical < t.warning {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "warning must be at least 1 and critical at least warning".into(),
+                });
+            }
+        }
         self.bind.parse().map_err(|e| ConfigError::Invalid {
             key: "telemetry.bind".into(),
             message: format!("{:?}: {e}", self.bind),
         })
+    }
+
+    fn default_thresholds(&self) -> RateThresholds {
+        RateThresholds {
+            warning: self.rate_warning_per_second,
+            critical: self.rate_critical_per_second,
+        }
+    }
+
+    /// The rate thresholds of `site`: its override, else the defaults.
+    pub fn thresholds(&self, site: &str) -> RateThresholds {
+        self.site_thresholds
+            .get(site)
+            .copied()
+            .unwrap_or_else(|| self.default_thresholds())
+    }
+
+    /// The lowest warning threshold of any site: quieter seconds never alert.
+    pub fn alert_floor(&self) -> u64 {
+        self.site_thresholds
+            .values()
+            .map(|t| t.warning)
+            .chain([self.rate_warning_per_second])
+            .min()
+            .unwrap_or(1)
     }
 }

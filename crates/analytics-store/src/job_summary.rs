@@ -1,0 +1,373 @@
+//! The job telemetry summary's reads (legacy §7.4), each one aggregation
+//! whose result is small: counts, nearest-rank percentiles, the top rows.
+//! The legacy loaded up to 50,000 rows into PHP and worked on them there
+//! (W-21); here the server does the work, whatever the window holds.
+
+use std::collections::BTreeSet;
+
+use analytics_domain::job_summary::SummaryQuery;
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use mongodb::bson::{self, doc, Bson, DateTime as BsonDateTime, Document};
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+use crate::job_events::JobEventStore;
+
+/// The percentiles the summary reports, in percent.
+const PERCENTILES: [(u32, &str); 3] = [(50, "p50_ms"), (95, "p95_ms"), (99, "p99_ms")];
+/// Stored `event_type`s that end an attempt (the legacy's "completed" rows).
+const ENDED: [&str; 2] = ["completed", "failed"];
+const ROW_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+/// At most this many busy seconds are returned as rate alerts.
+pub const MAX_ALERT_SECONDS: i64 = 1000;
+
+/// Counts and percentiles over the attempts that ended in the window.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+pub struct EndedOverview {
+    pub total: u64,
+    pub success: u64,
+    pub failed: u64,
+    pub timeouts: u64,
+    pub p50_ms: Option<i64>,
+    pub p95_ms: Option<i64>,
+    pub p99_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct JobPerformance {
+    pub job_name: String,
+    pub total: u64,
+    pub failed: u64,
+    pub p50_ms: Option<i64>,
+    pub p95_ms: Option<i64>,
+    pub p99_ms: Option<i64>,
+    pub max_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct FailureRow {
+    pub timestamp: String,
+    pub site: Option<String>,
+    pub job_name: Option<String>,
+    pub error_class: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_message_short: Option<String>,
+    pub timeout_ms_observed: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub attempt: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct SlowJobRow {
+    pub timestamp: String,
+    pub site: Option<String>,
+    pub job_name: Option<String>,
+    pub status: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub error_class: Option<String>,
+}
+
+/// Starts of one site in one chart label.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StartsInLabel {
+    pub site: String,
+    pub label: String,
+    pub count: u64,
+}
+
+/// A second in which a site started at least the asked number of jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusySecond {
+    pub site: String,
+    pub second: DateTime<Utc>,
+    pub jobs_per_second: u64,
+}
+
+/// Everything the summary reads from `job_events`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobSummaryData {
+    pub overview: EndedOverview,
+    pub jobs: Vec<JobPerformance>,
+    pub failures: Vec<FailureRow>,
+    pub slow_jobs: Vec<SlowJobRow>,
+    pub starts: Vec<StartsInLabel>,
+    pub busy_seconds: Vec<BusySecond>,
+    pub sites: Vec<String>,
+    pub job_names: Vec<String>,
+}
+
+/// The 1-based nearest rank of percentile `p` among `$n` sorted values:
+/// ceil(p·n/100), at least 1 (the legacy's index ceil(p·n) − 1, counted
+/// from 1). An integer numerator over 100 keeps whole results exact.
+fn nearest_rank(p: u32) -> Document {
+    doc! {"$max": [1, {"$ceil": {"$divide": [{"$multiply": [i64::from(p), "$n"]}, 100]}}]}
+}
+
+/// Ranks the numeric durations (within each `partition`, if given) and
+/// groups them back with each percentile's value: streaming, so the server
+/// never holds a group's durations in one array.
+fn percentile_stages(partition: Option<&str>) -> Vec<Document> {
+    let mut window = doc! {
+        "sortBy": {"duration_ms": 1},
+        "output": {"rank": {"$documentNumber": {}}, "n": {"$count": {}}},
+    };
+    let key = match partition {
+        Some(field) => {
+            window.insert("partitionBy", field);
+            Bson::String(field.to_string())
+        }
+        None => Bson::Null,
+    };
+    let mut group = doc! {"_id": key};
+    for (p, name) in PERCENTILES {
+        group.insert(
+            name,
+            doc! {"$max": {"$cond": [{"$eq": ["$rank", nearest_rank(p)]}, "$duration_ms", null]}},
+        );
+    }
+    vec![
+        doc! {"$match": {"duration_ms": {"$type": "number"}}},
+        doc! {"$setWindowFields": window},
+        doc! {"$group": group},
+    ]
+}
+
+fn formatted_time() -> Document {
+    doc! {"$dateToString": {"date": "$timestamp", "format": ROW_TIME_FORMAT, "timezone": "UTC"}}
+}
+
+fn count_where(condition: Document) -> Document {
+    doc! {"$sum": {"$cond": [condition, 1, 0]}}
+}
+
+fn first<T: for<'de> Deserialize<'de>>(docs: &[Bson]) -> Result<Option<T>, StoreError> {
+    docs.first()
+        .and_then(Bson::as_document)
+        .map(|d| bson::from_document(d.clone()))
+        .transpose()
+        .map_err(|e| protocol(e.to_string()))
+}
+
+fn all<T: for<'de> Deserialize<'de>>(docs: &[Bson]) -> Result<Vec<T>, StoreError> {
+    docs.iter()
+        .filter_map(Bson::as_document)
+        .map(|d| bson::from_document(d.clone()).map_err(|e| protocol(e.to_string())))
+        .collect()
+}
+
+fn protocol(detail: String) -> StoreError {
+    StoreError::Protocol {
+        store: "mongodb",
+        detail,
+    }
+}
+
+fn facet<'a>(result: &'a Document, name: &str) -> &'a [Bson] {
+    result.get_array(name).map(Vec::as_slice).unwrap_or(&[])
+}
+
+impl JobEventStore {
+    async fn facets(&self, matching: Document, facets: Document) -> Result<Document, StoreError> {
+        let mut cursor = self
+            .collection()
+            .aggregate(vec![doc! {"$match": matching}, doc! {"$facet": facets}])
+            .allow_disk_use(true)
+            .await?;
+        Ok(cursor.try_next().await?.unwrap_or_default())
+    }
+
+    /// Reads the summary of `query`'s window ending at `now`. `alert_floor`
+    /// is the lowest warning threshold: seconds with fewer starts are not
+    /// returned. Filters apply to everything but the lists of sites and jobs,
+    /// which offer every choice the window has.
+    pub async fn summary(
+        &self,
+        query: &SummaryQuery,
+        now: DateTime<Utc>,
+        alert_floor: u64,
+    ) -> Result<JobSummaryData, StoreError> {
+        let (from, to) = query.window(now);
+        let window = doc! {
+            "$gte": BsonDateTime::from_millis(from.timestamp_millis()),
+            "$lte": BsonDateTime::from_millis(to.timestamp_millis()),
+        };
+        let mut filtered = doc! {"timestamp": window.clone()};
+        if let Some(site) = &query.site {
+            filtered.insert("site", site);
+        }
+        if let Some(job) = &query.job_name {
+            filtered.insert("job_name", job);
+        }
+        let limit = i64::from(query.limit);
+        let job_key = doc! {"$ifNull": ["$job_name", "unknown"]};
+
+        let mut ended = filtered.clone();
+        ended.insert("event_type", doc! {"$in": ENDED.to_vec()});
+        let timeout = doc! {"$or": [
+            {"$ne": [{"$ifNull": ["$timeout_ms_observed", null]}, null]},
+            {"$regexMatch": {"input": {"$ifNull": ["$error_class", ""]}, "regex": "ConnectException"}},
+        ]};
+        let mut job_percentiles = vec![doc! {"$addFields": {"job": job_key.clone()}}];
+        job_percentiles.extend(percentile_stages(Some("$job")));
+        let ended_facets = doc! {
+            "counts": [{"$group": {
+                "_id": null,
+                "total": {"$sum": 1},
+                "success": count_where(doc! {"$eq": ["$status", "success"]}),
+                "failed": count_where(doc! {"$eq": ["$status", "failed"]}),
+                "timeouts": count_where(timeout),
+            }}],
+            "percentiles": percentile_stages(None),
+            "jobs": [
+                {"$group": {
+                    "_id": job_key,
+                    "total": {"$sum": 1},
+                    "failed": count_where(doc! {"$eq": ["$status", "failed"]}),
+                    "max_ms": {"$max": "$duration_ms"},
+                }},
+                {"$sort": {"total": -1, "_id": 1}},
+                {"$limit": limit},
+            ],
+            "job_percentiles": job_percentiles,
+            "failures": [
+                {"$match": {"status": "failed"}},
+                {"$sort": {"timestamp": -1, "_id": -1}},
+                {"$limit": limit},
+                {"$project": {
+                    "_id": 0, "timestamp": formatted_time(), "site": 1, "job_name": 1,
+                    "error_class": 1, "error_code": 1, "error_message_short": 1,
+                    "timeout_ms_observed": 1, "duration_ms": 1, "attempt": 1,
+                }},
+            ],
+            "slow_jobs": [
+                {"$match": {"duration_ms": {"$type": "number"}}},
+                {"$sort": {"duration_ms": -1, "timestamp": -1, "_id": -1}},
+                {"$limit": limit},
+                {"$project": {
+                    "_id": 0, "timestamp": formatted_time(), "site": 1, "job_name": 1,
+                    "status": 1, "duration_ms": 1, "error_class": 1,
+                }},
+            ],
+        };
+
+        let mut started = filtered;
+        started.insert("event_type", "started");
+        let started_facets = doc! {
+            "per_label": [
+                {"$group": {
+                    "_id": {"site": "$site", "label": {"$dateToString": {
+                        "date": "$timestamp", "format": query.label_format(), "timezone": "UTC"}}},
+                    "count": {"$sum": 1},
+                }},
+                {"$project": {"_id": 0, "site": "$_id.site", "label": "$_id.label", "count": 1}},
+            ],
+            "busy_seconds": [
+                {"$group": {"_id": {"site": "$site", "second": "$second_bucket"}, "n": {"$sum": 1}}},
+                {"$match": {"n": {"$gte": i64::try_from(alert_floor).unwrap_or(i64::MAX)}}},
+                {"$sort": {"_id.second": -1, "_id.site": 1}},
+                {"$limit": MAX_ALERT_SECONDS},
+            ],
+        };
+
+        let choices = doc! {
+            "timestamp": window,
+            "event_type": {"$in": ["started", "completed", "failed"]},
+        };
+        let choice_facets = doc! {
+            "sites": [{"$group": {"_id": "$site"}}],
+            "jobs": [{"$group": {"_id": "$job_name"}}],
+        };
+
+        let (ended, started, choices) = tokio::try_join!(
+            self.facets(ended, ended_facets),
+            self.facets(started, started_facets),
+            self.facets(choices, choice_facets),
+        )?;
+
+        let mut overview: EndedOverview = first(facet(&ended, "counts"))?.unwrap_or_default();
+        if let Some(p) = first::<Percentiles>(facet(&ended, "percentiles"))? {
+            (overview.p50_ms, overview.p95_ms, overview.p99_ms) = (p.p50_ms, p.p95_ms, p.p99_ms);
+        }
+        let by_job: Vec<Percentiles> = all(facet(&ended, "job_percentiles"))?;
+        let jobs = all::<JobCounts>(facet(&ended, "jobs"))?
+            .into_iter()
+            .map(|j| {
+                let p = by_job
+                    .iter()
+                    .find(|p| p.id.as_deref() == Some(j.id.as_str()));
+                JobPerformance {
+                    p50_ms: p.and_then(|p| p.p50_ms),
+                    p95_ms: p.and_then(|p| p.p95_ms),
+                    p99_ms: p.and_then(|p| p.p99_ms),
+                    job_name: j.id,
+                    total: j.total,
+                    failed: j.failed,
+                    max_ms: j.max_ms,
+                }
+            })
+            .collect();
+        let busy_seconds = facet(&started, "busy_seconds")
+            .iter()
+            .filter_map(Bson::as_document)
+            .filter_map(|d| {
+                let id = d.get_document("_id").ok()?;
+                Some(BusySecond {
+                    site: id.get_str("site").ok()?.to_string(),
+                    second: DateTime::from_timestamp_millis(
+                        id.get_datetime("second").ok()?.timestamp_millis(),
+                    )?,
+                    jobs_per_second: u64::try_from(integer(d.get("n")?)?).ok()?,
+                })
+            })
+            .collect();
+        Ok(JobSummaryData {
+            overview,
+            jobs,
+            failures: all(facet(&ended, "failures"))?,
+            slow_jobs: all(facet(&ended, "slow_jobs"))?,
+            starts: all(facet(&started, "per_label"))?,
+            busy_seconds,
+            sites: distinct_names(facet(&choices, "sites")),
+            job_names: distinct_names(facet(&choices, "jobs")),
+        })
+    }
+}
+
+fn integer(value: &Bson) -> Option<i64> {
+    match value {
+        Bson::Int32(n) => Some(i64::from(*n)),
+        Bson::Int64(n) => Some(*n),
+        _ => None,
+    }
+}
+
+/// The sorted, non-empty `_id`s of a `$group` by name.
+fn distinct_names(docs: &[Bson]) -> Vec<String> {
+    docs.iter()
+        .filter_map(Bson::as_document)
+        .filter_map(|d| d.get_str("_id").ok())
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct Percentiles {
+    #[serde(rename = "_id")]
+    id: Option<String>,
+    p50_ms: Option<i64>,
+    p95_ms: Option<i64>,
+    p99_ms: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JobCounts {
+    #[serde(rename = "_id")]
+    id: String,
+    total: u64,
+    failed: u64,
+    max_ms: Option<i64>,
+}

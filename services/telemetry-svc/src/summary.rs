@@ -1,0 +1,163 @@
+//! `GET /api/v1/telemetry/jobs/summary`: the legacy telemetry page's payload
+//! (legacy §7.4) from the store's aggregations, plus the rates and rate
+//! alerts worked out here.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpResponse};
+use analytics_domain::job_summary::{per_second, percent, SummaryQuery};
+use analytics_store::job_summary::JobSummaryData;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::auth::Operator;
+use crate::error::TelemetryError;
+use crate::settings::TelemetryConfig;
+use crate::AppState;
+
+/// The legacy chart shows at most this many sites (and peaks).
+const MAX_SERIES: usize = 8;
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+pub async fn summary(
+    _: Operator,
+    params: web::Query<HashMap<String, String>>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, TelemetryError> {
+    let query = SummaryQuery::parse(&params).map_err(TelemetryError::Validation)?;
+    let now = Utc::now();
+    let data = state
+        .events
+        .summary(&query, now, state.config.alert_floor())
+        .await
+        .map_err(|e| state.unavailable(e))?;
+    Ok(HttpResponse::Ok().json(compose(&query, now, data, &state.config)))
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.format(TIME_FORMAT).to_string()
+}
+
+/// Per-site start counts on the window's labels, busiest sites first.
+fn throughput_series(labels: &[String], data: &JobSummaryData) -> Vec<Value> {
+    let position: HashMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    let mut sites: HashMap<&str, (Vec<u64>, u64)> = HashMap::new();
+    for s in &data.starts {
+        let Some(&at) = position.get(s.label.as_str()) else {
+            continue;
+        };
+        let (points, total) = sites
+            .entry(s.site.as_str())
+            .or_insert_with(|| (vec![0; labels.len()], 0));
+        points[at] += s.count;
+        *total += s.count;
+    }
+    let mut series: Vec<_> = sites
+        .into_iter()
+        .filter(|(site, _)| !site.trim().is_empty())
+        .collect();
+    series.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(b.0)));
+    series
+        .into_iter()
+        .take(MAX_SERIES)
+        .map(|(site, (points, total))| json!({"site": site, "points": points, "total_started": total}))
+        .collect()
+}
+
+/// Seconds in which a site started jobs at or above its thresholds, newest
+/// first (one alert per site and second, at its highest level), and each
+/// site's peak.
+fn rate_alerts(
+    data: &JobSummaryData,
+    config: &TelemetryConfig,
+) -> (Vec<Value>, Map<String, Value>) {
+    let mut alerts = Vec::new();
+    let mut peaks: HashMap<&str, u64> = HashMap::new();
+    for busy in &data.busy_seconds {
+        let thresholds = config.thresholds(&busy.site);
+        let Some(level) = thresholds.level(busy.jobs_per_second) else {
+            continue;
+        };
+        alerts.push(json!({
+            "timestamp": time(busy.second),
+            "site": busy.site,
+            "status": level,
+            "jobs_per_second": busy.jobs_per_second,
+            "warning_threshold": thresholds.warning,
+            "critical_threshold": thresholds.critical,
+        }));
+        let peak = peaks.entry(busy.site.as_str()).or_default();
+        *peak = (*peak).max(busy.jobs_per_second);
+    }
+    let mut peaks: Vec<_> = peaks.into_iter().collect();
+    peaks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let peak_by_site = peaks
+        .into_iter()
+        .take(MAX_SERIES)
+        .map(|(site, peak)| (site.to_string(), json!(peak)))
+        .collect();
+    (alerts, peak_by_site)
+}
+
+/// The response body: the legacy §7.4 shape, field for field.
+pub fn compose(
+    query: &SummaryQuery,
+    now: DateTime<Utc>,
+    data: JobSummaryData,
+    config: &TelemetryConfig,
+) -> Value {
+    let (from, to) = query.window(now);
+    let o = &data.overview;
+    let labels = query.labels(now);
+    let series = throughput_series(&labels, &data);
+    let (alerts, peak_by_site) = rate_alerts(&data, config);
+    let jobs: Vec<Value> = data
+        .jobs
+        .iter()
+        .map(|j| {
+            json!({
+                "job_name": j.job_name, "total": j.total, "failed": j.failed,
+                "fail_rate": percent(j.failed, j.total),
+                "p50_ms": j.p50_ms, "p95_ms": j.p95_ms, "p99_ms": j.p99_ms, "max_ms": j.max_ms,
+            })
+        })
+        .collect();
+    json!({
+        "filters": {
+            "window_minutes": query.window_minutes,
+            "site": query.site,
+            "job_name": query.job_name,
+            "limit": query.limit,
+        },
+        "window": {"from": time(from), "to": time(to)},
+        "overview": {
+            "total_completed": o.total,
+            "success": o.success,
+            "failed": o.failed,
+            "success_rate": percent(o.success, o.total),
+            "fail_rate": percent(o.failed, o.total),
+            "timeout_count": o.timeouts,
+            "timeout_rate": percent(o.timeouts, o.total),
+            "throughput_per_sec": per_second(o.total, query.window_minutes),
+            "p50_ms": o.p50_ms,
+            "p95_ms": o.p95_ms,
+            "p99_ms": o.p99_ms,
+        },
+        "job_performance": jobs,
+        "throughput": {
+            "labels": labels,
+            "series": series,
+            "alerts": alerts,
+            "peak_by_site": peak_by_site,
+        },
+        "failures": data.failures,
+        "slow_jobs": data.slow_jobs,
+        "available_sites": data.sites,
+        "available_jobs": data.job_names,
+        "generated_at": time(to),
+    })
+}
