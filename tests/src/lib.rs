@@ -303,6 +303,64 @@ impl TestEnv {
     }
 }
 
+/// A service binary running as its own process (killed when dropped).
+pub struct ServiceProcess {
+    pub base: String,
+    pub client: reqwest::Client,
+    _child: tokio::process::Child,
+}
+
+impl ServiceProcess {
+    /// GET `path` with an optional bearer token; returns (status, JSON body).
+    pub async fn get_as(&self, path: &str, token: Option<&str>) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await.unwrap_or(Value::Null)))
+    }
+}
+
+impl TestEnv {
+    /// Starts the real `name` binary with this test's settings, listening
+    /// on a free port set through `bind_key`, and waits until it is ready.
+    pub async fn run_service(&self, name: &str, bind_key: &str) -> anyhow::Result<ServiceProcess> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut cmd = tokio::process::Command::new(binary(name)?);
+        cmd.envs(self.env_vars())
+            .env(
+                format!("ANALYTICS__{}", bind_key.replace('.', "__").to_uppercase()),
+                format!("127.0.0.1:{port}"),
+            )
+            // Warnings and errors end up in the test's captured output.
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true);
+        let child = cmd.spawn()?;
+        let service = ServiceProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            _child: child,
+        };
+        eventually(Duration::from_secs(20), || async {
+            Ok(service
+                .client
+                .get(format!("{}/ready", service.base))
+                .send()
+                .await
+                .ok()
+                .filter(|r| r.status() == 200)
+                .map(|_| ()))
+        })
+        .await
+        .with_context(|| format!("{name} never became ready"))?;
+        Ok(service)
+    }
+}
+
 /// A running in-process ingest-svc.
 pub struct Ingest {
     pub base: String,
