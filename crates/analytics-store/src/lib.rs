@@ -6,6 +6,7 @@ pub mod error;
 pub mod hot_counters;
 pub mod job_events;
 pub mod job_summary;
+pub mod leaderboard;
 pub mod rollups;
 
 pub use catalogue::CatalogueStore;

@@ -51,13 +51,16 @@ pub struct BatchDelta<'a> {
 }
 
 /// What a group apply did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     pub applied_batches: usize,
     /// Batches the ledger already had (a resumed run): skipped.
     pub already_applied: usize,
     /// Rollup documents upserted.
     pub documents: usize,
+    /// Leaderboard change records written with the batches: merge them
+    /// with `merge_pending_leaderboards` after the commit.
+    pub leaderboard_changes: Vec<String>,
 }
 
 /// What one flush run did, as stored in `analytics_flush_runs`.
@@ -75,7 +78,7 @@ pub struct FlushRunRecord {
 #[derive(Clone)]
 pub struct RollupStore {
     client: Client,
-    db: Database,
+    pub(crate) db: Database,
     ledger_ttl: Duration,
 }
 
@@ -236,6 +239,7 @@ impl RollupStore {
             applied_batches: fresh.len(),
             already_applied: batches.len() - fresh.len(),
             documents: 0,
+            leaderboard_changes: Vec::new(),
         };
         if fresh.is_empty() {
             return Ok(report);
@@ -255,6 +259,9 @@ impl RollupStore {
             }
         });
         ledger.insert_many(entries).session(&mut *session).await?;
+        report.leaderboard_changes = self
+            .record_leaderboard_changes(&mut *session, &merged)
+            .await?;
         let models = self.write_models(&merged);
         report.documents = models.len();
         if !models.is_empty() {
@@ -360,39 +367,6 @@ impl RollupStore {
             .limit(limit)
             .await?;
         collect_counts(cursor).await
-    }
-
-    /// The top `limit` entities of a type by one action, in a period's
-    /// bucket (`None` = all time, from the totals). Ties break on entity id.
-    pub async fn top(
-        &self,
-        domain: &Domain,
-        entity_type: EntityType,
-        action: Action,
-        bucket: Option<(Period, &str)>,
-        limit: i64,
-    ) -> Result<Vec<(String, ActionCounts)>, StoreError> {
-        let mut filter = doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str()};
-        let collection = match bucket {
-            Some((period, label)) => {
-                filter.insert(period.field(), label);
-                period_collection(period)
-            }
-            None => TOTALS,
-        };
-        // Zero counts sort last, so dropping them after the limit equals a
-        // `$gt: 0` filter, and keeps the query an equality prefix plus the
-        // index's own order (a range on the sort key makes some planners sort).
-        let cursor = self
-            .db
-            .collection::<Document>(collection)
-            .find(filter)
-            .sort(doc! {action.as_str(): -1, "entity_id": 1})
-            .limit(limit)
-            .await?;
-        let mut rows = collect_counts(cursor).await?;
-        rows.retain(|(_, counts)| counts.get(action) > 0);
-        Ok(rows)
     }
 
     /// One entity's buckets of a period between two labels (inclusive).
@@ -526,7 +500,7 @@ impl RollupStore {
 }
 
 /// `(entity_id, counts)` of every document a cursor yields, in order.
-async fn collect_counts(
+pub(crate) async fn collect_counts(
     mut cursor: mongodb::Cursor<Document>,
 ) -> Result<Vec<(String, ActionCounts)>, StoreError> {
     let mut out = Vec::new();
@@ -611,6 +585,6 @@ fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     }
 }
 
-fn bson_time(t: DateTime<Utc>) -> BsonDateTime {
+pub(crate) fn bson_time(t: DateTime<Utc>) -> BsonDateTime {
     BsonDateTime::from_millis(t.timestamp_millis())
 }

@@ -44,6 +44,9 @@ enum Command {
     },
     /// Create the MySQL tables and Mongo indexes (idempotent).
     Migrate,
+    /// Re-rank every top-N leaderboard from the rollups (after a restore or
+    /// a manual fix of the rollups; safe while flushes run).
+    RebuildLeaderboards,
 }
 
 #[tokio::main]
@@ -105,6 +108,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Migrate => {
             println!("Migrations applied; indexes ensured.");
+            Ok(0)
+        }
+        Command::RebuildLeaderboards => {
+            let started = std::time::Instant::now();
+            let boards = stores.rollups.rebuild_leaderboards().await?;
+            println!(
+                "Rebuilt {boards} leaderboards in {:.1}s.",
+                started.elapsed().as_secs_f64()
+            );
             Ok(0)
         }
     }

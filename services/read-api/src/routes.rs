@@ -3,6 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::rollup::ActionCounts;
 use analytics_domain::{Action, EntityKey, EntityType, Period};
+use analytics_store::leaderboard::{BoardScope, LEADERBOARD_SIZE};
 use serde_json::{json, Map, Value};
 
 use crate::auth::require_admin;
@@ -63,18 +64,17 @@ pub async fn top(
     let entity_type = params::entity_type(q.get("entity_type").map(String::as_str))?;
     let action = params::action(&q)?;
     let period = params::period(&q, "period", "day", true)?;
-    let limit = params::int(&q, "limit", 10, 1, 100)?;
+    let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)?;
     let today = state.rules.bucket_mode(&domain).today(chrono::Utc::now());
     let bucket = period.map(|p| params::bucket(&q, p, today)).transpose()?;
 
+    let scope = BoardScope::new(&domain, entity_type, period.zip(bucket.as_deref()));
     let rows = state
         .rollups
         .top(
-            &domain,
-            entity_type,
+            &scope,
             action,
-            period.zip(bucket.as_deref()),
-            limit,
+            usize::try_from(limit).unwrap_or(LEADERBOARD_SIZE),
         )
         .await
         .map_err(|e| state.unavailable(e))?;

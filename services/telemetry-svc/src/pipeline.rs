@@ -61,6 +61,11 @@ pub async fn pipeline(
         .await
         .map_err(unavailable)?;
     let backlog = state.counters.backlog().await.map_err(unavailable)?;
+    let leaderboard_changes = state
+        .rollups
+        .pending_leaderboard_changes()
+        .await
+        .map_err(unavailable)?;
 
     let mut problems = Vec::new();
     let last_flush = flush.as_ref().map(|d| run_json(d, now));
@@ -99,7 +104,12 @@ pub async fn pipeline(
         "problems": problems,
         "last_flush": last_flush,
         "last_parity": last_parity,
-        "backlog": {"dirty_keys": dirty_total, "open_batches": open_batches, "partitions": partitions},
+        "backlog": {
+            "dirty_keys": dirty_total,
+            "open_batches": open_batches,
+            "leaderboard_changes": leaderboard_changes,
+            "partitions": partitions,
+        },
         "generated_at": now.to_rfc3339_opts(SecondsFormat::Secs, true),
     })))
 }

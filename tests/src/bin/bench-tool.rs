@@ -187,5 +187,12 @@ async fn seed_rollups(s: &StoreConfig, entities: u64) -> anyhow::Result<()> {
         "seeded rollups of {entities} movies in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+    // As after a restore: the rollups are there, the leaderboards are not.
+    let started = Instant::now();
+    let boards = store.rebuild_leaderboards().await?;
+    println!(
+        "rebuilt {boards} leaderboards in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

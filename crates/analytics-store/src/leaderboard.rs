@@ -1,0 +1,461 @@
+//! Leaderboards: the top [`LEADERBOARD_SIZE`] entities of each (domain,
+//! type, action, period bucket), kept in one small document so a top-N read
+//! never depends on how a server plans a sort over a whole bucket.
+//!
+//! Counts only grow, so an entity outside a board can only enter it when its
+//! own count changes: the new board is the top of (old board ∪ entities just
+//! changed). The flush transaction records which entities changed in
+//! `analytics_leaderboard_pending` (new documents only, so concurrent flushes
+//! never conflict there); after the commit, each pending record is merged
+//! into its boards with a compare-and-set on the board's version and then
+//! deleted. A crash in between leaves the record for the next run, and a
+//! merge is idempotent (absolute counts, the higher of two readings wins).
+
+use std::collections::{BTreeSet, HashMap};
+
+use analytics_domain::rollup::{ActionCounts, RollupDelta};
+use analytics_domain::{Action, Domain, EntityType, Period};
+use chrono::Utc;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::ClientSession;
+
+use crate::error::StoreError;
+use crate::rollups::{bson_time, collect_counts, period_collection, RollupStore, TOTALS};
+
+pub const LEADERBOARDS: &str = "analytics_leaderboards";
+pub const LEADERBOARD_PENDING: &str = "analytics_leaderboard_pending";
+/// Entries per board: the largest `limit` the read API serves.
+pub const LEADERBOARD_SIZE: usize = 100;
+/// Entity ids per pending record (keeps each far below 16 MB).
+const PENDING_CHUNK: usize = 10_000;
+const MAX_MERGE_ATTEMPTS: usize = 16;
+
+/// One ranking's bucket: all-time totals (`period` none) or one period label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BoardScope {
+    pub domain: Domain,
+    pub entity_type: EntityType,
+    pub period: Option<Period>,
+    pub bucket: Option<String>,
+}
+
+impl BoardScope {
+    pub fn new(domain: &Domain, entity_type: EntityType, bucket: Option<(Period, &str)>) -> Self {
+        BoardScope {
+            domain: domain.clone(),
+            entity_type,
+            period: bucket.map(|(p, _)| p),
+            bucket: bucket.map(|(_, b)| b.to_string()),
+        }
+    }
+
+    fn board_id(&self, action: Action) -> String {
+        let bucket = match (self.period, &self.bucket) {
+            (Some(p), Some(b)) => format!("{}={b}", p.field()),
+            _ => "all".to_string(),
+        };
+        format!(
+            "{}|{}|{}|{bucket}",
+            self.domain.as_str(),
+            self.entity_type.as_str(),
+            action.as_str()
+        )
+    }
+
+    fn collection(&self) -> &'static str {
+        self.period.map_or(TOTALS, period_collection)
+    }
+
+    /// The rollup documents of this bucket.
+    fn filter(&self) -> Document {
+        let mut filter =
+            doc! {"domain": self.domain.as_str(), "entity_type": self.entity_type.as_str()};
+        if let (Some(p), Some(b)) = (self.period, &self.bucket) {
+            filter.insert(p.field(), b);
+        }
+        filter
+    }
+
+    fn to_doc(&self) -> Document {
+        doc! {
+            "domain": self.domain.as_str(),
+            "entity_type": self.entity_type.as_str(),
+            "period": self.period.map(Period::field),
+            "bucket": self.bucket.as_deref(),
+        }
+    }
+
+    fn from_doc(doc: &Document) -> Option<Self> {
+        let period = match doc.get_str("period") {
+            Ok(field) => Some(Period::ALL.into_iter().find(|p| p.field() == field)?),
+            Err(_) => None,
+        };
+        Some(BoardScope {
+            domain: Domain::new(doc.get_str("domain").ok()?).ok()?,
+            entity_type: EntityType::ALL
+                .into_iter()
+                .find(|t| Some(t.as_str()) == doc.get_str("entity_type").ok())?,
+            period,
+            bucket: doc.get_str("bucket").ok().map(str::to_string),
+        })
+    }
+}
+
+/// The entities whose counts a delta changes, per board scope, with the
+/// actions that changed.
+fn changed(delta: &RollupDelta) -> HashMap<BoardScope, (BTreeSet<Action>, BTreeSet<String>)> {
+    let mut out: HashMap<BoardScope, (BTreeSet<Action>, BTreeSet<String>)> = HashMap::new();
+    let mut note = |scope: BoardScope, id: &str, counts: &ActionCounts| {
+        let (actions, ids) = out.entry(scope).or_default();
+        actions.extend(counts.nonzero().map(|(a, _)| a));
+        ids.insert(id.to_string());
+    };
+    for (entity, counts) in &delta.totals {
+        note(
+            BoardScope::new(&entity.domain, entity.entity_type, None),
+            &entity.entity_id,
+            counts,
+        );
+    }
+    for (key, counts) in &delta.buckets {
+        let scope = BoardScope::new(
+            &key.entity.domain,
+            key.entity.entity_type,
+            Some((key.period.period(), &key.label)),
+        );
+        note(scope, &key.entity.entity_id, counts);
+    }
+    out
+}
+
+/// Ranking order: count descending, then entity id (deterministic ties).
+fn rank(entries: &mut Vec<(String, i64)>) {
+    entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    entries.truncate(LEADERBOARD_SIZE);
+}
+
+fn entries_of(board: &Document) -> Vec<(String, i64)> {
+    board
+        .get_array("entries")
+        .map(|a| {
+            a.iter()
+                .filter_map(Bson::as_document)
+                .filter_map(|e| Some((e.get_str("id").ok()?.to_string(), e.get_i64("n").ok()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl RollupStore {
+    /// Inside the flush transaction: records which entities this delta
+    /// changes, for [`RollupStore::merge_pending_leaderboards`]. Returns
+    /// the records' ids.
+    pub(crate) async fn record_leaderboard_changes(
+        &self,
+        session: &mut ClientSession,
+        delta: &RollupDelta,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = bson_time(Utc::now());
+        let mut records = Vec::new();
+        for (scope, (actions, ids)) in changed(delta) {
+            let ids: Vec<&String> = ids.iter().collect();
+            for chunk in ids.chunks(PENDING_CHUNK) {
+                let mut record = scope.to_doc();
+                record.insert("_id", mongodb::bson::oid::ObjectId::new().to_hex());
+                record.insert("created_at", now);
+                record.insert(
+                    "actions",
+                    actions.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                );
+                record.insert("entity_ids", chunk.to_vec());
+                records.push(record);
+            }
+        }
+        let ids = records
+            .iter()
+            .filter_map(|r| r.get_str("_id").ok().map(str::to_string))
+            .collect();
+        if !records.is_empty() {
+            self.db
+                .collection::<Document>(LEADERBOARD_PENDING)
+                .insert_many(records)
+                .session(session)
+                .await?;
+        }
+        Ok(ids)
+    }
+
+    /// Merges pending change records into their boards and deletes them:
+    /// the ones named, or (with `None`) all, including those a run left
+    /// when it stopped between its commit and its merge (merging a record
+    /// twice is harmless). Returns how many records were merged.
+    pub async fn merge_pending_leaderboards(
+        &self,
+        ids: Option<&[String]>,
+    ) -> Result<usize, StoreError> {
+        let pending = self.db.collection::<Document>(LEADERBOARD_PENDING);
+        let filter = match ids {
+            Some(ids) => doc! {"_id": {"$in": ids}},
+            None => doc! {},
+        };
+        let records: Vec<Document> = pending.find(filter).await?.try_collect().await?;
+        for record in &records {
+            let Some(scope) = BoardScope::from_doc(record) else {
+                tracing::warn!(?record, "malformed leaderboard record dropped");
+                pending.delete_one(doc! {"_id": record.get("_id")}).await?;
+                continue;
+            };
+            let actions: Vec<Action> = Action::ALL
+                .into_iter()
+                .filter(|a| {
+                    record
+                        .get_array("actions")
+                        .is_ok_and(|l| l.contains(&Bson::String(a.as_str().into())))
+                })
+                .collect();
+            let ids: Vec<&str> = record
+                .get_array("entity_ids")
+                .map(|l| l.iter().filter_map(Bson::as_str).collect())
+                .unwrap_or_default();
+            for action in actions {
+                self.update_board(&scope, action, Some(&ids)).await?;
+            }
+            pending.delete_one(doc! {"_id": record.get("_id")}).await?;
+        }
+        Ok(records.len())
+    }
+
+    /// Current counts of `ids` in `scope` that reach `floor` in `action`.
+    async fn counts_at_least(
+        &self,
+        scope: &BoardScope,
+        action: Action,
+        ids: &[&str],
+        floor: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut filter = scope.filter();
+        filter.insert("entity_id", doc! {"$in": ids});
+        filter.insert(action.as_str(), doc! {"$gte": floor.max(1)});
+        let cursor = self
+            .db
+            .collection::<Document>(scope.collection())
+            .find(filter)
+            .projection(doc! {"entity_id": 1, action.as_str(): 1})
+            .await?;
+        Ok(collect_counts(cursor)
+            .await?
+            .into_iter()
+            .map(|(id, c)| (id, c.get(action)))
+            .collect())
+    }
+
+    /// The bucket's top entries by a full sort: builds a missing board
+    /// (a new bucket, or rollups older than the boards).
+    async fn ranked_by_sort(
+        &self,
+        scope: &BoardScope,
+        action: Action,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut filter = scope.filter();
+        filter.insert(action.as_str(), doc! {"$gt": 0});
+        let cursor = self
+            .db
+            .collection::<Document>(scope.collection())
+            .find(filter)
+            .sort(doc! {action.as_str(): -1, "entity_id": 1})
+            .limit(LEADERBOARD_SIZE as i64)
+            .projection(doc! {"entity_id": 1, action.as_str(): 1})
+            .await?;
+        Ok(collect_counts(cursor)
+            .await?
+            .into_iter()
+            .map(|(id, c)| (id, c.get(action)))
+            .collect())
+    }
+
+    /// Updates one board with a compare-and-set on its version, so
+    /// concurrent updates all land. With `changed` ids, merges their current
+    /// counts into the board; without, or when the board does not exist yet
+    /// (a new bucket, or rollups older than the boards), ranks the whole
+    /// bucket by a sort and replaces it.
+    async fn update_board(
+        &self,
+        scope: &BoardScope,
+        action: Action,
+        changed: Option<&[&str]>,
+    ) -> Result<(), StoreError> {
+        let boards = self.db.collection::<Document>(LEADERBOARDS);
+        let id = scope.board_id(action);
+        for _ in 0..MAX_MERGE_ATTEMPTS {
+            let board = boards.find_one(doc! {"_id": &id}).await?;
+            let entries = match (&board, changed) {
+                (Some(board), Some(ids)) => {
+                    let mut entries = entries_of(board);
+                    // A changed entity below a full board's last entry cannot enter it.
+                    let floor = if entries.len() >= LEADERBOARD_SIZE {
+                        entries.last().map_or(1, |e| e.1)
+                    } else {
+                        1
+                    };
+                    let mut best: HashMap<String, i64> = entries.drain(..).collect();
+                    for (entity, n) in self.counts_at_least(scope, action, ids, floor).await? {
+                        // Counts only grow: the higher of two readings is the newer.
+                        let slot = best.entry(entity).or_default();
+                        *slot = (*slot).max(n);
+                    }
+                    let mut entries: Vec<(String, i64)> = best.into_iter().collect();
+                    rank(&mut entries);
+                    entries
+                }
+                _ => self.ranked_by_sort(scope, action).await?,
+            };
+            let stored = match board {
+                None => {
+                    let mut new = board_doc(scope, action, &entries, 1);
+                    new.insert("_id", &id);
+                    match boards.insert_one(new).await {
+                        Ok(_) => true,
+                        // Another update created it first: go again on theirs.
+                        Err(e) if is_duplicate_key(&e) => false,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Some(board) => {
+                    let version = board.get_i64("version").unwrap_or(0);
+                    boards
+                        .replace_one(
+                            doc! {"_id": &id, "version": version},
+                            board_doc(scope, action, &entries, version + 1),
+                        )
+                        .await?
+                        .matched_count
+                        == 1
+                }
+            };
+            if stored {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Protocol {
+            store: "mongodb",
+            detail: format!("leaderboard {id} kept changing under {MAX_MERGE_ATTEMPTS} updates"),
+        })
+    }
+
+    /// Rebuilds every board from the rollups by full sorts (after a restore
+    /// or a manual fix of the rollups; safe while flushes run). Returns how
+    /// many boards were rebuilt.
+    pub async fn rebuild_leaderboards(&self) -> Result<usize, StoreError> {
+        let mut scopes = Vec::new();
+        for period in std::iter::once(None).chain(Period::ALL.map(Some)) {
+            let collection = period.map_or(TOTALS, period_collection);
+            let mut key = doc! {"domain": "$domain", "entity_type": "$entity_type"};
+            if let Some(p) = period {
+                key.insert("bucket", format!("${}", p.field()));
+            }
+            let groups: Vec<Document> = self
+                .db
+                .collection::<Document>(collection)
+                .aggregate(vec![doc! {"$group": {"_id": key}}])
+                .await?
+                .try_collect()
+                .await?;
+            for group in &groups {
+                let Ok(id) = group.get_document("_id") else {
+                    continue;
+                };
+                let mut scope = id.clone();
+                if let Some(p) = period {
+                    scope.insert("period", p.field());
+                }
+                scopes.extend(BoardScope::from_doc(&scope));
+            }
+        }
+        for scope in &scopes {
+            for action in Action::ALL {
+                self.update_board(scope, action, None).await?;
+            }
+        }
+        Ok(scopes.len() * Action::ALL.len())
+    }
+
+    /// The top `limit` of a bucket with every action's count, from its board
+    /// (re-ranked on current counts), or by a sort where no board exists yet.
+    pub async fn top(
+        &self,
+        scope: &BoardScope,
+        action: Action,
+        limit: usize,
+    ) -> Result<Vec<(String, ActionCounts)>, StoreError> {
+        let board = self
+            .db
+            .collection::<Document>(LEADERBOARDS)
+            .find_one(doc! {"_id": scope.board_id(action)})
+            .await?;
+        let ids: Vec<String> = match board {
+            Some(board) => entries_of(&board).into_iter().map(|(id, _)| id).collect(),
+            None => self
+                .ranked_by_sort(scope, action)
+                .await?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect(),
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut filter = scope.filter();
+        filter.insert("entity_id", doc! {"$in": &ids});
+        let cursor = self
+            .db
+            .collection::<Document>(scope.collection())
+            .find(filter)
+            .await?;
+        let mut rows = collect_counts(cursor).await?;
+        rows.retain(|(_, c)| c.get(action) > 0);
+        rows.sort_by(|a, b| {
+            b.1.get(action)
+                .cmp(&a.1.get(action))
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        rows.truncate(limit);
+        Ok(rows)
+    }
+
+    /// How many change records wait to be merged into the boards.
+    pub async fn pending_leaderboard_changes(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .db
+            .collection::<Document>(LEADERBOARD_PENDING)
+            .count_documents(doc! {})
+            .await?)
+    }
+}
+
+fn board_doc(
+    scope: &BoardScope,
+    action: Action,
+    entries: &[(String, i64)],
+    version: i64,
+) -> Document {
+    let mut board = scope.to_doc();
+    board.insert("action", action.as_str());
+    board.insert("version", version);
+    board.insert("updated_at", bson_time(Utc::now()));
+    board.insert(
+        "entries",
+        entries
+            .iter()
+            .map(|(id, n)| doc! {"id": id, "n": n})
+            .collect::<Vec<_>>(),
+    );
+    board
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    matches!(
+        e.kind.as_ref(),
+        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) if w.code == 11000
+    )
+}
