@@ -96,6 +96,19 @@ async fn an_entity_outside_a_full_board_enters_it_when_it_overtakes() -> anyhow:
         );
     }
     assert_eq!(top(&api, "period=week&limit=1").await?, [(movie(1), 501)]);
+
+    // A download changes the entry's other count in the views board too.
+    ingest
+        .send("third", "movie", &movie(105), "download", 2)
+        .await?;
+    env.flush_until_clean().await?;
+    let (_, body) = api
+        .admin("/api/v1/admin/analytics/top?period=all&limit=2")
+        .await?;
+    assert_eq!(
+        body["items"][1],
+        serde_json::json!({"rank": 2, "entity_id": movie(105), "view": 105, "download": 2})
+    );
     let pending = env
         .mongo()
         .await?
@@ -171,7 +184,7 @@ async fn rollups_without_a_board_are_ranked_by_a_sort_and_get_one_on_the_next_ch
     let ids: Vec<&str> = rebuilt
         .get_array("entries")?
         .iter()
-        .filter_map(|e| e.as_document()?.get_str("id").ok())
+        .filter_map(|e| e.as_document()?.get_str("entity_id").ok())
         .collect();
     assert_eq!(ids, ["m-1", "m-2", "m-3"]);
 
@@ -195,7 +208,10 @@ async fn rollups_without_a_board_are_ranked_by_a_sort_and_get_one_on_the_next_ch
         .iter()
         .filter_map(|e| {
             let e = e.as_document()?;
-            Some((e.get_str("id").ok()?.to_string(), e.get_i64("n").ok()?))
+            Some((
+                e.get_str("entity_id").ok()?.to_string(),
+                e.get_i64("view").ok()?,
+            ))
         })
         .collect();
     assert_eq!(

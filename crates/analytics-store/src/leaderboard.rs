@@ -21,7 +21,9 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::ClientSession;
 
 use crate::error::StoreError;
-use crate::rollups::{bson_time, collect_counts, period_collection, RollupStore, TOTALS};
+use crate::rollups::{
+    bson_time, collect_counts, counts_of, period_collection, RollupStore, TOTALS,
+};
 
 pub const LEADERBOARDS: &str = "analytics_leaderboards";
 pub const LEADERBOARD_PENDING: &str = "analytics_leaderboard_pending";
@@ -102,46 +104,49 @@ impl BoardScope {
     }
 }
 
-/// The entities whose counts a delta changes, per board scope, with the
-/// actions that changed.
-fn changed(delta: &RollupDelta) -> HashMap<BoardScope, (BTreeSet<Action>, BTreeSet<String>)> {
-    let mut out: HashMap<BoardScope, (BTreeSet<Action>, BTreeSet<String>)> = HashMap::new();
-    let mut note = |scope: BoardScope, id: &str, counts: &ActionCounts| {
-        let (actions, ids) = out.entry(scope).or_default();
-        actions.extend(counts.nonzero().map(|(a, _)| a));
-        ids.insert(id.to_string());
-    };
-    for (entity, counts) in &delta.totals {
-        note(
-            BoardScope::new(&entity.domain, entity.entity_type, None),
-            &entity.entity_id,
-            counts,
-        );
+/// The entities whose counts a delta changes, per board scope.
+fn changed(delta: &RollupDelta) -> HashMap<BoardScope, BTreeSet<String>> {
+    let mut out: HashMap<BoardScope, BTreeSet<String>> = HashMap::new();
+    for entity in delta.totals.keys() {
+        out.entry(BoardScope::new(&entity.domain, entity.entity_type, None))
+            .or_default()
+            .insert(entity.entity_id.clone());
     }
-    for (key, counts) in &delta.buckets {
+    for key in delta.buckets.keys() {
         let scope = BoardScope::new(
             &key.entity.domain,
             key.entity.entity_type,
             Some((key.period.period(), &key.label)),
         );
-        note(scope, &key.entity.entity_id, counts);
+        out.entry(scope)
+            .or_default()
+            .insert(key.entity.entity_id.clone());
     }
     out
 }
 
-/// Ranking order: count descending, then entity id (deterministic ties).
-fn rank(entries: &mut Vec<(String, i64)>) {
-    entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+/// A board's entries: entity ids with every action's count.
+type Entries = Vec<(String, ActionCounts)>;
+
+/// Ranking order by `action`: count descending, then entity id (stable ties);
+/// entities without any of it are not ranked.
+fn rank(entries: &mut Entries, action: Action) {
+    entries.retain(|(_, c)| c.get(action) > 0);
+    entries.sort_by(|a, b| {
+        b.1.get(action)
+            .cmp(&a.1.get(action))
+            .then_with(|| a.0.cmp(&b.0))
+    });
     entries.truncate(LEADERBOARD_SIZE);
 }
 
-fn entries_of(board: &Document) -> Vec<(String, i64)> {
+fn entries_of(board: &Document) -> Entries {
     board
         .get_array("entries")
         .map(|a| {
             a.iter()
                 .filter_map(Bson::as_document)
-                .filter_map(|e| Some((e.get_str("id").ok()?.to_string(), e.get_i64("n").ok()?)))
+                .filter_map(|e| Some((e.get_str("entity_id").ok()?.to_string(), counts_of(e))))
                 .collect()
         })
         .unwrap_or_default()
@@ -158,16 +163,12 @@ impl RollupStore {
     ) -> Result<Vec<String>, StoreError> {
         let now = bson_time(Utc::now());
         let mut records = Vec::new();
-        for (scope, (actions, ids)) in changed(delta) {
+        for (scope, ids) in changed(delta) {
             let ids: Vec<&String> = ids.iter().collect();
             for chunk in ids.chunks(PENDING_CHUNK) {
                 let mut record = scope.to_doc();
                 record.insert("_id", mongodb::bson::oid::ObjectId::new().to_hex());
                 record.insert("created_at", now);
-                record.insert(
-                    "actions",
-                    actions.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-                );
                 record.insert("entity_ids", chunk.to_vec());
                 records.push(record);
             }
@@ -206,48 +207,41 @@ impl RollupStore {
                 pending.delete_one(doc! {"_id": record.get("_id")}).await?;
                 continue;
             };
-            let actions: Vec<Action> = Action::ALL
-                .into_iter()
-                .filter(|a| {
-                    record
-                        .get_array("actions")
-                        .is_ok_and(|l| l.contains(&Bson::String(a.as_str().into())))
-                })
-                .collect();
             let ids: Vec<&str> = record
                 .get_array("entity_ids")
                 .map(|l| l.iter().filter_map(Bson::as_str).collect())
                 .unwrap_or_default();
-            for action in actions {
-                self.update_board(&scope, action, Some(&ids)).await?;
+            let current = self.current_counts(&scope, &ids).await?;
+            // Every action's board: its entries carry all counts, so a
+            // change in downloads refreshes the views board's entry too.
+            for action in Action::ALL {
+                self.update_board(&scope, action, Some(&current)).await?;
             }
             pending.delete_one(doc! {"_id": record.get("_id")}).await?;
         }
         Ok(records.len())
     }
 
-    /// Current counts of `ids` in `scope` that reach `floor` in `action`.
-    async fn counts_at_least(
+    /// Current counts of `ids` in `scope` (the bucket and the ids are the
+    /// equality prefix of an index: `entity_id` last, so `$in` stays exact).
+    async fn current_counts(
         &self,
         scope: &BoardScope,
-        action: Action,
         ids: &[&str],
-        floor: i64,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+    ) -> Result<Entries, StoreError> {
         let mut filter = scope.filter();
         filter.insert("entity_id", doc! {"$in": ids});
-        filter.insert(action.as_str(), doc! {"$gte": floor.max(1)});
+        let mut projection = doc! {"_id": 0, "entity_id": 1};
+        for action in Action::ALL {
+            projection.insert(action.as_str(), 1);
+        }
         let cursor = self
             .db
             .collection::<Document>(scope.collection())
             .find(filter)
-            .projection(doc! {"entity_id": 1, action.as_str(): 1})
+            .projection(projection)
             .await?;
-        Ok(collect_counts(cursor)
-            .await?
-            .into_iter()
-            .map(|(id, c)| (id, c.get(action)))
-            .collect())
+        collect_counts(cursor).await
     }
 
     /// The bucket's top entries by a full sort: builds a missing board
@@ -256,7 +250,7 @@ impl RollupStore {
         &self,
         scope: &BoardScope,
         action: Action,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+    ) -> Result<Entries, StoreError> {
         let mut filter = scope.filter();
         filter.insert(action.as_str(), doc! {"$gt": 0});
         let cursor = self
@@ -265,47 +259,41 @@ impl RollupStore {
             .find(filter)
             .sort(doc! {action.as_str(): -1, "entity_id": 1})
             .limit(LEADERBOARD_SIZE as i64)
-            .projection(doc! {"entity_id": 1, action.as_str(): 1})
             .await?;
-        Ok(collect_counts(cursor)
-            .await?
-            .into_iter()
-            .map(|(id, c)| (id, c.get(action)))
-            .collect())
+        collect_counts(cursor).await
     }
 
     /// Updates one board with a compare-and-set on its version, so
-    /// concurrent updates all land. With `changed` ids, merges their current
-    /// counts into the board; without, or when the board does not exist yet
-    /// (a new bucket, or rollups older than the boards), ranks the whole
-    /// bucket by a sort and replaces it.
+    /// concurrent updates all land. With `changed` entities' current counts,
+    /// merges them into the board; without, or when the board does not
+    /// exist yet (a new bucket, or rollups older than the boards), ranks the
+    /// whole bucket by a sort and replaces it.
     async fn update_board(
         &self,
         scope: &BoardScope,
         action: Action,
-        changed: Option<&[&str]>,
+        changed: Option<&Entries>,
     ) -> Result<(), StoreError> {
         let boards = self.db.collection::<Document>(LEADERBOARDS);
         let id = scope.board_id(action);
         for _ in 0..MAX_MERGE_ATTEMPTS {
             let board = boards.find_one(doc! {"_id": &id}).await?;
             let entries = match (&board, changed) {
-                (Some(board), Some(ids)) => {
-                    let mut entries = entries_of(board);
-                    // A changed entity below a full board's last entry cannot enter it.
-                    let floor = if entries.len() >= LEADERBOARD_SIZE {
-                        entries.last().map_or(1, |e| e.1)
-                    } else {
-                        1
-                    };
-                    let mut best: HashMap<String, i64> = entries.drain(..).collect();
-                    for (entity, n) in self.counts_at_least(scope, action, ids, floor).await? {
+                (Some(board), Some(changed)) => {
+                    let mut best: HashMap<String, ActionCounts> =
+                        entries_of(board).into_iter().collect();
+                    for (entity, counts) in changed {
                         // Counts only grow: the higher of two readings is the newer.
-                        let slot = best.entry(entity).or_default();
-                        *slot = (*slot).max(n);
+                        let slot = best.entry(entity.clone()).or_default();
+                        for a in Action::ALL {
+                            let newer = slot.get(a).max(counts.get(a));
+                            slot.add(a, newer - slot.get(a));
+                        }
                     }
-                    let mut entries: Vec<(String, i64)> = best.into_iter().collect();
-                    rank(&mut entries);
+                    // An entity outside a full board whose count stays
+                    // below the last entry's is cut again by the ranking.
+                    let mut entries: Entries = best.into_iter().collect();
+                    rank(&mut entries, action);
                     entries
                 }
                 _ => self.ranked_by_sort(scope, action).await?,
@@ -342,7 +330,6 @@ impl RollupStore {
             detail: format!("leaderboard {id} kept changing under {MAX_MERGE_ATTEMPTS} updates"),
         })
     }
-
     /// Rebuilds every board from the rollups by full sorts (after a restore
     /// or a manual fix of the rollups; safe while flushes run). Returns how
     /// many boards were rebuilt.
@@ -380,47 +367,26 @@ impl RollupStore {
         Ok(scopes.len() * Action::ALL.len())
     }
 
-    /// The top `limit` of a bucket with every action's count, from its board
-    /// (re-ranked on current counts), or by a sort where no board exists yet.
+    /// The top `limit` of a bucket with every action's count, from its
+    /// board (one small document), or by a sort where no board exists yet.
+    /// The board is as fresh as the last merge, right after each flush commit.
     pub async fn top(
         &self,
         scope: &BoardScope,
         action: Action,
         limit: usize,
-    ) -> Result<Vec<(String, ActionCounts)>, StoreError> {
+    ) -> Result<Entries, StoreError> {
         let board = self
             .db
             .collection::<Document>(LEADERBOARDS)
             .find_one(doc! {"_id": scope.board_id(action)})
             .await?;
-        let ids: Vec<String> = match board {
-            Some(board) => entries_of(&board).into_iter().map(|(id, _)| id).collect(),
-            None => self
-                .ranked_by_sort(scope, action)
-                .await?
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect(),
+        let mut entries = match board {
+            Some(board) => entries_of(&board),
+            None => self.ranked_by_sort(scope, action).await?,
         };
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut filter = scope.filter();
-        filter.insert("entity_id", doc! {"$in": &ids});
-        let cursor = self
-            .db
-            .collection::<Document>(scope.collection())
-            .find(filter)
-            .await?;
-        let mut rows = collect_counts(cursor).await?;
-        rows.retain(|(_, c)| c.get(action) > 0);
-        rows.sort_by(|a, b| {
-            b.1.get(action)
-                .cmp(&a.1.get(action))
-                .then_with(|| a.0.cmp(&b.0))
-        });
-        rows.truncate(limit);
-        Ok(rows)
+        entries.truncate(limit);
+        Ok(entries)
     }
 
     /// How many change records wait to be merged into the boards.
@@ -433,12 +399,7 @@ impl RollupStore {
     }
 }
 
-fn board_doc(
-    scope: &BoardScope,
-    action: Action,
-    entries: &[(String, i64)],
-    version: i64,
-) -> Document {
+fn board_doc(scope: &BoardScope, action: Action, entries: &Entries, version: i64) -> Document {
     let mut board = scope.to_doc();
     board.insert("action", action.as_str());
     board.insert("version", version);
@@ -447,7 +408,13 @@ fn board_doc(
         "entries",
         entries
             .iter()
-            .map(|(id, n)| doc! {"id": id, "n": n})
+            .map(|(id, counts)| {
+                let mut entry = doc! {"entity_id": id};
+                for a in Action::ALL {
+                    entry.insert(a.as_str(), counts.get(a));
+                }
+                entry
+            })
             .collect::<Vec<_>>(),
     );
     board

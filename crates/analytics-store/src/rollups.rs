@@ -115,14 +115,10 @@ impl RollupStore {
         let entity = doc! {"domain": 1, "entity_type": 1, "entity_id": 1};
         let mut specs: Vec<(&str, Vec<IndexModel>)> = vec![(
             TOTALS,
-            vec![
-                IndexModel::builder()
-                    .keys(entity.clone())
-                    .options(unique())
-                    .build(),
-                top_index(None, Action::View),
-                top_index(None, Action::Download),
-            ],
+            vec![IndexModel::builder()
+                .keys(entity.clone())
+                .options(unique())
+                .build()],
         )];
         for period in Period::ALL {
             let mut key = entity.clone();
@@ -131,8 +127,7 @@ impl RollupStore {
                 period_collection(period),
                 vec![
                     IndexModel::builder().keys(key).options(unique()).build(),
-                    top_index(Some(period.field()), Action::View),
-                    top_index(Some(period.field()), Action::Download),
+                    bucket_index(period),
                 ],
             ));
         }
@@ -512,14 +507,13 @@ pub(crate) async fn collect_counts(
     Ok(out)
 }
 
-fn top_index(bucket: Option<&str>, action: Action) -> IndexModel {
+/// A bucket's documents by entity: the leaderboard merges look up the
+/// entities a flush changed in one bucket, `entity_id` last so an `$in`
+/// stays a set of exact index points (the unique index puts the bucket last,
+/// for one entity's series).
+fn bucket_index(period: Period) -> IndexModel {
     let mut keys = doc! {"domain": 1, "entity_type": 1};
-    if let Some(bucket) = bucket {
-        keys.insert(bucket, 1);
-    }
-    // entity_id is the tie-break of the top-list sort: with it in the
-    // index, a top-N read walks N index entries instead of sorting a bucket.
-    keys.insert(action.as_str(), -1);
+    keys.insert(period.field(), 1);
     keys.insert("entity_id", 1);
     IndexModel::builder().keys(keys).build()
 }
