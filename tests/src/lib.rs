@@ -51,6 +51,8 @@ pub struct TestEnv {
     pub mysql_url: String,
     /// Extra `ANALYTICS__…` settings for every app and binary of this test.
     pub settings: BTreeMap<String, String>,
+    /// Other environment variables for the binaries this test runs.
+    pub process_env: BTreeMap<String, String>,
 }
 
 impl TestEnv {
@@ -90,11 +92,18 @@ impl TestEnv {
             mysql_url: mysql,
             id,
             settings,
+            process_env: BTreeMap::new(),
         })
     }
 
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
         self.settings.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets a non-`ANALYTICS__` environment variable for the binaries.
+    pub fn set_process_env(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.process_env.insert(key.into(), value.into());
         self
     }
 
@@ -171,7 +180,9 @@ impl TestEnv {
         extra_env: &[(&str, &str)],
     ) -> anyhow::Result<Output> {
         let mut cmd = tokio::process::Command::new(binary("flush-worker")?);
-        cmd.args(args).env("RUST_LOG", "warn");
+        cmd.args(args)
+            .env("RUST_LOG", "warn")
+            .envs(&self.process_env);
         for (k, v) in &self.settings {
             cmd.env(
                 format!("ANALYTICS__{}", k.replace('.', "__").to_uppercase()),
@@ -332,6 +343,7 @@ impl TestEnv {
             .port();
         let mut cmd = tokio::process::Command::new(binary(name)?);
         cmd.envs(self.env_vars())
+            .envs(&self.process_env)
             .env(
                 format!("ANALYTICS__{}", bind_key.replace('.', "__").to_uppercase()),
                 format!("127.0.0.1:{port}"),

@@ -68,7 +68,16 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
 }
 
 /// Env vars the binaries read besides the config keys.
-pub const OTHER_ENV_VARS: [&str; 3] = ["RUST_LOG", FILE_VAR, "ANALYTICS_FLUSH_FAULT"];
+pub const OTHER_ENV_VARS: [&str; 7] = [
+    "RUST_LOG",
+    FILE_VAR,
+    "ANALYTICS_FLUSH_FAULT",
+    // OpenTelemetry's standard exporter settings (see `logging`).
+    crate::logging::OTLP_ENDPOINT_VARS[0],
+    crate::logging::OTLP_ENDPOINT_VARS[1],
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_BSP_SCHEDULE_DELAY",
+];
 
 /// Every `ANALYTICS__SECTION__KEY` a binary understands: one per key of the
 /// compiled-in defaults (deployments can check their manifests against it).

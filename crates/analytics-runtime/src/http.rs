@@ -1,9 +1,21 @@
 //! HTTP endpoints every service answers the same way.
 
+use actix_web::middleware::Condition;
 use actix_web::HttpResponse;
 use analytics_store::StoreError;
 use prometheus_client::registry::Registry;
 use serde_json::json;
+use tracing_actix_web::{DefaultRootSpanBuilder, TracingLogger};
+
+/// One span per request (method, route, status; a caller's `traceparent`
+/// continues its trace) when traces are exported; otherwise no middleware at
+/// all, so the hot path pays nothing for spans nobody collects.
+pub fn request_traces() -> Condition<TracingLogger<DefaultRootSpanBuilder>> {
+    Condition::new(
+        crate::logging::traces_configured(),
+        TracingLogger::default(),
+    )
+}
 
 /// `GET /health`: the process is alive (readiness is per service).
 pub async fn health() -> HttpResponse {

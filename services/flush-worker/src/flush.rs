@@ -15,6 +15,7 @@ use analytics_store::hot_counters::{Batch, Claim, CounterHash};
 use analytics_store::rollups::{BatchDelta, FlushRunRecord};
 use analytics_store::StoreError;
 use chrono::Utc;
+use tracing::Instrument;
 
 use crate::fault::{self, FaultPoint};
 use crate::stores::Stores;
@@ -51,6 +52,11 @@ pub struct FlushReport {
 
 pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
     let run_id = uuid::Uuid::now_v7().to_string();
+    let span = tracing::info_span!("flush_run", run_id = %run_id);
+    run_as(stores, opts, run_id).instrument(span).await
+}
+
+async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushReport {
     let started_at = Utc::now();
     let mut report = FlushReport::default();
     report_job(stores, &run_id, JobEventType::Started, started_at, &report).await;
@@ -251,6 +257,7 @@ fn sweep_step(batch_size: usize, backlog: u64) -> u32 {
 
 /// Applies one round's batches: Mongo (one transaction), then the MySQL
 /// replicas, then deletes the batches.
+#[tracing::instrument(name = "flush_round", skip_all, fields(batches = batches.len()))]
 async fn flush_group(
     stores: &Stores,
     opts: &FlushOptions,

@@ -51,7 +51,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    analytics_runtime::logging::init_stderr("flush-worker");
+    // Held to the end: dropping it flushes the spans still queued.
+    let _telemetry = analytics_runtime::logging::init_stderr("flush-worker");
     match run(Cli::parse()).await {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -64,6 +64,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(analytics_runtime::http::request_traces())
                 .app_data(state.clone())
                 .route("/api/v1/analytics/events", web::post().to(routes::ingest))
                 .route("/health", web::get().to(analytics_runtime::http::health))

@@ -2,7 +2,8 @@ use ingest_svc::{Application, Settings};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    analytics_runtime::logging::init("ingest-svc");
+    // Held to the end: dropping it flushes the spans still queued.
+    let _telemetry = analytics_runtime::logging::init("ingest-svc");
     let settings: Settings = analytics_runtime::load()?;
     let app = Application::build(settings)?;
     tracing::info!(port = app.port, "ingest-svc listening");

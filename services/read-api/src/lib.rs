@@ -83,6 +83,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let latency = latency.clone();
             App::new()
+                .wrap(analytics_runtime::http::request_traces())
                 .app_data(state.clone())
                 .wrap_fn(move |req, srv| {
                     // The route pattern, not the raw path: a bounded label.

@@ -97,6 +97,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(analytics_runtime::http::request_traces())
                 .app_data(state.clone())
                 .app_data(
                     web::JsonConfig::default()
