@@ -2,7 +2,7 @@
 //! one small document, exact however the counts arrive.
 
 use analytics_store::leaderboard::{LEADERBOARDS, LEADERBOARD_PENDING, LEADERBOARD_SIZE};
-use analytics_tests::{ReadApi, TestEnv};
+use analytics_tests::{ReadApi, TestEnv, OPERATOR_TOKEN};
 use mongodb::bson::{doc, Document};
 use serde_json::Value;
 
@@ -141,19 +141,26 @@ async fn a_flush_stopped_after_its_commit_leaves_changes_the_next_run_merges() -
         .count_documents(doc! {})
         .await?;
     assert!(pending > 0, "the stopped run's change records wait");
+    // Operators see them waiting.
+    let telemetry = env.spawn_telemetry().await?;
+    let pipeline = || async {
+        let view: Value = reqwest::Client::new()
+            .get(format!("{telemetry}/api/v1/telemetry/pipeline"))
+            .bearer_auth(OPERATOR_TOKEN)
+            .send()
+            .await?
+            .json()
+            .await?;
+        anyhow::Ok(view["backlog"]["leaderboard_changes"].clone())
+    };
+    assert_eq!(pipeline().await?, serde_json::json!(pending));
 
     env.flush_until_clean().await?;
     assert_eq!(
         top(&api, "period=all").await?,
         [("m-2".to_string(), 5), ("m-1".to_string(), 3)]
     );
-    let left = env
-        .mongo()
-        .await?
-        .collection::<Document>(LEADERBOARD_PENDING)
-        .count_documents(doc! {})
-        .await?;
-    assert_eq!(left, 0);
+    assert_eq!(pipeline().await?, serde_json::json!(0));
     Ok(())
 }
 
