@@ -314,6 +314,21 @@ impl TestEnv {
     }
 }
 
+/// GET `url` with an optional bearer token; returns (status, JSON body or null).
+pub async fn get_json(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+) -> anyhow::Result<(u16, Value)> {
+    let mut req = client.get(url);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.json().await.unwrap_or(Value::Null)))
+}
+
 /// A service binary running as its own process (killed when dropped).
 pub struct ServiceProcess {
     pub base: String,
@@ -324,13 +339,7 @@ pub struct ServiceProcess {
 impl ServiceProcess {
     /// GET `path` with an optional bearer token; returns (status, JSON body).
     pub async fn get_as(&self, path: &str, token: Option<&str>) -> anyhow::Result<(u16, Value)> {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        Ok((status, resp.json().await.unwrap_or(Value::Null)))
+        get_json(&self.client, &format!("{}{path}", self.base), token).await
     }
 }
 
@@ -452,13 +461,7 @@ impl ReadApi {
     }
 
     pub async fn get_as(&self, path: &str, token: Option<&str>) -> anyhow::Result<(u16, Value)> {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        Ok((status, resp.json().await.unwrap_or(Value::Null)))
+        get_json(&self.client, &format!("{}{path}", self.base), token).await
     }
 
     pub async fn stop(&self) {

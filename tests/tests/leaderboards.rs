@@ -2,7 +2,7 @@
 //! one small document, exact however the counts arrive.
 
 use analytics_store::leaderboard::{LEADERBOARDS, LEADERBOARD_PENDING, LEADERBOARD_SIZE};
-use analytics_tests::{ReadApi, TestEnv, OPERATOR_TOKEN};
+use analytics_tests::{get_json, ReadApi, TestEnv, OPERATOR_TOKEN};
 use mongodb::bson::{doc, Document};
 use serde_json::Value;
 
@@ -37,6 +37,16 @@ async fn board(env: &TestEnv, id: &str) -> anyhow::Result<Option<Document>> {
         .await?
         .collection::<Document>(LEADERBOARDS)
         .find_one(doc! {"_id": id})
+        .await?)
+}
+
+/// Change records not merged into the boards yet.
+async fn pending_changes(env: &TestEnv) -> anyhow::Result<u64> {
+    Ok(env
+        .mongo()
+        .await?
+        .collection::<Document>(LEADERBOARD_PENDING)
+        .count_documents(doc! {})
         .await?)
 }
 
@@ -109,13 +119,11 @@ async fn an_entity_outside_a_full_board_enters_it_when_it_overtakes() -> anyhow:
         body["items"][1],
         serde_json::json!({"rank": 2, "entity_id": movie(105), "view": 105, "download": 2})
     );
-    let pending = env
-        .mongo()
-        .await?
-        .collection::<Document>(LEADERBOARD_PENDING)
-        .count_documents(doc! {})
-        .await?;
-    assert_eq!(pending, 0, "every change record merged");
+    assert_eq!(
+        pending_changes(&env).await?,
+        0,
+        "every change record merged"
+    );
     Ok(())
 }
 
@@ -134,23 +142,14 @@ async fn a_flush_stopped_after_its_commit_leaves_changes_the_next_run_merges() -
         .flush_worker(&["flush"], &[("ANALYTICS_FLUSH_FAULT", "after-mongo")])
         .await?;
     assert_eq!(crashed.status.code(), Some(86));
-    let pending = env
-        .mongo()
-        .await?
-        .collection::<Document>(LEADERBOARD_PENDING)
-        .count_documents(doc! {})
-        .await?;
+    let pending = pending_changes(&env).await?;
     assert!(pending > 0, "the stopped run's change records wait");
     // Operators see them waiting.
     let telemetry = env.spawn_telemetry().await?;
+    let client = reqwest::Client::new();
+    let url = format!("{telemetry}/api/v1/telemetry/pipeline");
     let pipeline = || async {
-        let view: Value = reqwest::Client::new()
-            .get(format!("{telemetry}/api/v1/telemetry/pipeline"))
-            .bearer_auth(OPERATOR_TOKEN)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let (_, view) = get_json(&client, &url, Some(OPERATOR_TOKEN)).await?;
         anyhow::Ok(view["backlog"]["leaderboard_changes"].clone())
     };
     assert_eq!(pipeline().await?, serde_json::json!(pending));

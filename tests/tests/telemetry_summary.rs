@@ -1,7 +1,7 @@
 //! telemetry-svc `GET /api/v1/telemetry/jobs/summary`: the legacy summary
 //! payload computed by the MongoDB-wire server's aggregations.
 
-use analytics_tests::{TestEnv, OPERATOR_TOKEN, PRODUCER_TOKEN};
+use analytics_tests::{get_json, TestEnv, OPERATOR_TOKEN, PRODUCER_TOKEN};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{json, Value};
 
@@ -35,16 +35,8 @@ impl Telemetry {
     }
 
     async fn summary_as(&self, query: &str, token: Option<&str>) -> anyhow::Result<(u16, Value)> {
-        let mut req = self.client.get(format!(
-            "{}/api/v1/telemetry/jobs/summary{query}",
-            self.base
-        ));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        Ok((status, resp.json().await.unwrap_or(Value::Null)))
+        let url = format!("{}/api/v1/telemetry/jobs/summary{query}", self.base);
+        get_json(&self.client, &url, token).await
     }
 
     async fn summary(&self, query: &str) -> anyhow::Result<Value> {
