@@ -2,6 +2,7 @@
 
 use analytics_tests::{TestEnv, OPERATOR_TOKEN, PRODUCER_TOKEN};
 use chrono::{Duration, Utc};
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
 
@@ -177,37 +178,65 @@ async fn the_pipeline_view_shows_backlog_flush_runs_and_parity() -> anyhow::Resu
             .send(&format!("p{i}"), "movie", movie, "view", 1)
             .await?;
     }
+    ingest.send("p9", "movie", "m-1", "view", 4).await?;
+    ingest.send("p9", "movie", "m-1", "view", 4).await?; // a retry: not counted again
     let view: Value = get(Some(OPERATOR_TOKEN)).await?.json().await?;
-    assert_eq!(view["backlog"]["dirty_keys"], 3);
-    assert_eq!(
-        view["backlog"]["partitions"].as_array().map(Vec::len),
-        Some(16)
-    );
+    assert_eq!(view["backlog"]["dirty_keys"], 4);
+    assert_eq!(view["backlog"]["counts_waiting"], 7, "1 + 1 + 1 + 4");
+    let partitions = view["backlog"]["partitions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(partitions.len(), 16);
+    let per_partition: u64 = partitions
+        .iter()
+        .filter_map(|p| p["counts_waiting"].as_u64())
+        .sum();
+    assert_eq!(per_partition, 7);
 
-    let out = env.flush_worker(&["flush"], &[]).await?;
-    assert!(out.status.success());
+    // Applied but not deleted: the batch's counts still wait.
+    let stopped = env
+        .flush_worker(&["flush"], &[("ANALYTICS_FLUSH_FAULT", "after-mysql")])
+        .await?;
+    assert_eq!(stopped.status.code(), Some(86));
+    let view: Value = get(Some(OPERATOR_TOKEN)).await?.json().await?;
+    assert_eq!(view["backlog"]["counts_waiting"], 7);
+    assert_eq!(view["backlog"]["open_batches"], 4);
+
+    env.flush_until_clean().await?;
     let view: Value = get(Some(OPERATOR_TOKEN)).await?.json().await?;
     assert_eq!(view["healthy"], true, "{view}");
     assert_eq!(view["backlog"]["dirty_keys"], 0);
+    assert_eq!(view["backlog"]["counts_waiting"], 0);
     assert_eq!(view["backlog"]["open_batches"], 0);
-    assert_eq!(
-        (&view["last_flush"]["keys"], &view["last_flush"]["errors"]),
-        (&json!(3), &json!(0))
-    );
+    assert_eq!(view["last_flush"]["errors"], 0);
     assert_eq!(view["last_flush"]["status"], "success");
 
-    // The flush reported itself as a job: started, then completed with a duration.
-    let jobs = env.mongo().await?.collection::<Document>("job_events");
-    let started = jobs
-        .find_one(doc! {"job_name": "analytics:flush", "event_type": "started"})
-        .await?;
-    let completed = jobs
-        .find_one(doc! {"job_name": "analytics:flush", "event_type": "completed"})
+    // Every run reported itself as a job: the stopped one only started; the
+    // ones after it (the stopped run's leases expire one by one) ended, each
+    // with a duration, and together they resumed its four batches' keys.
+    let jobs: Vec<Document> = env
+        .mongo()
         .await?
-        .ok_or_else(|| anyhow::anyhow!("no completed flush job event"))?;
-    assert!(started.is_some());
-    assert!(completed.get_i64("duration_ms")? >= 0);
-    assert_eq!(completed.get_document("payload_meta")?.get_i64("keys")?, 3);
+        .collection::<Document>("job_events")
+        .find(doc! {"job_name": "analytics:flush"})
+        .await?
+        .try_collect()
+        .await?;
+    fn of_type<'a>(jobs: &'a [Document], t: &'a str) -> impl Iterator<Item = &'a Document> {
+        jobs.iter()
+            .filter(move |j| j.get_str("event_type") == Ok(t))
+    }
+    assert_eq!(
+        of_type(&jobs, "started").count(),
+        of_type(&jobs, "completed").count() + of_type(&jobs, "failed").count() + 1
+    );
+    let mut resumed_keys = 0;
+    for done in of_type(&jobs, "completed").chain(of_type(&jobs, "failed")) {
+        assert!(done.get_i64("duration_ms")? >= 0);
+        resumed_keys += done.get_document("payload_meta")?.get_i64("keys")?;
+    }
+    assert_eq!(resumed_keys, 4);
 
     // A parity mismatch makes the pipeline unhealthy, and says why.
     let mut conn = env.mysql().await?;

@@ -96,6 +96,12 @@ impl KeySpace {
         format!("{}:dirty", self.base(p))
     }
 
+    /// The sum of the values counted on partition `p` and not yet flushed
+    /// (raised by ingest, lowered when a flushed batch is deleted).
+    pub fn waiting(&self, p: u16) -> String {
+        format!("{}:waiting", self.base(p))
+    }
+
     pub fn event_log(&self, p: u16) -> String {
         format!("{}:log", self.base(p))
     }

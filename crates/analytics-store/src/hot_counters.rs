@@ -13,17 +13,31 @@ use deadpool_redis::{Connection, Pool, PoolConfig, Runtime, Timeouts};
 
 use crate::error::{bounded, StoreError};
 
+/// What waits for a flush on one partition.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PartitionBacklog {
+    pub partition: u16,
+    /// Counter keys with increments not claimed by a flush yet.
+    pub dirty_keys: u64,
+    /// The batch claimed and not yet finished, if any.
+    pub open_batch: Option<String>,
+    /// The sum of the values of the events counted and not yet flushed
+    /// (fresh keys and the open batch): one per event of value 1.
+    pub counts_waiting: u64,
+}
+
 /// Dedupe window of the event markers (brief §4: 48 h).
 pub const DEDUPE_TTL_SECS: u64 = 172_800;
 
-/// Dedupe, increment and mark dirty together or not at all. The dirty set is
-/// sorted by entity order (ARGV[5]) so every partition is claimed in the
-/// same entity order.
+/// Dedupe, increment, mark dirty and add to the partition's waiting sum
+/// together or not at all. The dirty set is sorted by entity order (ARGV[5])
+/// so every partition is claimed in the same entity order.
 /// Returns 0 = counted, 1 = duplicate (same fingerprint), 2 = conflict.
 const INGEST_LUA: &str = r#"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   redis.call('HINCRBY', KEYS[2], ARGV[3], ARGV[4])
   redis.call('ZADD', KEYS[3], ARGV[5], KEYS[2])
+  redis.call('INCRBY', KEYS[4], ARGV[4])
   return 0
 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
@@ -59,15 +73,26 @@ redis.call('SET', KEYS[2], ARGV[2])
 return {2, ARGV[2], n}
 "#;
 
-/// Deletes a finished batch, only while the lease is still ours.
+/// Deletes a finished batch, only while the lease is still ours, and takes
+/// its values off the partition's waiting sum (once: a second call finds
+/// the batch no longer open); a sum down to zero is deleted, so an idle
+/// partition leaves no keys behind.
 const FINISH_LUA: &str = r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
 local manifest = ARGV[3]
+local flushed = 0
 for _, k in ipairs(redis.call('SMEMBERS', manifest)) do
-  redis.call('DEL', manifest .. ':' .. k)
+  local key = manifest .. ':' .. k
+  for _, v in ipairs(redis.call('HVALS', key)) do
+    flushed = flushed + (tonumber(v) or 0)
+  end
+  redis.call('DEL', key)
 end
 redis.call('DEL', manifest, KEYS[2])
+if flushed ~= 0 and redis.call('DECRBY', KEYS[3], flushed) <= 0 then
+  redis.call('DEL', KEYS[3])
+end
 return 1
 "#;
 
@@ -273,6 +298,7 @@ impl HotCounters {
             .key(self.keys.event_marker(p, &event.event_id))
             .key(self.keys.counter(p, &event.entity))
             .key(self.keys.dirty(p))
+            .key(self.keys.waiting(p))
             .arg(event.fingerprint())
             .arg(DEDUPE_TTL_SECS)
             .arg(field.encode())
@@ -419,6 +445,7 @@ impl HotCounters {
         invocation
             .key(self.keys.lease(p))
             .key(self.keys.open_batch(p))
+            .key(self.keys.waiting(p))
             .arg(run_id)
             .arg(&batch.id)
             .arg(self.keys.batch_manifest(p, &batch.id));
@@ -464,19 +491,30 @@ impl HotCounters {
         Ok(pending)
     }
 
-    /// Per partition: dirty counter keys and the open batch id, if any.
-    pub async fn backlog(&self) -> Result<Vec<(u16, u64, Option<String>)>, StoreError> {
+    /// What waits for a flush, per partition (four O(1) reads each).
+    pub async fn backlog(&self) -> Result<Vec<PartitionBacklog>, StoreError> {
         let mut pipe = redis::pipe();
         for p in self.keys.partitions() {
-            pipe.zcard(self.keys.dirty(p)).get(self.keys.open_batch(p));
+            pipe.zcard(self.keys.dirty(p))
+                .get(self.keys.open_batch(p))
+                .get(self.keys.waiting(p));
         }
-        let replies: Vec<(u64, Option<String>)> =
+        let replies: Vec<(u64, Option<String>, Option<i64>)> =
             self.run(async |c| pipe.query_async(c).await).await?;
         Ok(self
             .keys
             .partitions()
             .zip(replies)
-            .map(|(p, (dirty, open))| (p, dirty, open))
+            .map(
+                |(partition, (dirty_keys, open_batch, waiting))| PartitionBacklog {
+                    partition,
+                    dirty_keys,
+                    open_batch,
+                    // Below zero only if batches counted before this sum existed
+                    // were flushed after it did.
+                    counts_waiting: u64::try_from(waiting.unwrap_or(0)).unwrap_or(0),
+                },
+            )
             .collect())
     }
 

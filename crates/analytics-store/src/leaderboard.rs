@@ -6,10 +6,11 @@
 //! own count changes: the new board is the top of (old board ∪ entities just
 //! changed). The flush transaction records which entities changed in
 //! `analytics_leaderboard_pending` (new documents only, so concurrent flushes
-//! never conflict there); after the commit, each pending record is merged
-//! into its boards with a compare-and-set on the board's version and then
-//! deleted. A crash in between leaves the record for the next run, and a
-//! merge is idempotent (absolute counts, the higher of two readings wins).
+//! never conflict there); at the end of the run, after its leases are
+//! released, the pending records are merged into their boards with a
+//! compare-and-set on each board's version and then deleted. A run that
+//! stops first leaves its records for the next run, and a merge is
+//! idempotent (absolute counts, the higher of two readings wins).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -154,29 +155,23 @@ fn entries_of(board: &Document) -> Entries {
 
 impl RollupStore {
     /// Inside the flush transaction: records which entities this delta
-    /// changes, for [`RollupStore::merge_pending_leaderboards`]. Returns
-    /// the records' ids.
+    /// changes, for [`RollupStore::merge_pending_leaderboards`].
     pub(crate) async fn record_leaderboard_changes(
         &self,
         session: &mut ClientSession,
         delta: &RollupDelta,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<(), StoreError> {
         let now = bson_time(Utc::now());
         let mut records = Vec::new();
         for (scope, ids) in changed(delta) {
             let ids: Vec<&String> = ids.iter().collect();
             for chunk in ids.chunks(PENDING_CHUNK) {
                 let mut record = scope.to_doc();
-                record.insert("_id", mongodb::bson::oid::ObjectId::new().to_hex());
                 record.insert("created_at", now);
                 record.insert("entity_ids", chunk.to_vec());
                 records.push(record);
             }
         }
-        let ids = records
-            .iter()
-            .filter_map(|r| r.get_str("_id").ok().map(str::to_string))
-            .collect();
         if !records.is_empty() {
             self.db
                 .collection::<Document>(LEADERBOARD_PENDING)
@@ -184,40 +179,45 @@ impl RollupStore {
                 .session(session)
                 .await?;
         }
-        Ok(ids)
+        Ok(())
     }
 
-    /// Merges pending change records into their boards and deletes them:
-    /// the ones named, or (with `None`) all, including those a run left
-    /// when it stopped between its commit and its merge (merging a record
-    /// twice is harmless). Returns how many records were merged.
-    pub async fn merge_pending_leaderboards(
-        &self,
-        ids: Option<&[String]>,
-    ) -> Result<usize, StoreError> {
+    /// Merges every pending change record into its boards and deletes it,
+    /// those a stopped run left included (merging a record twice is
+    /// harmless). Records of one bucket are merged together: one read of
+    /// their entities' counts and one update per board, however many flush
+    /// rounds wrote them. Returns how many records were merged.
+    pub async fn merge_pending_leaderboards(&self) -> Result<usize, StoreError> {
         let pending = self.db.collection::<Document>(LEADERBOARD_PENDING);
-        let filter = match ids {
-            Some(ids) => doc! {"_id": {"$in": ids}},
-            None => doc! {},
-        };
-        let records: Vec<Document> = pending.find(filter).await?.try_collect().await?;
+        let records: Vec<Document> = pending.find(doc! {}).await?.try_collect().await?;
+        let mut by_scope: HashMap<BoardScope, (BTreeSet<String>, Vec<Bson>)> = HashMap::new();
         for record in &records {
+            let id = record.get("_id").cloned().unwrap_or(Bson::Null);
             let Some(scope) = BoardScope::from_doc(record) else {
                 tracing::warn!(?record, "malformed leaderboard record dropped");
-                pending.delete_one(doc! {"_id": record.get("_id")}).await?;
+                pending.delete_one(doc! {"_id": id}).await?;
                 continue;
             };
-            let ids: Vec<&str> = record
-                .get_array("entity_ids")
-                .map(|l| l.iter().filter_map(Bson::as_str).collect())
-                .unwrap_or_default();
-            let current = self.current_counts(&scope, &ids).await?;
+            let (entities, record_ids) = by_scope.entry(scope).or_default();
+            if let Ok(list) = record.get_array("entity_ids") {
+                entities.extend(list.iter().filter_map(Bson::as_str).map(str::to_string));
+            }
+            record_ids.push(id);
+        }
+        for (scope, (entities, record_ids)) in &by_scope {
+            let entities: Vec<&str> = entities.iter().map(String::as_str).collect();
+            let mut current = Entries::new();
+            for chunk in entities.chunks(PENDING_CHUNK) {
+                current.extend(self.current_counts(scope, chunk).await?);
+            }
             // Every action's board: its entries carry all counts, so a
             // change in downloads refreshes the views board's entry too.
             for action in Action::ALL {
-                self.update_board(&scope, action, Some(&current)).await?;
+                self.update_board(scope, action, Some(&current)).await?;
             }
-            pending.delete_one(doc! {"_id": record.get("_id")}).await?;
+            pending
+                .delete_many(doc! {"_id": {"$in": record_ids}})
+                .await?;
         }
         Ok(records.len())
     }

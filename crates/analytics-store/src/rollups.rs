@@ -51,16 +51,13 @@ pub struct BatchDelta<'a> {
 }
 
 /// What a group apply did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     pub applied_batches: usize,
     /// Batches the ledger already had (a resumed run): skipped.
     pub already_applied: usize,
     /// Rollup documents upserted.
     pub documents: usize,
-    /// Leaderboard change records written with the batches: merge them
-    /// with `merge_pending_leaderboards` after the commit.
-    pub leaderboard_changes: Vec<String>,
 }
 
 /// What one flush run did, as stored in `analytics_flush_runs`.
@@ -234,7 +231,6 @@ impl RollupStore {
             applied_batches: fresh.len(),
             already_applied: batches.len() - fresh.len(),
             documents: 0,
-            leaderboard_changes: Vec::new(),
         };
         if fresh.is_empty() {
             return Ok(report);
@@ -254,8 +250,7 @@ impl RollupStore {
             }
         });
         ledger.insert_many(entries).session(&mut *session).await?;
-        report.leaderboard_changes = self
-            .record_leaderboard_changes(&mut *session, &merged)
+        self.record_leaderboard_changes(&mut *session, &merged)
             .await?;
         let models = self.write_models(&merged);
         report.documents = models.len();

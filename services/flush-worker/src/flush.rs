@@ -82,8 +82,6 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
             }
         }
     }
-    // Change records a stopped run left between its commit and its merge.
-    merge_leaderboards(stores, None).await;
     if let Err(e) = flush_rounds(stores, opts, &run_id, &leased, &mut report).await {
         report.errors += 1;
         tracing::error!(error = %e, "flush stopped; open batches resume on the next run");
@@ -94,6 +92,9 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
             tracing::warn!(partition = p, error = %e, "could not release flush lease");
         }
     }
+    // Outside the leases: the boards need none, and this run's change
+    // records (and any a stopped run left) are merged together.
+    merge_leaderboards(stores).await;
 
     let record = FlushRunRecord {
         run_id: run_id.clone(),
@@ -130,9 +131,12 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
 
 /// Best effort: counting never waits on a leaderboard; a record that fails
 /// to merge stays pending and the next run merges it.
-async fn merge_leaderboards(stores: &Stores, ids: Option<&[String]>) {
-    if let Err(e) = stores.rollups.merge_pending_leaderboards(ids).await {
-        tracing::warn!(error = %e, "leaderboard changes not merged yet; the next run retries");
+async fn merge_leaderboards(stores: &Stores) {
+    match stores.rollups.merge_pending_leaderboards().await {
+        Ok(records) => tracing::debug!(records, "leaderboard changes merged"),
+        Err(e) => {
+            tracing::warn!(error = %e, "leaderboard changes not merged yet; the next run retries")
+        }
     }
 }
 
@@ -288,7 +292,6 @@ async fn flush_group(
         .collect();
     let applied = stores.rollups.apply_batches(&parts).await?;
     fault::trip(opts.fault, FaultPoint::AfterMongo);
-    merge_leaderboards(stores, Some(&applied.leaderboard_changes)).await;
 
     let movies: BTreeSet<&str> = deltas
         .iter()

@@ -93,12 +93,9 @@ pub async fn pipeline(
         problems.push(format!("the last parity check found {m} mismatches"));
     }
 
-    let partitions: Vec<Value> = backlog
-        .iter()
-        .map(|(p, dirty, open)| json!({"partition": p, "dirty_keys": dirty, "open_batch": open}))
-        .collect();
-    let dirty_total: u64 = backlog.iter().map(|(_, d, _)| d).sum();
-    let open_batches = backlog.iter().filter(|(_, _, o)| o.is_some()).count();
+    let dirty_total: u64 = backlog.iter().map(|b| b.dirty_keys).sum();
+    let counts_waiting: u64 = backlog.iter().map(|b| b.counts_waiting).sum();
+    let open_batches = backlog.iter().filter(|b| b.open_batch.is_some()).count();
     Ok(HttpResponse::Ok().json(json!({
         "healthy": problems.is_empty(),
         "problems": problems,
@@ -106,9 +103,10 @@ pub async fn pipeline(
         "last_parity": last_parity,
         "backlog": {
             "dirty_keys": dirty_total,
+            "counts_waiting": counts_waiting,
             "open_batches": open_batches,
             "leaderboard_changes": leaderboard_changes,
-            "partitions": partitions,
+            "partitions": backlog,
         },
         "generated_at": now.to_rfc3339_opts(SecondsFormat::Secs, true),
     })))
