@@ -43,10 +43,11 @@ LUA=$(sed -n '/^const INGEST_LUA: &str = r#"/,/^"#;/p' crates/analytics-store/sr
 SHA=$(redis-cli -u "$ANALYTICS_REDIS_URL" SCRIPT LOAD "$LUA")
 today=$(date -u +%F); hour=$(date -u +%H)
 redis-benchmark -u "$ANALYTICS_REDIS_URL" -c "$CONNECTIONS" -n 500000 -r 100000000 -q \
-  EVALSHA "$SHA" 3 "$RUN:{1}:evt:rb__rand_int__" "$RUN:{1}:cnt:jav:movie:m__rand_int__" "$RUN:{1}:dirty" \
+  EVALSHA "$SHA" 4 "$RUN:{1}:evt:rb__rand_int__" "$RUN:{1}:cnt:jav:movie:m__rand_int__" "$RUN:{1}:dirty" "$RUN:{1}:waiting" \
   fp 172800 "view|$today|$hour" 1 12345 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tail -1 >"$DEV/log/bench-redis.txt"
 cat "$DEV/log/bench-redis.txt"
 bare=$(grep -oE '[0-9.]+ requests per second' "$DEV/log/bench-redis.txt" | tail -1 | awk '{print $1}')
+[ -n "$bare" ] || die "redis-benchmark of the ingest script failed: $(cat "$DEV/log/bench-redis.txt")"
 
 printf '\n== ingest benchmark (%s cores) ==\n' "$(nproc)"
 printf 'ingest-svc     %s requests/s   p50 %s   p99 %s   non-2xx %s   counted %s\n' "$rps" "$p50" "$p99" "${non2xx:-0}" "$accepted"

@@ -33,6 +33,8 @@ pub const LEADERBOARD_SIZE: usize = 100;
 /// Entity ids per pending record (keeps each far below 16 MB).
 const PENDING_CHUNK: usize = 10_000;
 const MAX_MERGE_ATTEMPTS: usize = 16;
+/// Changed entities merged into a bucket's boards at a time.
+const MERGE_PAGE: usize = 50_000;
 
 /// One ranking's bucket: all-time totals (`period` none) or one period label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -184,42 +186,78 @@ impl RollupStore {
 
     /// Merges every pending change record into its boards and deletes it,
     /// those a stopped run left included (merging a record twice is
-    /// harmless). Records of one bucket are merged together: one read of
-    /// their entities' counts and one update per board, however many flush
-    /// rounds wrote them. Returns how many records were merged.
+    /// harmless). Records of one bucket are merged together, up to
+    /// [`MERGE_PAGE`] entities at a time: one read of their counts and one
+    /// update per board, however many flush rounds wrote them, in bounded
+    /// memory. Returns how many records were merged.
     pub async fn merge_pending_leaderboards(&self) -> Result<usize, StoreError> {
         let pending = self.db.collection::<Document>(LEADERBOARD_PENDING);
-        let records: Vec<Document> = pending.find(doc! {}).await?.try_collect().await?;
-        let mut by_scope: HashMap<BoardScope, (BTreeSet<String>, Vec<Bson>)> = HashMap::new();
-        for record in &records {
-            let id = record.get("_id").cloned().unwrap_or(Bson::Null);
-            let Some(scope) = BoardScope::from_doc(record) else {
-                tracing::warn!(?record, "malformed leaderboard record dropped");
-                pending.delete_one(doc! {"_id": id}).await?;
+        let scope_of = doc! {"_id": {
+            "domain": "$domain", "entity_type": "$entity_type",
+            "period": "$period", "bucket": "$bucket",
+        }};
+        let scopes: Vec<Document> = pending
+            .aggregate(vec![doc! {"$group": scope_of}])
+            .await?
+            .try_collect()
+            .await?;
+        let mut merged = 0;
+        for group in &scopes {
+            let Ok(key) = group.get_document("_id") else {
                 continue;
             };
-            let (entities, record_ids) = by_scope.entry(scope).or_default();
-            if let Ok(list) = record.get_array("entity_ids") {
-                entities.extend(list.iter().filter_map(Bson::as_str).map(str::to_string));
-            }
-            record_ids.push(id);
-        }
-        for (scope, (entities, record_ids)) in &by_scope {
-            let entities: Vec<&str> = entities.iter().map(String::as_str).collect();
-            let mut current = Entries::new();
-            for chunk in entities.chunks(PENDING_CHUNK) {
-                current.extend(self.current_counts(scope, chunk).await?);
-            }
-            // Every action's board: its entries carry all counts, so a
-            // change in downloads refreshes the views board's entry too.
-            for action in Action::ALL {
-                self.update_board(scope, action, Some(&current)).await?;
-            }
-            pending
-                .delete_many(doc! {"_id": {"$in": record_ids}})
+            let Some(scope) = BoardScope::from_doc(key) else {
+                tracing::warn!(?key, "malformed leaderboard records dropped");
+                pending.delete_many(key.clone()).await?;
+                continue;
+            };
+            let mut records = pending
+                .find(key.clone())
+                .projection(doc! {"entity_ids": 1})
                 .await?;
+            let mut entities = BTreeSet::new();
+            let mut record_ids = Vec::new();
+            while let Some(record) = records.try_next().await? {
+                record_ids.push(record.get("_id").cloned().unwrap_or(Bson::Null));
+                if let Ok(list) = record.get_array("entity_ids") {
+                    entities.extend(list.iter().filter_map(Bson::as_str).map(str::to_string));
+                }
+                if entities.len() >= MERGE_PAGE {
+                    merged += self.merge_page(&scope, &entities, &record_ids).await?;
+                    entities.clear();
+                    record_ids.clear();
+                }
+            }
+            if !record_ids.is_empty() {
+                merged += self.merge_page(&scope, &entities, &record_ids).await?;
+            }
         }
-        Ok(records.len())
+        Ok(merged)
+    }
+
+    /// Merges one page of a bucket's changed entities into both boards,
+    /// then deletes the records that named them.
+    async fn merge_page(
+        &self,
+        scope: &BoardScope,
+        entities: &BTreeSet<String>,
+        record_ids: &[Bson],
+    ) -> Result<usize, StoreError> {
+        let entities: Vec<&str> = entities.iter().map(String::as_str).collect();
+        let mut current = Entries::new();
+        for chunk in entities.chunks(PENDING_CHUNK) {
+            current.extend(self.current_counts(scope, chunk).await?);
+        }
+        // Every action's board: its entries carry all counts, so a change in
+        // downloads refreshes the views board's entry too.
+        for action in Action::ALL {
+            self.update_board(scope, action, Some(&current)).await?;
+        }
+        self.db
+            .collection::<Document>(LEADERBOARD_PENDING)
+            .delete_many(doc! {"_id": {"$in": record_ids}})
+            .await?;
+        Ok(record_ids.len())
     }
 
     /// Current counts of `ids` in `scope` (the bucket and the ids are the
