@@ -20,6 +20,9 @@ bash "$ROOT/scripts/check-k8s.sh"
 log "building binaries the end-to-end tests run"
 cargo build --workspace --bins --quiet
 
+log "dropping what earlier test runs left in the stores"
+target/debug/bench-tool clean-test-data
+
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run"
   cargo nextest run --workspace --no-fail-fast --failure-output final

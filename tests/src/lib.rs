@@ -36,6 +36,71 @@ fn mysql_url_for(db: &str) -> String {
     format!("{}/{db}", &base[..cut])
 }
 
+/// Whether `name` is a test's store namespace (`TestEnv::id`).
+fn is_test_id(name: &str) -> bool {
+    name.len() == 17
+        && name.starts_with('t')
+        && name[1..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Drops what earlier test runs left in the stores (a test's Mongo
+/// database, MySQL schema and Redis keys outlive it, for inspection).
+/// Returns (databases, schemas, keys) dropped. Only for a machine where no
+/// tests are running.
+pub async fn drop_leftover_test_data() -> anyhow::Result<(usize, usize, usize)> {
+    let mongo = mongodb::Client::with_uri_str(mongo_url()).await?;
+    let mut databases = 0;
+    for name in mongo.list_database_names().await? {
+        if is_test_id(&name) {
+            mongo.database(&name).drop().await?;
+            databases += 1;
+        }
+    }
+    let mut mysql = MySqlConnection::connect(&mysql_url()).await?;
+    let schemas: Vec<String> = sqlx::query_scalar("SHOW DATABASES")
+        .fetch_all(&mut mysql)
+        .await?;
+    let mut dropped_schemas = 0;
+    for name in schemas.iter().filter(|n| is_test_id(n)) {
+        mysql
+            .execute(format!("DROP DATABASE `{name}`").as_str())
+            .await?;
+        dropped_schemas += 1;
+    }
+    let client = redis::Client::open(redis_url())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let mut keys = 0;
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("t*:*")
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await?;
+        let ours: Vec<&String> = batch
+            .iter()
+            .filter(|k| k.split(':').next().is_some_and(is_test_id))
+            .collect();
+        if !ours.is_empty() {
+            let _: () = redis::cmd("UNLINK")
+                .arg(&ours)
+                .query_async(&mut conn)
+                .await?;
+            keys += ours.len();
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    Ok((databases, dropped_schemas, keys))
+}
+
 /// The admin bearer token every test's read-api accepts.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 

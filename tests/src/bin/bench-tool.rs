@@ -23,6 +23,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Drop the Mongo databases, MySQL schemas and Redis keys earlier test
+    /// runs left (scripts/test.sh runs this first).
+    CleanTestData,
     /// Ingest N view events spread evenly over M movies, C at a time.
     Seed {
         #[arg(long)]
@@ -61,6 +64,11 @@ async fn main() -> anyhow::Result<()> {
         } => seed(&stores, events, entities, concurrency).await,
         Command::BareUpsert { entities, batch } => bare_upsert(&stores, entities, batch).await,
         Command::SeedRollups { entities } => seed_rollups(&stores, entities).await,
+        Command::CleanTestData => {
+            let (databases, schemas, keys) = analytics_tests::drop_leftover_test_data().await?;
+            println!("dropped {databases} test databases, {schemas} schemas, {keys} Redis keys");
+            Ok(())
+        }
         Command::DropDatabase => {
             let store = analytics_store::RollupStore::connect(&stores.mongo_settings()?).await?;
             Ok(store.database().drop().await?)
