@@ -1,6 +1,13 @@
 //! Bearer-token checks shared by the services (each maps the failure to its
 //! own error type: 401 for a missing token, 403 for a wrong one).
 
+use std::future::{ready, Ready};
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, ResponseError};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BearerError {
     Missing,
@@ -18,6 +25,38 @@ pub fn check_bearer(header: Option<&str>, expected: &str) -> Result<(), BearerEr
         Ok(())
     } else {
         Err(BearerError::Wrong)
+    }
+}
+
+/// A route's role: where its expected token lives and which error a
+/// refusal becomes.
+pub trait Role {
+    type Error: From<BearerError> + ResponseError + 'static;
+    /// The token this role must present (from the app's state).
+    fn expected(req: &HttpRequest) -> Option<&str>;
+}
+
+/// A request carrying role `R`'s bearer token. As an extractor listed before
+/// the query or body, it refuses a request before either is read or judged.
+pub struct Bearer<R>(PhantomData<R>);
+
+impl<R: Role> FromRequest for Bearer<R> {
+    type Error = R::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        // Without a configured token (no state) nothing presented can match:
+        // tokens are never empty.
+        let expected = R::expected(req).unwrap_or_default();
+        ready(
+            check_bearer(presented, expected)
+                .map(|()| Bearer(PhantomData))
+                .map_err(R::Error::from),
+        )
     }
 }
 

@@ -1,18 +1,29 @@
-//! Bearer-token check for the admin routes.
+//! The admin role: every admin route needs the admin bearer token.
 
-use actix_web::HttpRequest;
-use analytics_runtime::auth::{check_bearer, BearerError};
+use actix_web::{web, HttpRequest};
+use analytics_runtime::auth::{Bearer, BearerError, Role};
 
 use crate::error::ReadApiError;
+use crate::AppState;
 
-/// 401 without a bearer token, 403 with a wrong one.
-pub fn require_admin(req: &HttpRequest, expected: &str) -> Result<(), ReadApiError> {
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    check_bearer(header, expected).map_err(|e| match e {
-        BearerError::Missing => ReadApiError::Unauthorized,
-        BearerError::Wrong => ReadApiError::Forbidden,
-    })
+impl From<BearerError> for ReadApiError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::Missing => ReadApiError::Unauthorized,
+            BearerError::Wrong => ReadApiError::Forbidden,
+        }
+    }
 }
+
+pub struct AdminRole;
+
+impl Role for AdminRole {
+    type Error = ReadApiError;
+    fn expected(req: &HttpRequest) -> Option<&str> {
+        req.app_data::<web::Data<AppState>>()
+            .map(|s| s.admin_token.as_str())
+    }
+}
+
+/// A request carrying the admin token: 401 without one, 403 with a wrong one.
+pub type Admin = Bearer<AdminRole>;

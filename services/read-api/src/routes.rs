@@ -1,12 +1,12 @@
 //! Handlers. Admin routes check the bearer token first; `counts` is public.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use analytics_domain::rollup::ActionCounts;
 use analytics_domain::{Action, EntityKey, EntityType, Period};
 use analytics_store::leaderboard::{BoardScope, LEADERBOARD_SIZE};
 use serde_json::{json, Map, Value};
 
-use crate::auth::require_admin;
+use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
@@ -55,11 +55,10 @@ async fn totals_of(state: &AppState, entity: &EntityKey) -> Result<ActionCounts,
 
 /// GET /api/v1/admin/analytics/top
 pub async fn top(
-    req: HttpRequest,
+    _: Admin,
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    require_admin(&req, &state.admin_token)?;
     let domain = params::domain(&q, &state.rules)?;
     let entity_type = params::entity_type(q.get("entity_type").map(String::as_str))?;
     let action = params::action(&q)?;
@@ -115,12 +114,11 @@ pub async fn top(
 
 /// GET /api/v1/admin/analytics/entities/{entity_type}/{entity_id}
 pub async fn entity(
-    req: HttpRequest,
+    _: Admin,
     path: web::Path<(String, String)>,
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    require_admin(&req, &state.admin_token)?;
     let entity = entity_of(path.into_inner(), &q, &state)?;
     let granularity = params::period(&q, "granularity", "day", false)?.unwrap_or(Period::Day);
     let today = state
@@ -176,11 +174,10 @@ pub async fn entity(
 
 /// GET /api/v1/admin/analytics/trends
 pub async fn trends(
-    req: HttpRequest,
+    _: Admin,
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    require_admin(&req, &state.admin_token)?;
     let domain = params::domain(&q, &state.rules)?;
     let days = params::int(&q, "days", 14, 1, 90)?;
     if ![7, 14, 30, 90].contains(&days) {
