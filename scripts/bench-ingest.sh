@@ -39,7 +39,7 @@ rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 accepted=$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^analytics_events_accepted_total/ {s+=$2} END {print s+0}')
 
 log "redis-benchmark: the same ingest script without HTTP"
-LUA=$(sed -n '/^const INGEST_LUA: &str = r#"/,/^"#;/p' crates/analytics-store/src/hot_counters.rs | sed '1d;$d')
+LUA=$(cat crates/analytics-store/src/hot_counters/lua/ingest.lua)
 SHA=$(redis-cli -u "$ANALYTICS_REDIS_URL" SCRIPT LOAD "$LUA")
 today=$(date -u +%F); hour=$(date -u +%H)
 redis-benchmark -u "$ANALYTICS_REDIS_URL" -c "$CONNECTIONS" -n 500000 -r 100000000 -q \

@@ -357,6 +357,30 @@ impl TestEnv {
         Ok(keys)
     }
 
+    /// Counter keys waiting for a flush, over every partition.
+    pub async fn dirty_keys(&self) -> anyhow::Result<u64> {
+        let counters = self.hot_counters()?;
+        let mut total = 0;
+        for p in counters.keys().partitions() {
+            total += counters.dirty_count(p).await?;
+        }
+        Ok(total)
+    }
+
+    /// Waits until no flush lease of this test is held (a killed run's
+    /// leases expire after `flush.lease_ttl_ms`).
+    pub async fn leases_expired(&self) -> anyhow::Result<()> {
+        eventually(Duration::from_secs(60), || async {
+            let held = self
+                .redis_keys()
+                .await?
+                .iter()
+                .any(|k| k.ends_with(":flush:lease"));
+            Ok((!held).then_some(()))
+        })
+        .await
+    }
+
     /// The store-level Redis adapter, for writing counters the HTTP contract
     /// would refuse (e.g. an `occurred_at` far from now).
     pub fn hot_counters(&self) -> anyhow::Result<analytics_store::HotCounters> {

@@ -21,6 +21,19 @@ pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
     hash
 }
 
+/// A 64-bit finalizer (MurmurHash3's `fmix64`): every input bit reaches
+/// every output bit. FNV-1a alone leaves its high bits poorly mixed for
+/// strings that differ only near the end (`m1`, `m2`, …), and callers that
+/// take the high bits as a position in an ordered space need them uniform.
+pub fn mix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,6 +43,15 @@ mod tests {
         assert_eq!(fnv1a64(&[b""]), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(&[b"a"]), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(fnv1a64(&[b"foobar"]), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn the_finalizer_spreads_similar_keys_over_the_high_bits() {
+        let top_nibbles: std::collections::BTreeSet<u64> = (0..256)
+            .map(|i| mix64(fnv1a64(&[format!("m{i}").as_bytes()])) >> 60)
+            .collect();
+        assert_eq!(top_nibbles.len(), 16);
+        assert_eq!(mix64(0), 0);
     }
 
     #[test]

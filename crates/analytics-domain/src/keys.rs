@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
-use crate::hash::fnv1a64;
+use crate::hash::{fnv1a64, mix64};
 use crate::time::LocalHour;
 use crate::vocabulary::{Action, Domain, EntityType};
 
@@ -75,13 +75,13 @@ impl KeySpace {
         format!("{}:{{{p}}}", self.prefix)
     }
 
-    /// Where an entity sorts in every partition's dirty set. Flushes claim
-    /// keys in this order, so batches from different partitions hold the
-    /// same entities and merge into one write per document. 32 bits: exact
-    /// as a Redis sorted-set score.
+    /// Where an entity sorts in every partition's dirty set (its *entity
+    /// order*). Flushes claim keys up to a rising *order limit*, so batches
+    /// from different partitions hold the same entities and merge into one
+    /// write per document. 32 bits: exact as a Redis sorted-set score.
     pub fn entity_order(entity: &EntityKey) -> u32 {
         let key = entity.to_string();
-        (fnv1a64(&[key.as_bytes()]) >> 32) as u32
+        (mix64(fnv1a64(&[key.as_bytes()])) >> 32) as u32
     }
 
     pub fn event_marker(&self, p: u16, event_id: &str) -> String {
@@ -115,10 +115,21 @@ impl KeySpace {
         format!("{}:flush:open", self.base(p))
     }
 
-    /// The set of counter keys a batch took; each was renamed to
-    /// `{manifest}:{counter key}`.
+    /// The set of counter keys a batch took.
     pub fn batch_manifest(&self, p: u16, batch_id: &str) -> String {
         format!("{}:batch:{batch_id}", self.base(p))
+    }
+
+    /// What a claimed counter key is renamed under: the batch's key is
+    /// this prefix followed by the counter key (the claim and finish
+    /// scripts receive the prefix, so the format lives only here).
+    pub fn batched_prefix(&self, p: u16, batch_id: &str) -> String {
+        format!("{}:", self.batch_manifest(p, batch_id))
+    }
+
+    /// A counter key as a batch holds it.
+    pub fn batched_counter(&self, p: u16, batch_id: &str, counter_key: &str) -> String {
+        format!("{}{counter_key}", self.batched_prefix(p, batch_id))
     }
 
     /// Recovers the entity from a counter key. Anything else is `None`: the
@@ -202,6 +213,10 @@ mod tests {
         assert_eq!(ks.dirty(7), "anl:{7}:dirty");
         assert_eq!(ks.lease(7), "anl:{7}:flush:lease");
         assert_eq!(ks.batch_manifest(7, "b1"), "anl:{7}:batch:b1");
+        assert_eq!(
+            ks.batched_counter(7, "b1", "anl:{7}:cnt:jav:movie:m1"),
+            "anl:{7}:batch:b1:anl:{7}:cnt:jav:movie:m1"
+        );
     }
 
     #[test]

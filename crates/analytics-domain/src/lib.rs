@@ -8,6 +8,7 @@ pub mod job_event;
 pub mod job_summary;
 pub mod keys;
 pub mod rollup;
+pub mod sweep;
 pub mod time;
 pub mod vocabulary;
 

@@ -1,10 +1,11 @@
 //! Rollup math: a batch of counter hashes becomes one increment per document.
 //! Totals and every dated bucket come from the same hour fields, so they can
-//! never drift apart (legacy weakness W-9).
+//! never drift apart (the system this replaces fed totals and days from
+//! separate fields, and they drifted).
 
 use std::collections::BTreeMap;
 
-use crate::keys::{CounterField, EntityKey};
+use crate::keys::{CounterField, EntityKey, KeySpace};
 use crate::time::Period;
 use crate::vocabulary::{Action, Domain, EntityType};
 
@@ -57,13 +58,25 @@ impl PeriodOrd {
     }
 }
 
-/// A site-wide local hour for one domain and entity type (peak hours).
+/// A site-wide local hour for one domain and entity type (peak hours),
+/// split into [`HOURLY_SLOTS`] documents by entity order: flushes working
+/// on different entity ranges at once never write the same hour document.
+/// Readers sum the slots.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HourlyKey {
     pub domain: Domain,
     pub entity_type: EntityType,
     pub date: String,
     pub hour: u8,
+    pub slot: u8,
+}
+
+/// How many documents one site-wide hour is split into.
+pub const HOURLY_SLOTS: u32 = 16;
+
+/// The hourly slot of an entity: the top bits of its entity order.
+pub fn hourly_slot(entity: &EntityKey) -> u8 {
+    (KeySpace::entity_order(entity) / (u32::MAX / HOURLY_SLOTS + 1)) as u8
 }
 
 /// Everything one flush batch adds to the rollups.
@@ -102,6 +115,7 @@ impl RollupDelta {
             entity_type: entity.entity_type,
             date: Period::Day.bucket_of(hour.date),
             hour: hour.hour,
+            slot: hourly_slot(entity),
         };
         self.hourly.entry(hourly).or_default().add(action, n);
         true
@@ -203,6 +217,15 @@ mod tests {
         assert_eq!(a.totals[&entity("n")], ActionCounts([0, 1]));
         assert_eq!(a.document_count(), 2 + 8 + 2);
         assert_eq!(a.ignored_fields, 1);
+    }
+
+    #[test]
+    fn hourly_slots_cover_the_entity_order_space() {
+        let slots: std::collections::BTreeSet<u8> = (0..2000)
+            .map(|i| hourly_slot(&entity(&format!("m{i}"))))
+            .collect();
+        assert_eq!(slots.len(), HOURLY_SLOTS as usize);
+        assert!(slots.iter().all(|s| u32::from(*s) < HOURLY_SLOTS));
     }
 
     proptest! {

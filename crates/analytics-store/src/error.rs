@@ -1,5 +1,10 @@
-//! The store boundary's one error type. Services map it to their own errors;
-//! `is_unavailable` tells an outage (retry later) from a bug.
+//! The store boundary's one error type. Services map it to their own errors:
+//! `is_unavailable` tells an outage (answer 503, retry later) from a bug, and
+//! `is_transient` tells a transaction that may simply run again.
+
+use mongodb::error::{
+    ErrorKind, WriteFailure, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -23,7 +28,25 @@ pub enum StoreError {
     Config(String),
 }
 
+/// Write conflict: another transaction wrote the same document first.
+const WRITE_CONFLICT: i32 = 112;
+const DUPLICATE_KEY: i32 = 11000;
+
 impl StoreError {
+    /// Which store the error came from (safe to show to anyone; the error
+    /// text itself may name hosts and ports).
+    pub fn store(&self) -> &'static str {
+        match self {
+            StoreError::Redis(_) | StoreError::RedisPool(_) | StoreError::LeaseLost { .. } => {
+                "redis"
+            }
+            StoreError::Mongo(_) => "mongodb",
+            StoreError::MySql(_) | StoreError::Migrate(_) => "mysql",
+            StoreError::Timeout { store, .. } | StoreError::Protocol { store, .. } => store,
+            StoreError::Config(_) => "configuration",
+        }
+    }
+
     /// True when the store could not be reached in time: callers answer 503
     /// or retry; nothing was half-done that they need to undo.
     pub fn is_unavailable(&self) -> bool {
@@ -37,8 +60,7 @@ impl StoreError {
             }
             StoreError::Mongo(e) => matches!(
                 *e.kind,
-                mongodb::error::ErrorKind::ServerSelection { .. }
-                    | mongodb::error::ErrorKind::Io(_)
+                ErrorKind::ServerSelection { .. } | ErrorKind::Io(_)
             ),
             StoreError::MySql(e) => matches!(
                 e,
@@ -47,6 +69,42 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// Whether a Mongo transaction failed only because another transaction
+    /// got in its way, so running it again from the start is safe and may
+    /// succeed: the driver's transient label, a write conflict (reported
+    /// per write inside a bulk write by some servers, without the label),
+    /// or a duplicate key from a concurrent upsert or ledger insert that won
+    /// the race (the retry re-reads the ledger and its upserts then match).
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Mongo(e) = self else {
+            return false;
+        };
+        if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+            || e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+        {
+            return true;
+        }
+        let transient = |code: i32| code == WRITE_CONFLICT || code == DUPLICATE_KEY;
+        match &*e.kind {
+            ErrorKind::Command(c) => transient(c.code),
+            ErrorKind::Write(WriteFailure::WriteError(w)) => transient(w.code),
+            ErrorKind::InsertMany(m) => m
+                .write_errors
+                .as_ref()
+                .is_some_and(|errs| errs.iter().any(|w| transient(w.code))),
+            ErrorKind::BulkWrite(b) => b.write_errors.values().any(|w| transient(w.code)),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a Mongo error is a duplicate key (a concurrent insert won).
+pub(crate) fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    matches!(
+        e.kind.as_ref(),
+        ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == DUPLICATE_KEY
+    )
 }
 
 /// Bounds a store call: an unreachable store costs at most `limit`.

@@ -19,12 +19,10 @@ use analytics_domain::{Action, Domain, EntityType, Period};
 use chrono::Utc;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::ClientSession;
+use mongodb::{ClientSession, Database};
 
-use crate::error::StoreError;
-use crate::rollups::{
-    bson_time, collect_counts, counts_of, period_collection, RollupStore, TOTALS,
-};
+use crate::error::{is_duplicate_key, StoreError};
+use crate::rollups::{bson_time, collect_counts, counts_of, period_collection, TOTALS};
 
 pub const LEADERBOARDS: &str = "analytics_leaderboards";
 pub const LEADERBOARD_PENDING: &str = "analytics_leaderboard_pending";
@@ -155,10 +153,20 @@ fn entries_of(board: &Document) -> Entries {
         .unwrap_or_default()
 }
 
-impl RollupStore {
+/// The boards and their pending change records, in the rollups' database.
+#[derive(Clone)]
+pub struct Leaderboards {
+    db: Database,
+}
+
+impl Leaderboards {
+    pub(crate) fn new(db: &Database) -> Self {
+        Leaderboards { db: db.clone() }
+    }
+
     /// Inside the flush transaction: records which entities this delta
-    /// changes, for [`RollupStore::merge_pending_leaderboards`].
-    pub(crate) async fn record_leaderboard_changes(
+    /// changes, for [`Leaderboards::merge_pending`].
+    pub(crate) async fn record_changes(
         &self,
         session: &mut ClientSession,
         delta: &RollupDelta,
@@ -190,7 +198,7 @@ impl RollupStore {
     /// [`MERGE_PAGE`] entities at a time: one read of their counts and one
     /// update per board, however many flush rounds wrote them, in bounded
     /// memory. Returns how many records were merged.
-    pub async fn merge_pending_leaderboards(&self) -> Result<usize, StoreError> {
+    pub async fn merge_pending(&self) -> Result<usize, StoreError> {
         let pending = self.db.collection::<Document>(LEADERBOARD_PENDING);
         let scope_of = doc! {"_id": {
             "domain": "$domain", "entity_type": "$entity_type",
@@ -368,10 +376,11 @@ impl RollupStore {
             detail: format!("leaderboard {id} kept changing under {MAX_MERGE_ATTEMPTS} updates"),
         })
     }
+
     /// Rebuilds every board from the rollups by full sorts (after a restore
     /// or a manual fix of the rollups; safe while flushes run). Returns how
     /// many boards were rebuilt.
-    pub async fn rebuild_leaderboards(&self) -> Result<usize, StoreError> {
+    pub async fn rebuild(&self) -> Result<usize, StoreError> {
         let mut scopes = Vec::new();
         for period in std::iter::once(None).chain(Period::ALL.map(Some)) {
             let collection = period.map_or(TOTALS, period_collection);
@@ -428,7 +437,7 @@ impl RollupStore {
     }
 
     /// How many change records wait to be merged into the boards.
-    pub async fn pending_leaderboard_changes(&self) -> Result<u64, StoreError> {
+    pub async fn pending_changes(&self) -> Result<u64, StoreError> {
         Ok(self
             .db
             .collection::<Document>(LEADERBOARD_PENDING)
@@ -456,11 +465,4 @@ fn board_doc(scope: &BoardScope, action: Action, entries: &Entries, version: i64
             .collect::<Vec<_>>(),
     );
     board
-}
-
-fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    matches!(
-        e.kind.as_ref(),
-        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) if w.code == 11000
-    )
 }

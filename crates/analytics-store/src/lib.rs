@@ -13,4 +13,5 @@ pub use catalogue::CatalogueStore;
 pub use error::StoreError;
 pub use hot_counters::HotCounters;
 pub use job_events::JobEventStore;
+pub use leaderboard::Leaderboards;
 pub use rollups::RollupStore;

@@ -1,6 +1,8 @@
-//! Named fault points: `ANALYTICS_FLUSH_FAULT=after-claim|after-mongo|after-mysql`
+//! Named fault points: `ANALYTICS_FLUSH_FAULT=after-claim|in-transaction|after-mongo|after-mysql`
 //! ends the process on the spot, as a kill would, so tests can prove that a
-//! crash at any step neither loses nor doubles a count.
+//! crash at any step neither loses nor doubles a count. `in-transaction`
+//! leaves a Mongo transaction open with its writes done: the server keeps
+//! it until its lifetime runs out, as after a real kill.
 
 pub const VAR: &str = "ANALYTICS_FLUSH_FAULT";
 /// Exit code of an injected fault, distinct from a normal failure.
@@ -9,6 +11,7 @@ pub const EXIT_CODE: i32 = 86;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultPoint {
     AfterClaim,
+    InTransaction,
     AfterMongo,
     AfterMysql,
 }
@@ -17,6 +20,7 @@ impl FaultPoint {
     fn name(self) -> &'static str {
         match self {
             FaultPoint::AfterClaim => "after-claim",
+            FaultPoint::InTransaction => "in-transaction",
             FaultPoint::AfterMongo => "after-mongo",
             FaultPoint::AfterMysql => "after-mysql",
         }
@@ -30,6 +34,7 @@ pub fn configured() -> anyhow::Result<Option<FaultPoint>> {
     };
     [
         FaultPoint::AfterClaim,
+        FaultPoint::InTransaction,
         FaultPoint::AfterMongo,
         FaultPoint::AfterMysql,
     ]
@@ -37,7 +42,9 @@ pub fn configured() -> anyhow::Result<Option<FaultPoint>> {
     .find(|p| p.name() == name)
     .map(Some)
     .ok_or_else(|| {
-        anyhow::anyhow!("{VAR}={name:?}: expected after-claim, after-mongo or after-mysql")
+        anyhow::anyhow!(
+            "{VAR}={name:?}: expected after-claim, in-transaction, after-mongo or after-mysql"
+        )
     })
 }
 

@@ -42,7 +42,8 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
-    /// Create the MySQL tables and Mongo indexes (idempotent).
+    /// Create the MySQL tables and Mongo indexes (idempotent; a deploy
+    /// step: the other jobs never touch the MySQL schema).
     Migrate,
     /// Re-rank every top-N leaderboard from the rollups (after a restore or
     /// a manual fix of the rollups; safe while flushes run).
@@ -66,18 +67,26 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let settings: Settings = analytics_runtime::load()?;
     settings.flush.validate()?;
     let stores = Stores::connect(&settings).await?;
-    stores.prepare().await?;
+    if matches!(cli.command, Command::Migrate) {
+        stores.migrate().await?;
+        println!("Migrations applied; indexes ensured.");
+        return Ok(0);
+    }
+    stores.ensure_indexes().await?;
     match cli.command {
         Command::Flush {
             batch_size,
             partitions,
         } => {
             let spec = partitions.unwrap_or_else(|| settings.flush.partitions.clone());
+            let partition_count = stores.counters.keys().partition_count();
             let opts = FlushOptions {
-                partitions: parse_partitions(&spec, stores.counters.keys().partition_count())?,
+                partitions: parse_partitions(&spec, partition_count)?,
+                partition_count,
                 batch_size: batch_size.unwrap_or(settings.flush.batch_size).max(1),
                 lease_ttl: Duration::from_millis(settings.flush.lease_ttl_ms),
                 max_run_time: Duration::from_secs(settings.flush.max_run_seconds),
+                transaction_retry: Duration::from_secs(settings.flush.transaction_retry_seconds),
                 fault: fault::configured()?,
             };
             let report = flush::run(&stores, &opts).await;
@@ -107,13 +116,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(u8::try_from(parity::report(&artifact, &opts)).unwrap_or(1))
         }
-        Command::Migrate => {
-            println!("Migrations applied; indexes ensured.");
-            Ok(0)
-        }
+        Command::Migrate => Ok(0),
         Command::RebuildLeaderboards => {
             let started = std::time::Instant::now();
-            let boards = stores.rollups.rebuild_leaderboards().await?;
+            let boards = stores.rollups.leaderboards().rebuild().await?;
             println!(
                 "Rebuilt {boards} leaderboards in {:.1}s.",
                 started.elapsed().as_secs_f64()

@@ -23,6 +23,7 @@ pub struct FlushConfig {
     pub lease_ttl_ms: u64,
     pub partitions: String,
     pub max_run_seconds: u64,
+    pub transaction_retry_seconds: u64,
 }
 
 impl FlushConfig {
@@ -39,6 +40,12 @@ impl FlushConfig {
         }
         if self.max_run_seconds == 0 {
             return Err(invalid("flush.max_run_seconds", "must be greater than 0"));
+        }
+        if !(1..=3600).contains(&self.transaction_retry_seconds) {
+            return Err(invalid(
+                "flush.transaction_retry_seconds",
+                "must be 1..3600",
+            ));
         }
         Ok(())
     }

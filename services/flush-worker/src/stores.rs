@@ -30,9 +30,17 @@ impl Stores {
         })
     }
 
-    /// Idempotent: MySQL migrations and Mongo indexes.
-    pub async fn prepare(&self) -> anyhow::Result<()> {
+    /// The schemas (`migrate`, a deploy step): MySQL migrations, Mongo
+    /// indexes. Idempotent.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
         self.catalogue.migrate().await?;
+        self.ensure_indexes().await
+    }
+
+    /// The Mongo indexes the jobs rely on (unique rollup keys above all).
+    /// Every job ensures them (cheap when they exist); MySQL is left to
+    /// `migrate`, so a job never fails because MySQL is out.
+    pub async fn ensure_indexes(&self) -> anyhow::Result<()> {
         self.rollups.ensure_indexes().await?;
         self.jobs.ensure_indexes().await?;
         Ok(())

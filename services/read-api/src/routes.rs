@@ -70,6 +70,7 @@ pub async fn top(
     let scope = BoardScope::new(&domain, entity_type, period.zip(bucket.as_deref()));
     let rows = state
         .rollups
+        .leaderboards()
         .top(
             &scope,
             action,

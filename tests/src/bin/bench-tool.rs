@@ -197,7 +197,7 @@ async fn seed_rollups(s: &StoreConfig, entities: u64) -> anyhow::Result<()> {
     );
     // As after a restore: the rollups are there, the leaderboards are not.
     let started = Instant::now();
-    let boards = store.rebuild_leaderboards().await?;
+    let boards = store.leaderboards().rebuild().await?;
     println!(
         "rebuilt {boards} leaderboards in {:.1}s",
         started.elapsed().as_secs_f64()

@@ -1,0 +1,31 @@
+-- Deletes a batch once its counts are durable in the rollups, only while
+-- the lease is still ours, and takes its values off the partition's waiting
+-- sum (once: a second call finds the batch no longer open). A sum down to
+-- zero is deleted, so an idle partition leaves no keys behind.
+--
+-- KEYS[1]  partition lease      {prefix}:{p}:flush:lease
+-- KEYS[2]  open batch id        {prefix}:{p}:flush:open
+-- KEYS[3]  waiting sum          {prefix}:{p}:waiting
+-- ARGV[1]  run id (must hold the lease)
+-- ARGV[2]  id of the batch
+-- ARGV[3]  manifest key of the batch
+-- ARGV[4]  the batch's batched-key prefix
+-- Reply: 1 deleted, 0 not the open batch (already finished), -1 lease lost.
+local lease, open_key, waiting = KEYS[1], KEYS[2], KEYS[3]
+local run_id, batch_id, manifest, batched_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+
+if redis.call('GET', lease) ~= run_id then return -1 end
+if redis.call('GET', open_key) ~= batch_id then return 0 end
+local flushed = 0
+for _, key in ipairs(redis.call('SMEMBERS', manifest)) do
+  local batched = batched_prefix .. key
+  for _, v in ipairs(redis.call('HVALS', batched)) do
+    flushed = flushed + (tonumber(v) or 0)
+  end
+  redis.call('DEL', batched)
+end
+redis.call('DEL', manifest, open_key)
+if flushed ~= 0 and redis.call('DECRBY', waiting, flushed) <= 0 then
+  redis.call('DEL', waiting)
+end
+return 1

@@ -1,0 +1,103 @@
+//! The Redis side of the pipeline: the ingest hot path, the Redis half of
+//! the exactly-once flush, and the reads of what still waits in Redis.
+//! Every multi-key step is one Lua script (`lua/`) on keys sharing a `{p}`
+//! hash tag: atomic on a single node and slot-local on Redis Cluster.
+
+mod connections;
+mod flush;
+mod ingest;
+mod reads;
+pub mod scripts;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use analytics_domain::KeySpace;
+use deadpool_redis::redis;
+use deadpool_redis::{Connection, Pool, PoolConfig, Runtime, Timeouts};
+
+use crate::error::{bounded, StoreError};
+use connections::SharedConnections;
+use scripts::Scripts;
+
+pub use flush::CounterHash;
+pub use reads::{PartitionBacklog, PendingCounts};
+pub use scripts::{Batch, Claim, IngestOutcome};
+
+/// Dedupe window of the event markers: 48 h. The accepted lateness of an
+/// event stays below it, so a replay after a marker expired is refused.
+pub const DEDUPE_TTL_SECS: u64 = 172_800;
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: String,
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+    /// Multiplexed connections the ingest hot path shares.
+    pub shared_connections: usize,
+}
+
+/// A counter hash's `(field, count)` pairs as HGETALL returns them.
+pub type HashFields = Vec<(String, i64)>;
+
+/// The hot counters of one key space. Cheap to build and lazy: nothing
+/// connects until the first command. Build one per HTTP worker (see
+/// [`connections`]).
+#[derive(Clone)]
+pub struct HotCounters {
+    pool: Pool,
+    shared: Arc<SharedConnections>,
+    keys: KeySpace,
+    command_timeout: Duration,
+    scripts: Arc<Scripts>,
+}
+
+impl HotCounters {
+    pub fn new(settings: &RedisSettings, keys: KeySpace) -> Result<Self, StoreError> {
+        let mut cfg = deadpool_redis::Config::from_url(settings.url.clone());
+        cfg.pool = Some(PoolConfig {
+            max_size: settings.pool_size,
+            timeouts: Timeouts {
+                wait: Some(settings.command_timeout),
+                create: Some(settings.connect_timeout),
+                recycle: Some(settings.command_timeout),
+            },
+            ..PoolConfig::default()
+        });
+        let pool = cfg
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| StoreError::Config(format!("redis.url: {e}")))?;
+        Ok(HotCounters {
+            pool,
+            shared: Arc::new(SharedConnections::new(settings)?),
+            keys,
+            command_timeout: settings.command_timeout,
+            scripts: Arc::new(Scripts::load()),
+        })
+    }
+
+    pub fn keys(&self) -> &KeySpace {
+        &self.keys
+    }
+
+    async fn conn(&self) -> Result<Connection, StoreError> {
+        bounded("redis", self.command_timeout, self.pool.get()).await
+    }
+
+    /// Runs one Redis exchange on a pooled connection, with the connect
+    /// and command time bounded.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut Connection) -> redis::RedisResult<T>,
+    {
+        let mut conn = self.conn().await?;
+        bounded("redis", self.command_timeout, f(&mut conn)).await
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run(async |c| redis::cmd("PING").query_async::<String>(c).await)
+            .await
+            .map(drop)
+    }
+}

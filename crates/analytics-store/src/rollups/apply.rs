@@ -1,0 +1,218 @@
+//! Applying claimed batches: one transaction per round writes the merged
+//! increments and the batches' ledger entries together, so a batch counts
+//! once however often a crashed flush applies it again.
+
+use std::collections::HashSet;
+
+use analytics_domain::rollup::{ActionCounts, RollupDelta};
+use analytics_domain::Action;
+use chrono::Utc;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
+use mongodb::options::{UpdateOneModel, WriteModel};
+use mongodb::{ClientSession, Namespace};
+
+use super::{bson_time, entity_filter, period_collection, RollupStore, HOURLY, LEDGER, TOTALS};
+use crate::error::StoreError;
+
+/// One claimed batch's contribution to a round.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchDelta<'a> {
+    pub batch_id: &'a str,
+    pub keys: u64,
+    pub delta: &'a RollupDelta,
+}
+
+/// What applying a round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub applied_batches: usize,
+    /// Batches the ledger already had (a resumed run): skipped.
+    pub already_applied: usize,
+    /// Rollup documents upserted.
+    pub documents: usize,
+}
+
+/// How often an unknown commit result is retried on the same session.
+const COMMIT_ATTEMPTS: usize = 4;
+
+/// A round's transaction with its writes done, waiting for the commit.
+pub struct OpenApply {
+    session: Option<ClientSession>,
+    report: ApplyReport,
+}
+
+impl OpenApply {
+    /// Commits (an unknown commit result is retried on the same session, as
+    /// the driver's guidance says) and reports what was applied.
+    pub async fn commit(self) -> Result<ApplyReport, StoreError> {
+        let Some(mut session) = self.session else {
+            return Ok(self.report);
+        };
+        let mut commit = session.commit_transaction().await;
+        for _ in 1..COMMIT_ATTEMPTS {
+            match &commit {
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
+                    commit = session.commit_transaction().await;
+                }
+                _ => break,
+            }
+        }
+        commit?;
+        Ok(self.report)
+    }
+}
+
+impl RollupStore {
+    /// Applies batches (one per partition, claimed in the same entity
+    /// order) in one transaction: the batches the ledger does not know yet
+    /// are merged, so an entity spread over partitions costs one upsert per
+    /// document, and their ledger entries are written with them. One
+    /// attempt: a conflict with a concurrent (or abandoned) transaction is
+    /// [`StoreError::is_transient`], and the caller, which holds the leases,
+    /// decides how long to retry.
+    pub async fn apply_batches(
+        &self,
+        batches: &[BatchDelta<'_>],
+    ) -> Result<ApplyReport, StoreError> {
+        self.begin_apply(batches).await?.commit().await
+    }
+
+    /// The first half of [`RollupStore::apply_batches`]: the transaction is
+    /// open with every write done, not yet committed (the flush's
+    /// `in-transaction` fault point stops here).
+    pub async fn begin_apply(&self, batches: &[BatchDelta<'_>]) -> Result<OpenApply, StoreError> {
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        match self.apply_in(&mut session, batches).await {
+            Ok(report) if report.applied_batches > 0 => Ok(OpenApply {
+                session: Some(session),
+                report,
+            }),
+            Ok(report) => {
+                // Nothing new to write: no transaction to keep.
+                let _ = session.abort_transaction().await;
+                Ok(OpenApply {
+                    session: None,
+                    report,
+                })
+            }
+            Err(e) => {
+                let _ = session.abort_transaction().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn apply_in(
+        &self,
+        session: &mut ClientSession,
+        batches: &[BatchDelta<'_>],
+    ) -> Result<ApplyReport, StoreError> {
+        let ledger = self.db.collection::<Document>(LEDGER);
+        let ids: Vec<&str> = batches.iter().map(|b| b.batch_id).collect();
+        let mut cursor = ledger
+            .find(doc! {"_id": {"$in": &ids}})
+            .projection(doc! {"_id": 1})
+            .session(&mut *session)
+            .await?;
+        let mut known = HashSet::new();
+        while let Some(doc) = cursor.next(&mut *session).await.transpose()? {
+            if let Ok(id) = doc.get_str("_id") {
+                known.insert(id.to_string());
+            }
+        }
+        let fresh: Vec<&BatchDelta> = batches
+            .iter()
+            .filter(|b| !known.contains(b.batch_id))
+            .collect();
+        let mut report = ApplyReport {
+            applied_batches: fresh.len(),
+            already_applied: batches.len() - fresh.len(),
+            documents: 0,
+        };
+        if fresh.is_empty() {
+            return Ok(report);
+        }
+        let mut merged = RollupDelta::default();
+        for b in &fresh {
+            merged.merge(b.delta);
+        }
+        let now = Utc::now();
+        let expire = now + chrono::Duration::from_std(self.ledger_ttl).unwrap_or_default();
+        let entries = fresh.iter().map(|b| {
+            doc! {
+                "_id": b.batch_id,
+                "applied_at": bson_time(now),
+                "expire_at": bson_time(expire),
+                "keys": b.keys as i64,
+            }
+        });
+        ledger.insert_many(entries).session(&mut *session).await?;
+        self.leaderboards
+            .record_changes(&mut *session, &merged)
+            .await?;
+        let models = self.write_models(&merged);
+        report.documents = models.len();
+        if !models.is_empty() {
+            self.client
+                .bulk_write(models)
+                .ordered(false)
+                .session(&mut *session)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    fn namespace(&self, collection: &str) -> Namespace {
+        Namespace::new(self.db.name(), collection)
+    }
+
+    /// One upsert per document: `$inc` of every action (zeros included, so a
+    /// new document always has every action field).
+    fn write_models(&self, delta: &RollupDelta) -> Vec<WriteModel> {
+        let mut models = Vec::with_capacity(delta.document_count());
+        let mut upsert = |collection: &str, filter: Document, counts: &ActionCounts| {
+            let inc: Document = Action::ALL
+                .iter()
+                .map(|a| (a.as_str().to_string(), Bson::Int64(counts.get(*a))))
+                .collect();
+            models.push(WriteModel::UpdateOne(
+                UpdateOneModel::builder()
+                    .namespace(self.namespace(collection))
+                    .filter(filter)
+                    .update(doc! {"$inc": inc})
+                    .upsert(true)
+                    .build(),
+            ));
+        };
+        for (entity, counts) in &delta.totals {
+            upsert(
+                TOTALS,
+                entity_filter(&entity.domain, entity.entity_type, &entity.entity_id),
+                counts,
+            );
+        }
+        for (key, counts) in &delta.buckets {
+            let period = key.period.period();
+            let mut filter = entity_filter(
+                &key.entity.domain,
+                key.entity.entity_type,
+                &key.entity.entity_id,
+            );
+            filter.insert(period.field(), &key.label);
+            upsert(period_collection(period), filter, counts);
+        }
+        for (key, counts) in &delta.hourly {
+            let filter = doc! {
+                "domain": key.domain.as_str(),
+                "entity_type": key.entity_type.as_str(),
+                "date": &key.date,
+                "hour": i32::from(key.hour),
+                "slot": i32::from(key.slot),
+            };
+            upsert(HOURLY, filter, counts);
+        }
+        models
+    }
+}

@@ -1,0 +1,133 @@
+//! MongoDB rollups: the per-entity totals and day / ISO week / month / year
+//! collections, the site-wide hourly collection, the flush ledger that makes
+//! every batch count once, and the run log.
+
+mod apply;
+mod queries;
+mod replica_backlog;
+mod runs;
+mod schema;
+
+use std::time::Duration;
+
+use analytics_domain::rollup::ActionCounts;
+use analytics_domain::{Action, Domain, EntityType, Period};
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Collection, Database};
+
+use crate::error::StoreError;
+use crate::leaderboard::Leaderboards;
+
+pub use apply::{ApplyReport, BatchDelta, OpenApply};
+pub use replica_backlog::{DeferredReplica, REPLICA_BACKLOG};
+pub use runs::FlushRunRecord;
+
+pub const TOTALS: &str = "analytics_entity_totals";
+pub const HOURLY: &str = "analytics_hourly";
+pub const LEDGER: &str = "analytics_flush_ledger";
+pub const RUNS: &str = "analytics_flush_runs";
+pub const PARITY_RUNS: &str = "analytics_parity_runs";
+
+/// The collection of each period (names kept from the system replaced, so
+/// its readers find them).
+pub fn period_collection(period: Period) -> &'static str {
+    match period {
+        Period::Day => "analytics_entity_daily",
+        Period::Week => "analytics_entity_weekly",
+        Period::Month => "analytics_entity_monthly",
+        Period::Year => "analytics_entity_yearly",
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MongoSettings {
+    pub url: String,
+    pub database: String,
+    pub connect_timeout: Duration,
+    /// How long a ledger entry is kept; a batch left open longer than this
+    /// could be applied twice, so it is days, not minutes.
+    pub ledger_ttl: Duration,
+}
+
+#[derive(Clone)]
+pub struct RollupStore {
+    client: Client,
+    pub(crate) db: Database,
+    ledger_ttl: Duration,
+    leaderboards: Leaderboards,
+}
+
+impl RollupStore {
+    pub async fn connect(settings: &MongoSettings) -> Result<Self, StoreError> {
+        let mut options = ClientOptions::parse(&settings.url).await?;
+        options.connect_timeout = Some(settings.connect_timeout);
+        options.server_selection_timeout = Some(settings.connect_timeout);
+        options.app_name = Some("analytics".into());
+        let client = Client::with_options(options)?;
+        let db = client.database(&settings.database);
+        Ok(RollupStore {
+            client,
+            leaderboards: Leaderboards::new(&db),
+            db,
+            ledger_ttl: settings.ledger_ttl,
+        })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The top-N boards kept beside these rollups.
+    pub fn leaderboards(&self) -> &Leaderboards {
+        &self.leaderboards
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.run_command(doc! {"ping": 1}).await?;
+        Ok(())
+    }
+
+    /// A collection handle for callers that read documents directly (tests, reports).
+    pub fn collection(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+}
+
+/// `(entity_id, counts)` of every document a cursor yields, in order.
+pub(crate) async fn collect_counts(
+    mut cursor: mongodb::Cursor<Document>,
+) -> Result<Vec<(String, ActionCounts)>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(doc) = cursor.try_next().await? {
+        if let Ok(id) = doc.get_str("entity_id") {
+            out.push((id.to_string(), counts_of(&doc)));
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn entity_filter(domain: &Domain, entity_type: EntityType, id: &str) -> Document {
+    doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str(), "entity_id": id}
+}
+
+/// Reads the per-action counts of a rollup document; a missing field is 0.
+pub fn counts_of(doc: &Document) -> ActionCounts {
+    let mut counts = ActionCounts::default();
+    for action in Action::ALL {
+        let n = match doc.get(action.as_str()) {
+            Some(Bson::Int64(n)) => *n,
+            Some(Bson::Int32(n)) => i64::from(*n),
+            Some(Bson::Double(n)) => *n as i64,
+            _ => 0,
+        };
+        counts.add(action, n);
+    }
+    counts
+}
+
+pub(crate) fn bson_time(t: DateTime<Utc>) -> BsonDateTime {
+    BsonDateTime::from_millis(t.timestamp_millis())
+}

@@ -1,0 +1,136 @@
+//! Reads of the rollups: totals, one entity's series, site-wide days, and
+//! which batches the ledger holds.
+
+use std::collections::{HashMap, HashSet};
+
+use analytics_domain::rollup::ActionCounts;
+use analytics_domain::{Action, Domain, EntityType, Period};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Document};
+
+use super::{
+    collect_counts, counts_of, entity_filter, period_collection, RollupStore, HOURLY, LEDGER,
+    TOTALS,
+};
+use crate::error::StoreError;
+
+impl RollupStore {
+    /// Totals of some entities of one type, by entity id (absent = none).
+    pub async fn totals_for(
+        &self,
+        domain: &Domain,
+        entity_type: EntityType,
+        ids: &[String],
+    ) -> Result<HashMap<String, ActionCounts>, StoreError> {
+        let filter = doc! {
+            "domain": domain.as_str(),
+            "entity_type": entity_type.as_str(),
+            "entity_id": {"$in": ids},
+        };
+        let mut cursor = self.db.collection::<Document>(TOTALS).find(filter).await?;
+        let mut out = HashMap::with_capacity(ids.len());
+        while let Some(doc) = cursor.try_next().await? {
+            if let Ok(id) = doc.get_str("entity_id") {
+                out.insert(id.to_string(), counts_of(&doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pages through the totals of one entity type in entity id order.
+    pub async fn totals_page(
+        &self,
+        domain: &Domain,
+        entity_type: EntityType,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, ActionCounts)>, StoreError> {
+        let mut filter = doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str()};
+        if let Some(after) = after {
+            filter.insert("entity_id", doc! {"$gt": after});
+        }
+        let cursor = self
+            .db
+            .collection::<Document>(TOTALS)
+            .find(filter)
+            .sort(doc! {"entity_id": 1})
+            .limit(limit)
+            .await?;
+        collect_counts(cursor).await
+    }
+
+    /// One entity's buckets of a period between two labels (inclusive).
+    pub async fn entity_series(
+        &self,
+        entity: &analytics_domain::EntityKey,
+        period: Period,
+        from: &str,
+        to: &str,
+    ) -> Result<HashMap<String, ActionCounts>, StoreError> {
+        let mut filter = entity_filter(&entity.domain, entity.entity_type, &entity.entity_id);
+        filter.insert(period.field(), doc! {"$gte": from, "$lte": to});
+        let mut cursor = self
+            .db
+            .collection::<Document>(period_collection(period))
+            .find(filter)
+            .await?;
+        let mut out = HashMap::new();
+        while let Some(doc) = cursor.try_next().await? {
+            if let Ok(label) = doc.get_str(period.field()) {
+                out.insert(label.to_string(), counts_of(&doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Site-wide counts per local date (from the hourly collection: at most
+    /// 24 documents per day and type, however many entities there are).
+    pub async fn site_daily(
+        &self,
+        domain: &Domain,
+        entity_type: Option<EntityType>,
+        from: &str,
+        to: &str,
+    ) -> Result<HashMap<String, ActionCounts>, StoreError> {
+        let mut filter = doc! {"domain": domain.as_str(), "date": {"$gte": from, "$lte": to}};
+        if let Some(t) = entity_type {
+            filter.insert("entity_type", t.as_str());
+        }
+        let mut group = doc! {"_id": "$date"};
+        for a in Action::ALL {
+            group.insert(a.as_str(), doc! {"$sum": format!("${}", a.as_str())});
+        }
+        let mut cursor = self
+            .db
+            .collection::<Document>(HOURLY)
+            .aggregate(vec![doc! {"$match": filter}, doc! {"$group": group}])
+            .await?;
+        let mut out = HashMap::new();
+        while let Some(doc) = cursor.try_next().await? {
+            if let Ok(date) = doc.get_str("_id") {
+                out.insert(date.to_string(), counts_of(&doc));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which of these batch ids the ledger has (applied to the rollups).
+    pub async fn applied_batches(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut cursor = self
+            .db
+            .collection::<Document>(LEDGER)
+            .find(doc! {"_id": {"$in": ids}})
+            .projection(doc! {"_id": 1})
+            .await?;
+        let mut out = HashSet::new();
+        while let Some(doc) = cursor.try_next().await? {
+            if let Ok(id) = doc.get_str("_id") {
+                out.insert(id.to_string());
+            }
+        }
+        Ok(out)
+    }
+}

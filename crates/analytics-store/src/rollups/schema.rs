@@ -1,0 +1,93 @@
+//! The rollup collections' indexes: unique keys (two concurrent upserts of
+//! one document can never create two) and what the reads need.
+
+use std::time::Duration;
+
+use analytics_domain::Period;
+use mongodb::bson::{doc, Document};
+use mongodb::options::IndexOptions;
+use mongodb::IndexModel;
+
+use super::{period_collection, RollupStore, HOURLY, LEDGER, RUNS, TOTALS};
+use crate::error::StoreError;
+
+/// The hourly collection's unique index before hours were split into
+/// slots; dropped so slot documents of one hour can coexist.
+const UNSLOTTED_HOURLY_INDEX: &str = "domain_1_entity_type_1_date_1_hour_1";
+
+impl RollupStore {
+    /// Creates the unique key indexes and the indexes the read side needs.
+    /// Idempotent; `migrate` runs it.
+    pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        let unique = || IndexOptions::builder().unique(true).build();
+        let entity = doc! {"domain": 1, "entity_type": 1, "entity_id": 1};
+        let mut specs: Vec<(&str, Vec<IndexModel>)> = vec![(
+            TOTALS,
+            vec![IndexModel::builder()
+                .keys(entity.clone())
+                .options(unique())
+                .build()],
+        )];
+        for period in Period::ALL {
+            let mut key = entity.clone();
+            key.insert(period.field(), 1);
+            specs.push((
+                period_collection(period),
+                vec![
+                    IndexModel::builder().keys(key).options(unique()).build(),
+                    bucket_index(period),
+                ],
+            ));
+        }
+        self.drop_unslotted_hourly_index().await?;
+        specs.push((
+            HOURLY,
+            vec![IndexModel::builder()
+                .keys(doc! {"domain": 1, "entity_type": 1, "date": 1, "hour": 1, "slot": 1})
+                .options(unique())
+                .build()],
+        ));
+        specs.push((
+            LEDGER,
+            vec![IndexModel::builder()
+                .keys(doc! {"expire_at": 1})
+                .options(IndexOptions::builder().expire_after(Duration::ZERO).build())
+                .build()],
+        ));
+        specs.push((
+            RUNS,
+            vec![IndexModel::builder().keys(doc! {"started_at": -1}).build()],
+        ));
+        for (collection, indexes) in specs {
+            self.db
+                .collection::<Document>(collection)
+                .create_indexes(indexes)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn drop_unslotted_hourly_index(&self) -> Result<(), StoreError> {
+        let hourly = self.db.collection::<Document>(HOURLY);
+        let names = match hourly.list_index_names().await {
+            Ok(names) => names,
+            // No collection yet: nothing to drop.
+            Err(_) => return Ok(()),
+        };
+        if names.iter().any(|n| n == UNSLOTTED_HOURLY_INDEX) {
+            hourly.drop_index(UNSLOTTED_HOURLY_INDEX).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A bucket's documents by entity: the leaderboard merges look up the
+/// entities a flush changed in one bucket, `entity_id` last so an `$in`
+/// stays a set of exact index points (the unique index puts the bucket last,
+/// for one entity's series).
+fn bucket_index(period: Period) -> IndexModel {
+    let mut keys = doc! {"domain": 1, "entity_type": 1};
+    keys.insert(period.field(), 1);
+    keys.insert("entity_id", 1);
+    IndexModel::builder().keys(keys).build()
+}

@@ -1,0 +1,232 @@
+//! The exactly-once flush. Lease the partitions; then sweep the entity
+//! order once, round by round: claim (or resume) one batch per partition in
+//! the round's order range, apply them to Mongo in one transaction with
+//! their ledger entries, write the MySQL replicas with absolute values,
+//! delete the batches. The Mongo and MySQL steps are idempotent and the
+//! delete runs only after them, so a crash anywhere is repaired by simply
+//! running again.
+
+mod job_report;
+mod replicas;
+mod round;
+
+use std::time::{Duration, Instant};
+
+use analytics_domain::job_event::JobEventType;
+use analytics_domain::sweep::Sweep;
+use analytics_store::hot_counters::Claim;
+use analytics_store::rollups::FlushRunRecord;
+use analytics_store::StoreError;
+use chrono::Utc;
+use tracing::Instrument;
+
+use crate::fault::{self, FaultPoint};
+use crate::stores::Stores;
+
+pub use job_report::FLUSH_JOB_NAME;
+pub use replicas::CATALOGUE_DOMAIN;
+
+#[derive(Debug, Clone)]
+pub struct FlushOptions {
+    /// The partitions this run (shard) owns.
+    pub partitions: Vec<u16>,
+    /// All partitions of the key space (where a shard starts its sweep).
+    pub partition_count: u16,
+    pub batch_size: usize,
+    pub lease_ttl: Duration,
+    /// No new round starts after this; the rest waits for the next run.
+    pub max_run_time: Duration,
+    /// How long a round's transaction is retried while it conflicts with
+    /// another (a concurrent shard, or one a killed run left open).
+    pub transaction_retry: Duration,
+    pub fault: Option<FaultPoint>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FlushReport {
+    pub keys: u64,
+    pub batches: u64,
+    pub resumed_batches: u64,
+    pub errors: u64,
+    pub ignored_fields: u64,
+    /// Rollup documents upserted (Mongo writes).
+    pub documents: u64,
+    pub replicas_updated: u64,
+    /// Movies whose replicas wait for MySQL (it was out).
+    pub replicas_deferred: u64,
+    /// Partitions another flusher held; the next run takes them.
+    pub skipped_partitions: u64,
+    /// Transactions run again after a conflict.
+    pub transaction_retries: u64,
+    /// Whether the run stopped at `max_run_time` before its sweep ended.
+    pub out_of_time: bool,
+}
+
+pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let span = tracing::info_span!("flush_run", run_id = %run_id);
+    run_as(stores, opts, run_id).instrument(span).await
+}
+
+async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushReport {
+    let started_at = Utc::now();
+    let mut report = FlushReport::default();
+    job_report::send(stores, &run_id, JobEventType::Started, started_at, &report).await;
+
+    let mut leased = Vec::new();
+    for &p in &opts.partitions {
+        match stores
+            .counters
+            .acquire_lease(p, &run_id, opts.lease_ttl)
+            .await
+        {
+            Ok(true) => leased.push(p),
+            Ok(false) => {
+                report.skipped_partitions += 1;
+                tracing::info!(
+                    partition = p,
+                    "partition leased by another flusher; skipped"
+                );
+            }
+            Err(e) => {
+                report.errors += 1;
+                tracing::error!(partition = p, error = %e, "could not take the flush lease");
+            }
+        }
+    }
+    let mut replicas = replicas::ReplicaWriter::default();
+    if let Err(e) = sweep(stores, opts, &run_id, &leased, &mut replicas, &mut report).await {
+        report.errors += 1;
+        tracing::error!(error = %e, "flush stopped; open batches resume on the next run");
+    }
+    for &p in &leased {
+        // Best effort: an unreleased lease simply expires.
+        if let Err(e) = stores.counters.release_lease(p, &run_id).await {
+            tracing::warn!(partition = p, error = %e, "could not release flush lease");
+        }
+    }
+    // Outside the leases: replicas deferred by this or earlier runs, then
+    // the leaderboards (this run's change records and any a stopped run left).
+    replicas.catch_up(stores, &mut report).await;
+    merge_leaderboards(stores).await;
+
+    let record = FlushRunRecord {
+        run_id: run_id.clone(),
+        started_at,
+        finished_at: Utc::now(),
+        keys: report.keys,
+        batches: report.batches,
+        errors: report.errors,
+        ignored_fields: report.ignored_fields,
+        replicas_deferred: report.replicas_deferred,
+    };
+    if let Err(e) = stores.rollups.record_run(&record).await {
+        tracing::warn!(error = %e, "could not record the flush run");
+    }
+    let outcome = if report.errors == 0 {
+        JobEventType::Completed
+    } else {
+        JobEventType::Failed
+    };
+    job_report::send(stores, &run_id, outcome, record.finished_at, &report).await;
+    tracing::info!(
+        run_id,
+        keys = report.keys,
+        batches = report.batches,
+        resumed_batches = report.resumed_batches,
+        errors = report.errors,
+        ignored_fields = report.ignored_fields,
+        documents = report.documents,
+        replicas_updated = report.replicas_updated,
+        replicas_deferred = report.replicas_deferred,
+        skipped_partitions = report.skipped_partitions,
+        transaction_retries = report.transaction_retries,
+        out_of_time = report.out_of_time,
+        "flush finished"
+    );
+    report
+}
+
+/// Best effort: counting never waits on a leaderboard; a record that fails
+/// to merge stays pending and the next run merges it.
+async fn merge_leaderboards(stores: &Stores) {
+    match stores.rollups.leaderboards().merge_pending().await {
+        Ok(records) => tracing::debug!(records, "leaderboard changes merged"),
+        Err(e) => {
+            tracing::warn!(error = %e, "leaderboard changes not merged yet; the next run retries")
+        }
+    }
+}
+
+/// One pass over the entity order (see [`Sweep`]). A round that claimed a
+/// full batch somewhere at the end of a leg is repeated, so a dense backlog
+/// is not left behind, but only while the run has claimed fewer keys than
+/// were waiting when it started: under continuous ingest a run still ends,
+/// and newer keys wait for the next run.
+async fn sweep(
+    stores: &Stores,
+    opts: &FlushOptions,
+    run_id: &str,
+    leased: &[u16],
+    replicas: &mut replicas::ReplicaWriter,
+    report: &mut FlushReport,
+) -> Result<(), StoreError> {
+    let Some(&first) = leased.first() else {
+        return Ok(());
+    };
+    let mut backlog = 0u64;
+    for &p in leased {
+        backlog += stores.counters.dirty_count(p).await?;
+    }
+    let mut sweep = Sweep::new(
+        Sweep::start_for(first, opts.partition_count),
+        Sweep::step_for(opts.batch_size, backlog),
+    );
+    let budget = backlog.max(opts.batch_size as u64);
+    let deadline = Instant::now() + opts.max_run_time;
+    let mut next = sweep.next_range();
+    let mut round_no = 0u64;
+    while let Some(range) = next {
+        if Instant::now() >= deadline {
+            report.out_of_time = true;
+            tracing::warn!("flush time budget spent; the rest waits for the next run");
+            return Ok(());
+        }
+        let mut batches = Vec::new();
+        for &p in leased {
+            stores
+                .counters
+                .renew_lease(p, run_id, opts.lease_ttl)
+                .await?;
+            let batch_id = format!("{run_id}-{p}-{round_no}");
+            loop {
+                match stores
+                    .counters
+                    .claim_batch(p, run_id, &batch_id, opts.batch_size, range)
+                    .await?
+                {
+                    Claim::Empty => break,
+                    Claim::Stale => continue,
+                    Claim::Batch(batch) => {
+                        batches.push(batch);
+                        break;
+                    }
+                }
+            }
+        }
+        round_no += 1;
+        let dense = batches
+            .iter()
+            .any(|b| b.resumed || b.claimed_keys >= opts.batch_size as u64);
+        if !batches.is_empty() {
+            fault::trip(opts.fault, FaultPoint::AfterClaim);
+            round::flush(stores, opts, run_id, &batches, replicas, report).await?;
+        }
+        next = if dense && sweep.at_leg_end() && report.keys < budget {
+            sweep.repeat_last()
+        } else {
+            sweep.next_range()
+        };
+    }
+    Ok(())
+}

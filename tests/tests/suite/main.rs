@@ -1,0 +1,17 @@
+//! Every workspace integration test in one binary: each test module would
+//! otherwise link the whole workspace again (a dozen links of every service
+//! on a 2-core machine). Each module is one area of the system.
+
+mod end_to_end;
+mod flush_faults;
+mod flush_pipeline;
+mod ingest_contract;
+mod k8s_manifests;
+mod leaderboards;
+mod otlp_traces;
+mod parity_check;
+mod read_api;
+mod redis_outage;
+mod service_lifecycle;
+mod telemetry_summary;
+mod telemetry_svc;
