@@ -104,6 +104,10 @@ pub async fn drop_leftover_test_data() -> anyhow::Result<(usize, usize, usize)> 
 /// The admin bearer token every test's read-api accepts.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
+/// The producer token every test's ingest-svc accepts (values above the
+/// public limit need it).
+pub const INGEST_PRODUCER_TOKEN: &str = "test-ingest-producer-token";
+
 /// The telemetry tokens every test's telemetry-svc accepts.
 pub const PRODUCER_TOKEN: &str = "test-producer-token";
 pub const OPERATOR_TOKEN: &str = "test-operator-token";
@@ -147,6 +151,10 @@ impl TestEnv {
             ("telemetry.producer_token", PRODUCER_TOKEN.into()),
             ("telemetry.operator_token", OPERATOR_TOKEN.into()),
             ("ingest.rate_limit_per_minute", "0".into()),
+            ("ingest.producer_token", INGEST_PRODUCER_TOKEN.into()),
+            ("read_api.counts_rate_limit_per_minute", "0".into()),
+            // Counts exact at once; the cache has its own test.
+            ("read_api.counts_cache_ms", "0".into()),
             ("flush.lease_ttl_ms", "300".into()),
         ] {
             settings.insert(k.to_string(), v);
@@ -367,6 +375,17 @@ impl TestEnv {
         Ok(total)
     }
 
+    /// The values counted and not yet flushed, over every partition.
+    pub async fn counts_waiting(&self) -> anyhow::Result<i64> {
+        let counters = self.hot_counters()?;
+        Ok(counters
+            .backlog()
+            .await?
+            .iter()
+            .map(|b| b.counts_waiting as i64)
+            .sum())
+    }
+
     /// Waits until no flush lease of this test is held (a killed run's
     /// leases expire after `flush.lease_ttl_ms`).
     pub async fn leases_expired(&self) -> anyhow::Result<()> {
@@ -510,7 +529,20 @@ impl Ingest {
             .await?)
     }
 
-    /// Posts a view/download event now; asserts it was accepted.
+    /// Posts an event as the server-side producer (with the producer
+    /// token, so any contract value is allowed).
+    pub async fn post_as_producer(&self, body: &Value) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .post(format!("{}/api/v1/analytics/events", self.base))
+            .bearer_auth(INGEST_PRODUCER_TOKEN)
+            .json(body)
+            .send()
+            .await?)
+    }
+
+    /// Posts a view/download event now as the server-side producer;
+    /// asserts it was accepted.
     pub async fn send(
         &self,
         event_id: &str,
@@ -520,7 +552,7 @@ impl Ingest {
         value: i64,
     ) -> anyhow::Result<()> {
         let resp = self
-            .post_json(&event(event_id, entity_type, entity_id, action, value))
+            .post_as_producer(&event(event_id, entity_type, entity_id, action, value))
             .await?;
         let status = resp.status().as_u16();
         anyhow::ensure!(

@@ -1,5 +1,7 @@
-//! Event contract v1 (brief §3): one validation pass that reports every bad
-//! field at once, with the legacy (Laravel-style) messages.
+//! Event contract v1: one validation pass that reports every bad field at
+//! once, with the messages the existing producers already know (the
+//! Laravel-style `{"message", "errors": {field: [...]}}` of the PHP system
+//! this replaces).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +17,50 @@ use crate::vocabulary::{Action, Domain, EntityType};
 
 pub const MAX_ID_CHARS: usize = 255;
 pub const MAX_USER_ID_CHARS: usize = 64;
+/// The largest `value` the contract allows (authenticated producers).
 pub const MAX_VALUE: i64 = 10_000;
+
+/// The largest `value` each action may carry from a given producer. The
+/// public ingest is anonymous, so its limits are small (browsers send 1):
+/// one anonymous client could otherwise add 10,000 views per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueLimits {
+    per_action: BTreeMap<Action, i64>,
+}
+
+impl ValueLimits {
+    /// The contract's maximum for every action (authenticated producers).
+    pub fn contract() -> Self {
+        ValueLimits {
+            per_action: Action::ALL.iter().map(|a| (*a, MAX_VALUE)).collect(),
+        }
+    }
+
+    /// Given limits per action (an action not named gets 1), each 1..MAX_VALUE.
+    pub fn new(per_action: BTreeMap<Action, i64>) -> Result<Self, String> {
+        if let Some((a, n)) = per_action
+            .iter()
+            .find(|(_, n)| !(1..=MAX_VALUE).contains(*n))
+        {
+            return Err(format!("{a}: {n} is not within 1..{MAX_VALUE}"));
+        }
+        Ok(ValueLimits { per_action })
+    }
+
+    pub fn max(&self, action: Action) -> i64 {
+        self.per_action.get(&action).copied().unwrap_or(1)
+    }
+}
+
+/// Characters no id may contain: controls (NUL included), and the bidi
+/// formatting marks that make an id display as something else in an admin
+/// page or a log line.
+pub fn has_forbidden_chars(s: &str) -> bool {
+    s.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
+}
 
 /// The user an event was attributed to by its producer. Stored, never trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,7 +118,7 @@ pub struct EventRules {
 }
 
 impl Default for EventRules {
-    /// The contract's defaults (brief §3): domain `jav` bucketed in UTC,
+    /// The contract's defaults: domain `jav` bucketed in UTC,
     /// 5 minutes of clock skew, 47 hours of lateness.
     fn default() -> Self {
         let mut domains = BTreeMap::new();
@@ -175,29 +220,31 @@ fn bounded_id<'a>(
         );
         return None;
     }
+    if has_forbidden_chars(s) {
+        errors.add(
+            field,
+            format!(
+                "The {} field must not contain control or bidirectional formatting characters.",
+                label(field)
+            ),
+        );
+        return None;
+    }
     Some(s)
 }
 
 impl EventRules {
-    /// Validates a decoded JSON object against contract v1 at time `now`.
+    /// Validates a decoded JSON object against contract v1 at time `now`,
+    /// with the `value` limits of the producer that sent it.
     pub fn validate(
         &self,
         body: &Map<String, Value>,
         now: DateTime<Utc>,
+        limits: &ValueLimits,
     ) -> Result<Event, ValidationErrors> {
         let mut errors = ValidationErrors::default();
 
-        let event_id = bounded_id(body, "event_id", &mut errors).and_then(|id| {
-            if id.chars().any(char::is_control) {
-                errors.add(
-                    "event_id",
-                    "The event id field must not contain control characters.".into(),
-                );
-                None
-            } else {
-                Some(id)
-            }
-        });
+        let event_id = bounded_id(body, "event_id", &mut errors);
 
         let domain = required_string(body, "domain", &mut errors).and_then(|d| {
             let found = Domain::new(d).ok().filter(|d| self.domains.contains_key(d));
@@ -234,7 +281,7 @@ impl EventRules {
             }
         });
 
-        let value = self.value(body, &mut errors);
+        let value = value(body, action, limits, &mut errors);
         let occurred_at = self.occurred_at(body, now, &mut errors);
         let user_id = user_id(body, &mut errors);
 
@@ -265,33 +312,6 @@ impl EventRules {
                 })
             }
             _ => Err(errors.finish()),
-        }
-    }
-
-    fn value(&self, body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<i64> {
-        let n = match body.get("value") {
-            None | Some(Value::Null) => return Some(1),
-            // Only JSON integers: "5" and 1.5 are refused (brief §3).
-            Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_u64().map(|_| i64::MAX)),
-            Some(_) => None,
-        };
-        match n {
-            None => {
-                errors.add("value", "The value field must be an integer.".into());
-                None
-            }
-            Some(n) if n < 1 => {
-                errors.add("value", "The value field must be at least 1.".into());
-                None
-            }
-            Some(n) if n > MAX_VALUE => {
-                errors.add(
-                    "value",
-                    format!("The value field must not be greater than {MAX_VALUE}."),
-                );
-                None
-            }
-            Some(n) => Some(n),
         }
     }
 
@@ -337,6 +357,40 @@ impl EventRules {
     }
 }
 
+/// `value`: absent or null is 1; otherwise a JSON integer (`"5"` and 1.5
+/// are refused) within the producer's limit for the action.
+fn value(
+    body: &Map<String, Value>,
+    action: Option<Action>,
+    limits: &ValueLimits,
+    errors: &mut ValidationErrors,
+) -> Option<i64> {
+    let n = match body.get("value") {
+        None | Some(Value::Null) => return Some(1),
+        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_u64().map(|_| i64::MAX)),
+        Some(_) => None,
+    };
+    let max = action.map_or(MAX_VALUE, |a| limits.max(a));
+    match n {
+        None => {
+            errors.add("value", "The value field must be an integer.".into());
+            None
+        }
+        Some(n) if n < 1 => {
+            errors.add("value", "The value field must be at least 1.".into());
+            None
+        }
+        Some(n) if n > max => {
+            errors.add(
+                "value",
+                format!("The value field must not be greater than {max}."),
+            );
+            None
+        }
+        Some(n) => Some(n),
+    }
+}
+
 /// `Some(None)` = absent or null; `None` = invalid (an error was recorded).
 fn user_id(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<Option<UserId>> {
     match body.get("user_id") {
@@ -355,7 +409,7 @@ fn user_id(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<O
             let s = s.trim();
             if s.is_empty() {
                 Some(None)
-            } else if s.chars().count() > MAX_USER_ID_CHARS || s.chars().any(char::is_control) {
+            } else if s.chars().count() > MAX_USER_ID_CHARS || has_forbidden_chars(s) {
                 errors.add(
                     "user_id",
                     format!(
@@ -411,7 +465,7 @@ mod tests {
                 obj.insert(k.clone(), v.clone());
             }
         }
-        EventRules::default().validate(obj, now())
+        EventRules::default().validate(obj, now(), &ValueLimits::contract())
     }
 
     fn failing_fields(patch: Value) -> Vec<&'static str> {
@@ -477,11 +531,46 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_in_event_ids_are_refused() {
+    fn control_and_bidi_characters_are_refused_in_every_id() {
+        for bad in [
+            "a\u{0}b",
+            "a\nb",
+            "evil\u{202E}gpj.exe",
+            "a\u{2066}b",
+            "a\u{200F}",
+        ] {
+            for field in ["event_id", "entity_id", "user_id"] {
+                assert_eq!(
+                    failing_fields(json!({ field: bad })),
+                    vec![field],
+                    "{field} = {bad:?}"
+                );
+            }
+        }
+        assert!(check(json!({"entity_id": "映画-ß-🎬"})).is_ok());
+    }
+
+    #[test]
+    fn the_public_value_limit_is_per_action() {
+        let limits = ValueLimits::new(BTreeMap::from([(Action::View, 1), (Action::Download, 3)]))
+            .expect("limits");
+        let run = |patch: Value| {
+            let mut body = valid();
+            for (k, v) in patch.as_object().expect("patch") {
+                body[k] = v.clone();
+            }
+            EventRules::default().validate(body.as_object().expect("object"), now(), &limits)
+        };
+        assert!(run(json!({"value": 1})).is_ok());
+        let err = run(json!({"value": 2})).expect_err("over the view limit");
         assert_eq!(
-            failing_fields(json!({"event_id": "a\u{0}b"})),
-            vec!["event_id"]
+            err.errors["value"],
+            ["The value field must not be greater than 1."]
         );
+        assert!(run(json!({"action": "download", "value": 3})).is_ok());
+        assert!(run(json!({"action": "download", "value": 4})).is_err());
+        assert!(ValueLimits::new(BTreeMap::from([(Action::View, 0)])).is_err());
+        assert!(ValueLimits::new(BTreeMap::from([(Action::View, 10_001)])).is_err());
     }
 
     #[test]
@@ -585,7 +674,11 @@ mod tests {
     fn every_failing_field_is_listed_with_a_summary_message() {
         let body = json!({"value": 0});
         let err = EventRules::default()
-            .validate(body.as_object().expect("object"), now())
+            .validate(
+                body.as_object().expect("object"),
+                now(),
+                &ValueLimits::contract(),
+            )
             .expect_err("invalid");
         assert_eq!(
             err.errors.keys().copied().collect::<Vec<_>>(),

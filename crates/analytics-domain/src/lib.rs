@@ -12,7 +12,7 @@ pub mod sweep;
 pub mod time;
 pub mod vocabulary;
 
-pub use event::{Event, EventRules, UserId, ValidationErrors};
+pub use event::{Event, EventRules, UserId, ValidationErrors, ValueLimits};
 pub use keys::{CounterField, EntityKey, KeySpace};
 pub use time::{BucketMode, LocalHour, Period};
 pub use vocabulary::{Action, Domain, EntityType};

@@ -46,7 +46,7 @@ impl Event {
 
 #[cfg(test)]
 mod tests {
-    use analytics_domain::EventRules;
+    use analytics_domain::{EventRules, ValueLimits};
     use prost::Message;
 
     use super::*;
@@ -74,10 +74,14 @@ mod tests {
         let decoded = Event::decode(wire.as_slice()).expect("decodes");
 
         let from_json = EventRules::default()
-            .validate(json_body.as_object().expect("object"), now)
+            .validate(
+                json_body.as_object().expect("object"),
+                now,
+                &ValueLimits::contract(),
+            )
             .expect("json form is valid");
         let from_proto = EventRules::default()
-            .validate(&decoded.to_json(), now)
+            .validate(&decoded.to_json(), now, &ValueLimits::contract())
             .expect("proto form is valid");
         assert_eq!(from_json, from_proto);
         assert_eq!(from_proto.value, 3);
@@ -98,7 +102,7 @@ mod tests {
         };
         let decoded = Event::decode(proto.encode_to_vec().as_slice()).expect("decodes");
         let event = EventRules::default()
-            .validate(&decoded.to_json(), now)
+            .validate(&decoded.to_json(), now, &ValueLimits::contract())
             .expect("valid");
         assert_eq!(event.value, 1);
         assert_eq!(event.user_id, Some(analytics_domain::UserId::Int(123)));
@@ -118,7 +122,7 @@ mod tests {
             user_id: None,
         };
         let errors = EventRules::default()
-            .validate(&proto.to_json(), now)
+            .validate(&proto.to_json(), now, &ValueLimits::contract())
             .expect_err("invalid");
         assert_eq!(
             errors.errors.keys().copied().collect::<Vec<_>>(),

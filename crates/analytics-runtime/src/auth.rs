@@ -1,5 +1,6 @@
 //! Bearer-token checks shared by the services (each maps the failure to its
-//! own error type: 401 for a missing token, 403 for a wrong one).
+//! own error type: 401 for a missing token, 403 for a wrong one). Tokens
+//! are [`Token`]s: never printed by `Debug`, compared in constant time.
 
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
@@ -8,19 +9,26 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, ResponseError};
 
+/// A configured bearer token (a secret: `Debug` shows `[REDACTED]`).
+pub type Token = secrecy::SecretString;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BearerError {
     Missing,
     Wrong,
 }
 
+/// The token of an `Authorization: Bearer <token>` header; the scheme is
+/// case-insensitive (RFC 7235).
+pub fn bearer_token(header: Option<&str>) -> Option<&str> {
+    let (scheme, token) = header?.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Checks an `Authorization` header value against the expected token.
 pub fn check_bearer(header: Option<&str>, expected: &str) -> Result<(), BearerError> {
-    let presented = header
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(BearerError::Missing)?;
+    let presented = bearer_token(header).ok_or(BearerError::Missing)?;
     if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {
@@ -91,6 +99,12 @@ mod tests {
             check_bearer(Some("Basic abc"), "secret-token"),
             Err(BearerError::Missing)
         );
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            assert_eq!(
+                check_bearer(Some(&format!("{scheme} secret-token")), "secret-token"),
+                Ok(())
+            );
+        }
         assert_eq!(
             check_bearer(Some("Bearer  "), "secret-token"),
             Err(BearerError::Missing)

@@ -1,11 +1,106 @@
-//! HTTP endpoints every service answers the same way.
+//! The HTTP skeleton every service shares: one server setup (timeouts,
+//! graceful shutdown), one request-metrics middleware, request ids, and the
+//! handlers every service answers the same way (`/health`, readiness,
+//! `/metrics`, 404, 405).
 
-use actix_web::middleware::Condition;
-use actix_web::HttpResponse;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{self, Condition, Next};
+use actix_web::{web, App, HttpResponse, HttpServer, Resource};
 use analytics_store::StoreError;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use serde_json::json;
 use tracing_actix_web::{DefaultRootSpanBuilder, TracingLogger};
+
+use crate::error::retry_after;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled (from its `X-Request-Id`, or made
+/// up for it); outside a request, a fresh one.
+pub fn current_request_id() -> String {
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| new_request_id())
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A caller's request id is kept if it is short and printable.
+fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
+    let id = req.headers().get("x-request-id")?.to_str().ok()?.trim();
+    let ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| id.to_string())
+}
+
+type RouteLabels = Vec<(&'static str, String)>;
+
+/// `analytics_http_request_duration_seconds{route, method, status}`: one
+/// histogram per service for every route (its `_count` is the requests).
+/// `route` is the route's pattern (`/x/{id}`), never the raw path, so the
+/// label stays bounded.
+#[derive(Clone)]
+pub struct RequestMetrics {
+    duration: Family<RouteLabels, Histogram>,
+}
+
+impl RequestMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let duration: Family<RouteLabels, Histogram> =
+            Family::new_with_constructor(|| Histogram::new(crate::metrics::latency_buckets()));
+        registry.register(
+            "analytics_http_request_duration_seconds",
+            "HTTP request latency by route pattern, method and status",
+            duration.clone(),
+        );
+        RequestMetrics { duration }
+    }
+
+    fn observe(&self, route: String, method: &str, status: u16, seconds: f64) {
+        self.duration
+            .get_or_create(&vec![
+                ("route", route),
+                ("method", method.to_string()),
+                ("status", status.to_string()),
+            ])
+            .observe(seconds);
+    }
+}
+
+/// Gives the request an id (kept in a task-local for error responses and
+/// echoed as `X-Request-Id`) and records its latency.
+async fn observe_request(
+    metrics: RequestMetrics,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let id = incoming_request_id(&req).unwrap_or_else(new_request_id);
+    let mut res = REQUEST_ID.scope(id.clone(), next.call(req)).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), value);
+    }
+    metrics.observe(
+        route,
+        &method,
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(res)
+}
 
 /// One span per request (method, route, status; a caller's `traceparent`
 /// continues its trace) when traces are exported; otherwise no middleware at
@@ -15,6 +110,55 @@ pub fn request_traces() -> Condition<TracingLogger<DefaultRootSpanBuilder>> {
         crate::logging::traces_configured(),
         TracingLogger::default(),
     )
+}
+
+/// How a service's server runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's head.
+    pub head_timeout: Duration,
+}
+
+/// Runs a service: `routes` registers its resources (it runs once per
+/// worker, so per-worker state such as store connections belongs there);
+/// `/health`, request ids, request metrics, traces and the JSON 404 come
+/// with it. On SIGTERM the server stops accepting, lets in-flight requests
+/// finish, and only then do the workers (and what they own) stop.
+pub fn serve<F>(
+    listener: TcpListener,
+    options: ServeOptions,
+    metrics: RequestMetrics,
+    routes: F,
+) -> std::io::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    Ok(HttpServer::new(move || {
+        let metrics = metrics.clone();
+        App::new()
+            .wrap(request_traces())
+            .wrap(middleware::from_fn(move |req, next| {
+                observe_request(metrics.clone(), req, next)
+            }))
+            .configure(routes.clone())
+            .service(resource("/health", "GET").route(web::get().to(health)))
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .client_request_timeout(options.head_timeout)
+    .shutdown_timeout(options.shutdown_timeout.as_secs())
+    .run())
+}
+
+/// A resource that answers 405 with `Allow` to the methods it has no route for.
+pub fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, allow))
+            .json(json!({"message": format!("Method Not Allowed: use {allow}.")}))
+    }))
 }
 
 /// `GET /health`: the process is alive (readiness is per service).
@@ -35,22 +179,29 @@ pub async fn not_found() -> HttpResponse {
 }
 
 /// `GET /ready`: 200 when every named store check passed, else 503 with
-/// `Retry-After`; the body names each check's outcome.
-pub fn readiness(checks: &[(&str, Result<(), StoreError>)], retry_after: u64) -> HttpResponse {
-    let outcome: serde_json::Map<String, serde_json::Value> = checks
-        .iter()
-        .map(|(name, r)| {
-            (
-                name.to_string(),
-                json!(r.as_ref().map_or_else(|e| e.to_string(), |_| "ok".into())),
-            )
-        })
-        .collect();
+/// `Retry-After`. The body says which store failed, never how to reach it
+/// (driver errors name hosts and ports); the detail goes to the log.
+pub fn readiness(checks: &[(&str, Result<(), StoreError>)], retry_after_secs: u64) -> HttpResponse {
+    let mut outcome = serde_json::Map::new();
+    for (name, result) in checks {
+        let state = match result {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::warn!(store = name, error = %e, "not ready");
+                if e.is_unavailable() {
+                    "unavailable"
+                } else {
+                    "failing"
+                }
+            }
+        };
+        outcome.insert(name.to_string(), json!(state));
+    }
     if checks.iter().all(|(_, r)| r.is_ok()) {
         HttpResponse::Ok().json(json!({"status": "ready", "checks": outcome}))
     } else {
         HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", retry_after))
+            .insert_header(retry_after(retry_after_secs))
             .json(json!({"status": "unavailable", "checks": outcome}))
     }
 }

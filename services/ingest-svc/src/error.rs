@@ -1,12 +1,15 @@
-//! Every way an ingest request can fail, mapped to HTTP in this one place.
+//! Every way an ingest request can fail. The HTTP mapping is the runtime's
+//! (one for every service); here each failure only says what kind it is
+//! and which field is to blame.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use analytics_domain::ValidationErrors;
+use analytics_runtime::auth::BearerError;
+use analytics_runtime::body::BodyError;
+use analytics_runtime::error::{
+    field_error, store_headers, store_kind, ErrorKind, FieldErrors, ServiceError,
+};
 use analytics_store::StoreError;
-use serde_json::json;
-
-use crate::rate_limit::Decision;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -16,22 +19,26 @@ pub enum IngestError {
     MalformedJson(String),
     #[error("The request body must be a JSON object.")]
     NotAnObject,
-    #[error("The request body could not be read: {0}")]
-    UnreadableBody(String),
-    #[error("The request body must not be larger than {limit} bytes.")]
-    PayloadTooLarge { limit: usize },
+    #[error(transparent)]
+    Body(#[from] BodyError),
     #[error("The Content-Type header must be application/json.")]
     UnsupportedMediaType,
-    #[error("Too Many Attempts.")]
-    RateLimited(Decision),
+    #[error("The producer token is not valid.")]
+    WrongProducerToken,
     #[error("The event id has already been used for a different event.")]
     Conflict,
     #[error("The event store is temporarily unavailable; retry later.")]
-    StoreUnavailable {
+    Store {
         retry_after: u64,
         #[source]
         source: StoreError,
     },
+}
+
+impl From<BearerError> for IngestError {
+    fn from(_: BearerError) -> Self {
+        IngestError::WrongProducerToken
+    }
 }
 
 impl IngestError {
@@ -40,58 +47,62 @@ impl IngestError {
         match self {
             IngestError::Validation(_) => "validation",
             IngestError::MalformedJson(_) | IngestError::NotAnObject => "malformed_json",
-            IngestError::UnreadableBody(_) => "unreadable_body",
-            IngestError::PayloadTooLarge { .. } => "payload_too_large",
+            IngestError::Body(BodyError::TooLarge(_)) => "payload_too_large",
+            IngestError::Body(BodyError::TimedOut(_)) => "body_timeout",
+            IngestError::Body(BodyError::UnsupportedEncoding(_)) => "unsupported_encoding",
+            IngestError::Body(_) => "unreadable_body",
             IngestError::UnsupportedMediaType => "unsupported_media_type",
-            IngestError::RateLimited(_) => "rate_limited",
+            IngestError::WrongProducerToken => "wrong_producer_token",
             IngestError::Conflict => "conflict",
-            IngestError::StoreUnavailable { .. } => "store_unavailable",
+            IngestError::Store { source, .. } if source.is_unavailable() => "store_unavailable",
+            IngestError::Store { .. } => "store_error",
         }
     }
 }
 
-fn one_field(field: &str, message: String) -> serde_json::Value {
-    json!({ "message": message, "errors": { field: [message] } })
-}
-
-impl ResponseError for IngestError {
-    fn status_code(&self) -> StatusCode {
+impl ServiceError for IngestError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            IngestError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            IngestError::MalformedJson(_)
-            | IngestError::NotAnObject
-            | IngestError::UnreadableBody(_) => StatusCode::BAD_REQUEST,
-            IngestError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            IngestError::Conflict => StatusCode::CONFLICT,
-            IngestError::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::Validation(_) => ErrorKind::Unprocessable,
+            IngestError::MalformedJson(_) | IngestError::NotAnObject => ErrorKind::BadRequest,
+            IngestError::Body(e) => e.kind(),
+            IngestError::UnsupportedMediaType => ErrorKind::UnsupportedMediaType,
+            IngestError::WrongProducerToken => ErrorKind::Forbidden,
+            IngestError::Conflict => ErrorKind::Conflict,
+            IngestError::Store { source, .. } => store_kind(source),
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        let body = match self {
-            IngestError::Validation(errors) => json!(errors),
-            IngestError::MalformedJson(_)
-            | IngestError::NotAnObject
-            | IngestError::UnreadableBody(_) => one_field("body", self.to_string()),
-            IngestError::PayloadTooLarge { .. } => one_field("body", self.to_string()),
-            IngestError::UnsupportedMediaType => one_field("content_type", self.to_string()),
-            IngestError::Conflict => one_field("event_id", self.to_string()),
-            IngestError::RateLimited(d) => {
-                response
-                    .insert_header((header::RETRY_AFTER, d.reset_after))
-                    .insert_header(("X-RateLimit-Limit", d.limit))
-                    .insert_header(("X-RateLimit-Remaining", d.remaining))
-                    .insert_header(("X-RateLimit-Reset", d.reset_after));
-                json!({ "message": self.to_string() })
+    fn field_errors(&self) -> Option<FieldErrors> {
+        let message = self.to_string();
+        match self {
+            IngestError::Validation(v) => Some(
+                v.errors
+                    .iter()
+                    .map(|(field, messages)| (field.to_string(), messages.clone()))
+                    .collect(),
+            ),
+            IngestError::MalformedJson(_) | IngestError::NotAnObject => {
+                Some(field_error("body", message))
             }
-            IngestError::StoreUnavailable { retry_after, .. } => {
-                response.insert_header((header::RETRY_AFTER, *retry_after));
-                json!({ "message": self.to_string() })
-            }
-        };
-        response.json(body)
+            IngestError::Body(e) => e.field_errors(),
+            IngestError::UnsupportedMediaType => Some(field_error("content_type", message)),
+            IngestError::WrongProducerToken => Some(field_error("authorization", message)),
+            IngestError::Conflict => Some(field_error("event_id", message)),
+            IngestError::Store { .. } => None,
+        }
+    }
+
+    fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match self {
+            IngestError::Body(e) => e.headers(),
+            IngestError::Store {
+                retry_after: s,
+                source,
+            } => store_headers(source, *s),
+            _ => Vec::new(),
+        }
     }
 }
+
+analytics_runtime::service_error_response!(IngestError);

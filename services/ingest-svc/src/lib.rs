@@ -1,33 +1,37 @@
 //! ingest-svc: validates events and counts them in Redis exactly once.
 
-pub mod client_ip;
 pub mod error;
 pub mod metrics;
-pub mod rate_limit;
 pub mod routes;
 pub mod settings;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpServer};
-use analytics_domain::EventRules;
+use actix_web::{middleware, web};
+use analytics_domain::{EventRules, ValueLimits};
+use analytics_runtime::auth::Token;
+use analytics_runtime::body::BodyLimits;
+use analytics_runtime::http::{self, RequestMetrics, ServeOptions};
+use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
 use analytics_store::HotCounters;
 use prometheus_client::registry::Registry;
 
-use crate::client_ip::IpNet;
 use crate::metrics::IngestMetrics;
-use crate::rate_limit::RateLimiter;
 pub use crate::settings::Settings;
 pub use actix_web::dev::ServerHandle;
 
+/// What every worker shares. Store connections are per worker (see
+/// [`Application::build`]).
 pub struct AppState {
     pub rules: EventRules,
-    pub counters: HotCounters,
-    pub limiter: RateLimiter,
-    pub trusted_proxies: Vec<IpNet>,
-    pub body_limit: usize,
+    /// `value` limits of anonymous producers, and of token holders.
+    pub public_limits: ValueLimits,
+    pub producer_limits: ValueLimits,
+    pub producer_token: Option<Token>,
+    pub body: BodyLimits,
     pub retry_after: u64,
     pub metrics: IngestMetrics,
     pub registry: Registry,
@@ -44,37 +48,64 @@ impl Application {
     /// contacted here: the service starts (and answers 503) while it is down.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         let stores = &settings.stores;
+        let cfg = &settings.ingest;
         let counters = HotCounters::new(&stores.redis_settings()?, stores.key_space()?)?;
         let mut registry = Registry::default();
         let metrics = IngestMetrics::register(&mut registry);
+        let request_metrics = RequestMetrics::register(&mut registry);
+        let limit = ClientRateLimit {
+            limiter: Arc::new(RateLimiter::new(
+                cfg.rate_limit_per_minute,
+                Duration::from_secs(60),
+                cfg.rate_limit_max_clients()?,
+            )),
+            trusted_proxies: Arc::new(cfg.trusted_proxies()?),
+            refused: metrics.rejected("rate_limited"),
+        };
+        let body_timeout = cfg.body_timeout()?;
         let state = web::Data::new(AppState {
             rules: stores.event_rules()?,
-            counters,
-            limiter: RateLimiter::new(
-                settings.ingest.rate_limit_per_minute,
-                Duration::from_secs(60),
-            ),
-            trusted_proxies: settings.ingest.trusted_proxies()?,
-            body_limit: settings.ingest.body_limit_bytes,
-            retry_after: settings.ingest.retry_after_seconds,
+            public_limits: cfg.public_limits()?,
+            producer_limits: ValueLimits::contract(),
+            producer_token: cfg.producer_token()?,
+            body: BodyLimits {
+                max_bytes: cfg.body_limit_bytes,
+                timeout: body_timeout,
+            },
+            retry_after: cfg.retry_after_seconds,
             metrics,
             registry,
         });
-        let listener = TcpListener::bind(settings.ingest.bind_addr()?)?;
+        let listener = TcpListener::bind(cfg.bind_addr()?)?;
         let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(analytics_runtime::http::request_traces())
-                .app_data(state.clone())
-                .route("/api/v1/analytics/events", web::post().to(routes::ingest))
-                .route("/health", web::get().to(analytics_runtime::http::health))
-                .route("/ready", web::get().to(routes::ready))
-                .route("/metrics", web::get().to(routes::metrics))
-                .default_service(web::to(analytics_runtime::http::not_found))
-        })
-        .listen(listener)?
-        .shutdown_timeout(settings.ingest.shutdown_timeout_seconds)
-        .run();
+        let options = ServeOptions {
+            shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
+            head_timeout: body_timeout,
+        };
+        let server = http::serve(listener, options, request_metrics, move |app| {
+            app.app_data(state.clone())
+                .app_data(web::Data::new(worker_counters(&counters)))
+                .service(
+                    http::resource("/api/v1/analytics/events", "POST")
+                        .wrap(middleware::from_fn({
+                            let limit = limit.clone();
+                            move |req, next| rate_limit::enforce(limit.clone(), req, next)
+                        }))
+                        .route(web::post().to(routes::ingest)),
+                )
+                .service(http::resource("/ready", "GET").route(web::get().to(routes::ready)))
+                .service(http::resource("/metrics", "GET").route(web::get().to(routes::metrics)));
+        })?;
         Ok(Application { port, server })
     }
+}
+
+/// This worker's own Redis connections, so they stop with the worker after
+/// its in-flight requests are answered (shared ones could be dropped by
+/// whichever worker stopped first, failing another's last requests).
+fn worker_counters(template: &HotCounters) -> HotCounters {
+    template.for_worker().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "per-worker Redis connections unavailable; sharing");
+        template.clone()
+    })
 }

@@ -1,8 +1,9 @@
-//! Ingest metrics (Prometheus names per brief §8).
+//! What ingest counts about events (request latency is the shared
+//! `analytics_http_request_duration_seconds`). Every refused event is
+//! counted with its reason.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, &'static str)>;
@@ -12,7 +13,6 @@ pub struct IngestMetrics {
     pub duplicates: Counter,
     pub conflicts: Counter,
     pub rejected: Family<Labels, Counter>,
-    pub latency: Family<Labels, Histogram>,
 }
 
 impl IngestMetrics {
@@ -22,9 +22,6 @@ impl IngestMetrics {
             duplicates: Counter::default(),
             conflicts: Counter::default(),
             rejected: Family::default(),
-            latency: Family::new_with_constructor(|| {
-                Histogram::new(analytics_runtime::metrics::latency_buckets())
-            }),
         };
         registry.register(
             "analytics_events_accepted",
@@ -46,11 +43,13 @@ impl IngestMetrics {
             "Requests refused before counting, by reason",
             m.rejected.clone(),
         );
-        registry.register(
-            "analytics_ingest_request_duration_seconds",
-            "Ingest request latency by HTTP status",
-            m.latency.clone(),
-        );
         m
+    }
+
+    /// The refusal counter of one reason.
+    pub fn rejected(&self, reason: &'static str) -> Counter {
+        self.rejected
+            .get_or_create(&vec![("reason", reason)])
+            .clone()
     }
 }

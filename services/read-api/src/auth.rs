@@ -1,19 +1,11 @@
 //! The admin role: every admin route needs the admin bearer token.
 
 use actix_web::{web, HttpRequest};
-use analytics_runtime::auth::{Bearer, BearerError, Role};
+use analytics_runtime::auth::{Bearer, Role};
+use secrecy::ExposeSecret;
 
 use crate::error::ReadApiError;
 use crate::AppState;
-
-impl From<BearerError> for ReadApiError {
-    fn from(e: BearerError) -> Self {
-        match e {
-            BearerError::Missing => ReadApiError::Unauthorized,
-            BearerError::Wrong => ReadApiError::Forbidden,
-        }
-    }
-}
 
 pub struct AdminRole;
 
@@ -21,7 +13,7 @@ impl Role for AdminRole {
     type Error = ReadApiError;
     fn expected(req: &HttpRequest) -> Option<&str> {
         req.app_data::<web::Data<AppState>>()
-            .map(|s| s.admin_token.as_str())
+            .map(|s| s.admin_token.expose_secret())
     }
 }
 

@@ -1,9 +1,11 @@
-//! Every way a read-api request can fail, mapped to HTTP in this one place.
+//! Every way a read-api request can fail; the runtime maps them to HTTP.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use analytics_runtime::auth::BearerError;
+use analytics_runtime::error::{
+    field_error, store_headers, store_kind, ErrorKind, FieldErrors, ServiceError,
+};
 use analytics_store::StoreError;
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadApiError {
@@ -17,7 +19,7 @@ pub enum ReadApiError {
         message: String,
     },
     #[error("The analytics stores are temporarily unavailable; retry later.")]
-    StoreUnavailable {
+    Store {
         retry_after: u64,
         #[source]
         source: StoreError,
@@ -33,32 +35,44 @@ impl ReadApiError {
     }
 }
 
-impl ResponseError for ReadApiError {
-    fn status_code(&self) -> StatusCode {
+impl From<BearerError> for ReadApiError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::Missing => ReadApiError::Unauthorized,
+            BearerError::Wrong => ReadApiError::Forbidden,
+        }
+    }
+}
+
+impl ServiceError for ReadApiError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            ReadApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ReadApiError::Forbidden => StatusCode::FORBIDDEN,
-            ReadApiError::InvalidParam { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ReadApiError::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ReadApiError::Unauthorized => ErrorKind::Unauthorized,
+            ReadApiError::Forbidden => ErrorKind::Forbidden,
+            ReadApiError::InvalidParam { .. } => ErrorKind::Unprocessable,
+            ReadApiError::Store { source, .. } => store_kind(source),
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        let body = match self {
+    fn field_errors(&self) -> Option<FieldErrors> {
+        match self {
+            ReadApiError::InvalidParam { param, message } => Some(field_error(param, message)),
+            _ => None,
+        }
+    }
+
+    fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match self {
             ReadApiError::Unauthorized => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-                json!({"message": self.to_string()})
+                vec![(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))]
             }
-            ReadApiError::InvalidParam { param, message } => {
-                json!({"message": message, "errors": {*param: [message]}})
-            }
-            ReadApiError::StoreUnavailable { retry_after, .. } => {
-                response.insert_header((header::RETRY_AFTER, *retry_after));
-                json!({"message": self.to_string()})
-            }
-            ReadApiError::Forbidden => json!({"message": self.to_string()}),
-        };
-        response.json(body)
+            ReadApiError::Store {
+                retry_after: s,
+                source,
+            } => store_headers(source, *s),
+            _ => Vec::new(),
+        }
     }
 }
+
+analytics_runtime::service_error_response!(ReadApiError);

@@ -2,6 +2,7 @@
 //! public display counts, from the rollups plus what still waits in Redis.
 
 pub mod auth;
+pub mod counts_cache;
 pub mod error;
 pub mod openapi;
 pub mod params;
@@ -9,38 +10,45 @@ pub mod routes;
 pub mod settings;
 
 use std::net::TcpListener;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::dev::{Server, Service};
-use actix_web::{web, App, HttpServer};
+use actix_web::dev::Server;
+use actix_web::{middleware, web};
 use analytics_domain::EventRules;
+use analytics_runtime::auth::Token;
+use analytics_runtime::http::{self, RequestMetrics, ServeOptions};
+use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
 use analytics_store::{CatalogueStore, HotCounters, RollupStore, StoreError};
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 
+use crate::counts_cache::CountsCache;
 use crate::error::ReadApiError;
 pub use crate::settings::Settings;
 pub use actix_web::dev::ServerHandle;
 
-type Labels = Vec<(&'static str, String)>;
+/// Entities whose counts are remembered at once.
+const COUNTS_CACHE_ENTRIES: usize = 50_000;
+/// How long a client may take to send a request's head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What every worker shares; Redis connections are per worker.
 pub struct AppState {
     pub rules: EventRules,
     pub rollups: RollupStore,
     pub catalogue: CatalogueStore,
-    pub counters: HotCounters,
-    pub admin_token: String,
+    pub admin_token: Token,
     pub retry_after: u64,
     pub max_series_points: usize,
+    pub counts_cache: CountsCache,
     pub registry: Registry,
 }
 
 impl AppState {
-    /// Any store failure is an outage to the caller: 503, logged here.
-    pub fn unavailable(&self, source: StoreError) -> ReadApiError {
-        tracing::warn!(error = %source, "store unavailable");
-        ReadApiError::StoreUnavailable {
+    /// A store failure as this API's error (503 for an outage, else 500).
+    pub fn store_error(&self, source: StoreError) -> ReadApiError {
+        ReadApiError::Store {
             retry_after: self.retry_after,
             source,
         }
@@ -54,76 +62,71 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let addr = settings.read_api.validate()?;
+        let cfg = &settings.read_api;
+        let addr = cfg.validate()?;
         let stores = &settings.stores;
         let rollups = RollupStore::connect(&stores.mongo_settings()?).await?;
         let catalogue = CatalogueStore::connect(&stores.mysql_settings()?).await?;
         let counters = HotCounters::new(&stores.redis_settings()?, stores.key_space()?)?;
         let mut registry = Registry::default();
-        let latency: Family<Labels, Histogram> = Family::new_with_constructor(|| {
-            Histogram::new(analytics_runtime::metrics::latency_buckets())
-        });
+        let request_metrics = RequestMetrics::register(&mut registry);
+        let refused = Counter::default();
         registry.register(
-            "analytics_read_request_duration_seconds",
-            "read-api request latency by route and HTTP status",
-            latency.clone(),
+            "analytics_counts_rate_limited",
+            "Public counts requests refused over a client's limit",
+            refused.clone(),
         );
+        let limit = ClientRateLimit {
+            limiter: Arc::new(RateLimiter::new(
+                cfg.counts_rate_limit_per_minute,
+                Duration::from_secs(60),
+                cfg.rate_limit_max_clients,
+            )),
+            trusted_proxies: Arc::new(cfg.trusted_proxies()?),
+            refused,
+        };
         let state = web::Data::new(AppState {
             rules: stores.event_rules()?,
             rollups,
             catalogue,
-            counters,
-            admin_token: settings.read_api.admin_token.clone(),
-            retry_after: settings.read_api.retry_after_seconds,
-            max_series_points: settings.read_api.max_series_points,
+            admin_token: cfg.admin_token.clone(),
+            retry_after: cfg.retry_after_seconds,
+            max_series_points: cfg.max_series_points,
+            counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
             registry,
         });
         let listener = TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || {
-            let latency = latency.clone();
-            App::new()
-                .wrap(analytics_runtime::http::request_traces())
-                .app_data(state.clone())
-                .wrap_fn(move |req, srv| {
-                    // The route pattern, not the raw path: a bounded label.
-                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                    let started = Instant::now();
-                    let latency = latency.clone();
-                    let fut = srv.call(req);
-                    async move {
-                        let res = fut.await?;
-                        latency
-                            .get_or_create(&vec![
-                                ("route", route),
-                                ("status", res.status().as_u16().to_string()),
-                            ])
-                            .observe(started.elapsed().as_secs_f64());
-                        Ok(res)
-                    }
-                })
-                .route("/api/v1/admin/analytics/top", web::get().to(routes::top))
-                .route(
-                    "/api/v1/admin/analytics/entities/{entity_type}/{entity_id}",
-                    web::get().to(routes::entity),
+        let options = ServeOptions {
+            shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
+            head_timeout: HEAD_TIMEOUT,
+        };
+        let server = http::serve(listener, options, request_metrics, move |app| {
+            let counters = counters.for_worker().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "per-worker Redis connections unavailable; sharing");
+                counters.clone()
+            });
+            let get = |path: &str| http::resource(path, "GET");
+            app.app_data(state.clone())
+                .app_data(web::Data::new(counters))
+                .service(get("/api/v1/admin/analytics/top").route(web::get().to(routes::top)))
+                .service(
+                    get("/api/v1/admin/analytics/entities/{entity_type}/{entity_id}")
+                        .route(web::get().to(routes::entity)),
                 )
-                .route(
-                    "/api/v1/admin/analytics/trends",
-                    web::get().to(routes::trends),
+                .service(get("/api/v1/admin/analytics/trends").route(web::get().to(routes::trends)))
+                .service(
+                    get("/api/v1/analytics/counts/{entity_type}/{entity_id}")
+                        .wrap(middleware::from_fn({
+                            let limit = limit.clone();
+                            move |req, next| rate_limit::enforce(limit.clone(), req, next)
+                        }))
+                        .route(web::get().to(routes::counts)),
                 )
-                .route(
-                    "/api/v1/analytics/counts/{entity_type}/{entity_id}",
-                    web::get().to(routes::counts),
-                )
-                .route("/health", web::get().to(analytics_runtime::http::health))
-                .route("/ready", web::get().to(routes::ready))
-                .route("/metrics", web::get().to(routes::metrics))
-                .route("/openapi.json", web::get().to(routes::openapi))
-                .default_service(web::to(analytics_runtime::http::not_found))
-        })
-        .listen(listener)?
-        .shutdown_timeout(settings.read_api.shutdown_timeout_seconds)
-        .run();
+                .service(get("/ready").route(web::get().to(routes::ready)))
+                .service(get("/metrics").route(web::get().to(routes::metrics)))
+                .service(get("/openapi.json").route(web::get().to(routes::openapi)));
+        })?;
         Ok(Application { port, server })
     }
 }

@@ -38,10 +38,13 @@ pub fn optional_entity_type(q: &Query) -> Result<Option<EntityType>, ReadApiErro
 
 pub fn entity_id(raw: &str) -> Result<String, ReadApiError> {
     let id = raw.trim();
-    if id.is_empty() || id.chars().count() > analytics_domain::event::MAX_ID_CHARS {
+    if id.is_empty()
+        || id.chars().count() > analytics_domain::event::MAX_ID_CHARS
+        || analytics_domain::event::has_forbidden_chars(id)
+    {
         return Err(ReadApiError::invalid(
             "entity_id",
-            "The entity id must be 1..255 characters.",
+            "The entity id must be 1..255 characters without control or bidirectional formatting characters.",
         ));
     }
     Ok(id.to_string())

@@ -1,9 +1,12 @@
 //! Handlers. Admin routes check the bearer token first; `counts` is public.
 
+use std::time::Instant;
+
 use actix_web::{web, HttpResponse};
 use analytics_domain::rollup::ActionCounts;
 use analytics_domain::{Action, EntityKey, EntityType, Period};
 use analytics_store::leaderboard::{BoardScope, LEADERBOARD_SIZE};
+use analytics_store::HotCounters;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Admin;
@@ -49,7 +52,7 @@ async fn totals_of(state: &AppState, entity: &EntityKey) -> Result<ActionCounts,
             std::slice::from_ref(&entity.entity_id),
         )
         .await
-        .map_err(|e| state.unavailable(e))?;
+        .map_err(|e| state.store_error(e))?;
     Ok(found.remove(&entity.entity_id).unwrap_or_default())
 }
 
@@ -77,14 +80,14 @@ pub async fn top(
             usize::try_from(limit).unwrap_or(LEADERBOARD_SIZE),
         )
         .await
-        .map_err(|e| state.unavailable(e))?;
+        .map_err(|e| state.store_error(e))?;
     let titles = if entity_type == EntityType::Movie && domain.as_str() == "jav" {
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
         state
             .catalogue
             .movie_titles(&ids)
             .await
-            .map_err(|e| state.unavailable(e))?
+            .map_err(|e| state.store_error(e))?
     } else {
         Default::default()
     };
@@ -150,7 +153,7 @@ pub async fn entity(
         .rollups
         .entity_series(&entity, granularity, &first, &last)
         .await
-        .map_err(|e| state.unavailable(e))?;
+        .map_err(|e| state.store_error(e))?;
     let totals = totals_of(&state, &entity).await?;
     let series: Vec<Value> = labels
         .iter()
@@ -199,7 +202,7 @@ pub async fn trends(
         .rollups
         .site_daily(&domain, entity_type, &first, &last)
         .await
-        .map_err(|e| state.unavailable(e))?;
+        .map_err(|e| state.store_error(e))?;
     let values: Vec<i64> = labels
         .iter()
         .map(|l| found.get(l).map_or(0, |c| c.get(action)))
@@ -215,24 +218,48 @@ pub async fn trends(
     })))
 }
 
-/// GET /api/v1/analytics/counts/{entity_type}/{entity_id} (public).
-/// Mongo totals plus what still waits in Redis: fresh counter keys, and
-/// open batches the ledger does not have yet (a batch already applied but
-/// not yet deleted is in the totals). Redis is read first, so a flush
-/// finishing in between can make one read low by that batch, never high
-/// for long.
+/// GET /api/v1/analytics/counts/{entity_type}/{entity_id} (public, rate
+/// limited per client, served from memory for up to a second).
 pub async fn counts(
     path: web::Path<(String, String)>,
     q: web::Query<Query>,
     state: web::Data<AppState>,
+    counters: web::Data<HotCounters>,
 ) -> Result<HttpResponse, ReadApiError> {
     let entity = entity_of(path.into_inner(), &q, &state)?;
-    let pending = state
-        .counters
-        .pending(&entity)
+    let now = Instant::now();
+    let counts = match state.counts_cache.get(&entity, now) {
+        Some(counts) => counts,
+        None => {
+            let counts = fresh_counts(&state, &counters, &entity).await?;
+            state.counts_cache.put(&entity, counts, now);
+            counts
+        }
+    };
+    let mut body = Map::new();
+    body.insert("domain".into(), json!(entity.domain.as_str()));
+    body.insert("entity_type".into(), json!(entity.entity_type));
+    body.insert("entity_id".into(), json!(entity.entity_id));
+    body.extend(counts_json(&counts));
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=1"))
+        .json(Value::Object(body)))
+}
+
+/// Mongo totals plus what still waits in Redis: fresh counter keys, and
+/// open batches the ledger does not have yet (a batch already applied but
+/// not yet deleted is in the totals). Redis is read first, so a flush
+/// finishing in between can make one read low by that batch, never high.
+async fn fresh_counts(
+    state: &AppState,
+    counters: &HotCounters,
+    entity: &EntityKey,
+) -> Result<ActionCounts, ReadApiError> {
+    let pending = counters
+        .pending(entity)
         .await
-        .map_err(|e| state.unavailable(e))?;
-    let mut counts = totals_of(&state, &entity).await?;
+        .map_err(|e| state.store_error(e))?;
+    let mut counts = totals_of(state, entity).await?;
     let open: Vec<String> = pending
         .in_batches
         .iter()
@@ -242,7 +269,7 @@ pub async fn counts(
         .rollups
         .applied_batches(&open)
         .await
-        .map_err(|e| state.unavailable(e))?;
+        .map_err(|e| state.store_error(e))?;
     for (a, n) in pending.fresh.nonzero() {
         counts.add(a, n);
     }
@@ -253,20 +280,13 @@ pub async fn counts(
             }
         }
     }
-    let mut body = Map::new();
-    body.insert("domain".into(), json!(entity.domain.as_str()));
-    body.insert("entity_type".into(), json!(entity.entity_type));
-    body.insert("entity_id".into(), json!(entity.entity_id));
-    body.extend(counts_json(&counts));
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(Value::Object(body)))
+    Ok(counts)
 }
 
 /// Ready when all three stores answer.
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+pub async fn ready(state: web::Data<AppState>, counters: web::Data<HotCounters>) -> HttpResponse {
     let (redis, mongo, mysql) = tokio::join!(
-        state.counters.ping(),
+        counters.ping(),
         state.rollups.ping(),
         state.catalogue.ping()
     );

@@ -1,8 +1,12 @@
 //! read-api's typed configuration.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use analytics_runtime::auth::Token;
+use analytics_runtime::client_ip::IpNet;
 use analytics_runtime::config::{ConfigError, StoreConfig};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -15,29 +19,65 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReadApiConfig {
     pub bind: String,
-    pub admin_token: String,
+    pub admin_token: Token,
     pub retry_after_seconds: u64,
     pub shutdown_timeout_seconds: u64,
     pub max_series_points: usize,
+    /// Public `counts` requests per client and minute (0: unlimited).
+    pub counts_rate_limit_per_minute: u32,
+    pub rate_limit_max_clients: usize,
+    pub trusted_proxies: Vec<String>,
+    /// How long a public count is served from memory (0: not at all).
+    pub counts_cache_ms: u64,
+}
+
+fn invalid(key: &str, message: impl ToString) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.to_string(),
+    }
 }
 
 impl ReadApiConfig {
     pub fn validate(&self) -> Result<SocketAddr, ConfigError> {
-        if self.admin_token.trim().len() < 8 {
-            return Err(ConfigError::Invalid {
-                key: "read_api.admin_token".into(),
-                message: "must be at least 8 characters".into(),
-            });
+        if self.admin_token.expose_secret().trim().len() < 8 {
+            return Err(invalid(
+                "read_api.admin_token",
+                "must be at least 8 characters",
+            ));
         }
         if self.max_series_points == 0 {
-            return Err(ConfigError::Invalid {
-                key: "read_api.max_series_points".into(),
-                message: "must be greater than 0".into(),
-            });
+            return Err(invalid(
+                "read_api.max_series_points",
+                "must be greater than 0",
+            ));
         }
-        self.bind.parse().map_err(|e| ConfigError::Invalid {
-            key: "read_api.bind".into(),
-            message: format!("{:?}: {e}", self.bind),
-        })
+        if self.rate_limit_max_clients < 1000 {
+            return Err(invalid(
+                "read_api.rate_limit_max_clients",
+                "must be at least 1000",
+            ));
+        }
+        if self.counts_cache_ms > 60_000 {
+            return Err(invalid("read_api.counts_cache_ms", "must be at most 60000"));
+        }
+        self.bind
+            .parse()
+            .map_err(|e| invalid("read_api.bind", format!("{:?}: {e}", self.bind)))
+    }
+
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                s.parse()
+                    .map_err(|m: String| invalid("read_api.trusted_proxies", m))
+            })
+            .collect()
+    }
+
+    pub fn counts_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.counts_cache_ms)
     }
 }

@@ -2,19 +2,11 @@
 //! producer token, operators read with the operator token.
 
 use actix_web::{web, HttpRequest};
-use analytics_runtime::auth::{Bearer, BearerError, Role};
+use analytics_runtime::auth::{Bearer, Role};
+use secrecy::ExposeSecret;
 
 use crate::error::TelemetryError;
 use crate::AppState;
-
-impl From<BearerError> for TelemetryError {
-    fn from(e: BearerError) -> Self {
-        match e {
-            BearerError::Missing => TelemetryError::Unauthorized,
-            BearerError::Wrong => TelemetryError::Forbidden,
-        }
-    }
-}
 
 fn state(req: &HttpRequest) -> Option<&AppState> {
     req.app_data::<web::Data<AppState>>().map(|s| s.get_ref())
@@ -25,7 +17,7 @@ pub struct ProducerRole;
 impl Role for ProducerRole {
     type Error = TelemetryError;
     fn expected(req: &HttpRequest) -> Option<&str> {
-        state(req).map(|s| s.config.producer_token.as_str())
+        state(req).map(|s| s.config.producer_token.expose_secret())
     }
 }
 
@@ -34,7 +26,7 @@ pub struct OperatorRole;
 impl Role for OperatorRole {
     type Error = TelemetryError;
     fn expected(req: &HttpRequest) -> Option<&str> {
-        state(req).map(|s| s.config.operator_token.as_str())
+        state(req).map(|s| s.config.operator_token.expose_secret())
     }
 }
 

@@ -1,10 +1,13 @@
-//! Every way a telemetry request can fail, mapped to HTTP in this one place.
+//! Every way a telemetry request can fail; the runtime maps them to HTTP.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use analytics_domain::ValidationErrors;
+use analytics_runtime::auth::BearerError;
+use analytics_runtime::body::BodyError;
+use analytics_runtime::error::{
+    field_error, store_headers, store_kind, ErrorKind, FieldErrors, ServiceError,
+};
 use analytics_store::StoreError;
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -16,51 +19,70 @@ pub enum TelemetryError {
     Validation(ValidationErrors),
     #[error("The request body is not a JSON object: {0}")]
     BadBody(String),
-    #[error("The request body must not be larger than {0} bytes.")]
-    TooLarge(usize),
+    #[error(transparent)]
+    Body(#[from] BodyError),
     #[error("The Content-Type header must be application/json.")]
     UnsupportedMediaType,
     #[error("The telemetry store is temporarily unavailable; retry later.")]
-    StoreUnavailable {
+    Store {
         retry_after: u64,
         #[source]
         source: StoreError,
     },
 }
 
-impl ResponseError for TelemetryError {
-    fn status_code(&self) -> StatusCode {
+impl From<BearerError> for TelemetryError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::Missing => TelemetryError::Unauthorized,
+            BearerError::Wrong => TelemetryError::Forbidden,
+        }
+    }
+}
+
+impl ServiceError for TelemetryError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            TelemetryError::Unauthorized => StatusCode::UNAUTHORIZED,
-            TelemetryError::Forbidden => StatusCode::FORBIDDEN,
-            TelemetryError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            TelemetryError::BadBody(_) => StatusCode::BAD_REQUEST,
-            TelemetryError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            TelemetryError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            TelemetryError::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            TelemetryError::Unauthorized => ErrorKind::Unauthorized,
+            TelemetryError::Forbidden => ErrorKind::Forbidden,
+            TelemetryError::Validation(_) => ErrorKind::Unprocessable,
+            TelemetryError::BadBody(_) => ErrorKind::BadRequest,
+            TelemetryError::Body(e) => e.kind(),
+            TelemetryError::UnsupportedMediaType => ErrorKind::UnsupportedMediaType,
+            TelemetryError::Store { source, .. } => store_kind(source),
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status_code());
-        let body = match self {
-            TelemetryError::Validation(errors) => json!(errors),
-            TelemetryError::Unauthorized => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-                json!({"message": self.to_string()})
-            }
-            TelemetryError::StoreUnavailable { retry_after, .. } => {
-                response.insert_header((header::RETRY_AFTER, *retry_after));
-                json!({"message": self.to_string()})
-            }
-            TelemetryError::BadBody(_) | TelemetryError::TooLarge(_) => {
-                json!({"message": self.to_string(), "errors": {"body": [self.to_string()]}})
-            }
+    fn field_errors(&self) -> Option<FieldErrors> {
+        match self {
+            TelemetryError::Validation(v) => Some(
+                v.errors
+                    .iter()
+                    .map(|(field, messages)| (field.to_string(), messages.clone()))
+                    .collect(),
+            ),
+            TelemetryError::BadBody(_) => Some(field_error("body", self.to_string())),
+            TelemetryError::Body(e) => e.field_errors(),
             TelemetryError::UnsupportedMediaType => {
-                json!({"message": self.to_string(), "errors": {"content_type": [self.to_string()]}})
+                Some(field_error("content_type", self.to_string()))
             }
-            TelemetryError::Forbidden => json!({"message": self.to_string()}),
-        };
-        response.json(body)
+            _ => None,
+        }
+    }
+
+    fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match self {
+            TelemetryError::Unauthorized => {
+                vec![(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))]
+            }
+            TelemetryError::Body(e) => e.headers(),
+            TelemetryError::Store {
+                retry_after: s,
+                source,
+            } => store_headers(source, *s),
+            _ => Vec::new(),
+        }
     }
 }
+
+analytics_runtime::service_error_response!(TelemetryError);

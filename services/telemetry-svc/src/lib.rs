@@ -1,5 +1,6 @@
 //! telemetry-svc: job lifecycle events from the queue workers (and the
-//! flush), stored in MongoDB `job_events` for the operators.
+//! flush), stored in MongoDB `job_events` for the operators, and the
+//! pipeline's own health.
 
 pub mod auth;
 pub mod error;
@@ -12,8 +13,9 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::error::JsonPayloadError;
-use actix_web::{web, App, HttpServer};
+use actix_web::web;
+use analytics_runtime::body::BodyLimits;
+use analytics_runtime::http::{self, RequestMetrics, ServeOptions};
 use analytics_store::{HotCounters, JobEventStore, RollupStore, StoreError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -24,20 +26,20 @@ pub use crate::settings::Settings;
 use crate::settings::TelemetryConfig;
 pub use actix_web::dev::ServerHandle;
 
+/// What every worker shares; Redis connections are per worker.
 pub struct AppState {
     pub rollups: RollupStore,
     pub events: JobEventStore,
-    pub counters: HotCounters,
     pub config: TelemetryConfig,
+    pub body: BodyLimits,
     pub recorded: Family<Vec<(&'static str, &'static str)>, Counter>,
     pub registry: Registry,
 }
 
 impl AppState {
-    /// A store that failed to answer, as a 503 the caller may retry.
-    pub fn unavailable(&self, source: StoreError) -> TelemetryError {
-        tracing::warn!(error = %source, "telemetry store unavailable");
-        TelemetryError::StoreUnavailable {
+    /// A store failure as this service's error (503 for an outage, else 500).
+    pub fn store_error(&self, source: StoreError) -> TelemetryError {
+        TelemetryError::Store {
             retry_after: self.config.retry_after_seconds,
             source,
         }
@@ -47,17 +49,6 @@ impl AppState {
 pub struct Application {
     pub port: u16,
     pub server: Server,
-}
-
-/// Body errors from the JSON extractor, as this service's errors.
-fn json_error(err: JsonPayloadError, limit: usize) -> TelemetryError {
-    match err {
-        JsonPayloadError::ContentType => TelemetryError::UnsupportedMediaType,
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            TelemetryError::TooLarge(limit)
-        }
-        other => TelemetryError::BadBody(other.to_string()),
-    }
 }
 
 impl Application {
@@ -74,6 +65,7 @@ impl Application {
             tracing::warn!(error = %e, "job_events indexes not ensured yet");
         }
         let mut registry = Registry::default();
+        let request_metrics = RequestMetrics::register(&mut registry);
         let recorded = Family::default();
         registry.register(
             "analytics_job_events_recorded",
@@ -84,46 +76,43 @@ impl Application {
             &settings.stores.redis_settings()?,
             settings.stores.key_space()?,
         )?;
+        let body_timeout = Duration::from_secs(cfg.body_timeout_seconds);
         let state = web::Data::new(AppState {
             rollups,
             events,
-            counters,
             config: cfg.clone(),
+            body: BodyLimits {
+                max_bytes: cfg.body_limit_bytes,
+                timeout: body_timeout,
+            },
             recorded,
             registry,
         });
-        let limit = cfg.body_limit_bytes;
         let listener = TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(analytics_runtime::http::request_traces())
-                .app_data(state.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(limit)
-                        .error_handler(move |e, _| json_error(e, limit).into()),
+        let options = ServeOptions {
+            shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
+            head_timeout: body_timeout,
+        };
+        let server = http::serve(listener, options, request_metrics, move |app| {
+            let counters = counters.for_worker().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "per-worker Redis connections unavailable; sharing");
+                counters.clone()
+            });
+            let get = |path: &str| http::resource(path, "GET");
+            app.app_data(state.clone())
+                .app_data(web::Data::new(counters))
+                .service(
+                    http::resource("/api/v1/telemetry/jobs/events", "POST")
+                        .route(web::post().to(routes::record)),
                 )
-                .route(
-                    "/api/v1/telemetry/jobs/events",
-                    web::post().to(routes::record),
+                .service(
+                    get("/api/v1/telemetry/jobs/summary").route(web::get().to(summary::summary)),
                 )
-                .route(
-                    "/api/v1/telemetry/jobs/summary",
-                    web::get().to(summary::summary),
-                )
-                .route(
-                    "/api/v1/telemetry/pipeline",
-                    web::get().to(pipeline::pipeline),
-                )
-                .route("/health", web::get().to(analytics_runtime::http::health))
-                .route("/ready", web::get().to(routes::ready))
-                .route("/metrics", web::get().to(routes::metrics))
-                .default_service(web::to(analytics_runtime::http::not_found))
-        })
-        .listen(listener)?
-        .shutdown_timeout(cfg.shutdown_timeout_seconds)
-        .run();
+                .service(get("/api/v1/telemetry/pipeline").route(web::get().to(pipeline::pipeline)))
+                .service(get("/ready").route(web::get().to(routes::ready)))
+                .service(get("/metrics").route(web::get().to(routes::metrics)));
+        })?;
         Ok(Application { port, server })
     }
 }

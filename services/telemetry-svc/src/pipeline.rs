@@ -4,7 +4,7 @@
 
 use actix_web::{web, HttpResponse};
 use analytics_store::rollups::{PARITY_RUNS, RUNS};
-use analytics_store::StoreError;
+use analytics_store::{HotCounters, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use mongodb::bson::{Bson, Document};
 use serde_json::{json, Map, Value};
@@ -55,13 +55,14 @@ fn run_json(doc: &Document, now: DateTime<Utc>) -> Value {
 pub async fn pipeline(
     _: Operator,
     state: web::Data<AppState>,
+    counters: web::Data<HotCounters>,
 ) -> Result<HttpResponse, TelemetryError> {
     let now = Utc::now();
     let rollups = &state.rollups;
     let (flush, parity, backlog, leaderboard_changes, replicas_waiting) = tokio::join!(
         rollups.last_run(RUNS),
         rollups.last_run(PARITY_RUNS),
-        state.counters.backlog(),
+        counters.backlog(),
         rollups.leaderboards().pending_changes(),
         rollups.deferred_replica_count(),
     );

@@ -1,6 +1,6 @@
 //! Handlers: job event ingest (producer token) and the operational endpoints.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use crate::auth::Producer;
@@ -10,10 +10,17 @@ use crate::AppState;
 /// POST /api/v1/telemetry/jobs/events
 pub async fn record(
     _: Producer,
-    body: web::Json<Value>,
+    req: HttpRequest,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, TelemetryError> {
-    let Value::Object(fields) = body.into_inner() else {
+    if !analytics_runtime::body::is_json(&req) {
+        return Err(TelemetryError::UnsupportedMediaType);
+    }
+    let body = analytics_runtime::body::read(&req, payload, state.body).await?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| TelemetryError::BadBody(e.to_string()))?;
+    let Value::Object(fields) = value else {
         return Err(TelemetryError::BadBody("expected an object".into()));
     };
     let event = analytics_domain::job_event::validate(&fields, chrono::Utc::now())
@@ -22,7 +29,7 @@ pub async fn record(
         .events
         .record(&event)
         .await
-        .map_err(|e| state.unavailable(e))?;
+        .map_err(|e| state.store_error(e))?;
     state
         .recorded
         .get_or_create(&vec![("event_type", event.event_type.as_str())])

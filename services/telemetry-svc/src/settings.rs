@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::collections::BTreeMap;
 
 use analytics_domain::job_summary::RateThresholds;
+use analytics_runtime::auth::Token;
 use analytics_runtime::config::{ConfigError, StoreConfig};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -18,10 +20,11 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelemetryConfig {
     pub bind: String,
-    pub producer_token: String,
-    pub operator_token: String,
+    pub producer_token: Token,
+    pub operator_token: Token,
     pub retention_days: u64,
     pub body_limit_bytes: usize,
+    pub body_timeout_seconds: u64,
     pub retry_after_seconds: u64,
     pub shutdown_timeout_seconds: u64,
     pub flush_stale_seconds: u64,
@@ -41,15 +44,18 @@ impl TelemetryConfig {
             ("telemetry.producer_token", &self.producer_token),
             ("telemetry.operator_token", &self.operator_token),
         ] {
-            if token.trim().len() < 8 {
+            if token.expose_secret().trim().len() < 8 {
                 return Err(invalid(key, "must be at least 8 characters"));
             }
         }
-        if self.producer_token == self.operator_token {
+        if self.producer_token.expose_secret() == self.operator_token.expose_secret() {
             return Err(invalid(
                 "telemetry.operator_token",
                 "must differ from telemetry.producer_token",
             ));
+        }
+        if !(1..=300).contains(&self.body_timeout_seconds) {
+            return Err(invalid("telemetry.body_timeout_seconds", "must be 1..300"));
         }
         if !(1..=365).contains(&self.retention_days) {
             return Err(invalid("telemetry.retention_days", "must be 1..365"));

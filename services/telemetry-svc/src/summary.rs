@@ -30,7 +30,7 @@ pub async fn summary(
         .events
         .summary(&query, now, state.config.alert_floor())
         .await
-        .map_err(|e| state.unavailable(e))?;
+        .map_err(|e| state.store_error(e))?;
     Ok(HttpResponse::Ok().json(compose(&query, now, data, &state.config)))
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use analytics_domain::KeySpace;
-use analytics_tests::{event, TestEnv, ADMIN_TOKEN, OPERATOR_TOKEN};
+use analytics_tests::{event, TestEnv, ADMIN_TOKEN, INGEST_PRODUCER_TOKEN, OPERATOR_TOKEN};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -22,6 +22,8 @@ async fn events_posted_to_ingest_are_counted_exactly_once_everywhere() -> anyhow
         ingest
             .client
             .post(format!("{}/api/v1/analytics/events", ingest.base))
+            // The server-side producer: values above 1 need its token.
+            .bearer_auth(INGEST_PRODUCER_TOKEN)
             .json(&body)
             .send()
     };

@@ -90,8 +90,9 @@ async fn a_reused_id_for_another_entity_is_a_conflict_and_not_counted() -> anyho
         "{metrics}"
     );
     for status in ["202", "409"] {
-        let line =
-            format!(r#"analytics_ingest_request_duration_seconds_count{{status="{status}"}} 1"#);
+        let line = format!(
+            r#"analytics_http_request_duration_seconds_count{{route="/api/v1/analytics/events",method="POST",status="{status}"}} 1"#
+        );
         assert!(metrics.contains(&line), "missing {line} in {metrics}");
     }
     Ok(())

@@ -5,6 +5,7 @@
 mod end_to_end;
 mod flush_faults;
 mod flush_pipeline;
+mod http_protocol;
 mod ingest_contract;
 mod k8s_manifests;
 mod leaderboards;

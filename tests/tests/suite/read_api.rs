@@ -290,8 +290,48 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
         .await?
         .text()
         .await?;
-    let line =
-        r#"analytics_read_request_duration_seconds_count{route="/openapi.json",status="200"} 1"#;
+    let line = r#"analytics_http_request_duration_seconds_count{route="/openapi.json",method="GET",status="200"} 1"#;
     assert!(metrics.contains(line), "missing {line} in {metrics}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn public_counts_are_limited_per_client_and_served_from_memory_for_the_cache_time(
+) -> anyhow::Result<()> {
+    let mut env = TestEnv::new().await?;
+    env.set("read_api.counts_rate_limit_per_minute", "3")
+        // Long enough that the test cannot outlive it.
+        .set("read_api.counts_cache_ms", "60000");
+    let ingest = env.spawn_ingest().await?;
+    let api = env.spawn_read_api().await?;
+    ingest.send("c-1", "movie", "m-c", "view", 1).await?;
+    let path = "/api/v1/analytics/counts/movie/m-c";
+    assert_eq!(
+        api.get_as(path, None).await?,
+        (
+            200,
+            json!({"domain": "jav",
+        "entity_type": "movie", "entity_id": "m-c", "view": 1, "download": 0})
+        )
+    );
+    // A new event is not seen while the cached count lives.
+    ingest.send("c-2", "movie", "m-c", "view", 1).await?;
+    assert_eq!(api.get_as(path, None).await?.1["view"], 1);
+    let third = api.client.get(format!("{}{path}", api.base)).send().await?;
+    assert_eq!(third.status().as_u16(), 200);
+    assert_eq!(
+        third
+            .headers()
+            .get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok()),
+        Some("0")
+    );
+    let refused = api.client.get(format!("{}{path}", api.base)).send().await?;
+    assert_eq!(refused.status().as_u16(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    // Admin routes are not limited.
+    for _ in 0..5 {
+        assert_eq!(api.admin("/api/v1/admin/analytics/top").await?.0, 200);
+    }
     Ok(())
 }

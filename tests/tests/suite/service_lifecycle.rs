@@ -85,3 +85,70 @@ async fn sigterm_stops_the_service_cleanly() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn requests_in_flight_at_sigterm_get_their_real_answer() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = ingest_command(&env, port)?.spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    eventually(Duration::from_secs(10), || async {
+        Ok(client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200))
+    })
+    .await?;
+    // Many clients keep posting; SIGTERM lands while requests are in flight.
+    let mut senders = Vec::new();
+    for c in 0..48 {
+        let base = base.clone();
+        senders.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut statuses = Vec::new();
+            for i in 0..10_000 {
+                let sent = client
+                    .post(format!("{base}/api/v1/analytics/events"))
+                    .json(&event(&format!("drain-{c}-{i}"), "movie", "m-1", "view", 1))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) => statuses.push(resp.status().as_u16()),
+                    // Refused once the listener is closed: never sent.
+                    Err(_) => break,
+                }
+            }
+            statuses
+        }));
+    }
+    eventually(Duration::from_secs(10), || async {
+        Ok((env.dirty_keys().await? > 0).then_some(()))
+    })
+    .await?;
+    let pid = child.id().ok_or_else(|| anyhow::anyhow!("no pid"))?;
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await?
+        .success());
+    let mut accepted = 0i64;
+    for sender in senders {
+        for status in sender.await? {
+            assert_eq!(
+                status, 202,
+                "an in-flight request was not answered with its outcome"
+            );
+            accepted += 1;
+        }
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await??;
+    assert!(status.success(), "{status}");
+    // Every 202 was counted, nothing else was.
+    assert_eq!(env.counts_waiting().await?, accepted);
+    Ok(())
+}

@@ -46,6 +46,7 @@ pub type HashFields = Vec<(String, i64)>;
 /// [`connections`]).
 #[derive(Clone)]
 pub struct HotCounters {
+    settings: RedisSettings,
     pool: Pool,
     shared: Arc<SharedConnections>,
     keys: KeySpace,
@@ -69,12 +70,19 @@ impl HotCounters {
             .create_pool(Some(Runtime::Tokio1))
             .map_err(|e| StoreError::Config(format!("redis.url: {e}")))?;
         Ok(HotCounters {
+            settings: settings.clone(),
             pool,
             shared: Arc::new(SharedConnections::new(settings)?),
             keys,
             command_timeout: settings.command_timeout,
             scripts: Arc::new(Scripts::load()),
         })
+    }
+
+    /// The same key space on connections of its own: each HTTP worker
+    /// calls this, so its connections live (and stop) with it.
+    pub fn for_worker(&self) -> Result<Self, StoreError> {
+        HotCounters::new(&self.settings, self.keys.clone())
     }
 
     pub fn keys(&self) -> &KeySpace {
