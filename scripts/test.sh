@@ -23,6 +23,9 @@ cargo build --workspace --bins --quiet
 log "dropping what earlier test runs left in the stores"
 target/debug/bench-tool clean-test-data
 
+log "fuzzing every service from its OpenAPI document (short pass)"
+EXAMPLES="${FUZZ_EXAMPLES:-25}" bash "$ROOT/scripts/fuzz-api.sh"
+
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run"
   cargo nextest run --workspace --no-fail-fast --failure-output final

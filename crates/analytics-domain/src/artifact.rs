@@ -1,4 +1,4 @@
-//! The `analytics-artifact.v1` evidence schema (legacy §5.1), field order kept.
+//! The `analytics-artifact.v1` evidence schema, field order kept (existing tooling reads it).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -210,7 +210,13 @@ fn bounded_id<'a>(
     errors: &mut ValidationErrors,
 ) -> Option<&'a str> {
     let s = required_string(body, field, errors)?;
-    if s.chars().count() > MAX_ID_CHARS {
+    // The limit counts the string as sent (padding included), so a schema's
+    // maxLength says exactly what is accepted.
+    let raw_chars = body
+        .get(field)
+        .and_then(Value::as_str)
+        .map_or(0, |r| r.chars().count());
+    if raw_chars > MAX_ID_CHARS {
         errors.add(
             field,
             format!(
@@ -406,10 +412,11 @@ fn user_id(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<O
             }
         },
         Some(Value::String(s)) => {
+            let raw_chars = s.chars().count();
             let s = s.trim();
             if s.is_empty() {
                 Some(None)
-            } else if s.chars().count() > MAX_USER_ID_CHARS || has_forbidden_chars(s) {
+            } else if raw_chars > MAX_USER_ID_CHARS || has_forbidden_chars(s) {
                 errors.add(
                     "user_id",
                     format!(
@@ -522,6 +529,16 @@ mod tests {
             failing_fields(json!({"entity_id": "x".repeat(256)})),
             vec!["entity_id"]
         );
+    }
+
+    #[test]
+    fn length_limits_count_the_id_as_sent() {
+        let padded = format!(" {} ", "x".repeat(254));
+        assert_eq!(
+            failing_fields(json!({"entity_id": padded})),
+            vec!["entity_id"]
+        );
+        assert!(check(json!({"entity_id": format!(" {} ", "x".repeat(253))})).is_ok());
     }
 
     #[test]

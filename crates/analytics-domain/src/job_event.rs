@@ -1,4 +1,4 @@
-//! Job telemetry contract (legacy §7.2 fields): one queue job attempt's
+//! Job telemetry contract (the fields the existing queue workers send): one queue job attempt's
 //! lifecycle event, validated with every failing field named.
 
 use std::collections::BTreeMap;
@@ -89,9 +89,7 @@ fn text(
     match body.get(field) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) if s.trim().chars().count() <= MAX_TEXT => {
-            Some(s.trim().to_string())
-        }
+        Some(Value::String(s)) if s.chars().count() <= MAX_TEXT => Some(s.trim().to_string()),
         Some(Value::String(_)) => {
             errors.add(
                 field,
@@ -235,22 +233,24 @@ pub fn validate(
             None
         }
     };
-    let error_message_short = match body
-        .get("error_message_short")
-        .or_else(|| body.get("error_message"))
-    {
+    // `error_message_short`, else the full `error_message`; both must be
+    // strings (or absent) whichever is used.
+    let mut message_of = |field: &'static str| match body.get(field) {
         Some(Value::String(s)) if !s.is_empty() => {
             Some(s.chars().take(MAX_ERROR_MESSAGE_CHARS).collect::<String>())
         }
         None | Some(Value::Null) | Some(Value::String(_)) => None,
         Some(_) => {
             errors.add(
-                "error_message_short",
-                "The error message short field must be a string.".into(),
+                field,
+                format!("The {} field must be a string.", field.replace('_', " ")),
             );
             None
         }
     };
+    let short = message_of("error_message_short");
+    let full = message_of("error_message");
+    let error_message_short = short.or(full);
     let timeout_ms_observed = integer(body, "timeout_ms_observed", 0, &mut errors)
         .or_else(|| error_message_short.as_deref().and_then(timeout_in_message));
     let worker_host = text(body, "worker_host", &mut errors);

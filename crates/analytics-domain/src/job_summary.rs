@@ -1,4 +1,4 @@
-//! The job telemetry summary (legacy §7.4): its query parameters, time
+//! The job telemetry summary: its query parameters, time
 //! window, chart labels and the rate arithmetic, free of I/O.
 
 use std::collections::HashMap;
@@ -28,7 +28,8 @@ fn bounded(
     (min, default, max): (u32, u32, u32),
     errors: &mut ValidationErrors,
 ) -> u32 {
-    match params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    // Given means given: an empty value is an error, not the default.
+    match params.get(name) {
         None => default,
         Some(raw) => match raw.parse::<u32>() {
             Ok(n) if (min..=max).contains(&n) => n,
@@ -51,11 +52,9 @@ fn filter(
     name: &'static str,
     errors: &mut ValidationErrors,
 ) -> Option<String> {
-    let value = params
-        .get(name)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())?;
-    if value.chars().count() > MAX_FILTER_CHARS {
+    let raw = params.get(name)?;
+    let value = Some(raw.trim()).filter(|v| !v.is_empty())?;
+    if raw.chars().count() > MAX_FILTER_CHARS {
         errors.add(
             name,
             format!(
@@ -135,7 +134,7 @@ pub fn per_second(total: u64, window_minutes: u32) -> f64 {
     (total as f64 / seconds * 1000.0).round() / 1000.0
 }
 
-/// Jobs-per-second thresholds of one site (legacy §7.3: warning 20, critical 40).
+/// Jobs-per-second thresholds of one site (defaults: warning 20, critical 40).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct RateThresholds {
     pub warning: u64,

@@ -1,4 +1,4 @@
-//! Redis key naming (brief §4). Every key one event touches carries the same
+//! Redis key naming. Every key one event touches carries the same
 //! `{p}` hash tag, so each Lua script stays on one Redis Cluster slot.
 
 use std::fmt;
@@ -102,10 +102,6 @@ impl KeySpace {
         format!("{}:waiting", self.base(p))
     }
 
-    pub fn event_log(&self, p: u16) -> String {
-        format!("{}:log", self.base(p))
-    }
-
     pub fn lease(&self, p: u16) -> String {
         format!("{}:flush:lease", self.base(p))
     }
@@ -133,7 +129,7 @@ impl KeySpace {
     }
 
     /// Recovers the entity from a counter key. Anything else is `None`: the
-    /// flush never guesses (legacy weakness W-8).
+    /// flush never guesses (a guess could credit the wrong entity).
     pub fn parse_counter(&self, key: &str) -> Option<(u16, EntityKey)> {
         let rest = key.strip_prefix(&self.prefix)?.strip_prefix(":{")?;
         let (p, rest) = rest.split_once('}')?;

@@ -1,4 +1,4 @@
-//! Layered, typed configuration (brief §8): built-in defaults, then an
+//! Layered, typed configuration: built-in defaults, then an
 //! optional file, then `ANALYTICS__SECTION__KEY` env vars. Every invalid value
 //! fails at start with a message naming its key.
 

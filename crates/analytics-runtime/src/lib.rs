@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod openapi;
 pub mod rate_limit;
 
 pub use config::{load, ConfigError, StoreConfig};

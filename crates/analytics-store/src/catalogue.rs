@@ -49,10 +49,6 @@ impl CatalogueStore {
         Ok(CatalogueStore { pool })
     }
 
-    pub fn pool(&self) -> &MySqlPool {
-        &self.pool
-    }
-
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
@@ -79,7 +75,7 @@ impl CatalogueStore {
     }
 
     /// The legacy parity sample: the top `limit` movies by views, with a
-    /// uuid tie-break so the sample is deterministic (W-13).
+    /// uuid tie-break so the sample is deterministic.
     pub async fn top_movies(&self, limit: i64) -> Result<Vec<MovieCounters>, StoreError> {
         let rows = sqlx::query(&format!(
             "{MOVIE_COUNTERS} ORDER BY views DESC, uuid ASC LIMIT ?"

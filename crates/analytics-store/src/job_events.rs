@@ -1,4 +1,4 @@
-//! MongoDB `job_events` (legacy §7.2): one document per job lifecycle event,
+//! MongoDB `job_events` (fields and indexes as the existing workers and pages use them): one document per job lifecycle event,
 //! expiring after the retention period, with the legacy indexes.
 
 use std::time::Duration;

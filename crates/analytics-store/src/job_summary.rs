@@ -1,7 +1,7 @@
-//! The job telemetry summary's reads (legacy §7.4), each one aggregation
+//! The job telemetry summary's reads, each one aggregation
 //! whose result is small: counts, nearest-rank percentiles, the top rows.
-//! The legacy loaded up to 50,000 rows into PHP and worked on them there
-//! (W-21); here the server does the work, whatever the window holds.
+//! The PHP page this replaces loaded up to 50,000 rows and worked on them
+//! in memory; here the server does the work, whatever the window holds.
 
 use std::collections::BTreeSet;
 

@@ -1,5 +1,5 @@
 //! `parity-check`: compares the MySQL replicas with the Mongo totals and
-//! writes the `analytics-artifact.v1` parity artifact (legacy §4).
+//! writes the `analytics-artifact.v1` parity artifact, with the output operators already script against.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -81,7 +81,7 @@ async fn compare(
         .collect())
 }
 
-/// Mongo movie totals with no catalogue row (legacy never looked: W-13).
+/// Mongo movie totals with no catalogue row (the old check never looked).
 async fn orphans(stores: &Stores, domain: &Domain) -> Result<Vec<OrphanRow>, StoreError> {
     let mut out = Vec::new();
     let mut after: Option<String> = None;

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod settings;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub retry_after: u64,
     pub metrics: IngestMetrics,
     pub registry: Registry,
+    /// This service's OpenAPI document (it names the configured domains).
+    pub openapi: serde_json::Value,
 }
 
 /// A bound, not yet awaited server; tests read `port` and spawn `server`.
@@ -63,8 +66,11 @@ impl Application {
             refused: metrics.rejected("rate_limited"),
         };
         let body_timeout = cfg.body_timeout()?;
+        let rules = stores.event_rules()?;
+        let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
+        let openapi = openapi::document(&domains);
         let state = web::Data::new(AppState {
-            rules: stores.event_rules()?,
+            rules,
             public_limits: cfg.public_limits()?,
             producer_limits: ValueLimits::contract(),
             producer_token: cfg.producer_token()?,
@@ -75,6 +81,7 @@ impl Application {
             retry_after: cfg.retry_after_seconds,
             metrics,
             registry,
+            openapi,
         });
         let listener = TcpListener::bind(cfg.bind_addr()?)?;
         let port = listener.local_addr()?.port();
@@ -94,7 +101,10 @@ impl Application {
                         .route(web::post().to(routes::ingest)),
                 )
                 .service(http::resource("/ready", "GET").route(web::get().to(routes::ready)))
-                .service(http::resource("/metrics", "GET").route(web::get().to(routes::metrics)));
+                .service(http::resource("/metrics", "GET").route(web::get().to(routes::metrics)))
+                .service(
+                    http::resource("/openapi.json", "GET").route(web::get().to(routes::openapi)),
+                );
         })?;
         Ok(Application { port, server })
     }

@@ -110,3 +110,7 @@ pub async fn ready(state: web::Data<AppState>, counters: web::Data<HotCounters>)
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     analytics_runtime::http::metrics(&state.registry)
 }
+
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(&state.openapi)
+}

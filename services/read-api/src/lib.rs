@@ -43,6 +43,8 @@ pub struct AppState {
     pub max_series_points: usize,
     pub counts_cache: CountsCache,
     pub registry: Registry,
+    /// This service's OpenAPI document (it names the configured domains).
+    pub openapi: serde_json::Value,
 }
 
 impl AppState {
@@ -85,8 +87,11 @@ impl Application {
             trusted_proxies: Arc::new(cfg.trusted_proxies()?),
             refused,
         };
+        let rules = stores.event_rules()?;
+        let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
+        let openapi = openapi::document(&domains);
         let state = web::Data::new(AppState {
-            rules: stores.event_rules()?,
+            rules,
             rollups,
             catalogue,
             admin_token: cfg.admin_token.clone(),
@@ -94,6 +99,7 @@ impl Application {
             max_series_points: cfg.max_series_points,
             counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
             registry,
+            openapi,
         });
         let listener = TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();

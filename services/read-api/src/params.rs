@@ -9,8 +9,10 @@ use crate::error::ReadApiError;
 
 pub type Query = HashMap<String, String>;
 
+/// A parameter as given: an empty value is given (and refused by the
+/// parser that follows), never taken for the default.
 fn get<'a>(q: &'a Query, name: &str) -> Option<&'a str> {
-    q.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    q.get(name).map(String::as_str)
 }
 
 pub fn domain(q: &Query, rules: &EventRules) -> Result<Domain, ReadApiError> {
@@ -39,7 +41,7 @@ pub fn optional_entity_type(q: &Query) -> Result<Option<EntityType>, ReadApiErro
 pub fn entity_id(raw: &str) -> Result<String, ReadApiError> {
     let id = raw.trim();
     if id.is_empty()
-        || id.chars().count() > analytics_domain::event::MAX_ID_CHARS
+        || raw.chars().count() > analytics_domain::event::MAX_ID_CHARS
         || analytics_domain::event::has_forbidden_chars(id)
     {
         return Err(ReadApiError::invalid(

@@ -68,7 +68,16 @@ pub async fn top(
     let period = params::period(&q, "period", "day", true)?;
     let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)?;
     let today = state.rules.bucket_mode(&domain).today(chrono::Utc::now());
-    let bucket = period.map(|p| params::bucket(&q, p, today)).transpose()?;
+    let bucket = match period {
+        Some(p) => Some(params::bucket(&q, p, today)?),
+        None if q.contains_key("bucket") => {
+            return Err(ReadApiError::invalid(
+                "bucket",
+                "The bucket applies to period day, week, month or year, not all.",
+            ))
+        }
+        None => None,
+    };
 
     let scope = BoardScope::new(&domain, entity_type, period.zip(bucket.as_deref()));
     let rows = state
@@ -300,6 +309,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     analytics_runtime::http::metrics(&state.registry)
 }
 
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document())
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(&state.openapi)
 }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod openapi;
 pub mod pipeline;
 pub mod routes;
 pub mod settings;
@@ -111,7 +112,8 @@ impl Application {
                 )
                 .service(get("/api/v1/telemetry/pipeline").route(web::get().to(pipeline::pipeline)))
                 .service(get("/ready").route(web::get().to(routes::ready)))
-                .service(get("/metrics").route(web::get().to(routes::metrics)));
+                .service(get("/metrics").route(web::get().to(routes::metrics)))
+                .service(get("/openapi.json").route(web::get().to(routes::openapi)));
         })?;
         Ok(Application { port, server })
     }

@@ -1,5 +1,5 @@
 //! `GET /api/v1/telemetry/jobs/summary`: the legacy telemetry page's payload
-//! (legacy §7.4) from the store's aggregations, plus the rates and rate
+//! (the shape the existing operator page reads) from the store's aggregations, plus the rates and rate
 //! alerts worked out here.
 
 use std::collections::HashMap;
@@ -103,7 +103,7 @@ fn rate_alerts(
     (alerts, peak_by_site)
 }
 
-/// The response body: the legacy §7.4 shape, field for field.
+/// The response body: the shape the existing operator page reads, field for field.
 pub fn compose(
     query: &SummaryQuery,
     now: DateTime<Utc>,

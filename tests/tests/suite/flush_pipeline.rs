@@ -1,4 +1,4 @@
-//! The exactly-once flush (brief §5): real ingest, the real flush-worker
+//! The exactly-once flush: real ingest, the real flush-worker
 //! binary, real Redis, MongoDB-wire server and MariaDB.
 
 use std::collections::BTreeSet;

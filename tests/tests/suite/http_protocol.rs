@@ -354,3 +354,42 @@ async fn an_unexpected_store_error_is_a_500_with_a_request_id_and_no_detail() ->
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let ingest = env.spawn_ingest().await?;
+    let api = env.spawn_read_api().await?;
+    let telemetry = env.spawn_telemetry().await?;
+    let client = reqwest::Client::new();
+    for (base, routes) in [
+        (ingest.base.clone(), vec!["/api/v1/analytics/events"]),
+        (
+            api.base.clone(),
+            vec![
+                "/api/v1/admin/analytics/top",
+                "/api/v1/analytics/counts/{entity_type}/{entity_id}",
+            ],
+        ),
+        (
+            telemetry.clone(),
+            vec![
+                "/api/v1/telemetry/jobs/events",
+                "/api/v1/telemetry/jobs/summary",
+                "/api/v1/telemetry/pipeline",
+            ],
+        ),
+    ] {
+        let (status, doc) = get_json(&client, &format!("{base}/openapi.json"), None).await?;
+        assert_eq!(status, 200);
+        assert_eq!(doc["openapi"], "3.0.3");
+        for route in routes
+            .into_iter()
+            .chain(["/health", "/ready", "/metrics", "/openapi.json"])
+        {
+            assert!(doc["paths"][route].is_object(), "{base} lacks {route}");
+        }
+        assert!(doc["components"]["schemas"]["Error"].is_object());
+    }
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! The ingest endpoint's contract (brief §3) against real Redis.
+//! The ingest endpoint's contract against real Redis.
 
 use analytics_tests::{event, TestEnv};
 use serde_json::{json, Value};

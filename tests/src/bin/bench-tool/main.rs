@@ -1,7 +1,11 @@
 //! Helpers for the benchmark scripts (not tests):
 //! `seed` counts synthetic events through the real ingest script at volume;
 //! `bare-upsert` measures the plain Mongo bulk-upsert rate the flush is
-//! compared with. Store settings come from the usual `ANALYTICS__…` env.
+//! compared with; `soak` drives a steady load through ingest-svc with the
+//! real flush beside it and checks the totals. Store settings come from the
+//! usual `ANALYTICS__…` env.
+
+mod soak;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -43,6 +47,10 @@ enum Command {
     },
     /// Drop the configured Mongo database (benchmark clean-up).
     DropDatabase,
+    /// Steady ingest at a fixed rate through ingest-svc for a while, with
+    /// the real flush every few seconds; prints the figures and fails on any
+    /// 5xx or a total that is not exact.
+    Soak(soak::SoakArgs),
     /// Upsert, without transaction or ledger, the documents a flush of M
     /// movies (all events in one hour) writes, B per bulk write.
     BareUpsert {
@@ -64,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
         } => seed(&stores, events, entities, concurrency).await,
         Command::BareUpsert { entities, batch } => bare_upsert(&stores, entities, batch).await,
         Command::SeedRollups { entities } => seed_rollups(&stores, entities).await,
+        Command::Soak(args) => soak::run(&stores, args).await,
         Command::CleanTestData => {
             let (databases, schemas, keys) = analytics_tests::drop_leftover_test_data().await?;
             println!("dropped {databases} test databases, {schemas} schemas, {keys} Redis keys");
@@ -151,7 +160,7 @@ async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize) -> anyhow::Re
             models.push(model(period_collection(period), f));
         }
     }
-    models.push(model(HOURLY, doc! {"domain": "jav", "entity_type": "movie", "date": Period::Day.bucket_of(today), "hour": 0}));
+    models.push(model(HOURLY, doc! {"domain": "jav", "entity_type": "movie", "date": Period::Day.bucket_of(today), "hour": 0, "slot": 0}));
     let total = models.len();
     let started = Instant::now();
     for chunk in models.chunks(batch) {
