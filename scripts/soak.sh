@@ -20,7 +20,8 @@ RUN="soak$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 start_stores
 log "building release binaries"
-cargo build --release -p ingest-svc -p flush-worker -p analytics-tests --bin bench-tool --quiet
+cargo build --release -p ingest-svc -p flush-worker --bins --quiet
+cargo build --release -p analytics-tests --bin bench-tool --quiet
 BIN="$ROOT/target/release"
 
 export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"

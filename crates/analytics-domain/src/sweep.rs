@@ -3,9 +3,10 @@
 //! run claims keys round by round over rising ranges of that order, so an
 //! entity's keys in every partition land in the same round.
 //!
-//! A run sweeps the space **once** and ends: keys that arrive behind the
-//! sweep wait for the next run, so a run started under continuous ingest
-//! still finishes. Runs of different shards start at different offsets and
+//! A run sweeps the space **once** and ends: each key is claimed when the
+//! sweep passes its order, keys that arrive behind the sweep wait for the
+//! next run, so a run started under continuous ingest does about the work
+//! it found and finishes. Runs of different shards start at different offsets and
 //! wrap around, so shards running side by side work on different entities
 //! (and different hourly slots) at any moment instead of colliding.
 
@@ -16,17 +17,20 @@ pub struct OrderRange {
     pub max: u32,
 }
 
-/// The ranges of one run: from `start` up to the top of the space, then
-/// from 0 up to just below `start`. Within a leg every range begins at the
-/// leg's start, so keys a round left behind (a partition had more than a
-/// batch) are claimed by the next round.
+/// The ranges of one run: consecutive, disjoint ranges from `start` up to
+/// the top of the space, then from 0 up to just below `start`. A key is
+/// claimed when the sweep passes its order; one that arrives behind the
+/// sweep waits for the next run. A range in which a partition had more
+/// keys than one batch is claimed again ([`Sweep::repeat_last`]) before the
+/// sweep moves on.
 #[derive(Debug, Clone)]
 pub struct Sweep {
     start: u32,
     step: u32,
-    /// The end of the last range handed out, in the current leg.
-    reached: Option<u32>,
-    second_leg: bool,
+    /// The last range handed out.
+    last: Option<OrderRange>,
+    /// Whether the sweep has wrapped to the part below `start`.
+    wrapped: bool,
     done: bool,
 }
 
@@ -36,14 +40,14 @@ impl Sweep {
         Sweep {
             start,
             step: step.max(1),
-            reached: None,
-            second_leg: false,
+            last: None,
+            wrapped: false,
             done: false,
         }
     }
 
-    /// Rounds of about `batch_size` keys out of `backlog` dirty keys per
-    /// partition set (orders are uniform over the 32-bit space).
+    /// Rounds of about `batch_size` keys out of `backlog` dirty keys
+    /// (orders are uniform over the 32-bit space).
     pub fn step_for(batch_size: usize, backlog: u64) -> u32 {
         let space = u64::from(u32::MAX) + 1;
         let step = space * batch_size as u64 / backlog.max(1);
@@ -58,11 +62,13 @@ impl Sweep {
         u32::try_from(start).unwrap_or(0)
     }
 
-    fn leg(&self) -> (u32, u32) {
-        if self.second_leg {
-            (0, self.start.saturating_sub(1))
+    /// The end of the current leg: the top of the space, then just below
+    /// `start` after the wrap.
+    fn leg_end(&self) -> u32 {
+        if self.wrapped {
+            self.start.saturating_sub(1)
         } else {
-            (self.start, u32::MAX)
+            u32::MAX
         }
     }
 
@@ -71,41 +77,28 @@ impl Sweep {
         if self.done {
             return None;
         }
-        let (leg_start, leg_end) = self.leg();
-        let max = match self.reached {
-            None => leg_start.saturating_add(self.step - 1).min(leg_end),
-            Some(r) if r >= leg_end => {
-                // This leg is covered: on to the second, if there is one.
-                if self.second_leg || self.start == 0 {
-                    self.done = true;
-                    return None;
-                }
-                self.second_leg = true;
-                self.reached = None;
-                return self.next_range();
+        let min = match self.last {
+            None => self.start,
+            Some(last) if last.max < self.leg_end() => last.max + 1,
+            Some(_) if !self.wrapped && self.start > 0 => {
+                self.wrapped = true;
+                0
             }
-            Some(r) => r.saturating_add(self.step).min(leg_end),
+            Some(_) => {
+                self.done = true;
+                return None;
+            }
         };
-        self.reached = Some(max);
-        Some(OrderRange {
-            min: leg_start,
-            max,
-        })
+        let max = min.saturating_add(self.step - 1).min(self.leg_end());
+        let range = OrderRange { min, max };
+        self.last = Some(range);
+        Some(range)
     }
 
-    /// The range last handed out again: its leg's end was reached but a
-    /// partition still had more keys in it than one batch.
+    /// The range last handed out, again (a partition had more keys in it
+    /// than one batch).
     pub fn repeat_last(&self) -> Option<OrderRange> {
-        let (leg_start, _) = self.leg();
-        self.reached.map(|max| OrderRange {
-            min: leg_start,
-            max,
-        })
-    }
-
-    /// Whether the last range handed out ended its leg.
-    pub fn at_leg_end(&self) -> bool {
-        self.reached.is_some_and(|r| r >= self.leg().1)
+        self.last
     }
 }
 
@@ -119,12 +112,29 @@ mod tests {
     }
 
     #[test]
-    fn a_sweep_from_zero_covers_the_space_in_rising_ranges() {
+    fn a_sweep_from_zero_covers_the_space_in_consecutive_ranges() {
         let r = ranges(Sweep::new(0, 1 << 30));
-        assert_eq!(r.len(), 4);
-        assert!(r.iter().all(|x| x.min == 0));
-        assert_eq!(r[0].max, (1 << 30) - 1);
-        assert_eq!(r[3].max, u32::MAX);
+        assert_eq!(
+            r,
+            vec![
+                OrderRange {
+                    min: 0,
+                    max: (1 << 30) - 1
+                },
+                OrderRange {
+                    min: 1 << 30,
+                    max: (2 << 30) - 1
+                },
+                OrderRange {
+                    min: 2 << 30,
+                    max: (3 << 30) - 1
+                },
+                OrderRange {
+                    min: 3 << 30,
+                    max: u32::MAX
+                },
+            ]
+        );
     }
 
     #[test]
@@ -139,7 +149,7 @@ mod tests {
                     max: start + (1 << 30) - 1
                 },
                 OrderRange {
-                    min: start,
+                    min: start + (1 << 30),
                     max: u32::MAX
                 },
                 OrderRange {
@@ -147,11 +157,19 @@ mod tests {
                     max: (1 << 30) - 1
                 },
                 OrderRange {
-                    min: 0,
+                    min: 1 << 30,
                     max: start - 1
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_dense_range_is_handed_out_again() {
+        let mut sweep = Sweep::new(0, 1 << 31);
+        let first = sweep.next_range();
+        assert_eq!(sweep.repeat_last(), first);
+        assert_eq!(sweep.next_range().map(|r| r.min), Some(1 << 31));
     }
 
     #[test]
@@ -165,17 +183,15 @@ mod tests {
     }
 
     proptest! {
-        /// Every order is in the union of the ranges, and each range's max
-        /// is new ground: a run always ends, whatever start and step.
+        /// The ranges tile the whole space exactly once, whatever start and
+        /// step: every order is claimed by exactly one round of a run.
         #[test]
-        fn every_order_is_swept_once(start in any::<u32>(), step in 1u32..u32::MAX, probe in any::<u32>()) {
-            let step = step.max(1 << 20); // keep the number of rounds small
+        fn the_ranges_tile_the_space(start in any::<u32>(), step in (1u32 << 20)..u32::MAX, probe in any::<u32>()) {
             let r = ranges(Sweep::new(start, step));
-            prop_assert!(r.iter().any(|x| x.min <= probe && probe <= x.max));
-            prop_assert!(r.len() as u64 <= (u64::from(u32::MAX) / u64::from(step)) + 3);
-            for w in r.windows(2) {
-                prop_assert!(w[0].max != w[1].max);
-            }
+            let covering = r.iter().filter(|x| x.min <= probe && probe <= x.max).count();
+            prop_assert_eq!(covering, 1);
+            let width: u64 = r.iter().map(|x| u64::from(x.max - x.min) + 1).sum();
+            prop_assert_eq!(width, u64::from(u32::MAX) + 1);
         }
     }
 }

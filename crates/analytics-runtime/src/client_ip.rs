@@ -56,6 +56,21 @@ impl IpNet {
     }
 }
 
+/// Parses a configured list of trusted proxies (blank entries skipped);
+/// an error names `key`.
+pub fn parse_trusted(list: &[String], key: &str) -> Result<Vec<IpNet>, crate::config::ConfigError> {
+    list.iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|message| crate::config::ConfigError::Invalid {
+                    key: key.to_string(),
+                    message,
+                })
+        })
+        .collect()
+}
+
 /// Walks `X-Forwarded-For` from the right, past trusted proxies, to the
 /// first address a proxy did not vouch for.
 pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {

@@ -91,7 +91,7 @@ impl Application {
         };
         let server = http::serve(listener, options, request_metrics, move |app| {
             app.app_data(state.clone())
-                .app_data(web::Data::new(worker_counters(&counters)))
+                .app_data(web::Data::new(counters.for_worker()))
                 .service(
                     http::resource("/api/v1/analytics/events", "POST")
                         .wrap(middleware::from_fn({
@@ -108,14 +108,4 @@ impl Application {
         })?;
         Ok(Application { port, server })
     }
-}
-
-/// This worker's own Redis connections, so they stop with the worker after
-/// its in-flight requests are answered (shared ones could be dropped by
-/// whichever worker stopped first, failing another's last requests).
-fn worker_counters(template: &HotCounters) -> HotCounters {
-    template.for_worker().unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "per-worker Redis connections unavailable; sharing");
-        template.clone()
-    })
 }

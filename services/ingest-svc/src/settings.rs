@@ -50,14 +50,7 @@ impl IngestConfig {
     }
 
     pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
-        self.trusted_proxies
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                s.parse()
-                    .map_err(|m: String| invalid("ingest.trusted_proxies", m))
-            })
-            .collect()
+        analytics_runtime::client_ip::parse_trusted(&self.trusted_proxies, "ingest.trusted_proxies")
     }
 
     pub fn body_timeout(&self) -> Result<Duration, ConfigError> {

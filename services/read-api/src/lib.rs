@@ -108,10 +108,8 @@ impl Application {
             head_timeout: HEAD_TIMEOUT,
         };
         let server = http::serve(listener, options, request_metrics, move |app| {
-            let counters = counters.for_worker().unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "per-worker Redis connections unavailable; sharing");
-                counters.clone()
-            });
+            // Each worker's own Redis connections stop with it.
+            let counters = counters.for_worker();
             let get = |path: &str| http::resource(path, "GET");
             app.app_data(state.clone())
                 .app_data(web::Data::new(counters))

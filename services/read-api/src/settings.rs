@@ -67,14 +67,10 @@ impl ReadApiConfig {
     }
 
     pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
-        self.trusted_proxies
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                s.parse()
-                    .map_err(|m: String| invalid("read_api.trusted_proxies", m))
-            })
-            .collect()
+        analytics_runtime::client_ip::parse_trusted(
+            &self.trusted_proxies,
+            "read_api.trusted_proxies",
+        )
     }
 
     pub fn counts_cache_ttl(&self) -> Duration {

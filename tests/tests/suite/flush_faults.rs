@@ -172,6 +172,20 @@ async fn a_transaction_left_open_by_a_killed_flush_delays_the_next_run_without_f
     // The killed run's lease expires in 3 s; its transaction stays open
     // on the server until the server expires it.
     env.leases_expired().await?;
+    let telemetry = env.spawn_telemetry().await?;
+    let (_, pipeline) = get_json(
+        &reqwest::Client::new(),
+        &format!("{telemetry}/api/v1/telemetry/pipeline"),
+        Some(OPERATOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(pipeline["healthy"], false, "{pipeline}");
+    assert!(
+        pipeline["problems"]
+            .to_string()
+            .contains("a stopped flush left open batches on partitions"),
+        "{pipeline}"
+    );
     let next = env
         .flush_worker(&["flush"], &[("RUST_LOG", "flush_worker=info")])
         .await?;

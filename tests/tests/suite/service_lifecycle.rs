@@ -23,6 +23,29 @@ fn ingest_command(env: &TestEnv, port: u16) -> anyhow::Result<Command> {
     Ok(cmd)
 }
 
+/// Starts the real ingest-svc on a free port; returns it, its base URL and
+/// a client, once `/ready` answers.
+async fn start_ingest(
+    env: &TestEnv,
+) -> anyhow::Result<(tokio::process::Child, String, reqwest::Client)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = ingest_command(env, port)?.spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    eventually(Duration::from_secs(10), || async {
+        Ok(client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200))
+    })
+    .await?;
+    Ok((child, base, client))
+}
+
 #[tokio::test]
 async fn an_invalid_setting_stops_the_service_with_the_key_named() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
@@ -39,21 +62,7 @@ async fn an_invalid_setting_stops_the_service_with_the_key_named() -> anyhow::Re
 #[tokio::test]
 async fn sigterm_stops_the_service_cleanly() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut child = ingest_command(&env, port)?.spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    eventually(Duration::from_secs(10), || async {
-        Ok(client
-            .get(format!("{base}/ready"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status() == 200))
-    })
-    .await?;
+    let (mut child, base, client) = start_ingest(&env).await?;
     let accepted = client
         .post(format!("{base}/api/v1/analytics/events"))
         .json(&event("life-1", "movie", "m-1", "view", 1))
@@ -89,21 +98,7 @@ async fn sigterm_stops_the_service_cleanly() -> anyhow::Result<()> {
 #[tokio::test]
 async fn requests_in_flight_at_sigterm_get_their_real_answer() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut child = ingest_command(&env, port)?.spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    eventually(Duration::from_secs(10), || async {
-        Ok(client
-            .get(format!("{base}/ready"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status() == 200))
-    })
-    .await?;
+    let (mut child, base, _) = start_ingest(&env).await?;
     // Many clients keep posting; SIGTERM lands while requests are in flight.
     let mut senders = Vec::new();
     for c in 0..48 {

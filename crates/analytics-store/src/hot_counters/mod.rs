@@ -80,9 +80,14 @@ impl HotCounters {
     }
 
     /// The same key space on connections of its own: each HTTP worker
-    /// calls this, so its connections live (and stop) with it.
-    pub fn for_worker(&self) -> Result<Self, StoreError> {
-        HotCounters::new(&self.settings, self.keys.clone())
+    /// calls this, so its connections live (and stop) with it. (Building
+    /// cannot fail once `new` succeeded with the same settings; should it,
+    /// the worker shares these connections rather than not start.)
+    pub fn for_worker(&self) -> Self {
+        HotCounters::new(&self.settings, self.keys.clone()).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "per-worker Redis connections unavailable; sharing");
+            self.clone()
+        })
     }
 
     pub fn keys(&self) -> &KeySpace {

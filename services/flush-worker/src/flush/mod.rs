@@ -158,11 +158,11 @@ async fn merge_leaderboards(stores: &Stores) {
     }
 }
 
-/// One pass over the entity order (see [`Sweep`]). A round that claimed a
-/// full batch somewhere at the end of a leg is repeated, so a dense backlog
-/// is not left behind, but only while the run has claimed fewer keys than
-/// were waiting when it started: under continuous ingest a run still ends,
-/// and newer keys wait for the next run.
+/// One pass over the entity order (see [`Sweep`]). A round in which some
+/// partition filled a whole batch is repeated, so a dense part of the
+/// backlog is not left behind, but only while the run has flushed fewer
+/// keys than were waiting when it started: under continuous ingest a run
+/// still ends, and newer keys wait for the next run.
 async fn sweep(
     stores: &Stores,
     opts: &FlushOptions,
@@ -171,9 +171,12 @@ async fn sweep(
     replicas: &mut replicas::ReplicaWriter,
     report: &mut FlushReport,
 ) -> Result<(), StoreError> {
-    let Some(&first) = leased.first() else {
+    if leased.is_empty() {
         return Ok(());
-    };
+    }
+    // The shard's place in the order space comes from its configured
+    // partitions, not from the ones it happened to lease.
+    let first = opts.partitions.first().copied().unwrap_or(0);
     let mut backlog = 0u64;
     for &p in leased {
         backlog += stores.counters.dirty_count(p).await?;
@@ -222,7 +225,7 @@ async fn sweep(
             fault::trip(opts.fault, FaultPoint::AfterClaim);
             round::flush(stores, opts, run_id, &batches, replicas, report).await?;
         }
-        next = if dense && sweep.at_leg_end() && report.keys < budget {
+        next = if dense && report.keys < budget {
             sweep.repeat_last()
         } else {
             sweep.next_range()

@@ -149,6 +149,12 @@ async fn send(args: Arc<SoakArgs>, task: u64, stop: Arc<AtomicBool>) -> Sent {
     sent
 }
 
+async fn wait_for_stop(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -178,9 +184,10 @@ pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {
             let mut tick = tokio::time::interval(Duration::from_secs(args.flush_every));
             tick.tick().await;
             loop {
-                tick.tick().await;
-                if stop.load(Ordering::Relaxed) {
-                    return anyhow::Ok(());
+                // Wake at the next tick, or at once when the load stops.
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = wait_for_stop(&stop) => return anyhow::Ok(()),
                 }
                 let run = flush_once(&args.flush_bin).await?;
                 println!(
@@ -225,20 +232,26 @@ pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {
     }
     let load_seconds = started.elapsed().as_secs_f64();
     let memory_after = redis_used_memory(&redis_url).await?;
-    flusher.abort();
+    // The run under way finishes first (it holds the leases).
+    flusher.await??;
 
     // Drain: flush until nothing waits.
+    let drain_deadline = Instant::now() + Duration::from_secs(600);
     let mut drains = 0;
     loop {
-        let run = flush_once(&args.flush_bin).await?;
-        drains += 1;
+        anyhow::ensure!(Instant::now() < drain_deadline, "the backlog never drained");
         let backlog = counters.backlog().await?;
         let waiting: u64 = backlog.iter().map(|b| b.dirty_keys).sum();
         let open = backlog.iter().any(|b| b.open_batch.is_some());
         if waiting == 0 && !open {
             break;
         }
-        anyhow::ensure!(drains < 100, "the backlog never drained: {}", run.output);
+        if backlog.iter().any(|b| b.leased) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        flush_once(&args.flush_bin).await?;
+        drains += 1;
     }
 
     let domain = Domain::new("jav")?;
