@@ -33,16 +33,13 @@ export ANALYTICS__INGEST__PRODUCER_TOKEN="$PRODUCER" ANALYTICS__READ_API__ADMIN_
 export ANALYTICS__TELEMETRY__PRODUCER_TOKEN="$JOBS" ANALYTICS__TELEMETRY__OPERATOR_TOKEN="$OPERATOR"
 export RUST_LOG=error
 
-mysql_admin() { mariadb --socket="$DEV/run/mariadb.sock" -uroot "$@" 2>/dev/null || mariadb -h127.0.0.1 -P"$MYSQL_PORT" -uanalytics -panalytics "$@"; }
 mysql_admin -e "CREATE DATABASE IF NOT EXISTS \`$RUN\`"
 "$BIN/flush-worker" migrate >/dev/null
 
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  "$BIN/bench-tool" drop-database >/dev/null 2>&1 || true
-  mysql_admin -e "DROP DATABASE IF EXISTS \`$RUN\`" || true
-  redis-cli -u "$ANALYTICS_REDIS_URL" --scan --pattern "$RUN:*" | xargs -r -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
+  drop_run_data "$RUN" "$BIN"
 }
 trap cleanup EXIT
 

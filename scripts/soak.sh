@@ -29,7 +29,6 @@ export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL" ANALYTICS__MONGO__DATABASE="
 export ANALYTICS__MYSQL__URL="${ANALYTICS_MYSQL_URL%/*}/$RUN"
 export ANALYTICS__INGEST__BIND="127.0.0.1:$PORT" ANALYTICS__INGEST__RATE_LIMIT_PER_MINUTE=0
 export RUST_LOG=warn
-mysql_admin() { mariadb --socket="$DEV/run/mariadb.sock" -uroot "$@" 2>/dev/null || mariadb -h127.0.0.1 -P"$MYSQL_PORT" -uanalytics -panalytics "$@"; }
 mysql_admin -e "CREATE DATABASE IF NOT EXISTS \`$RUN\`"
 "$BIN/flush-worker" migrate >/dev/null
 
@@ -37,9 +36,7 @@ mysql_admin -e "CREATE DATABASE IF NOT EXISTS \`$RUN\`"
 PID=$!
 cleanup() {
   kill "$PID" 2>/dev/null || true
-  "$BIN/bench-tool" drop-database >/dev/null 2>&1 || true
-  mysql_admin -e "DROP DATABASE IF EXISTS \`$RUN\`" || true
-  redis-cli -u "$ANALYTICS_REDIS_URL" --scan --pattern "$RUN:*" | xargs -r -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
+  drop_run_data "$RUN" "$BIN"
 }
 trap cleanup EXIT
 wait_for "ingest-svc" 30 curl -fsS "http://127.0.0.1:$PORT/ready"

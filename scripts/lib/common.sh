@@ -108,6 +108,21 @@ start_stores() {
   start_mongo
 }
 
+# mysql_admin ARGS...: the mariadb client as an account that may create and
+# drop schemas (root over the socket the scripts started, else the analytics user).
+mysql_admin() {
+  mariadb --socket="$DEV/run/mariadb.sock" -uroot "$@" 2>/dev/null \
+    || mariadb -h127.0.0.1 -P"$MYSQL_PORT" -uanalytics -panalytics "$@"
+}
+
+# drop_run_data RUN BIN: removes what a script run left under its own name
+# (its Mongo database via the ANALYTICS__ env, its MySQL schema, its Redis keys).
+drop_run_data() {
+  "$2/bench-tool" drop-database >/dev/null 2>&1 || true
+  mysql_admin -e "DROP DATABASE IF EXISTS \`$1\`" || true
+  redis-cli -u "$ANALYTICS_REDIS_URL" --scan --pattern "$1:*" | xargs -r -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
+}
+
 # wrk_summary FILE: "req/s p50 p99 non-2xx requests" from a `wrk --latency` report.
 wrk_summary() {
   awk '/Requests\/sec/ {rps=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {bad=$5}

@@ -59,6 +59,18 @@ async fn assert_views(env: &TestEnv, expected: &BTreeMap<String, i64>) -> anyhow
     Ok(())
 }
 
+/// The operator's `/pipeline` verdict from a telemetry-svc of this test.
+async fn pipeline(env: &TestEnv) -> anyhow::Result<serde_json::Value> {
+    let telemetry = env.spawn_telemetry().await?;
+    let (_, verdict) = get_json(
+        &reqwest::Client::new(),
+        &format!("{telemetry}/api/v1/telemetry/pipeline"),
+        Some(OPERATOR_TOKEN),
+    )
+    .await?;
+    Ok(verdict)
+}
+
 fn movies(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("m-{i}")).collect()
 }
@@ -172,13 +184,7 @@ async fn a_transaction_left_open_by_a_killed_flush_delays_the_next_run_without_f
     // The killed run's lease expires in 3 s; its transaction stays open
     // on the server until the server expires it.
     env.leases_expired().await?;
-    let telemetry = env.spawn_telemetry().await?;
-    let (_, pipeline) = get_json(
-        &reqwest::Client::new(),
-        &format!("{telemetry}/api/v1/telemetry/pipeline"),
-        Some(OPERATOR_TOKEN),
-    )
-    .await?;
+    let pipeline = pipeline(&env).await?;
     assert_eq!(pipeline["healthy"], false, "{pipeline}");
     assert!(
         pipeline["problems"]
@@ -240,13 +246,7 @@ async fn with_mysql_out_the_flush_applies_the_rollups_and_a_later_run_writes_the
     assert_views(&env, &expected).await?;
     assert_eq!(env.replica("m-0").await?, Some((0, 0)), "not written yet");
 
-    let telemetry = env.spawn_telemetry().await?;
-    let (_, pipeline) = get_json(
-        &reqwest::Client::new(),
-        &format!("{telemetry}/api/v1/telemetry/pipeline"),
-        Some(OPERATOR_TOKEN),
-    )
-    .await?;
+    let pipeline = pipeline(&env).await?;
     assert_eq!(pipeline["backlog"]["replicas_waiting"], 3, "{pipeline}");
     assert!(
         pipeline["problems"]
