@@ -130,6 +130,14 @@ impl RateLimiter {
     }
 
     pub fn check(&self, client: ClientKey, now: Instant) -> Decision {
+        if !self.is_enabled() {
+            return Decision {
+                allowed: true,
+                limit: 0,
+                remaining: 0,
+                reset_after: 1,
+            };
+        }
         let shard = &self.shards[(self.hasher.hash_one(client) as usize) % SHARDS];
         // A poisoned lock only means another request panicked mid-update;
         // the counts are still usable.
@@ -239,6 +247,8 @@ mod tests {
         assert!(rl.check(v4(1), t0).allowed);
         assert!(rl.check(v4(2), t0).allowed);
         assert!(!rl.check(v4(1), t0).allowed);
+        let off = RateLimiter::new(0, Duration::from_secs(60), 1000);
+        assert!((0..100).all(|_| off.check(v4(1), t0).allowed));
     }
 
     #[test]
