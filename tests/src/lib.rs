@@ -214,7 +214,7 @@ impl TestEnv {
         &self,
         settings: ingest_svc::Settings,
     ) -> anyhow::Result<Ingest> {
-        let app = ingest_svc::Application::build(settings)?;
+        let app = ingest_svc::build(settings)?;
         let handle = app.server.handle();
         tokio::spawn(app.server);
         Ok(Ingest {
@@ -227,7 +227,7 @@ impl TestEnv {
     /// Starts read-api in this process on a free port.
     pub async fn spawn_read_api(&self) -> anyhow::Result<ReadApi> {
         let settings: read_api::Settings = analytics_runtime::config::load_with(&self.overrides())?;
-        let app = read_api::Application::build(settings).await?;
+        let app = read_api::build(settings).await?;
         let handle = app.server.handle();
         tokio::spawn(app.server);
         Ok(ReadApi {
@@ -241,7 +241,7 @@ impl TestEnv {
     pub async fn spawn_telemetry(&self) -> anyhow::Result<String> {
         let settings: telemetry_svc::Settings =
             analytics_runtime::config::load_with(&self.overrides())?;
-        let app = telemetry_svc::Application::build(settings).await?;
+        let app = telemetry_svc::build(settings).await?;
         tokio::spawn(app.server);
         Ok(format!("http://127.0.0.1:{}", app.port))
     }

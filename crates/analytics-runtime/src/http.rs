@@ -3,7 +3,8 @@
 //! handlers every service answers the same way (`/health`, readiness,
 //! `/metrics`, 404, 405).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
@@ -48,14 +49,14 @@ type RouteLabels = Vec<(&'static str, String)>;
 /// `analytics_http_request_duration_seconds{route, method, status}`: one
 /// histogram per service for every route (its `_count` is the requests).
 /// `route` is the route's pattern (`/x/{id}`), never the raw path, so the
-/// label stays bounded.
+/// label stays bounded. [`serve`] registers it.
 #[derive(Clone)]
-pub struct RequestMetrics {
+struct RequestMetrics {
     duration: Family<RouteLabels, Histogram>,
 }
 
 impl RequestMetrics {
-    pub fn register(registry: &mut Registry) -> Self {
+    fn register(registry: &mut Registry) -> Self {
         let duration: Family<RouteLabels, Histogram> =
             Family::new_with_constructor(|| Histogram::new(crate::metrics::latency_buckets()));
         registry.register(
@@ -121,22 +122,48 @@ pub struct ServeOptions {
     pub head_timeout: Duration,
 }
 
-/// Runs a service: `routes` registers its resources (it runs once per
-/// worker, so per-worker state such as store connections belongs there);
-/// `/health`, request ids, request metrics, traces and the JSON 404 come
-/// with it. On SIGTERM the server stops accepting, lets in-flight requests
-/// finish, and only then do the workers (and what they own) stop.
+/// What a service describes of itself to [`serve`].
+pub struct ServiceMeta {
+    /// Its metrics (the request metrics are added here).
+    pub registry: Registry,
+    /// Its OpenAPI document, served at `/openapi.json`.
+    pub openapi: serde_json::Value,
+}
+
+/// A bound, not yet awaited service: `main` awaits `server`; tests read
+/// `port` and spawn it.
+pub struct Application {
+    pub port: u16,
+    pub server: Server,
+}
+
+/// Binds `addr` and runs a service: `routes` registers its own resources
+/// (it runs once per worker, so per-worker state such as store connections
+/// belongs there); `/health`, `/metrics`, `/openapi.json`, request ids,
+/// request metrics, traces and the JSON 404 come with it. On SIGTERM the
+/// server stops accepting, lets in-flight requests finish, and only then do
+/// the workers (and what they own) stop.
 pub fn serve<F>(
-    listener: TcpListener,
+    addr: SocketAddr,
     options: ServeOptions,
-    metrics: RequestMetrics,
+    meta: ServiceMeta,
     routes: F,
-) -> std::io::Result<Server>
+) -> std::io::Result<Application>
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
-    Ok(HttpServer::new(move || {
+    let ServiceMeta {
+        mut registry,
+        openapi,
+    } = meta;
+    let metrics = RequestMetrics::register(&mut registry);
+    let registry = Arc::new(registry);
+    let openapi = Arc::new(openapi);
+    let listener = TcpListener::bind(addr)?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
         let metrics = metrics.clone();
+        let (registry, openapi) = (registry.clone(), openapi.clone());
         App::new()
             .wrap(request_traces())
             .wrap(middleware::from_fn(move |req, next| {
@@ -144,12 +171,23 @@ where
             }))
             .configure(routes.clone())
             .service(resource("/health", "GET").route(web::get().to(health)))
+            .service(resource("/metrics", "GET").route(web::get().to(move || {
+                let registry = registry.clone();
+                async move { metrics_response(&registry) }
+            })))
+            .service(
+                resource("/openapi.json", "GET").route(web::get().to(move || {
+                    let openapi = openapi.clone();
+                    async move { HttpResponse::Ok().json(openapi.as_ref()) }
+                })),
+            )
             .default_service(web::to(not_found))
     })
     .listen(listener)?
     .client_request_timeout(options.head_timeout)
     .shutdown_timeout(options.shutdown_timeout.as_secs())
-    .run())
+    .run();
+    Ok(Application { port, server })
 }
 
 /// A resource that answers 405 with `Allow` to the methods it has no route for.
@@ -167,7 +205,7 @@ pub async fn health() -> HttpResponse {
 }
 
 /// `GET /metrics` body of a service's registry.
-pub fn metrics(registry: &Registry) -> HttpResponse {
+fn metrics_response(registry: &Registry) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
         .body(crate::metrics::render(registry))

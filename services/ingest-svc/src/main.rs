@@ -1,11 +1,11 @@
-use ingest_svc::{Application, Settings};
+use ingest_svc::Settings;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     // Held to the end: dropping it flushes the spans still queued.
     let _telemetry = analytics_runtime::logging::init("ingest-svc");
     let settings: Settings = analytics_runtime::load()?;
-    let app = Application::build(settings)?;
+    let app = ingest_svc::build(settings)?;
     tracing::info!(port = app.port, "ingest-svc listening");
     // actix stops accepting on SIGTERM/SIGINT and drains in-flight requests.
     app.server.await?;

@@ -9,15 +9,13 @@ pub mod params;
 pub mod routes;
 pub mod settings;
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use actix_web::{middleware, web};
 use analytics_domain::EventRules;
 use analytics_runtime::auth::Token;
-use analytics_runtime::http::{self, RequestMetrics, ServeOptions};
+use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
 use analytics_store::{CatalogueStore, HotCounters, RollupStore, StoreError};
 use prometheus_client::metrics::counter::Counter;
@@ -27,6 +25,7 @@ use crate::counts_cache::CountsCache;
 use crate::error::ReadApiError;
 pub use crate::settings::Settings;
 pub use actix_web::dev::ServerHandle;
+pub use analytics_runtime::http::Application;
 
 /// Entities whose counts are remembered at once.
 const COUNTS_CACHE_ENTRIES: usize = 50_000;
@@ -42,9 +41,6 @@ pub struct AppState {
     pub retry_after: u64,
     pub max_series_points: usize,
     pub counts_cache: CountsCache,
-    pub registry: Registry,
-    /// This service's OpenAPI document (it names the configured domains).
-    pub openapi: serde_json::Value,
 }
 
 impl AppState {
@@ -57,80 +53,68 @@ impl AppState {
     }
 }
 
-pub struct Application {
-    pub port: u16,
-    pub server: Server,
-}
-
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let cfg = &settings.read_api;
-        let addr = cfg.validate()?;
-        let stores = &settings.stores;
-        let rollups = RollupStore::connect(&stores.mongo_settings()?).await?;
-        let catalogue = CatalogueStore::connect(&stores.mysql_settings()?).await?;
-        let counters = HotCounters::new(&stores.redis_settings()?, stores.key_space()?)?;
-        let mut registry = Registry::default();
-        let request_metrics = RequestMetrics::register(&mut registry);
-        let refused = Counter::default();
-        registry.register(
-            "analytics_counts_rate_limited",
-            "Public counts requests refused over a client's limit",
-            refused.clone(),
-        );
-        let limit = ClientRateLimit {
-            limiter: Arc::new(RateLimiter::new(
-                cfg.counts_rate_limit_per_minute,
-                Duration::from_secs(60),
-                cfg.rate_limit_max_clients,
-            )),
-            trusted_proxies: Arc::new(cfg.trusted_proxies()?),
-            refused,
-        };
-        let rules = stores.event_rules()?;
-        let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
-        let openapi = openapi::document(&domains);
-        let state = web::Data::new(AppState {
-            rules,
-            rollups,
-            catalogue,
-            admin_token: cfg.admin_token.clone(),
-            retry_after: cfg.retry_after_seconds,
-            max_series_points: cfg.max_series_points,
-            counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
-            registry,
-            openapi,
-        });
-        let listener = TcpListener::bind(addr)?;
-        let port = listener.local_addr()?.port();
-        let options = ServeOptions {
-            shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
-            head_timeout: HEAD_TIMEOUT,
-        };
-        let server = http::serve(listener, options, request_metrics, move |app| {
-            // Each worker's own Redis connections stop with it.
-            let counters = counters.for_worker();
-            let get = |path: &str| http::resource(path, "GET");
-            app.app_data(state.clone())
-                .app_data(web::Data::new(counters))
-                .service(get("/api/v1/admin/analytics/top").route(web::get().to(routes::top)))
-                .service(
-                    get("/api/v1/admin/analytics/entities/{entity_type}/{entity_id}")
-                        .route(web::get().to(routes::entity)),
-                )
-                .service(get("/api/v1/admin/analytics/trends").route(web::get().to(routes::trends)))
-                .service(
-                    get("/api/v1/analytics/counts/{entity_type}/{entity_id}")
-                        .wrap(middleware::from_fn({
-                            let limit = limit.clone();
-                            move |req, next| rate_limit::enforce(limit.clone(), req, next)
-                        }))
-                        .route(web::get().to(routes::counts)),
-                )
-                .service(get("/ready").route(web::get().to(routes::ready)))
-                .service(get("/metrics").route(web::get().to(routes::metrics)))
-                .service(get("/openapi.json").route(web::get().to(routes::openapi)));
-        })?;
-        Ok(Application { port, server })
-    }
+/// Validates the configuration, connects the store clients (lazily: the
+/// service starts and reports not ready while a store is down) and binds.
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    let cfg = &settings.read_api;
+    let addr = cfg.validate()?;
+    let stores = &settings.stores;
+    let rollups = RollupStore::connect(&stores.mongo_settings()?).await?;
+    let catalogue = CatalogueStore::connect(&stores.mysql_settings()?).await?;
+    let counters = HotCounters::new(&stores.redis_settings()?, stores.key_space()?)?;
+    let mut registry = Registry::default();
+    let refused = Counter::default();
+    registry.register(
+        "analytics_counts_rate_limited",
+        "Public counts requests refused over a client's limit",
+        refused.clone(),
+    );
+    let limit = ClientRateLimit {
+        limiter: Arc::new(RateLimiter::new(
+            cfg.counts_rate_limit_per_minute,
+            Duration::from_secs(60),
+            cfg.rate_limit_max_clients,
+        )),
+        trusted_proxies: Arc::new(cfg.trusted_proxies()?),
+        refused,
+    };
+    let rules = stores.event_rules()?;
+    let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
+    let openapi = openapi::document(&domains);
+    let state = web::Data::new(AppState {
+        rules,
+        rollups,
+        catalogue,
+        admin_token: cfg.admin_token.clone(),
+        retry_after: cfg.retry_after_seconds,
+        max_series_points: cfg.max_series_points,
+        counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
+    });
+    let meta = ServiceMeta { registry, openapi };
+    let options = ServeOptions {
+        shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
+        head_timeout: HEAD_TIMEOUT,
+    };
+    Ok(http::serve(addr, options, meta, move |app| {
+        // Each worker's own Redis connections stop with it.
+        let counters = counters.for_worker();
+        let get = |path: &str| http::resource(path, "GET");
+        app.app_data(state.clone())
+            .app_data(web::Data::new(counters))
+            .service(get("/api/v1/admin/analytics/top").route(web::get().to(routes::top)))
+            .service(
+                get("/api/v1/admin/analytics/entities/{entity_type}/{entity_id}")
+                    .route(web::get().to(routes::entity)),
+            )
+            .service(get("/api/v1/admin/analytics/trends").route(web::get().to(routes::trends)))
+            .service(
+                get("/api/v1/analytics/counts/{entity_type}/{entity_id}")
+                    .wrap(middleware::from_fn({
+                        let limit = limit.clone();
+                        move |req, next| rate_limit::enforce(limit.clone(), req, next)
+                    }))
+                    .route(web::get().to(routes::counts)),
+            )
+            .service(get("/ready").route(web::get().to(routes::ready)));
+    })?)
 }

@@ -304,11 +304,3 @@ pub async fn ready(state: web::Data<AppState>, counters: web::Data<HotCounters>)
         state.retry_after,
     )
 }
-
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    analytics_runtime::http::metrics(&state.registry)
-}
-
-pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(&state.openapi)
-}

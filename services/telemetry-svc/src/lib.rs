@@ -10,13 +10,11 @@ pub mod routes;
 pub mod settings;
 pub mod summary;
 
-use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::dev::Server;
 use actix_web::web;
 use analytics_runtime::body::BodyLimits;
-use analytics_runtime::http::{self, RequestMetrics, ServeOptions};
+use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_store::{HotCounters, JobEventStore, RollupStore, StoreError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -26,6 +24,7 @@ use crate::error::TelemetryError;
 pub use crate::settings::Settings;
 use crate::settings::TelemetryConfig;
 pub use actix_web::dev::ServerHandle;
+pub use analytics_runtime::http::Application;
 
 /// What every worker shares; Redis connections are per worker.
 pub struct AppState {
@@ -34,7 +33,6 @@ pub struct AppState {
     pub config: TelemetryConfig,
     pub body: BodyLimits,
     pub recorded: Family<Vec<(&'static str, &'static str)>, Counter>,
-    pub registry: Registry,
 }
 
 impl AppState {
@@ -47,72 +45,62 @@ impl AppState {
     }
 }
 
-pub struct Application {
-    pub port: u16,
-    pub server: Server,
-}
-
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let cfg = &settings.telemetry;
-        let addr = cfg.validate()?;
-        let rollups = RollupStore::connect(&settings.stores.mongo_settings()?).await?;
-        let events = JobEventStore::new(
-            rollups.database(),
-            Duration::from_secs(cfg.retention_days * 86_400),
-        );
-        if let Err(e) = events.ensure_indexes().await {
-            // Not fatal: the service starts and reports not ready until Mongo answers.
-            tracing::warn!(error = %e, "job_events indexes not ensured yet");
-        }
-        let mut registry = Registry::default();
-        let request_metrics = RequestMetrics::register(&mut registry);
-        let recorded = Family::default();
-        registry.register(
-            "analytics_job_events_recorded",
-            "Job telemetry events stored, by event type",
-            recorded.clone(),
-        );
-        let counters = HotCounters::new(
-            &settings.stores.redis_settings()?,
-            settings.stores.key_space()?,
-        )?;
-        let body_timeout = Duration::from_secs(cfg.body_timeout_seconds);
-        let state = web::Data::new(AppState {
-            rollups,
-            events,
-            config: cfg.clone(),
-            body: BodyLimits {
-                max_bytes: cfg.body_limit_bytes,
-                timeout: body_timeout,
-            },
-            recorded,
-            registry,
-        });
-        let listener = TcpListener::bind(addr)?;
-        let port = listener.local_addr()?.port();
-        let options = ServeOptions {
-            shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
-            head_timeout: body_timeout,
-        };
-        let server = http::serve(listener, options, request_metrics, move |app| {
-            // Each worker's own Redis connections stop with it.
-            let counters = counters.for_worker();
-            let get = |path: &str| http::resource(path, "GET");
-            app.app_data(state.clone())
-                .app_data(web::Data::new(counters))
-                .service(
-                    http::resource("/api/v1/telemetry/jobs/events", "POST")
-                        .route(web::post().to(routes::record)),
-                )
-                .service(
-                    get("/api/v1/telemetry/jobs/summary").route(web::get().to(summary::summary)),
-                )
-                .service(get("/api/v1/telemetry/pipeline").route(web::get().to(pipeline::pipeline)))
-                .service(get("/ready").route(web::get().to(routes::ready)))
-                .service(get("/metrics").route(web::get().to(routes::metrics)))
-                .service(get("/openapi.json").route(web::get().to(routes::openapi)));
-        })?;
-        Ok(Application { port, server })
+/// Validates the configuration, connects the store clients (lazily: the
+/// service starts and reports not ready while a store is down) and binds.
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    let cfg = &settings.telemetry;
+    let addr = cfg.validate()?;
+    let rollups = RollupStore::connect(&settings.stores.mongo_settings()?).await?;
+    let events = JobEventStore::new(
+        rollups.database(),
+        Duration::from_secs(cfg.retention_days * 86_400),
+    );
+    if let Err(e) = events.ensure_indexes().await {
+        // Not fatal: the service starts and reports not ready until Mongo answers.
+        tracing::warn!(error = %e, "job_events indexes not ensured yet");
     }
+    let mut registry = Registry::default();
+    let recorded = Family::default();
+    registry.register(
+        "analytics_job_events_recorded",
+        "Job telemetry events stored, by event type",
+        recorded.clone(),
+    );
+    let counters = HotCounters::new(
+        &settings.stores.redis_settings()?,
+        settings.stores.key_space()?,
+    )?;
+    let body_timeout = Duration::from_secs(cfg.body_timeout_seconds);
+    let state = web::Data::new(AppState {
+        rollups,
+        events,
+        config: cfg.clone(),
+        body: BodyLimits {
+            max_bytes: cfg.body_limit_bytes,
+            timeout: body_timeout,
+        },
+        recorded,
+    });
+    let meta = ServiceMeta {
+        registry,
+        openapi: openapi::document(),
+    };
+    let options = ServeOptions {
+        shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
+        head_timeout: body_timeout,
+    };
+    Ok(http::serve(addr, options, meta, move |app| {
+        // Each worker's own Redis connections stop with it.
+        let counters = counters.for_worker();
+        let get = |path: &str| http::resource(path, "GET");
+        app.app_data(state.clone())
+            .app_data(web::Data::new(counters))
+            .service(
+                http::resource("/api/v1/telemetry/jobs/events", "POST")
+                    .route(web::post().to(routes::record)),
+            )
+            .service(get("/api/v1/telemetry/jobs/summary").route(web::get().to(summary::summary)))
+            .service(get("/api/v1/telemetry/pipeline").route(web::get().to(pipeline::pipeline)))
+            .service(get("/ready").route(web::get().to(routes::ready)));
+    })?)
 }

@@ -43,11 +43,3 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         state.config.retry_after_seconds,
     )
 }
-
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    analytics_runtime::http::metrics(&state.registry)
-}
-
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document())
-}
