@@ -590,6 +590,29 @@ impl ReadApi {
     }
 }
 
+/// An entity of the `jav` domain.
+pub fn jav_entity(
+    entity_type: analytics_domain::EntityType,
+    id: &str,
+) -> analytics_domain::EntityKey {
+    analytics_domain::EntityKey {
+        domain: analytics_domain::Domain::new("jav").expect("jav is a valid domain name"),
+        entity_type,
+        entity_id: id.into(),
+    }
+}
+
+/// Counts an event straight into Redis with the real ingest script (UTC
+/// buckets), as ingest-svc would, for events the HTTP contract would refuse
+/// (an `occurred_at` far from now) or volumes HTTP would make slow.
+pub async fn count_in_redis(
+    counters: &analytics_store::HotCounters,
+    event: &analytics_domain::Event,
+) -> anyhow::Result<analytics_store::hot_counters::IngestOutcome> {
+    let field = event.counter_field(&analytics_domain::BucketMode::default());
+    Ok(counters.ingest(event, &field).await?)
+}
+
 /// A valid event occurring now.
 pub fn event(
     event_id: &str,

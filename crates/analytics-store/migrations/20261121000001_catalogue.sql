@@ -114,7 +114,8 @@ CREATE TABLE IF NOT EXISTS failed_jobs (
     UNIQUE KEY failed_jobs_uuid_unique (uuid)
 );
 
--- The raw event log (brief §4), filled by the flush when the log is on.
+-- The raw event log: one row per accepted event (unique event_id), copied
+-- from Redis by the flush when the log is on.
 CREATE TABLE IF NOT EXISTS analytics_events (
     id           BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
     event_id     VARCHAR(255) NOT NULL,

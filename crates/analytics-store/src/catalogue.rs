@@ -10,6 +10,13 @@ use crate::error::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Applied migrations later edited in their comments only: (version, the
+/// SHA-384 of the text as first applied).
+const COMMENT_EDITS: [(i64, &str); 1] = [(
+    20261121000001,
+    "7623d0c53c6c35d1f8fedaf75100df32d6202c83a61a269848ded7d5ff0719b4d786c0a8c6c02938ab87aa7c0629ada6",
+)];
+
 /// Binding limit per statement, well under MySQL's 65,535 placeholders.
 const CHUNK: usize = 1000;
 
@@ -50,7 +57,34 @@ impl CatalogueStore {
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.accept_comment_edits().await?;
         MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// An applied migration whose file changed only in its comments would be
+    /// refused as modified; for those listed in [`COMMENT_EDITS`], a stored
+    /// checksum of the old text is replaced by the current one first.
+    async fn accept_comment_edits(&self) -> Result<(), StoreError> {
+        let table: Option<String> = sqlx::query_scalar("SHOW TABLES LIKE '_sqlx_migrations'")
+            .fetch_optional(&self.pool)
+            .await?;
+        if table.is_none() {
+            return Ok(());
+        }
+        for (version, old) in COMMENT_EDITS {
+            let Some(current) = MIGRATOR.iter().find(|m| m.version == version) else {
+                continue;
+            };
+            sqlx::query(
+                "UPDATE _sqlx_migrations SET checksum = ? WHERE version = ? AND HEX(checksum) = ?",
+            )
+            .bind(current.checksum.as_ref())
+            .bind(version)
+            .bind(old.to_ascii_uppercase())
+            .execute(&self.pool)
+            .await?;
+        }
         Ok(())
     }
 

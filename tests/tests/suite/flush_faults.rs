@@ -7,16 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use analytics_domain::{Action, BucketMode, Domain, EntityKey, EntityType, Event};
-use analytics_tests::{get_json, TestEnv, OPERATOR_TOKEN};
-
-fn movie(id: &str) -> EntityKey {
-    EntityKey {
-        domain: Domain::new("jav").expect("domain"),
-        entity_type: EntityType::Movie,
-        entity_id: id.into(),
-    }
-}
+use analytics_domain::{Action, EntityType, Event};
+use analytics_tests::{count_in_redis, get_json, jav_entity, TestEnv, OPERATOR_TOKEN};
 
 /// Counts views of `movies[i % len]` now, straight into Redis with the real
 /// ingest script; returns the views per movie.
@@ -31,15 +23,13 @@ async fn ingest_views(
         let id = &movies[i % movies.len()];
         let event = Event {
             event_id: format!("{prefix}-{i}"),
-            entity: movie(id),
+            entity: jav_entity(EntityType::Movie, id),
             action: Action::View,
             value: 1,
             occurred_at: chrono::Utc::now().fixed_offset(),
             user_id: None,
         };
-        counters
-            .ingest(&event, &event.counter_field(&BucketMode::default()))
-            .await?;
+        count_in_redis(counters, &event).await?;
         *counted.entry(id.clone()).or_insert(0) += 1;
     }
     Ok(counted)

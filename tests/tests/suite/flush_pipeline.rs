@@ -3,17 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use analytics_domain::{Action, BucketMode, Domain, EntityKey, EntityType, Event, KeySpace};
-use analytics_tests::TestEnv;
+use analytics_domain::{Action, EntityKey, EntityType, Event, KeySpace};
+use analytics_tests::{count_in_redis, jav_entity, TestEnv};
 use chrono::{DateTime, FixedOffset, Timelike, Utc};
 use mongodb::bson::{doc, Document};
 
 fn entity(entity_type: EntityType, id: &str) -> EntityKey {
-    EntityKey {
-        domain: Domain::new("jav").expect("domain"),
-        entity_type,
-        entity_id: id.into(),
-    }
+    jav_entity(entity_type, id)
 }
 
 fn at(s: &str) -> DateTime<FixedOffset> {
@@ -36,9 +32,7 @@ async fn ingest_at(
             occurred_at: at(when),
             user_id: None,
         };
-        counters
-            .ingest(&event, &event.counter_field(&BucketMode::default()))
-            .await?;
+        count_in_redis(&counters, &event).await?;
         keys.insert((counters.keys().partition_of(id), entity.clone()));
     }
     Ok(keys.len())
@@ -495,6 +489,29 @@ async fn an_entity_spread_over_partitions_is_written_once_per_document() -> anyh
         ledger.count_documents(doc! {}).await?,
         keys as u64,
         "one ledger entry per batch"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn migrate_accepts_an_applied_migration_edited_only_in_its_comments() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    env.migrate().await?;
+    // As a database migrated before the catalogue migration's comment changed.
+    let mut mysql = env.mysql().await?;
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = UNHEX(?) WHERE version = 20261121000001")
+        .bind("7623d0c53c6c35d1f8fedaf75100df32d6202c83a61a269848ded7d5ff0719b4d786c0a8c6c02938ab87aa7c0629ada6")
+        .execute(&mut mysql)
+        .await?;
+    env.migrate().await?;
+    // Any other change is still refused.
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = UNHEX(REPEAT('00', 48)) WHERE version = 20261121000001")
+        .execute(&mut mysql)
+        .await?;
+    let out = env.flush_worker(&["migrate"], &[]).await?;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("previously applied but has been modified")
     );
     Ok(())
 }

@@ -390,6 +390,39 @@ async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
             assert!(doc["paths"][route].is_object(), "{base} lacks {route}");
         }
         assert!(doc["components"]["schemas"]["Error"].is_object());
+        // The one request-metrics middleware counts that request, in every service.
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let line = r#"analytics_http_request_duration_seconds_count{route="/openapi.json",method="GET",status="200"} 1"#;
+        assert!(metrics.contains(line), "{base} lacks {line} in {metrics}");
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn configured_tokens_never_show_in_debug_output() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let overrides: Vec<(&str, &str)> = env
+        .settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let ingest: ingest_svc::Settings = analytics_runtime::config::load_with(&overrides)?;
+    let read: read_api::Settings = analytics_runtime::config::load_with(&overrides)?;
+    let telemetry: telemetry_svc::Settings = analytics_runtime::config::load_with(&overrides)?;
+    let printed = format!("{ingest:?} {read:?} {telemetry:?}");
+    for token in [
+        INGEST_PRODUCER_TOKEN,
+        ADMIN_TOKEN,
+        PRODUCER_TOKEN,
+        OPERATOR_TOKEN,
+    ] {
+        assert!(!printed.contains(token), "{token} printed");
+    }
+    assert!(printed.contains("REDACTED"), "{printed}");
     Ok(())
 }
