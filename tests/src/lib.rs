@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use analytics_domain::rollup::ActionCounts;
+use analytics_domain::rollup::Counts;
 use analytics_store::rollups::counts_of;
 use anyhow::Context;
 use futures_util::TryStreamExt;
@@ -306,7 +306,7 @@ impl TestEnv {
         Ok(cursor.try_collect().await?)
     }
 
-    pub async fn totals(&self, entity_type: &str, entity_id: &str) -> anyhow::Result<ActionCounts> {
+    pub async fn totals(&self, entity_type: &str, entity_id: &str) -> anyhow::Result<Counts> {
         let db = self.mongo().await?;
         let found = db
             .collection::<Document>("analytics_entity_totals")
@@ -609,8 +609,9 @@ pub async fn count_in_redis(
     counters: &analytics_store::HotCounters,
     event: &analytics_domain::Event,
 ) -> anyhow::Result<analytics_store::hot_counters::IngestOutcome> {
-    let field = event.counter_field(&analytics_domain::BucketMode::default());
-    Ok(counters.ingest(event, &field).await?)
+    Ok(counters
+        .ingest_event(event, &analytics_domain::BucketMode::default(), true)
+        .await?)
 }
 
 /// A valid event occurring now.

@@ -1,7 +1,9 @@
-//! Event contract v1: one validation pass that reports every bad field at
+//! The event contract: one validation pass that reports every bad field at
 //! once, with the messages the existing producers already know (the
 //! Laravel-style `{"message", "errors": {field: [...]}}` of the PHP system
-//! this replaces).
+//! this replaces). Contract v1 is the required fields below; v2 adds the
+//! vocabulary of [`crate::vocabulary`], its producers' aliases, and the
+//! optional fields of [`crate::details`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,10 +12,11 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::details::{query_entity_id, Details};
 use crate::hash::fnv1a64;
-use crate::keys::{CounterField, EntityKey};
+use crate::keys::EntityKey;
 use crate::time::BucketMode;
-use crate::vocabulary::{Action, Domain, EntityType};
+use crate::vocabulary::{Action, Domain, EntityType, ValueRule};
 
 pub const MAX_ID_CHARS: usize = 255;
 pub const MAX_USER_ID_CHARS: usize = 64;
@@ -79,35 +82,93 @@ pub struct Event {
     pub value: i64,
     pub occurred_at: DateTime<FixedOffset>,
     pub user_id: Option<UserId>,
+    pub details: Details,
 }
 
 impl Event {
     /// What a retry of this same event must carry. A reused id with another
-    /// fingerprint is a conflict, not a duplicate.
+    /// fingerprint is a conflict, not a duplicate. The v2 fields join the
+    /// fingerprint only when present, so a v1 event's is what it always was.
     pub fn fingerprint(&self) -> String {
         let value = self.value.to_string();
-        let hash = fnv1a64(&[
+        let mut extra = Map::new();
+        self.details.to_json(&mut extra);
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            Value::Object(extra).to_string()
+        };
+        let mut parts: Vec<&[u8]> = vec![
             self.entity.domain.as_str().as_bytes(),
             self.entity.entity_type.as_str().as_bytes(),
             self.entity.entity_id.as_bytes(),
             self.action.as_str().as_bytes(),
             value.as_bytes(),
-        ]);
-        format!("{hash:016x}")
+        ];
+        if !extra.is_empty() {
+            parts.push(extra.as_bytes());
+        }
+        format!("{:016x}", fnv1a64(&parts))
     }
 
-    /// The counter field this event increments, in its domain's zone.
-    pub fn counter_field(&self, mode: &BucketMode) -> CounterField {
-        CounterField {
-            action: self.action,
-            hour: mode.local_hour(&self.occurred_at),
+    /// Who this event makes a unique viewer: the user, or for a guest the
+    /// session; `None` for an action that does not count viewers or an
+    /// event with neither id.
+    pub fn viewer(&self) -> Option<String> {
+        if !self.action.spec().viewer {
+            return None;
         }
+        match (&self.user_id, &self.details.session_id) {
+            (Some(UserId::Int(i)), _) => Some(format!("u:{i}")),
+            (Some(UserId::Text(t)), _) => Some(format!("u:{t}")),
+            (None, Some(s)) => Some(format!("s:{s}")),
+            (None, None) => None,
+        }
+    }
+
+    /// The normalised event (aliases resolved, defaults filled, strings
+    /// trimmed): what the dry run answers and the raw event log stores.
+    pub fn to_json(&self, mode: &BucketMode) -> Map<String, Value> {
+        let mut out = Map::new();
+        let hour = mode.local_hour(&self.occurred_at);
+        out.insert("event_id".into(), self.event_id.as_str().into());
+        out.insert("domain".into(), self.entity.domain.as_str().into());
+        out.insert(
+            "entity_type".into(),
+            self.entity.entity_type.as_str().into(),
+        );
+        out.insert("entity_id".into(), self.entity.entity_id.as_str().into());
+        out.insert("action".into(), self.action.as_str().into());
+        out.insert("value".into(), self.value.into());
+        out.insert(
+            "occurred_at".into(),
+            self.occurred_at
+                .with_timezone(&Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                .into(),
+        );
+        out.insert(
+            "local_date".into(),
+            hour.date.format("%Y-%m-%d").to_string().into(),
+        );
+        out.insert("local_hour".into(), hour.hour.into());
+        if let Some(u) = &self.user_id {
+            out.insert(
+                "user_id".into(),
+                serde_json::to_value(u).unwrap_or(Value::Null),
+            );
+        }
+        self.details.to_json(&mut out);
+        out
     }
 }
 
 /// The configurable part of the contract.
 #[derive(Debug, Clone)]
 pub struct EventRules {
+    /// The domain of producers that do not name one (the video player's
+    /// and the streaming service's events).
+    pub default_domain: Domain,
     /// Accepted domains and the zone each one buckets in.
     pub domains: BTreeMap<Domain, BucketMode>,
     /// How far in the future `occurred_at` may be (clock skew).
@@ -121,12 +182,10 @@ impl Default for EventRules {
     /// The contract's defaults: domain `jav` bucketed in UTC,
     /// 5 minutes of clock skew, 47 hours of lateness.
     fn default() -> Self {
-        let mut domains = BTreeMap::new();
-        if let Ok(jav) = Domain::new("jav") {
-            domains.insert(jav, BucketMode::default());
-        }
+        let jav = Domain::new("jav").expect("a valid domain name");
         EventRules {
-            domains,
+            domains: BTreeMap::from([(jav.clone(), BucketMode::default())]),
+            default_domain: jav,
             max_future: Duration::from_secs(300),
             max_lateness: Duration::from_secs(47 * 3600),
         }
@@ -260,18 +319,25 @@ impl EventRules {
             found
         });
 
-        let entity_type = required_string(body, "entity_type", &mut errors).and_then(|t| {
-            let found = EntityType::parse(t);
-            if found.is_none() {
-                errors.add("entity_type", "The selected entity type is invalid.".into());
-            }
-            found
-        });
+        // An alias may imply the entity type (`actor.viewed`, `video_start`).
+        let resolved = match body.get("action") {
+            Some(Value::String(a)) => Action::resolve(a.trim()),
+            _ => None,
+        };
+        let implied = resolved.and_then(|(_, t)| t);
+        let entity_type = match (body.get("entity_type"), implied) {
+            (None | Some(Value::Null), Some(t)) => Some(t),
+            _ => required_string(body, "entity_type", &mut errors).and_then(|t| {
+                let found = EntityType::parse_from_producer(t);
+                if found.is_none() {
+                    errors.add("entity_type", "The selected entity type is invalid.".into());
+                }
+                found
+            }),
+        };
 
-        let entity_id = bounded_id(body, "entity_id", &mut errors);
-
-        let action = required_string(body, "action", &mut errors).and_then(|a| {
-            let Some(action) = Action::parse(a) else {
+        let action = required_string(body, "action", &mut errors).and_then(|_| {
+            let Some((action, _)) = resolved else {
                 errors.add("action", "The selected action is invalid.".into());
                 return None;
             };
@@ -286,6 +352,13 @@ impl EventRules {
                 _ => Some(action),
             }
         });
+
+        let details = Details::validate(body, &mut errors);
+        // A search names its query entity by the text searched.
+        let entity_id = match (body.get("entity_id"), action, &details.query) {
+            (None | Some(Value::Null), Some(Action::Search), Some(q)) => Some(query_entity_id(q)),
+            _ => bounded_id(body, "entity_id", &mut errors).map(str::to_string),
+        };
 
         let value = value(body, action, limits, &mut errors);
         let occurred_at = self.occurred_at(body, now, &mut errors);
@@ -309,12 +382,13 @@ impl EventRules {
                     entity: EntityKey {
                         domain: d,
                         entity_type: t,
-                        entity_id: i.to_string(),
+                        entity_id: i,
                     },
                     action: a,
                     value: v,
                     occurred_at: o,
                     user_id: u,
+                    details,
                 })
             }
             _ => Err(errors.finish()),
@@ -363,20 +437,34 @@ impl EventRules {
     }
 }
 
-/// `value`: absent or null is 1; otherwise a JSON integer (`"5"` and 1.5
-/// are refused) within the producer's limit for the action.
+/// `value`: a JSON integer (`"5"` and 1.5 are refused). For most actions
+/// absent or null is 1 and the producer's limit for the action caps it; a
+/// rating's value is its stars, 1..=5, and required.
 fn value(
     body: &Map<String, Value>,
     action: Option<Action>,
     limits: &ValueLimits,
     errors: &mut ValidationErrors,
 ) -> Option<i64> {
+    let rule = action.map_or(ValueRule::Times, |a| a.spec().value);
     let n = match body.get("value") {
+        None | Some(Value::Null) if rule == ValueRule::Stars => {
+            errors.add(
+                "value",
+                "The value field is required for a rating (1 to 5 stars).".into(),
+            );
+            return None;
+        }
         None | Some(Value::Null) => return Some(1),
         Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_u64().map(|_| i64::MAX)),
         Some(_) => None,
     };
-    let max = action.map_or(MAX_VALUE, |a| limits.max(a));
+    let max = match (rule, action) {
+        (ValueRule::Stars, _) => 5,
+        (ValueRule::Once, _) => 1,
+        (ValueRule::Times, Some(a)) => limits.max(a),
+        (ValueRule::Times, None) => MAX_VALUE,
+    };
     match n {
         None => {
             errors.add("value", "The value field must be an integer.".into());
@@ -597,8 +685,92 @@ mod tests {
             failing_fields(json!({"entity_type": "person"})),
             vec!["entity_type"]
         );
-        assert_eq!(failing_fields(json!({"action": "like"})), vec!["action"]);
+        assert_eq!(failing_fields(json!({"action": "explode"})), vec!["action"]);
+        assert_eq!(
+            failing_fields(json!({"entity_type": "site"})),
+            vec!["entity_type"]
+        );
         assert_eq!(failing_fields(json!({"action": "VIEW"})), vec!["action"]);
+    }
+
+    #[test]
+    fn aliases_resolve_and_may_imply_the_entity_type() {
+        let e =
+            check(json!({"action": "actor.viewed", "entity_type": "__absent__"})).expect("valid");
+        assert_eq!(
+            (e.action, e.entity.entity_type),
+            (Action::View, EntityType::Actor)
+        );
+        let e = check(json!({"action": "stream_stop"})).expect("valid");
+        assert_eq!(e.action, Action::Finish);
+        // An explicit type must still fit.
+        assert_eq!(
+            failing_fields(json!({"action": "video_start", "entity_type": "tag"})),
+            vec!["action"]
+        );
+        // A canonical name implies nothing: the type stays required.
+        assert_eq!(
+            failing_fields(json!({"action": "seek", "entity_type": "__absent__"})),
+            vec!["entity_type"]
+        );
+    }
+
+    #[test]
+    fn a_rating_needs_one_to_five_stars_and_once_actions_take_only_1() {
+        assert_eq!(
+            check(json!({"action": "rate", "value": 5}))
+                .expect("valid")
+                .value,
+            5
+        );
+        for bad in [json!("__absent__"), json!(0), json!(6)] {
+            assert_eq!(
+                failing_fields(json!({"action": "rate", "value": bad.clone()})),
+                vec!["value"],
+                "{bad}"
+            );
+        }
+        assert!(check(json!({"action": "like", "value": 1})).is_ok());
+        assert_eq!(
+            failing_fields(json!({"action": "like", "value": 2})),
+            vec!["value"]
+        );
+    }
+
+    #[test]
+    fn a_search_is_named_by_its_query() {
+        let e = check(
+            json!({"action": "search.performed", "entity_type": "__absent__",
+                             "entity_id": "__absent__", "query": " Tokyo  Drift "}),
+        )
+        .expect("valid");
+        assert_eq!(e.entity.entity_type, EntityType::Query);
+        assert_eq!(e.entity.entity_id, "tokyo drift");
+        assert_eq!(e.details.query.as_deref(), Some("Tokyo  Drift"));
+    }
+
+    #[test]
+    fn v2_fields_change_the_fingerprint_only_when_present() {
+        let plain = check(json!({})).expect("valid");
+        assert_eq!(
+            plain.fingerprint(),
+            "129348ff138d76cc",
+            "the v1 fingerprint is stable"
+        );
+        let with_session = check(json!({"session_id": "s"})).expect("valid");
+        assert_ne!(plain.fingerprint(), with_session.fingerprint());
+    }
+
+    #[test]
+    fn the_normalised_form_fills_defaults_and_local_time() {
+        let e = check(json!({"value": "__absent__", "occurred_at": "2026-02-19T05:00:00-05:00"}))
+            .expect("valid");
+        let json = Value::Object(e.to_json(&BucketMode::default()));
+        assert_eq!(json["value"], 1);
+        assert_eq!(json["occurred_at"], "2026-02-19T10:00:00Z");
+        assert_eq!(json["local_date"], "2026-02-19");
+        assert_eq!(json["local_hour"], 10);
+        assert_eq!(json["user_id"], 123);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use crate::hash::{fnv1a64, mix64};
 use crate::time::LocalHour;
-use crate::vocabulary::{Action, Domain, EntityType};
+use crate::vocabulary::{Action, Domain, EntityType, Sum};
 
 /// The entity a counter belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -92,6 +92,22 @@ impl KeySpace {
         format!("{}:cnt:{entity}", self.base(p))
     }
 
+    /// The partition's raw event log (a stream the flush copies to MySQL).
+    pub fn log(&self, p: u16) -> String {
+        format!("{}:log", self.base(p))
+    }
+
+    /// The entity whose counter hash on partition `p` keeps the site's
+    /// unique users per hour (one per partition, so their hourly documents
+    /// spread over slots).
+    pub fn site_entity(domain: &Domain, p: u16) -> EntityKey {
+        EntityKey {
+            domain: domain.clone(),
+            entity_type: EntityType::Site,
+            entity_id: format!("p{p}"),
+        }
+    }
+
     pub fn dirty(&self, p: u16) -> String {
         format!("{}:dirty", self.base(p))
     }
@@ -151,36 +167,103 @@ impl KeySpace {
     }
 }
 
-/// One counter hash field: an action in a local hour, e.g. `view|2026-11-21|19`.
-/// Totals, days, weeks, months and years are all derived from these fields.
+/// One field of a counter hash. Totals, days, weeks, months and years are
+/// all derived from the hour fields, so they can never drift apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CounterField {
-    pub action: Action,
-    pub hour: LocalHour,
+pub enum CounterField {
+    /// `view|2026-11-21|19`: how often the action happened in a local hour.
+    Count { action: Action, hour: LocalHour },
+    /// `+watch_seconds|2026-11-21|19`: a sum over the hour's events.
+    Sum { sum: Sum, hour: LocalHour },
+    /// `~2026-11-21|1234`: a register of the entity's unique viewers on a
+    /// local day (the hash value is the rank).
+    DayRegister { date: NaiveDate, index: u16 },
+    /// `~2026-11-21|19|1234`: a register of the site's unique users in a
+    /// local hour (kept on the domain's [`EntityType::Site`] key).
+    HourRegister { hour: LocalHour, index: u16 },
 }
 
 impl CounterField {
+    /// The field counting `action` in `hour` (contract v1's only kind).
+    pub fn count(action: Action, hour: LocalHour) -> Self {
+        CounterField::Count { action, hour }
+    }
+
     pub fn encode(&self) -> String {
-        format!(
-            "{}|{}|{:02}",
-            self.action,
-            self.hour.date.format("%Y-%m-%d"),
-            self.hour.hour
-        )
+        let day = |d: &NaiveDate| d.format("%Y-%m-%d").to_string();
+        match self {
+            CounterField::Count { action, hour } => {
+                format!("{action}|{}|{:02}", day(&hour.date), hour.hour)
+            }
+            CounterField::Sum { sum, hour } => {
+                format!("+{}|{}|{:02}", sum.as_str(), day(&hour.date), hour.hour)
+            }
+            CounterField::DayRegister { date, index } => format!("~{}|{index}", day(date)),
+            CounterField::HourRegister { hour, index } => {
+                format!("~{}|{:02}|{index}", day(&hour.date), hour.hour)
+            }
+        }
+    }
+
+    /// Whether the field's value counts events (the waiting sum and the
+    /// hot counts add only these).
+    pub fn is_count(&self) -> bool {
+        matches!(self, CounterField::Count { .. })
     }
 
     pub fn parse(field: &str) -> Option<Self> {
-        let mut parts = field.split('|');
-        let action = Action::parse(parts.next()?)?;
-        let date = NaiveDate::parse_from_str(parts.next()?, "%Y-%m-%d").ok()?;
-        let hour: u8 = parts.next()?.parse().ok().filter(|h| *h < 24)?;
-        if parts.next().is_some() {
-            return None;
+        fn date(s: &str) -> Option<NaiveDate> {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
         }
-        Some(CounterField {
-            action,
-            hour: LocalHour { date, hour },
-        })
+        fn hour(date_part: &str, hour_part: &str) -> Option<LocalHour> {
+            if hour_part.len() != 2 {
+                return None;
+            }
+            let hour: u8 = hour_part.parse().ok().filter(|h| *h < 24)?;
+            Some(LocalHour {
+                date: date(date_part)?,
+                hour,
+            })
+        }
+        fn index(s: &str) -> Option<u16> {
+            s.parse()
+                .ok()
+                .filter(|i| usize::from(*i) < crate::unique::REGISTERS)
+        }
+        if let Some(rest) = field.strip_prefix('~') {
+            let parts: Vec<&str> = rest.split('|').collect();
+            return match parts[..] {
+                [d, i] => Some(CounterField::DayRegister {
+                    date: date(d)?,
+                    index: index(i)?,
+                }),
+                [d, h, i] => Some(CounterField::HourRegister {
+                    hour: hour(d, h)?,
+                    index: index(i)?,
+                }),
+                _ => None,
+            };
+        }
+        let (sum, rest) = match field.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, field),
+        };
+        let parts: Vec<&str> = rest.split('|').collect();
+        let [name, d, h] = parts[..] else {
+            return None;
+        };
+        let hour = hour(d, h)?;
+        if sum {
+            Some(CounterField::Sum {
+                sum: Sum::parse(name)?,
+                hour,
+            })
+        } else {
+            Some(CounterField::Count {
+                action: Action::parse(name)?,
+                hour,
+            })
+        }
     }
 }
 
@@ -207,6 +290,10 @@ mod tests {
         assert_eq!(ks.event_marker(7, "e1"), "anl:{7}:evt:e1");
         assert_eq!(ks.counter(7, &movie("m1")), "anl:{7}:cnt:jav:movie:m1");
         assert_eq!(ks.dirty(7), "anl:{7}:dirty");
+        assert_eq!(ks.log(7), "anl:{7}:log");
+        let site = KeySpace::site_entity(&Domain::new("jav").expect("domain"), 7);
+        assert_eq!(ks.counter(7, &site), "anl:{7}:cnt:jav:site:p7");
+        assert_eq!(ks.parse_counter(&ks.counter(7, &site)), Some((7, site)));
         assert_eq!(ks.lease(7), "anl:{7}:flush:lease");
         assert_eq!(ks.batch_manifest(7, "b1"), "anl:{7}:batch:b1");
         assert_eq!(
@@ -251,16 +338,38 @@ mod tests {
     #[test]
     fn counter_fields_round_trip_and_reject_garbage() {
         let f = CounterField::parse("view|2026-11-21|19").expect("field");
-        assert_eq!(f.action, Action::View);
+        assert!(matches!(
+            f,
+            CounterField::Count {
+                action: Action::View,
+                ..
+            }
+        ));
         assert_eq!(f.encode(), "view|2026-11-21|19");
+        for good in [
+            "+watch_seconds|2026-11-21|19",
+            "~2026-11-21|16383",
+            "~2026-11-21|07|0",
+            "quality_change|2026-01-01|00",
+        ] {
+            let f = CounterField::parse(good).expect(good);
+            assert_eq!(f.encode(), good);
+        }
         for bad in [
             "view",
             "view:2026-02-19",
             "view|not-a-date|01",
             "view|2026-02-30|01",
             "view|2026-02-19|24",
-            "favorite|2026-02-19|01",
+            "favourite|2026-02-19|01",
             "view|2026-02-19|01|x",
+            "view|2026-02-19|1",
+            "+view|2026-02-19|01",
+            "+nothing|2026-02-19|01",
+            "~2026-02-19|16384",
+            "~2026-02-19",
+            "~2026-02-19|24|1",
+            "~2026-02-19|01|2|3",
         ] {
             assert_eq!(CounterField::parse(bad), None, "{bad}");
         }

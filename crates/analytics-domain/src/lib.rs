@@ -2,17 +2,22 @@
 //! (and every test) shares one definition of what an event is and where it counts.
 
 pub mod artifact;
+pub mod details;
 pub mod event;
 pub mod hash;
 pub mod job_event;
 pub mod job_summary;
 pub mod keys;
+pub mod measures;
+pub mod privacy;
+pub mod producers;
 pub mod rollup;
 pub mod sweep;
 pub mod time;
+pub mod unique;
 pub mod vocabulary;
 
 pub use event::{Event, EventRules, UserId, ValidationErrors, ValueLimits};
 pub use keys::{CounterField, EntityKey, KeySpace};
 pub use time::{BucketMode, LocalHour, Period};
-pub use vocabulary::{Action, Domain, EntityType};
+pub use vocabulary::{Action, Domain, EntityType, Sum};

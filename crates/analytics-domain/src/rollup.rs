@@ -5,21 +5,50 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
+
 use crate::keys::{CounterField, EntityKey, KeySpace};
 use crate::time::Period;
-use crate::vocabulary::{Action, Domain, EntityType};
+use crate::unique::{Register, Sketch};
+use crate::vocabulary::{Action, Domain, EntityType, Sum};
 
-/// One count per [`Action`], indexed by [`Action::index`].
+/// An entity's (or bucket's) counts: one per [`Action`] and one per [`Sum`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ActionCounts(pub [i64; Action::ALL.len()]);
+pub struct Counts {
+    actions: [i64; Action::ALL.len()],
+    sums: [i64; Sum::ALL.len()],
+}
 
-impl ActionCounts {
+impl Counts {
+    /// Counts of the given actions (the rest zero).
+    pub fn of(actions: &[(Action, i64)]) -> Self {
+        let mut c = Counts::default();
+        for (a, n) in actions {
+            c.add(*a, *n);
+        }
+        c
+    }
+
     pub fn add(&mut self, action: Action, n: i64) {
-        self.0[action.index()] += n;
+        self.actions[action.index()] += n;
     }
 
     pub fn get(&self, action: Action) -> i64 {
-        self.0[action.index()]
+        self.actions[action.index()]
+    }
+
+    pub fn add_sum(&mut self, sum: Sum, n: i64) {
+        self.sums[sum.index()] += n;
+    }
+
+    pub fn sum(&self, sum: Sum) -> i64 {
+        self.sums[sum.index()]
+    }
+
+    /// Likes minus unlikes: the like count shown beside a movie, which goes
+    /// down when a like is taken back.
+    pub fn likes_net(&self) -> i64 {
+        self.get(Action::Like) - self.get(Action::Unlike)
     }
 
     /// Non-zero `(action, count)` pairs, in declaration order.
@@ -28,6 +57,32 @@ impl ActionCounts {
             .into_iter()
             .map(|a| (a, self.get(a)))
             .filter(|(_, n)| *n != 0)
+    }
+
+    /// Non-zero `(sum, value)` pairs, in declaration order.
+    pub fn nonzero_sums(&self) -> impl Iterator<Item = (Sum, i64)> + '_ {
+        Sum::ALL
+            .into_iter()
+            .map(|s| (s, self.sum(s)))
+            .filter(|(_, n)| *n != 0)
+    }
+
+    pub fn merge(&mut self, other: &Counts) {
+        for (a, b) in self.actions.iter_mut().zip(other.actions) {
+            *a += b;
+        }
+        for (a, b) in self.sums.iter_mut().zip(other.sums) {
+            *a += b;
+        }
+    }
+
+    /// Adds a count or sum field (registers are not counts: ignored).
+    pub fn add_field(&mut self, field: &CounterField, n: i64) {
+        match field {
+            CounterField::Count { action, .. } => self.add(*action, n),
+            CounterField::Sum { sum, .. } => self.add_sum(*sum, n),
+            CounterField::DayRegister { .. } | CounterField::HourRegister { .. } => {}
+        }
     }
 }
 
@@ -79,74 +134,147 @@ pub fn hourly_slot(entity: &EntityKey) -> u8 {
     (KeySpace::entity_order(entity) / (u32::MAX / HOURLY_SLOTS + 1)) as u8
 }
 
+/// An entity's unique viewers on one local day.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DayKey {
+    pub entity: EntityKey,
+    pub date: NaiveDate,
+}
+
 /// Everything one flush batch adds to the rollups.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RollupDelta {
-    pub totals: BTreeMap<EntityKey, ActionCounts>,
-    pub buckets: BTreeMap<BucketKey, ActionCounts>,
-    pub hourly: BTreeMap<HourlyKey, ActionCounts>,
-    /// Fields that were not a well-formed `action|date|hour` or had a
-    /// non-positive count: never counted, reported by the flush.
+    pub totals: BTreeMap<EntityKey, Counts>,
+    pub buckets: BTreeMap<BucketKey, Counts>,
+    pub hourly: BTreeMap<HourlyKey, Counts>,
+    /// Unique-viewer registers per entity and local day (merged by max).
+    pub day_viewers: BTreeMap<DayKey, Sketch>,
+    /// The site's unique-user registers per local hour (on the hourly
+    /// documents of type `site`).
+    pub hour_users: BTreeMap<HourlyKey, Sketch>,
+    /// Fields that were not well formed or had a non-positive value:
+    /// never counted, reported by the flush.
     pub ignored_fields: u64,
 }
 
 impl RollupDelta {
-    /// Adds one counter hash field; returns whether it was counted.
+    /// Adds one counter hash field; returns whether it was used.
     pub fn add_field(&mut self, entity: &EntityKey, field: &str, n: i64) -> bool {
         let parsed = CounterField::parse(field).filter(|_| n > 0);
-        let Some(CounterField { action, hour }) = parsed else {
+        let Some(field) = parsed else {
             self.ignored_fields += 1;
             return false;
         };
-        self.totals
-            .entry(entity.clone())
-            .or_default()
-            .add(action, n);
-        for period in Period::ALL {
-            let key = BucketKey {
-                period: PeriodOrd::of(period),
-                entity: entity.clone(),
-                label: period.bucket_of(hour.date),
-            };
-            self.buckets.entry(key).or_default().add(action, n);
-        }
-        let hourly = HourlyKey {
+        let hourly_key = |hour: &crate::time::LocalHour| HourlyKey {
             domain: entity.domain.clone(),
             entity_type: entity.entity_type,
             date: Period::Day.bucket_of(hour.date),
             hour: hour.hour,
             slot: hourly_slot(entity),
         };
-        self.hourly.entry(hourly).or_default().add(action, n);
+        let hour = match &field {
+            CounterField::Count { hour, .. } | CounterField::Sum { hour, .. } => *hour,
+            CounterField::DayRegister { date, index } => {
+                let Some(register) = register(*index, n) else {
+                    self.ignored_fields += 1;
+                    return false;
+                };
+                let key = DayKey {
+                    entity: entity.clone(),
+                    date: *date,
+                };
+                self.day_viewers
+                    .entry(key)
+                    .or_default()
+                    .merge_register(register);
+                return true;
+            }
+            CounterField::HourRegister { hour, index } => {
+                let Some(register) = register(*index, n) else {
+                    self.ignored_fields += 1;
+                    return false;
+                };
+                self.hour_users
+                    .entry(hourly_key(hour))
+                    .or_default()
+                    .merge_register(register);
+                return true;
+            }
+        };
+        self.totals
+            .entry(entity.clone())
+            .or_default()
+            .add_field(&field, n);
+        for period in Period::ALL {
+            let key = BucketKey {
+                period: PeriodOrd::of(period),
+                entity: entity.clone(),
+                label: period.bucket_of(hour.date),
+            };
+            self.buckets.entry(key).or_default().add_field(&field, n);
+        }
+        self.hourly
+            .entry(hourly_key(&hour))
+            .or_default()
+            .add_field(&field, n);
         true
     }
 
     /// Adds another delta into this one (batches applied together).
     pub fn merge(&mut self, other: &RollupDelta) {
-        fn add_all<K: Ord + Clone>(
-            into: &mut BTreeMap<K, ActionCounts>,
-            from: &BTreeMap<K, ActionCounts>,
-        ) {
+        fn add_all<K: Ord + Clone>(into: &mut BTreeMap<K, Counts>, from: &BTreeMap<K, Counts>) {
             for (k, v) in from {
-                let slot = into.entry(k.clone()).or_default();
-                for (a, n) in v.nonzero() {
-                    slot.add(a, n);
-                }
+                into.entry(k.clone()).or_default().merge(v);
+            }
+        }
+        fn max_all<K: Ord + Clone>(into: &mut BTreeMap<K, Sketch>, from: &BTreeMap<K, Sketch>) {
+            for (k, v) in from {
+                into.entry(k.clone()).or_default().merge(v);
             }
         }
         add_all(&mut self.totals, &other.totals);
         add_all(&mut self.buckets, &other.buckets);
         add_all(&mut self.hourly, &other.hourly);
+        max_all(&mut self.day_viewers, &other.day_viewers);
+        max_all(&mut self.hour_users, &other.hour_users);
         self.ignored_fields += other.ignored_fields;
     }
 
     pub fn is_empty(&self) -> bool {
-        self.totals.is_empty()
+        self.totals.is_empty() && self.day_viewers.is_empty() && self.hour_users.is_empty()
     }
 
-    /// How many documents applying this delta upserts.
+    /// How many documents applying this delta upserts (registers share
+    /// the day and hour documents of their counts where those exist).
     pub fn document_count(&self) -> usize {
-        self.totals.len() + self.buckets.len() + self.hourly.len()
+        let daily_only = self
+            .day_viewers
+            .keys()
+            .filter(|k| !self.buckets.contains_key(&k.day_bucket()))
+            .count();
+        let hourly_only = self
+            .hour_users
+            .keys()
+            .filter(|k| !self.hourly.contains_key(k))
+            .count();
+        self.totals.len() + self.buckets.len() + self.hourly.len() + daily_only + hourly_only
+    }
+}
+
+/// A register field's value as a register, if it could be one.
+fn register(index: u16, rank: i64) -> Option<Register> {
+    let rank = u8::try_from(rank).ok()?;
+    Some(Register { index, rank }).filter(|r| r.is_valid())
+}
+
+impl DayKey {
+    /// The daily bucket document this key's registers live on.
+    pub fn day_bucket(&self) -> BucketKey {
+        BucketKey {
+            period: PeriodOrd::of(Period::Day),
+            entity: self.entity.clone(),
+            label: Period::Day.bucket_of(self.date),
+        }
     }
 }
 
@@ -163,7 +291,11 @@ mod tests {
         }
     }
 
-    fn bucket(delta: &RollupDelta, period: Period, id: &str, label: &str) -> ActionCounts {
+    fn vd(view: i64, download: i64) -> Counts {
+        Counts::of(&[(Action::View, view), (Action::Download, download)])
+    }
+
+    fn bucket(delta: &RollupDelta, period: Period, id: &str, label: &str) -> Counts {
         let key = BucketKey {
             period: PeriodOrd::of(period),
             entity: entity(id),
@@ -177,20 +309,11 @@ mod tests {
         let mut d = RollupDelta::default();
         assert!(d.add_field(&entity("m"), "view|2027-01-01|00", 3));
         assert!(d.add_field(&entity("m"), "download|2026-12-31|23", 1));
-        assert_eq!(d.totals[&entity("m")], ActionCounts([3, 1]));
-        assert_eq!(
-            bucket(&d, Period::Day, "m", "2027-01-01"),
-            ActionCounts([3, 0])
-        );
-        assert_eq!(
-            bucket(&d, Period::Week, "m", "2026-W53"),
-            ActionCounts([3, 1])
-        );
-        assert_eq!(
-            bucket(&d, Period::Month, "m", "2027-01"),
-            ActionCounts([3, 0])
-        );
-        assert_eq!(bucket(&d, Period::Year, "m", "2026"), ActionCounts([0, 1]));
+        assert_eq!(d.totals[&entity("m")], vd(3, 1));
+        assert_eq!(bucket(&d, Period::Day, "m", "2027-01-01"), vd(3, 0));
+        assert_eq!(bucket(&d, Period::Week, "m", "2026-W53"), vd(3, 1));
+        assert_eq!(bucket(&d, Period::Month, "m", "2027-01"), vd(3, 0));
+        assert_eq!(bucket(&d, Period::Year, "m", "2026"), vd(0, 1));
         assert_eq!(d.document_count(), 1 + 7 + 2);
     }
 
@@ -213,10 +336,48 @@ mod tests {
         b.add_field(&entity("n"), "download|2026-11-21|11", 1);
         b.add_field(&entity("n"), "bogus", 1);
         a.merge(&b);
-        assert_eq!(a.totals[&entity("m")], ActionCounts([5, 0]));
-        assert_eq!(a.totals[&entity("n")], ActionCounts([0, 1]));
+        assert_eq!(a.totals[&entity("m")], vd(5, 0));
+        assert_eq!(a.totals[&entity("n")], vd(0, 1));
         assert_eq!(a.document_count(), 2 + 8 + 2);
         assert_eq!(a.ignored_fields, 1);
+    }
+
+    #[test]
+    fn sums_and_viewer_registers_feed_their_documents() {
+        let mut d = RollupDelta::default();
+        assert!(d.add_field(&entity("m"), "+watch_seconds|2026-11-21|10", 300));
+        assert!(d.add_field(&entity("m"), "~2026-11-21|42", 3));
+        assert!(d.add_field(&entity("m"), "~2026-11-21|42", 2));
+        assert!(
+            !d.add_field(&entity("m"), "~2026-11-21|42", 90),
+            "not a rank"
+        );
+        assert!(!d.add_field(&entity("m"), "~2026-11-21|42", 300));
+        assert_eq!(d.totals[&entity("m")].sum(Sum::WatchSeconds), 300);
+        assert_eq!(d.totals[&entity("m")].get(Action::View), 0);
+        let day = DayKey {
+            entity: entity("m"),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 11, 21).expect("date"),
+        };
+        let regs: Vec<Register> = d.day_viewers[&day].registers().collect();
+        assert_eq!(regs, [Register { index: 42, rank: 3 }]);
+        // The registers share the day's document with the sum.
+        assert_eq!(d.document_count(), 1 + 4 + 1);
+        let site = EntityKey {
+            domain: Domain::new("jav").expect("domain"),
+            entity_type: EntityType::Site,
+            entity_id: "p3".into(),
+        };
+        assert!(d.add_field(&site, "~2026-11-21|10|7", 1));
+        assert_eq!(d.hour_users.len(), 1);
+        assert_eq!(d.document_count(), 1 + 4 + 1 + 1);
+        assert_eq!(d.ignored_fields, 2);
+    }
+
+    #[test]
+    fn likes_net_goes_down_with_unlikes() {
+        let c = Counts::of(&[(Action::Like, 5), (Action::Unlike, 2)]);
+        assert_eq!(c.likes_net(), 3);
     }
 
     #[test]
@@ -231,22 +392,22 @@ mod tests {
     proptest! {
         #[test]
         fn every_period_sums_to_the_total(
-            fields in proptest::collection::vec((0u8..2, 0i64..3000, 0u8..24, 1i64..100), 1..40)
+            fields in proptest::collection::vec((0usize..Action::ALL.len(), 0i64..3000, 0u8..24, 1i64..100), 1..40)
         ) {
             let mut d = RollupDelta::default();
             for (action, day, hour, n) in &fields {
                 let date = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date")
                     + chrono::Duration::days(*day);
-                let action = Action::ALL[usize::from(*action)];
+                let action = Action::ALL[*action];
                 let field = format!("{action}|{}|{hour:02}", date.format("%Y-%m-%d"));
                 prop_assert!(d.add_field(&entity("m"), &field, *n));
             }
             let total = d.totals[&entity("m")];
             for period in Period::ALL {
-                let mut sum = ActionCounts::default();
+                let mut sum = Counts::default();
                 for (k, v) in &d.buckets {
                     if k.period.period() == period {
-                        for (a, n) in v.nonzero() { sum.add(a, n); }
+                        sum.merge(v);
                     }
                 }
                 prop_assert_eq!(sum, total);

@@ -40,6 +40,38 @@ impl Event {
             }
             None => {}
         }
+        let mut optional = |key: &str, value: Option<Value>| {
+            if let Some(v) = value {
+                body.insert(key.into(), v);
+            }
+        };
+        optional("session_id", self.session_id.as_ref().map(|v| json!(v)));
+        optional("position_seconds", self.position_seconds.map(|v| json!(v)));
+        optional("duration_seconds", self.duration_seconds.map(|v| json!(v)));
+        optional("watched_seconds", self.watched_seconds.map(|v| json!(v)));
+        optional("query", self.query.as_ref().map(|v| json!(v)));
+        optional("result_count", self.result_count.map(|v| json!(v)));
+        optional("placement", self.placement.as_ref().map(|v| json!(v)));
+        optional("reason", self.reason.as_ref().map(|v| json!(v)));
+        optional(
+            "properties",
+            Some(&self.properties)
+                .filter(|m| !m.is_empty())
+                .map(|m| json!(m)),
+        );
+        optional(
+            "filters",
+            Some(&self.filters)
+                .filter(|m| !m.is_empty())
+                .map(|m| json!(m)),
+        );
+        // proto3 cannot tell an empty string from an absent one: empty
+        // means absent, so an implied type or a search's query applies.
+        for key in ["entity_type", "entity_id"] {
+            if body.get(key).and_then(Value::as_str) == Some("") {
+                body.remove(key);
+            }
+        }
         body
     }
 }
@@ -69,6 +101,7 @@ mod tests {
             value: Some(3),
             occurred_at: occurred_at.clone(),
             user_id: Some(UserId::UserIdText("u-42".into())),
+            ..Default::default()
         };
         let wire = proto.encode_to_vec();
         let decoded = Event::decode(wire.as_slice()).expect("decodes");
@@ -99,6 +132,7 @@ mod tests {
             value: None,
             occurred_at: now.to_rfc3339(),
             user_id: Some(UserId::UserIdInt(123)),
+            ..Default::default()
         };
         let decoded = Event::decode(proto.encode_to_vec().as_slice()).expect("decodes");
         let event = EventRules::default()
@@ -120,6 +154,7 @@ mod tests {
             value: Some(0),
             occurred_at: "yesterday".into(),
             user_id: None,
+            ..Default::default()
         };
         let errors = EventRules::default()
             .validate(&proto.to_json(), now, &ValueLimits::contract())
@@ -128,6 +163,38 @@ mod tests {
             errors.errors.keys().copied().collect::<Vec<_>>(),
             ["action", "occurred_at", "value"]
         );
+    }
+
+    #[test]
+    fn a_v2_batch_round_trips_and_empty_strings_mean_absent() {
+        let now = chrono::Utc::now();
+        let search = Event {
+            event_id: "evt-4".into(),
+            domain: "jav".into(),
+            action: "search.performed".into(),
+            occurred_at: now.to_rfc3339(),
+            query: Some("Space Opera".into()),
+            result_count: Some(0),
+            filters: [("year".to_string(), "2020".to_string())]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        let batch = analytics::v1::EventBatch {
+            events: vec![search],
+        };
+        let decoded =
+            analytics::v1::EventBatch::decode(batch.encode_to_vec().as_slice()).expect("decodes");
+        let event = EventRules::default()
+            .validate(&decoded.events[0].to_json(), now, &ValueLimits::contract())
+            .expect("valid");
+        assert_eq!(
+            event.entity.entity_type,
+            analytics_domain::EntityType::Query
+        );
+        assert_eq!(event.entity.entity_id, "space opera");
+        assert_eq!(event.details.result_count, Some(0));
+        assert_eq!(event.details.filters["year"], "2020");
     }
 
     #[test]

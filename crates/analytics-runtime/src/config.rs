@@ -134,6 +134,8 @@ pub struct MySqlConfig {
 pub struct EventsConfig {
     pub max_future_seconds: u64,
     pub max_lateness_hours: u64,
+    pub default_domain: String,
+    pub raw_log: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -240,6 +242,11 @@ impl StoreConfig {
         })
     }
 
+    /// Whether accepted events are kept in the raw event log.
+    pub fn raw_log(&self) -> bool {
+        self.events.raw_log
+    }
+
     pub fn event_rules(&self) -> Result<EventRules, ConfigError> {
         if self.domains.is_empty() {
             return Err(invalid("domains", "at least one domain must be configured"));
@@ -261,8 +268,18 @@ impl StoreConfig {
                 "must be 1..47: it must stay below the 48 h dedupe window",
             ));
         }
+        let default_domain = Domain::new(self.events.default_domain.clone())
+            .ok()
+            .filter(|d| domains.contains_key(d))
+            .ok_or_else(|| {
+                invalid(
+                    "events.default_domain",
+                    "must name one of the configured [domains.*]",
+                )
+            })?;
         Ok(EventRules {
             domains,
+            default_domain,
             max_future: Duration::from_secs(self.events.max_future_seconds),
             max_lateness: Duration::from_secs(lateness * 3600),
         })

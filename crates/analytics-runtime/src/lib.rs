@@ -4,6 +4,7 @@ pub mod auth;
 pub mod body;
 pub mod client_ip;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod http;
 pub mod logging;

@@ -88,6 +88,10 @@ impl CatalogueStore {
         Ok(())
     }
 
+    pub(crate) fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use analytics_domain::rollup::{ActionCounts, RollupDelta};
+use analytics_domain::rollup::{Counts, RollupDelta};
 use analytics_domain::{Action, Domain, EntityType, Period};
 use chrono::Utc;
 use futures_util::TryStreamExt;
@@ -108,12 +108,17 @@ impl BoardScope {
 /// The entities whose counts a delta changes, per board scope.
 fn changed(delta: &RollupDelta) -> HashMap<BoardScope, BTreeSet<String>> {
     let mut out: HashMap<BoardScope, BTreeSet<String>> = HashMap::new();
-    for entity in delta.totals.keys() {
+    // Boards rank the catalogue's v1 actions; other types have none.
+    for entity in delta.totals.keys().filter(|e| e.entity_type.is_catalogue()) {
         out.entry(BoardScope::new(&entity.domain, entity.entity_type, None))
             .or_default()
             .insert(entity.entity_id.clone());
     }
-    for key in delta.buckets.keys() {
+    for key in delta
+        .buckets
+        .keys()
+        .filter(|k| k.entity.entity_type.is_catalogue())
+    {
         let scope = BoardScope::new(
             &key.entity.domain,
             key.entity.entity_type,
@@ -127,7 +132,7 @@ fn changed(delta: &RollupDelta) -> HashMap<BoardScope, BTreeSet<String>> {
 }
 
 /// A board's entries: entity ids with every action's count.
-type Entries = Vec<(String, ActionCounts)>;
+type Entries = Vec<(String, Counts)>;
 
 /// Ranking order by `action`: count descending, then entity id (stable ties);
 /// entities without any of it are not ranked.
@@ -258,7 +263,7 @@ impl Leaderboards {
         }
         // Every action's board: its entries carry all counts, so a change in
         // downloads refreshes the views board's entry too.
-        for action in Action::ALL {
+        for action in Action::V1 {
             self.update_board(scope, action, Some(&current)).await?;
         }
         self.db
@@ -278,7 +283,7 @@ impl Leaderboards {
         let mut filter = scope.filter();
         filter.insert("entity_id", doc! {"$in": ids});
         let mut projection = doc! {"_id": 0, "entity_id": 1};
-        for action in Action::ALL {
+        for action in Action::V1 {
             projection.insert(action.as_str(), 1);
         }
         let cursor = self
@@ -326,12 +331,11 @@ impl Leaderboards {
             let board = boards.find_one(doc! {"_id": &id}).await?;
             let entries = match (&board, changed) {
                 (Some(board), Some(changed)) => {
-                    let mut best: HashMap<String, ActionCounts> =
-                        entries_of(board).into_iter().collect();
+                    let mut best: HashMap<String, Counts> = entries_of(board).into_iter().collect();
                     for (entity, counts) in changed {
                         // Counts only grow: the higher of two readings is the newer.
                         let slot = best.entry(entity.clone()).or_default();
-                        for a in Action::ALL {
+                        for a in Action::V1 {
                             let newer = slot.get(a).max(counts.get(a));
                             slot.add(a, newer - slot.get(a));
                         }
@@ -407,11 +411,11 @@ impl Leaderboards {
             }
         }
         for scope in &scopes {
-            for action in Action::ALL {
+            for action in Action::V1 {
                 self.update_board(scope, action, None).await?;
             }
         }
-        Ok(scopes.len() * Action::ALL.len())
+        Ok(scopes.len() * Action::V1.len())
     }
 
     /// The top `limit` of a bucket with every action's count, from its
@@ -457,7 +461,7 @@ fn board_doc(scope: &BoardScope, action: Action, entries: &Entries, version: i64
             .iter()
             .map(|(id, counts)| {
                 let mut entry = doc! {"entity_id": id};
-                for a in Action::ALL {
+                for a in Action::V1 {
                     entry.insert(a.as_str(), counts.get(a));
                 }
                 entry

@@ -3,6 +3,7 @@
 
 pub mod catalogue;
 pub mod error;
+pub mod event_log;
 pub mod hot_counters;
 pub mod job_events;
 pub mod job_summary;

@@ -1,8 +1,10 @@
-//! Named fault points: `ANALYTICS_FLUSH_FAULT=after-claim|in-transaction|after-mongo|after-mysql`
+//! Named fault points: `ANALYTICS_FLUSH_FAULT=after-claim|in-transaction|after-mongo|after-mysql|after-log-copy`
 //! ends the process on the spot, as a kill would, so tests can prove that a
 //! crash at any step neither loses nor doubles a count. `in-transaction`
 //! leaves a Mongo transaction open with its writes done: the server keeps
-//! it until its lifetime runs out, as after a real kill.
+//! it until its lifetime runs out, as after a real kill. `after-log-copy`
+//! stops between copying raw-log entries to MySQL and trimming them from
+//! Redis.
 
 pub const VAR: &str = "ANALYTICS_FLUSH_FAULT";
 /// Exit code of an injected fault, distinct from a normal failure.
@@ -14,6 +16,7 @@ pub enum FaultPoint {
     InTransaction,
     AfterMongo,
     AfterMysql,
+    AfterLogCopy,
 }
 
 impl FaultPoint {
@@ -23,6 +26,7 @@ impl FaultPoint {
             FaultPoint::InTransaction => "in-transaction",
             FaultPoint::AfterMongo => "after-mongo",
             FaultPoint::AfterMysql => "after-mysql",
+            FaultPoint::AfterLogCopy => "after-log-copy",
         }
     }
 }
@@ -37,13 +41,14 @@ pub fn configured() -> anyhow::Result<Option<FaultPoint>> {
         FaultPoint::InTransaction,
         FaultPoint::AfterMongo,
         FaultPoint::AfterMysql,
+        FaultPoint::AfterLogCopy,
     ]
     .into_iter()
     .find(|p| p.name() == name)
     .map(Some)
     .ok_or_else(|| {
         anyhow::anyhow!(
-            "{VAR}={name:?}: expected after-claim, in-transaction, after-mongo or after-mysql"
+            "{VAR}={name:?}: expected after-claim, in-transaction, after-mongo, after-mysql or after-log-copy"
         )
     })
 }

@@ -19,9 +19,15 @@ pub enum IngestError {
     MalformedJson(String),
     #[error("The request body must be a JSON object.")]
     NotAnObject,
+    #[error("The request body must be a JSON array of events or an object with an events array.")]
+    NotABatch,
+    #[error("The request body is not a valid protobuf message: {0}")]
+    MalformedProtobuf(String),
+    #[error("A batch must hold 1 to {max} events.")]
+    BatchSize { max: usize },
     #[error(transparent)]
     Body(#[from] BodyError),
-    #[error("The Content-Type header must be application/json.")]
+    #[error("The Content-Type header must be application/json, text/plain (a JSON beacon) or application/x-protobuf.")]
     UnsupportedMediaType,
     #[error("The producer token is not valid.")]
     WrongProducerToken,
@@ -46,7 +52,11 @@ impl IngestError {
     pub fn reason(&self) -> &'static str {
         match self {
             IngestError::Validation(_) => "validation",
-            IngestError::MalformedJson(_) | IngestError::NotAnObject => "malformed_json",
+            IngestError::MalformedJson(_) | IngestError::NotAnObject | IngestError::NotABatch => {
+                "malformed_json"
+            }
+            IngestError::MalformedProtobuf(_) => "malformed_protobuf",
+            IngestError::BatchSize { .. } => "batch_size",
             IngestError::Body(BodyError::TooLarge(_)) => "payload_too_large",
             IngestError::Body(BodyError::TimedOut(_)) => "body_timeout",
             IngestError::Body(BodyError::UnsupportedEncoding(_)) => "unsupported_encoding",
@@ -64,7 +74,11 @@ impl ServiceError for IngestError {
     fn kind(&self) -> ErrorKind {
         match self {
             IngestError::Validation(_) => ErrorKind::Unprocessable,
-            IngestError::MalformedJson(_) | IngestError::NotAnObject => ErrorKind::BadRequest,
+            IngestError::MalformedJson(_)
+            | IngestError::NotAnObject
+            | IngestError::NotABatch
+            | IngestError::MalformedProtobuf(_) => ErrorKind::BadRequest,
+            IngestError::BatchSize { .. } => ErrorKind::Unprocessable,
             IngestError::Body(e) => e.kind(),
             IngestError::UnsupportedMediaType => ErrorKind::UnsupportedMediaType,
             IngestError::WrongProducerToken => ErrorKind::Forbidden,
@@ -82,9 +96,11 @@ impl ServiceError for IngestError {
                     .map(|(field, messages)| (field.to_string(), messages.clone()))
                     .collect(),
             ),
-            IngestError::MalformedJson(_) | IngestError::NotAnObject => {
-                Some(field_error("body", message))
-            }
+            IngestError::MalformedJson(_)
+            | IngestError::NotAnObject
+            | IngestError::NotABatch
+            | IngestError::MalformedProtobuf(_) => Some(field_error("body", message)),
+            IngestError::BatchSize { .. } => Some(field_error("events", message)),
             IngestError::Body(e) => e.field_errors(),
             IngestError::UnsupportedMediaType => Some(field_error("content_type", message)),
             IngestError::WrongProducerToken => Some(field_error("authorization", message)),

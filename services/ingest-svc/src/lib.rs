@@ -1,5 +1,7 @@
 //! ingest-svc: validates events and counts them in Redis exactly once.
 
+pub mod accept;
+pub mod decode;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -13,6 +15,8 @@ use actix_web::{middleware, web};
 use analytics_domain::{EventRules, ValueLimits};
 use analytics_runtime::auth::Token;
 use analytics_runtime::body::BodyLimits;
+use analytics_runtime::client_ip::IpNet;
+use analytics_runtime::cors;
 use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
 use analytics_store::HotCounters;
@@ -31,7 +35,13 @@ pub struct AppState {
     pub public_limits: ValueLimits,
     pub producer_limits: ValueLimits,
     pub producer_token: Option<Token>,
+    /// Body limits of the single-event routes and of the batch route.
     pub body: BodyLimits,
+    pub batch_body: BodyLimits,
+    pub max_batch_events: usize,
+    /// Whether accepted events go to the raw event log.
+    pub raw_log: bool,
+    pub trusted_proxies: Vec<IpNet>,
     pub retry_after: u64,
     pub metrics: IngestMetrics,
 }
@@ -66,6 +76,13 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
             max_bytes: cfg.body_limit_bytes,
             timeout: body_timeout,
         },
+        batch_body: BodyLimits {
+            max_bytes: cfg.batch_body_limit_bytes,
+            timeout: body_timeout,
+        },
+        max_batch_events: cfg.max_batch_events()?,
+        raw_log: stores.raw_log(),
+        trusted_proxies: cfg.trusted_proxies()?,
         retry_after: cfg.retry_after_seconds,
         metrics,
     });
@@ -74,17 +91,38 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
         shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
         head_timeout: body_timeout,
     };
+    let origins = Arc::new(cfg.cors_allowed_origins()?);
+    // The event routes: rate limited per client, answering CORS (a
+    // preflight spends no budget: CORS is the outer layer).
+    let event_route = move |path: &str, handler| {
+        let limit = limit.clone();
+        let origins = origins.clone();
+        http::resource(path, "POST")
+            .wrap(middleware::from_fn(move |req, next| {
+                rate_limit::enforce(limit.clone(), req, next)
+            }))
+            .wrap(middleware::from_fn(move |req, next| {
+                cors::handle(origins.clone(), req, next)
+            }))
+            .route(handler)
+    };
     Ok(http::serve(cfg.bind_addr()?, options, meta, move |app| {
         app.app_data(state.clone())
             .app_data(web::Data::new(counters.for_worker()))
-            .service(
-                http::resource("/api/v1/analytics/events", "POST")
-                    .wrap(middleware::from_fn({
-                        let limit = limit.clone();
-                        move |req, next| rate_limit::enforce(limit.clone(), req, next)
-                    }))
-                    .route(web::post().to(routes::ingest)),
-            )
+            .service(event_route(
+                "/api/v1/analytics/events",
+                web::post().to(routes::ingest),
+            ))
+            // The video player's route (same handler, every shape).
+            .service(event_route("/api/events", web::post().to(routes::ingest)))
+            .service(event_route(
+                "/api/v1/analytics/events/batch",
+                web::post().to(routes::batch),
+            ))
+            .service(event_route(
+                "/api/v1/analytics/events/validate",
+                web::post().to(routes::validate),
+            ))
             .service(http::resource("/ready", "GET").route(web::get().to(routes::ready)));
     })?)
 }

@@ -1,32 +1,220 @@
-//! HTTP handlers: the ingest endpoint and the operational endpoints.
+//! HTTP handlers: one event, a batch, the dry run, and readiness.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use analytics_domain::ValueLimits;
+use analytics_domain::{ValidationErrors, ValueLimits};
 use analytics_runtime::auth::{bearer_token, check_bearer};
-use analytics_store::hot_counters::IngestOutcome;
+use analytics_store::hot_counters::{IngestItem, IngestOutcome};
 use analytics_store::HotCounters;
 use secrecy::ExposeSecret;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
+use crate::accept::{prepare, Prepared, Provenance};
+use crate::decode::{self, BodyForm};
 use crate::error::IngestError;
 use crate::AppState;
 
 /// The 202 body the existing producers expect, byte for byte.
 const ACCEPTED_BODY: &str = r#"{"status":"accepted"}"#;
 
-/// POST /api/v1/analytics/events (rate limited per client before this).
+/// POST /api/v1/analytics/events and /api/events: one event in any
+/// accepted shape and form (rate limited per client before this).
 pub async fn ingest(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
     counters: web::Data<HotCounters>,
 ) -> Result<HttpResponse, IngestError> {
-    let result = handle(&req, payload, &state, &counters).await;
+    let result = ingest_one(&req, payload, &state, &counters).await;
     if let Err(e) = &result {
         state.metrics.rejected(e.reason()).inc();
     }
     result
+}
+
+async fn ingest_one(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    counters: &HotCounters,
+) -> Result<HttpResponse, IngestError> {
+    let prepared = read_one(req, payload, state).await?;
+    let outcome = count(state, counters, &[&prepared]).await?[0];
+    let mut response = HttpResponse::Accepted();
+    response.content_type("application/json");
+    match outcome {
+        IngestOutcome::Counted => {}
+        IngestOutcome::Duplicate => {
+            response.insert_header(("X-Analytics-Duplicate", "true"));
+        }
+        IngestOutcome::Conflict => return Err(IngestError::Conflict),
+    }
+    Ok(response.body(ACCEPTED_BODY))
+}
+
+/// POST /api/v1/analytics/events/validate: the normalised event, or the
+/// 422 the same body would get; nothing is counted.
+pub async fn validate(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, IngestError> {
+    let prepared = read_one(&req, payload, &state).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "valid": true,
+        "shape": prepared.shape.as_str(),
+        "event": prepared.normalised,
+    })))
+}
+
+async fn read_one(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Prepared, IngestError> {
+    let limits = limits_of(req, state)?;
+    let form = BodyForm::of(req)?;
+    let body = analytics_runtime::body::read(req, payload, state.body).await?;
+    let fields = decode::single(form, &body)?;
+    prepare(
+        &state.rules,
+        limits,
+        fields,
+        chrono::Utc::now(),
+        &provenance(req, state),
+    )
+    .map_err(IngestError::Validation)
+}
+
+/// POST /api/v1/analytics/events/batch: up to `ingest.max_batch_events`
+/// events; each gets its own result, in order. Invalid items do not stop
+/// the valid ones.
+pub async fn batch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    counters: web::Data<HotCounters>,
+) -> Result<HttpResponse, IngestError> {
+    let result = ingest_batch(&req, payload, &state, &counters).await;
+    if let Err(e) = &result {
+        state.metrics.rejected(e.reason()).inc();
+    }
+    result
+}
+
+async fn ingest_batch(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    counters: &HotCounters,
+) -> Result<HttpResponse, IngestError> {
+    let limits = limits_of(req, state)?;
+    let form = BodyForm::of(req)?;
+    let body = analytics_runtime::body::read(req, payload, state.batch_body).await?;
+    let items = decode::batch(form, &body)?;
+    if items.is_empty() || items.len() > state.max_batch_events {
+        return Err(IngestError::BatchSize {
+            max: state.max_batch_events,
+        });
+    }
+    let now = chrono::Utc::now();
+    let provenance = provenance(req, state);
+    let checked: Vec<Result<Prepared, ValidationErrors>> = items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(fields) => prepare(&state.rules, limits, fields, now, &provenance),
+            _ => {
+                let mut e = ValidationErrors::default();
+                e.add("event", "Each event must be a JSON object.".into());
+                Err(e.finish())
+            }
+        })
+        .collect();
+    let valid: Vec<&Prepared> = checked.iter().filter_map(|c| c.as_ref().ok()).collect();
+    let outcomes = if valid.is_empty() {
+        Vec::new()
+    } else {
+        count(state, counters, &valid).await?
+    };
+    let mut outcomes = outcomes.into_iter();
+    let mut tally = [0u64; 4];
+    let results: Vec<Value> = checked
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let mut r = Map::new();
+            r.insert("index".into(), index.into());
+            let status = match item {
+                Ok(p) => {
+                    r.insert("event_id".into(), p.event.event_id.as_str().into());
+                    match outcomes.next() {
+                        Some(IngestOutcome::Counted) => "accepted",
+                        Some(IngestOutcome::Duplicate) => "duplicate",
+                        _ => {
+                            r.insert("message".into(), IngestError::Conflict.to_string().into());
+                            "conflict"
+                        }
+                    }
+                }
+                Err(e) => {
+                    state.metrics.rejected("validation").inc();
+                    r.insert("message".into(), e.message.as_str().into());
+                    r.insert("errors".into(), json!(e.errors));
+                    "invalid"
+                }
+            };
+            let slot = ["accepted", "duplicate", "conflict", "invalid"]
+                .iter()
+                .position(|s| *s == status)
+                .unwrap_or(3);
+            tally[slot] += 1;
+            r.insert("status".into(), status.into());
+            Value::Object(r)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "accepted": tally[0],
+        "duplicates": tally[1],
+        "conflicts": tally[2],
+        "invalid": tally[3],
+        "results": results,
+    })))
+}
+
+/// Counts prepared events (one pipelined round trip) and the metrics of
+/// what happened to each.
+async fn count(
+    state: &AppState,
+    counters: &HotCounters,
+    prepared: &[&Prepared],
+) -> Result<Vec<IngestOutcome>, IngestError> {
+    let items: Vec<IngestItem> = prepared
+        .iter()
+        .map(|p| IngestItem {
+            event: &p.event,
+            increments: &p.increments,
+            log_entry: &p.log_entry,
+        })
+        .collect();
+    let outcomes = counters
+        .ingest(&items, state.raw_log)
+        .await
+        .map_err(|source| IngestError::Store {
+            retry_after: state.retry_after,
+            source,
+        })?;
+    for (p, outcome) in prepared.iter().zip(&outcomes) {
+        match outcome {
+            IngestOutcome::Counted => state
+                .metrics
+                .accepted
+                .get_or_create(&vec![("action", p.event.action.as_str())])
+                .inc(),
+            IngestOutcome::Duplicate => state.metrics.duplicates.inc(),
+            IngestOutcome::Conflict => state.metrics.conflicts.inc(),
+        };
+    }
+    Ok(outcomes)
 }
 
 /// The `value` limits of whoever sent the request: anonymous producers get
@@ -49,58 +237,21 @@ fn limits_of<'a>(req: &HttpRequest, state: &'a AppState) -> Result<&'a ValueLimi
     Ok(&state.producer_limits)
 }
 
-async fn handle(
-    req: &HttpRequest,
-    payload: web::Payload,
-    state: &AppState,
-    counters: &HotCounters,
-) -> Result<HttpResponse, IngestError> {
-    let limits = limits_of(req, state)?;
-    if !analytics_runtime::body::is_json(req) {
-        return Err(IngestError::UnsupportedMediaType);
+fn provenance(req: &HttpRequest, state: &AppState) -> Provenance {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    Provenance {
+        client_ip: req.peer_addr().map(|peer| {
+            analytics_runtime::client_ip::client_ip(peer.ip(), forwarded, &state.trusted_proxies)
+        }),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     }
-
-    let body = analytics_runtime::body::read(req, payload, state.body).await?;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| IngestError::MalformedJson(e.to_string()))?;
-    let Value::Object(fields) = value else {
-        return Err(IngestError::NotAnObject);
-    };
-
-    let event = state
-        .rules
-        .validate(&fields, chrono::Utc::now(), limits)
-        .map_err(IngestError::Validation)?;
-    let field = event.counter_field(&state.rules.bucket_mode(&event.entity.domain));
-
-    let outcome = counters
-        .ingest(&event, &field)
-        .await
-        .map_err(|source| IngestError::Store {
-            retry_after: state.retry_after,
-            source,
-        })?;
-
-    let mut response = HttpResponse::Accepted();
-    response.content_type("application/json");
-    match outcome {
-        IngestOutcome::Counted => {
-            state
-                .metrics
-                .accepted
-                .get_or_create(&vec![("action", event.action.as_str())])
-                .inc();
-        }
-        IngestOutcome::Duplicate => {
-            state.metrics.duplicates.inc();
-            response.insert_header(("X-Analytics-Duplicate", "true"));
-        }
-        IngestOutcome::Conflict => {
-            state.metrics.conflicts.inc();
-            return Err(IngestError::Conflict);
-        }
-    }
-    Ok(response.body(ACCEPTED_BODY))
 }
 
 pub async fn ready(state: web::Data<AppState>, counters: web::Data<HotCounters>) -> HttpResponse {

@@ -8,6 +8,7 @@ use analytics_domain::{Action, ValueLimits};
 use analytics_runtime::auth::Token;
 use analytics_runtime::client_ip::IpNet;
 use analytics_runtime::config::{ConfigError, StoreConfig};
+use analytics_runtime::cors::AllowedOrigins;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
@@ -33,6 +34,9 @@ pub struct IngestConfig {
     /// Server-side producers presenting this bearer token may send values
     /// up to the contract's maximum; empty: no such producer.
     pub producer_token: Token,
+    pub max_batch_events: usize,
+    pub batch_body_limit_bytes: usize,
+    pub cors_allowed_origins: Vec<String>,
 }
 
 fn invalid(key: &str, message: impl ToString) -> ConfigError {
@@ -81,6 +85,17 @@ impl IngestConfig {
             )),
             _ => Ok(Some(self.producer_token.clone())),
         }
+    }
+
+    pub fn max_batch_events(&self) -> Result<usize, ConfigError> {
+        if !(1..=10_000).contains(&self.max_batch_events) {
+            return Err(invalid("ingest.max_batch_events", "must be 1..10000"));
+        }
+        Ok(self.max_batch_events)
+    }
+
+    pub fn cors_allowed_origins(&self) -> Result<AllowedOrigins, ConfigError> {
+        AllowedOrigins::parse(&self.cors_allowed_origins, "ingest.cors_allowed_origins")
     }
 
     pub fn rate_limit_max_clients(&self) -> Result<usize, ConfigError> {

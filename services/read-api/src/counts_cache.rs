@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use analytics_domain::rollup::ActionCounts;
+use analytics_domain::rollup::Counts;
 use analytics_domain::EntityKey;
 
 pub struct CountsCache {
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<EntityKey, (Instant, ActionCounts)>>,
+    entries: Mutex<HashMap<EntityKey, (Instant, Counts)>>,
 }
 
 impl CountsCache {
@@ -26,7 +26,7 @@ impl CountsCache {
         }
     }
 
-    pub fn get(&self, entity: &EntityKey, now: Instant) -> Option<ActionCounts> {
+    pub fn get(&self, entity: &EntityKey, now: Instant) -> Option<Counts> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(entity)
@@ -34,7 +34,7 @@ impl CountsCache {
             .map(|(_, counts)| *counts)
     }
 
-    pub fn put(&self, entity: &EntityKey, counts: ActionCounts, now: Instant) {
+    pub fn put(&self, entity: &EntityKey, counts: Counts, now: Instant) {
         if self.ttl.is_zero() {
             return;
         }
@@ -52,7 +52,7 @@ impl CountsCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use analytics_domain::{Domain, EntityType};
+    use analytics_domain::{Action, Domain, EntityType};
 
     fn movie(id: &str) -> EntityKey {
         EntityKey {
@@ -66,18 +66,26 @@ mod tests {
     fn entries_live_for_the_ttl_and_the_cache_stays_bounded() {
         let cache = CountsCache::new(Duration::from_secs(1), 3);
         let t0 = Instant::now();
-        cache.put(&movie("a"), ActionCounts([5, 1]), t0);
+        cache.put(
+            &movie("a"),
+            Counts::of(&[(Action::View, 5), (Action::Download, 1)]),
+            t0,
+        );
         assert_eq!(
             cache.get(&movie("a"), t0 + Duration::from_millis(999)),
-            Some(ActionCounts([5, 1]))
+            Some(Counts::of(&[(Action::View, 5), (Action::Download, 1)]))
         );
         assert_eq!(cache.get(&movie("a"), t0 + Duration::from_secs(1)), None);
         for i in 0..100 {
-            cache.put(&movie(&i.to_string()), ActionCounts::default(), t0);
+            cache.put(&movie(&i.to_string()), Counts::default(), t0);
         }
         assert!(cache.entries.lock().map(|e| e.len()).unwrap_or(0) <= 3);
         let off = CountsCache::new(Duration::ZERO, 3);
-        off.put(&movie("a"), ActionCounts([1, 1]), t0);
+        off.put(
+            &movie("a"),
+            Counts::of(&[(Action::View, 1), (Action::Download, 1)]),
+            t0,
+        );
         assert_eq!(off.get(&movie("a"), t0), None);
     }
 }

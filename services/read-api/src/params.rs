@@ -54,6 +54,7 @@ pub fn entity_id(raw: &str) -> Result<String, ReadApiError> {
 
 pub fn action(q: &Query) -> Result<Action, ReadApiError> {
     Action::parse(get(q, "action").unwrap_or("view"))
+        .filter(|a| Action::V1.contains(a))
         .ok_or_else(|| ReadApiError::invalid("action", "The action must be one of view, download."))
 }
 

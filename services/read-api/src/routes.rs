@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
-use analytics_domain::rollup::ActionCounts;
+use analytics_domain::rollup::Counts;
 use analytics_domain::{Action, EntityKey, EntityType, Period};
 use analytics_store::leaderboard::{BoardScope, LEADERBOARD_SIZE};
 use analytics_store::HotCounters;
@@ -14,8 +14,10 @@ use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
 
-fn counts_json(c: &ActionCounts) -> Map<String, Value> {
-    Action::ALL
+/// The v1 routes' counts: the v1 actions (the v2 measures have routes of
+/// their own).
+fn counts_json(c: &Counts) -> Map<String, Value> {
+    Action::V1
         .iter()
         .map(|a| (a.as_str().to_string(), json!(c.get(*a))))
         .collect()
@@ -43,7 +45,7 @@ fn span(labels: &[String]) -> (String, String) {
 }
 
 /// An entity's Mongo totals (zero when it has none yet).
-async fn totals_of(state: &AppState, entity: &EntityKey) -> Result<ActionCounts, ReadApiError> {
+async fn totals_of(state: &AppState, entity: &EntityKey) -> Result<Counts, ReadApiError> {
     let mut found = state
         .rollups
         .totals_for(
@@ -263,7 +265,7 @@ async fn fresh_counts(
     state: &AppState,
     counters: &HotCounters,
     entity: &EntityKey,
-) -> Result<ActionCounts, ReadApiError> {
+) -> Result<Counts, ReadApiError> {
     let pending = counters
         .pending(entity)
         .await

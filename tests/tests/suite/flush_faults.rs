@@ -28,6 +28,7 @@ async fn ingest_views(
             value: 1,
             occurred_at: chrono::Utc::now().fixed_offset(),
             user_id: None,
+            details: Default::default(),
         };
         count_in_redis(counters, &event).await?;
         *counted.entry(id.clone()).or_insert(0) += 1;

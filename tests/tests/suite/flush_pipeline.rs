@@ -31,6 +31,7 @@ async fn ingest_at(
             value: *value,
             occurred_at: at(when),
             user_id: None,
+            details: Default::default(),
         };
         count_in_redis(&counters, &event).await?;
         keys.insert((counters.keys().partition_of(id), entity.clone()));

@@ -117,7 +117,7 @@ async fn each_bad_field_value_is_a_422_naming_that_field() -> anyhow::Result<()>
         ("entity_id", json!("   ")),
         ("entity_id", json!(long)),
         ("entity_id", json!(123)),
-        ("action", json!("like")),
+        ("action", json!("explode")),
         ("action", Value::Null),
         ("value", json!(0)),
         ("value", json!(10001)),
@@ -212,7 +212,7 @@ async fn malformed_oversized_and_non_json_bodies_get_their_own_4xx() -> anyhow::
     assert_eq!(status, 413);
     assert_eq!(error_fields(&body), ["body"]);
 
-    let (status, body) = status_and_body(app.post_raw("text/plain", "{}").await?).await;
+    let (status, body) = status_and_body(app.post_raw("application/xml", "{}").await?).await;
     assert_eq!(status, 415);
     assert_eq!(error_fields(&body), ["content_type"]);
 

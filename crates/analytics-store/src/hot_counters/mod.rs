@@ -4,6 +4,7 @@
 //! hash tag: atomic on a single node and slot-local on Redis Cluster.
 
 mod connections;
+mod event_log;
 mod flush;
 mod ingest;
 mod reads;
@@ -20,7 +21,9 @@ use crate::error::{bounded, StoreError};
 use connections::SharedConnections;
 use scripts::Scripts;
 
+pub use event_log::LogRecord;
 pub use flush::CounterHash;
+pub use ingest::IngestItem;
 pub use reads::{PartitionBacklog, PendingCounts};
 pub use scripts::{Batch, Claim, IngestOutcome};
 

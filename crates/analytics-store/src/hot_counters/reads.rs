@@ -1,7 +1,7 @@
 //! Reads of what still waits in Redis: an entity's unflushed counts (for
 //! fresh display counts) and each partition's backlog (for operators).
 
-use analytics_domain::rollup::ActionCounts;
+use analytics_domain::rollup::Counts;
 use analytics_domain::{CounterField, EntityKey};
 use deadpool_redis::redis;
 
@@ -27,14 +27,14 @@ pub struct PartitionBacklog {
 /// Counts of one entity that have not reached the Mongo totals for sure.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PendingCounts {
-    pub fresh: ActionCounts,
-    pub in_batches: Vec<(String, ActionCounts)>,
+    pub fresh: Counts,
+    pub in_batches: Vec<(String, Counts)>,
 }
 
-fn add_fields(counts: &mut ActionCounts, fields: &[(String, i64)]) {
+fn add_fields(counts: &mut Counts, fields: &[(String, i64)]) {
     for (field, n) in fields {
         if let Some(f) = CounterField::parse(field) {
-            counts.add(f.action, *n);
+            counts.add_field(&f, *n);
         }
     }
 }
@@ -66,7 +66,7 @@ impl HotCounters {
             let batches: Vec<HashFields> = self.run(async |c| in_open.query_async(c).await).await?;
             for (id, fields) in open_ids.into_iter().zip(batches) {
                 if !fields.is_empty() {
-                    let mut counts = ActionCounts::default();
+                    let mut counts = Counts::default();
                     add_fields(&mut counts, &fields);
                     pending.in_batches.push((id, counts));
                 }

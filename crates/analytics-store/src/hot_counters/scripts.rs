@@ -13,6 +13,7 @@ pub(crate) struct Scripts {
     pub finish: Script,
     pub renew_lease: Script,
     pub release_lease: Script,
+    pub trim_log: Script,
 }
 
 impl Scripts {
@@ -23,6 +24,7 @@ impl Scripts {
             finish: Script::new(FINISH),
             renew_lease: Script::new(include_str!("lua/renew_lease.lua")),
             release_lease: Script::new(include_str!("lua/release_lease.lua")),
+            trim_log: Script::new(include_str!("lua/trim_log.lua")),
         }
     }
 }
@@ -32,7 +34,7 @@ pub const INGEST: &str = include_str!("lua/ingest.lua");
 const CLAIM: &str = include_str!("lua/claim.lua");
 const FINISH: &str = include_str!("lua/finish.lua");
 
-fn unexpected(script: &str, reply: impl std::fmt::Debug) -> StoreError {
+pub(crate) fn unexpected(script: &str, reply: impl std::fmt::Debug) -> StoreError {
     StoreError::Protocol {
         store: "redis",
         detail: format!("{script} script replied {reply:?}"),

@@ -2,17 +2,21 @@
 //! increments and the batches' ledger entries together, so a batch counts
 //! once however often a crashed flush applies it again.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use analytics_domain::rollup::{ActionCounts, RollupDelta};
-use analytics_domain::Action;
+use analytics_domain::rollup::{BucketKey, Counts, HourlyKey, RollupDelta};
+use analytics_domain::unique::Sketch;
+use analytics_domain::{Action, Period};
 use chrono::Utc;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
 use mongodb::options::{UpdateOneModel, WriteModel};
 use mongodb::{ClientSession, Namespace};
 
-use super::{bson_time, entity_filter, period_collection, RollupStore, HOURLY, LEDGER, TOTALS};
+use super::{
+    bson_time, entity_filter, period_collection, RollupStore, HOURLY, LEDGER, LIKES_NET, TOTALS,
+    USER_REGISTERS, VIEWER_REGISTERS,
+};
 use crate::error::StoreError;
 
 /// One claimed batch's contribution to a round.
@@ -168,20 +172,36 @@ impl RollupStore {
         Namespace::new(self.db.name(), collection)
     }
 
-    /// One upsert per document: `$inc` of every action (zeros included, so a
-    /// new document always has every action field).
+    /// One upsert per document: `$inc` of its counts and sums, `$max` of
+    /// its unique-viewer registers (both idempotent under the ledger; the
+    /// register maximum even without it).
     fn write_models(&self, delta: &RollupDelta) -> Vec<WriteModel> {
         let mut models = Vec::with_capacity(delta.document_count());
-        let mut upsert = |collection: &str, filter: Document, counts: &ActionCounts| {
-            let inc: Document = Action::ALL
-                .iter()
-                .map(|a| (a.as_str().to_string(), Bson::Int64(counts.get(*a))))
-                .collect();
+        let mut upsert = |collection: &str,
+                          filter: Document,
+                          counts: Option<&Counts>,
+                          registers: Option<(&str, &Sketch)>| {
+            let mut update = Document::new();
+            if let Some(c) = counts {
+                update.insert("$inc", increments(c));
+            }
+            if let Some((field, sketch)) = registers {
+                let raise: Document = sketch
+                    .registers()
+                    .map(|r| {
+                        (
+                            format!("{field}.{}", r.index),
+                            Bson::Int32(i32::from(r.rank)),
+                        )
+                    })
+                    .collect();
+                update.insert("$max", raise);
+            }
             models.push(WriteModel::UpdateOne(
                 UpdateOneModel::builder()
                     .namespace(self.namespace(collection))
                     .filter(filter)
-                    .update(doc! {"$inc": inc})
+                    .update(update)
                     .upsert(true)
                     .build(),
             ));
@@ -190,29 +210,86 @@ impl RollupStore {
             upsert(
                 TOTALS,
                 entity_filter(&entity.domain, entity.entity_type, &entity.entity_id),
-                counts,
+                Some(counts),
+                None,
             );
         }
-        for (key, counts) in &delta.buckets {
-            let period = key.period.period();
+        let day_viewers: BTreeMap<BucketKey, &Sketch> = delta
+            .day_viewers
+            .iter()
+            .map(|(k, s)| (k.day_bucket(), s))
+            .collect();
+        let bucket_filter = |key: &BucketKey| {
             let mut filter = entity_filter(
                 &key.entity.domain,
                 key.entity.entity_type,
                 &key.entity.entity_id,
             );
-            filter.insert(period.field(), &key.label);
-            upsert(period_collection(period), filter, counts);
+            filter.insert(key.period.period().field(), &key.label);
+            filter
+        };
+        for (key, counts) in &delta.buckets {
+            let viewers = day_viewers.get(key).map(|s| (VIEWER_REGISTERS, *s));
+            upsert(
+                period_collection(key.period.period()),
+                bucket_filter(key),
+                Some(counts),
+                viewers,
+            );
         }
-        for (key, counts) in &delta.hourly {
-            let filter = doc! {
+        for (key, sketch) in &day_viewers {
+            if !delta.buckets.contains_key(key) {
+                upsert(
+                    period_collection(Period::Day),
+                    bucket_filter(key),
+                    None,
+                    Some((VIEWER_REGISTERS, *sketch)),
+                );
+            }
+        }
+        let hourly_filter = |key: &HourlyKey| {
+            doc! {
                 "domain": key.domain.as_str(),
                 "entity_type": key.entity_type.as_str(),
                 "date": &key.date,
                 "hour": i32::from(key.hour),
                 "slot": i32::from(key.slot),
-            };
-            upsert(HOURLY, filter, counts);
+            }
+        };
+        for (key, counts) in &delta.hourly {
+            let users = delta.hour_users.get(key).map(|s| (USER_REGISTERS, s));
+            upsert(HOURLY, hourly_filter(key), Some(counts), users);
+        }
+        for (key, sketch) in &delta.hour_users {
+            if !delta.hourly.contains_key(key) {
+                upsert(
+                    HOURLY,
+                    hourly_filter(key),
+                    None,
+                    Some((USER_REGISTERS, sketch)),
+                );
+            }
         }
         models
     }
+}
+
+/// A document's `$inc`: the v1 actions always (zeros included, so every
+/// document has the fields v1 readers expect), any other action and sum
+/// that changed, and the net likes derived from likes and unlikes.
+fn increments(c: &Counts) -> Document {
+    let mut inc = Document::new();
+    for action in Action::ALL {
+        let n = c.get(action);
+        if n != 0 || Action::V1.contains(&action) {
+            inc.insert(action.as_str(), Bson::Int64(n));
+        }
+    }
+    for (sum, n) in c.nonzero_sums() {
+        inc.insert(sum.as_str(), Bson::Int64(n));
+    }
+    if c.get(Action::Like) != 0 || c.get(Action::Unlike) != 0 {
+        inc.insert(LIKES_NET, Bson::Int64(c.likes_net()));
+    }
+    inc
 }

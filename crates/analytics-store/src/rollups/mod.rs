@@ -10,8 +10,8 @@ mod schema;
 
 use std::time::Duration;
 
-use analytics_domain::rollup::ActionCounts;
-use analytics_domain::{Action, Domain, EntityType, Period};
+use analytics_domain::rollup::Counts;
+use analytics_domain::{Action, Domain, EntityType, Period, Sum};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
@@ -30,6 +30,12 @@ pub const HOURLY: &str = "analytics_hourly";
 pub const LEDGER: &str = "analytics_flush_ledger";
 pub const RUNS: &str = "analytics_flush_runs";
 pub const PARITY_RUNS: &str = "analytics_parity_runs";
+/// A daily document's unique-viewer registers (`viewers.<index>: rank`).
+pub const VIEWER_REGISTERS: &str = "viewers";
+/// A site hourly document's unique-user registers (`users.<index>: rank`).
+pub const USER_REGISTERS: &str = "users";
+/// Likes minus unlikes, kept beside both counts.
+pub const LIKES_NET: &str = "likes_net";
 
 /// The collection of each period (names kept from the system replaced, so
 /// its readers find them).
@@ -99,7 +105,7 @@ impl RollupStore {
 /// `(entity_id, counts)` of every document a cursor yields, in order.
 pub(crate) async fn collect_counts(
     mut cursor: mongodb::Cursor<Document>,
-) -> Result<Vec<(String, ActionCounts)>, StoreError> {
+) -> Result<Vec<(String, Counts)>, StoreError> {
     let mut out = Vec::new();
     while let Some(doc) = cursor.try_next().await? {
         if let Ok(id) = doc.get_str("entity_id") {
@@ -113,17 +119,21 @@ pub(crate) fn entity_filter(domain: &Domain, entity_type: EntityType, id: &str) 
     doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str(), "entity_id": id}
 }
 
-/// Reads the per-action counts of a rollup document; a missing field is 0.
-pub fn counts_of(doc: &Document) -> ActionCounts {
-    let mut counts = ActionCounts::default();
+/// Reads the per-action counts and sums of a rollup document; a missing
+/// field is 0.
+pub fn counts_of(doc: &Document) -> Counts {
+    let number = |field: &str| match doc.get(field) {
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Double(n)) => *n as i64,
+        _ => 0,
+    };
+    let mut counts = Counts::default();
     for action in Action::ALL {
-        let n = match doc.get(action.as_str()) {
-            Some(Bson::Int64(n)) => *n,
-            Some(Bson::Int32(n)) => i64::from(*n),
-            Some(Bson::Double(n)) => *n as i64,
-            _ => 0,
-        };
-        counts.add(action, n);
+        counts.add(action, number(action.as_str()));
+    }
+    for sum in Sum::ALL {
+        counts.add_sum(sum, number(sum.as_str()));
     }
     counts
 }

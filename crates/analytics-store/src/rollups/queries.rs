@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use analytics_domain::rollup::ActionCounts;
+use analytics_domain::rollup::Counts;
 use analytics_domain::{Action, Domain, EntityType, Period};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
@@ -21,7 +21,7 @@ impl RollupStore {
         domain: &Domain,
         entity_type: EntityType,
         ids: &[String],
-    ) -> Result<HashMap<String, ActionCounts>, StoreError> {
+    ) -> Result<HashMap<String, Counts>, StoreError> {
         let filter = doc! {
             "domain": domain.as_str(),
             "entity_type": entity_type.as_str(),
@@ -44,7 +44,7 @@ impl RollupStore {
         entity_type: EntityType,
         after: Option<&str>,
         limit: i64,
-    ) -> Result<Vec<(String, ActionCounts)>, StoreError> {
+    ) -> Result<Vec<(String, Counts)>, StoreError> {
         let mut filter = doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str()};
         if let Some(after) = after {
             filter.insert("entity_id", doc! {"$gt": after});
@@ -66,7 +66,7 @@ impl RollupStore {
         period: Period,
         from: &str,
         to: &str,
-    ) -> Result<HashMap<String, ActionCounts>, StoreError> {
+    ) -> Result<HashMap<String, Counts>, StoreError> {
         let mut filter = entity_filter(&entity.domain, entity.entity_type, &entity.entity_id);
         filter.insert(period.field(), doc! {"$gte": from, "$lte": to});
         let mut cursor = self
@@ -91,7 +91,7 @@ impl RollupStore {
         entity_type: Option<EntityType>,
         from: &str,
         to: &str,
-    ) -> Result<HashMap<String, ActionCounts>, StoreError> {
+    ) -> Result<HashMap<String, Counts>, StoreError> {
         let mut filter = doc! {"domain": domain.as_str(), "date": {"$gte": from, "$lte": to}};
         if let Some(t) = entity_type {
             filter.insert("entity_type", t.as_str());

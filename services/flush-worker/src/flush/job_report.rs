@@ -29,6 +29,8 @@ pub(super) async fn send(
             ("skipped_partitions", report.skipped_partitions),
             ("replicas_deferred", report.replicas_deferred),
             ("transaction_retries", report.transaction_retries),
+            ("log_entries", report.log_entries),
+            ("log_rows", report.log_rows),
         ] {
             meta.insert(k.to_string(), serde_json::json!(v));
         }

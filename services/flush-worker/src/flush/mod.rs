@@ -6,6 +6,7 @@
 //! delete runs only after them, so a crash anywhere is repaired by simply
 //! running again.
 
+mod event_log;
 mod job_report;
 mod replicas;
 mod round;
@@ -60,6 +61,14 @@ pub struct FlushReport {
     pub transaction_retries: u64,
     /// Whether the run stopped at `max_run_time` before its sweep ended.
     pub out_of_time: bool,
+    /// Raw-log entries copied to MySQL and trimmed from Redis, and the
+    /// rows that were new there (fewer when a stopped run had copied some).
+    pub log_entries: u64,
+    pub log_rows: u64,
+    /// Raw-log entries that were not what ingest writes: dropped, counted.
+    pub log_malformed: u64,
+    /// MySQL was out: the raw log waits in Redis for the next run.
+    pub log_deferred: bool,
 }
 
 pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
@@ -94,11 +103,13 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
             }
         }
     }
+    let deadline = Instant::now() + opts.max_run_time;
     let mut replicas = replicas::ReplicaWriter::default();
     if let Err(e) = sweep(stores, opts, &run_id, &leased, &mut replicas, &mut report).await {
         report.errors += 1;
         tracing::error!(error = %e, "flush stopped; open batches resume on the next run");
     }
+    event_log::copy(stores, opts, &run_id, &leased, deadline, &mut report).await;
     for &p in &leased {
         // Best effort: an unreleased lease simply expires.
         if let Err(e) = stores.counters.release_lease(p, &run_id).await {
@@ -142,6 +153,10 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
         skipped_partitions = report.skipped_partitions,
         transaction_retries = report.transaction_retries,
         out_of_time = report.out_of_time,
+        log_entries = report.log_entries,
+        log_rows = report.log_rows,
+        log_malformed = report.log_malformed,
+        log_deferred = report.log_deferred,
         "flush finished"
     );
     report

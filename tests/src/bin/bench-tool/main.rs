@@ -110,9 +110,10 @@ async fn seed(s: &StoreConfig, events: u64, entities: u64, concurrency: u64) -> 
                     value: 1,
                     occurred_at: now,
                     user_id: None,
+                    details: Default::default(),
                 };
                 counters
-                    .ingest(&event, &event.counter_field(&BucketMode::default()))
+                    .ingest_event(&event, &BucketMode::default(), false)
                     .await?;
             }
         }));

@@ -1,7 +1,9 @@
 -- Deletes a batch once its counts are durable in the rollups, only while
 -- the lease is still ours, and takes its values off the partition's waiting
 -- sum (once: a second call finds the batch no longer open). A sum down to
--- zero is deleted, so an idle partition leaves no keys behind.
+-- zero is deleted, so an idle partition leaves no keys behind. Only count
+-- fields (`action|date|hour`) make up the waiting sum: sums start with '+'
+-- and unique-viewer registers with '~'.
 --
 -- KEYS[1]  partition lease      {prefix}:{p}:flush:lease
 -- KEYS[2]  open batch id        {prefix}:{p}:flush:open
@@ -19,8 +21,12 @@ if redis.call('GET', open_key) ~= batch_id then return 0 end
 local flushed = 0
 for _, key in ipairs(redis.call('SMEMBERS', manifest)) do
   local batched = batched_prefix .. key
-  for _, v in ipairs(redis.call('HVALS', batched)) do
-    flushed = flushed + (tonumber(v) or 0)
+  local fields = redis.call('HGETALL', batched)
+  for i = 1, #fields, 2 do
+    local first = string.byte(fields[i])
+    if first ~= 43 and first ~= 126 then -- neither '+' nor '~'
+      flushed = flushed + (tonumber(fields[i + 1]) or 0)
+    end
   end
   redis.call('DEL', batched)
 end

@@ -1,28 +1,75 @@
--- Counts one event exactly once: dedupe, increment, mark dirty and add to
--- the partition's waiting sum together or not at all.
+-- Counts events exactly once: for each, dedupe, add its counter fields,
+-- raise its unique-viewer registers, mark its keys dirty, add to the
+-- partition's waiting sum and append it to the raw event log, together or
+-- not at all. One call carries any number of events of one partition.
 --
--- KEYS[1]  dedupe marker        {prefix}:{p}:evt:<event_id>
--- KEYS[2]  counter hash         {prefix}:{p}:cnt:<domain>:<type>:<id>
--- KEYS[3]  dirty set (zset)     {prefix}:{p}:dirty
--- KEYS[4]  waiting sum          {prefix}:{p}:waiting
--- ARGV[1]  fingerprint of the event (a retry carries the same one)
--- ARGV[2]  dedupe TTL in seconds
--- ARGV[3]  counter field        action|YYYY-MM-DD|HH (local hour)
--- ARGV[4]  value to add
--- ARGV[5]  entity order (the dirty set's score: every partition is
---          claimed in the same entity order)
--- Reply: 0 counted, 1 duplicate (same fingerprint), 2 conflict (the id
--- was used by another event; nothing counted).
-local marker, counter, dirty, waiting = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local fingerprint, ttl, field, value, order = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+-- KEYS[1]  dirty set (zset)     {prefix}:{p}:dirty
+-- KEYS[2]  waiting sum          {prefix}:{p}:waiting
+-- KEYS[3]  raw event log        {prefix}:{p}:log (a stream)
+-- then three keys per event:
+--   dedupe marker               {prefix}:{p}:evt:<event_id>
+--   counter hash                {prefix}:{p}:cnt:<domain>:<type>:<id>
+--   site hash                   {prefix}:{p}:cnt:<domain>:site:p<p>
+-- ARGV[1]  dedupe TTL in seconds
+-- ARGV[2]  '1' to append accepted events to the log, '0' not to
+-- then, per event, in order:
+--   fingerprint (a retry carries the same one)
+--   entity order of the counter hash, entity order of the site hash
+--          (dirty-set scores: every partition is claimed in that order)
+--   units: what the event adds to the waiting sum
+--   log entry (the normalised event as JSON)
+--   n, then n pairs (field, increment) added to the counter hash
+--   r, then r pairs (field, rank) raised on the counter hash (registers)
+--   s, then s pairs (field, rank) raised on the site hash
+-- Reply: one integer per event: 0 counted, 1 duplicate (same
+-- fingerprint), 2 conflict (the id was used by another event; nothing
+-- counted).
+local dirty, waiting, log = KEYS[1], KEYS[2], KEYS[3]
+local ttl, logging = ARGV[1], ARGV[2] == '1'
 
-if redis.call('SET', marker, fingerprint, 'NX', 'EX', ttl) then
-  redis.call('HINCRBY', counter, field, value)
-  redis.call('ZADD', dirty, order, counter)
-  redis.call('INCRBY', waiting, value)
-  return 0
+-- A register keeps the highest rank it has seen.
+local function raise(key, from, to)
+  for i = from, to, 2 do
+    local rank = tonumber(ARGV[i + 1])
+    if rank > (tonumber(redis.call('HGET', key, ARGV[i])) or 0) then
+      redis.call('HSET', key, ARGV[i], rank)
+    end
+  end
 end
-if redis.call('GET', marker) == fingerprint then
-  return 1
+
+local replies, added = {}, 0
+local a, k = 3, 4
+while a <= #ARGV do
+  local marker, counter, site = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local fingerprint, order, site_order = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local units, entry = tonumber(ARGV[a + 3]), ARGV[a + 4]
+  local counts_at = a + 5
+  local registers_at = counts_at + 1 + 2 * tonumber(ARGV[counts_at])
+  local site_at = registers_at + 1 + 2 * tonumber(ARGV[registers_at])
+  local next_event = site_at + 1 + 2 * tonumber(ARGV[site_at])
+  if redis.call('SET', marker, fingerprint, 'NX', 'EX', ttl) then
+    for i = counts_at + 1, registers_at - 1, 2 do
+      redis.call('HINCRBY', counter, ARGV[i], ARGV[i + 1])
+    end
+    raise(counter, registers_at + 1, site_at - 1)
+    redis.call('ZADD', dirty, order, counter)
+    if site_at + 1 < next_event then
+      raise(site, site_at + 1, next_event - 1)
+      redis.call('ZADD', dirty, site_order, site)
+    end
+    if logging then
+      redis.call('XADD', log, '*', 'e', entry)
+    end
+    added = added + units
+    replies[#replies + 1] = 0
+  elseif redis.call('GET', marker) == fingerprint then
+    replies[#replies + 1] = 1
+  else
+    replies[#replies + 1] = 2
+  end
+  a, k = next_event, k + 3
 end
-return 2
+if added > 0 then
+  redis.call('INCRBY', waiting, added)
+end
+return replies

@@ -1,0 +1,89 @@
+//! Copies each leased partition's raw event log from Redis to MySQL, up to
+//! the entry that was newest when the copy started (so it ends under
+//! continuous ingest). Entries are deleted from Redis only after the
+//! insert that holds them committed; a run stopped in between copies them
+//! again and `INSERT IGNORE` on the unique event id keeps one row each.
+//! MySQL being out defers the copy: the entries wait in Redis.
+
+use std::time::Instant;
+
+use analytics_store::event_log::LogEntry;
+use analytics_store::StoreError;
+
+use super::{FlushOptions, FlushReport};
+use crate::fault::{self, FaultPoint};
+use crate::stores::Stores;
+
+/// Entries copied per insert (and per trim).
+const COPY_CHUNK: usize = 1000;
+
+pub(super) async fn copy(
+    stores: &Stores,
+    opts: &FlushOptions,
+    run_id: &str,
+    leased: &[u16],
+    deadline: Instant,
+    report: &mut FlushReport,
+) {
+    for &p in leased {
+        match copy_partition(stores, opts, run_id, p, deadline, report).await {
+            Ok(()) => {}
+            Err(e) if e.store() == "mysql" => {
+                report.log_deferred = true;
+                tracing::warn!(partition = p, error = %e, "raw event log not copied; it waits in Redis for the next run");
+                return;
+            }
+            Err(e) => {
+                report.errors += 1;
+                tracing::error!(partition = p, error = %e, "raw event log copy stopped");
+                return;
+            }
+        }
+    }
+}
+
+async fn copy_partition(
+    stores: &Stores,
+    opts: &FlushOptions,
+    run_id: &str,
+    p: u16,
+    deadline: Instant,
+    report: &mut FlushReport,
+) -> Result<(), StoreError> {
+    let Some(end) = stores.counters.log_end(p).await? else {
+        return Ok(());
+    };
+    loop {
+        if Instant::now() >= deadline {
+            report.out_of_time = true;
+            return Ok(());
+        }
+        let records = stores.counters.read_log(p, &end, COPY_CHUNK).await?;
+        let Some((last, _)) = records.last() else {
+            return Ok(());
+        };
+        let reached_end = *last == end || records.len() < COPY_CHUNK;
+        let mut entries = Vec::with_capacity(records.len());
+        for (id, raw) in &records {
+            match LogEntry::parse(raw) {
+                Some(entry) => entries.push(entry),
+                None => {
+                    // Never guess at an entry the pipeline did not write.
+                    report.log_malformed += 1;
+                    tracing::warn!(partition = p, id, "malformed raw log entry dropped");
+                }
+            }
+        }
+        report.log_rows += stores.catalogue.insert_events(&entries).await?;
+        fault::trip(opts.fault, FaultPoint::AfterLogCopy);
+        let ids: Vec<String> = records.into_iter().map(|(id, _)| id).collect();
+        stores
+            .counters
+            .renew_lease(p, run_id, opts.lease_ttl)
+            .await?;
+        report.log_entries += stores.counters.trim_log(p, run_id, &ids).await?;
+        if reached_end {
+            return Ok(());
+        }
+    }
+}

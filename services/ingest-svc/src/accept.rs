@@ -1,0 +1,64 @@
+//! From a decoded body to what the ingest script needs: the producer's
+//! shape mapped onto the contract, validated, its increments computed and
+//! its raw-log entry written.
+
+use std::net::IpAddr;
+
+use analytics_domain::measures::Increments;
+use analytics_domain::privacy::{anonymise_ip, bounded_user_agent};
+use analytics_domain::producers::{self, Shape};
+use analytics_domain::{Event, EventRules, ValidationErrors, ValueLimits};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+/// Where a request came from, as far as the raw event log keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub client_ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// A valid event, ready to count.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub event: Event,
+    pub shape: Shape,
+    pub increments: Increments,
+    /// The normalised event (aliases resolved, defaults filled).
+    pub normalised: Map<String, Value>,
+    /// The raw-log entry: the normalised event with its provenance.
+    pub log_entry: String,
+}
+
+pub fn prepare(
+    rules: &EventRules,
+    limits: &ValueLimits,
+    body: Map<String, Value>,
+    now: DateTime<Utc>,
+    provenance: &Provenance,
+) -> Result<Prepared, ValidationErrors> {
+    let received_at = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let fresh_id = uuid::Uuid::now_v7().to_string();
+    let mapped = producers::to_contract(body, &rules.default_domain, &received_at, &fresh_id);
+    let event = rules
+        .validate(&mapped.body, now, limits)
+        .map_err(|e| mapped.name_errors(e))?;
+    let mode = rules.bucket_mode(&event.entity.domain);
+    let increments = event.increments(&mode);
+    let normalised = event.to_json(&mode);
+    let mut entry = normalised.clone();
+    entry.insert("received_at".into(), received_at.into());
+    if let Some(ip) = provenance.client_ip {
+        entry.insert("client_network".into(), anonymise_ip(ip).to_string().into());
+    }
+    if let Some(ua) = &provenance.user_agent {
+        entry.insert("user_agent".into(), bounded_user_agent(ua).into());
+    }
+    Ok(Prepared {
+        event,
+        shape: mapped.shape,
+        increments,
+        normalised,
+        log_entry: Value::Object(entry).to_string(),
+    })
+}
