@@ -315,6 +315,14 @@ impl TestEnv {
         Ok(found.map(|d| counts_of(&d)).unwrap_or_default())
     }
 
+    /// Rows of the raw event log in MySQL.
+    pub async fn logged_events(&self) -> anyhow::Result<i64> {
+        let mut db = self.mysql().await?;
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM analytics_events")
+            .fetch_one(&mut db)
+            .await?)
+    }
+
     pub async fn mysql(&self) -> anyhow::Result<MySqlConnection> {
         Ok(MySqlConnection::connect(&self.mysql_url).await?)
     }
@@ -408,6 +416,12 @@ impl TestEnv {
             &stores.redis_settings()?,
             stores.key_space()?,
         )?)
+    }
+
+    /// The store-level Mongo adapter (rollups, ledger, leaderboards).
+    pub async fn rollup_store(&self) -> anyhow::Result<analytics_store::RollupStore> {
+        let stores = self.ingest_settings()?.stores;
+        Ok(analytics_store::RollupStore::connect(&stores.mongo_settings()?).await?)
     }
 
     /// Creates the MySQL tables and Mongo indexes.
@@ -519,6 +533,33 @@ impl Ingest {
             .body(body)
             .send()
             .await?)
+    }
+
+    /// Posts a body of any type to any path, as the server-side producer.
+    pub async fn post_to(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(INGEST_PRODUCER_TOKEN)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?)
+    }
+
+    /// Posts JSON to a path as the server-side producer; the status and
+    /// the JSON answer (Null when the answer is not JSON).
+    pub async fn post_json_to(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let resp = self
+            .post_to(path, "application/json", body.to_string())
+            .await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await.unwrap_or(Value::Null)))
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {

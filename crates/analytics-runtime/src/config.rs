@@ -51,6 +51,7 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
             .separator("__")
             .list_separator(",")
             .with_list_parse_key("ingest.trusted_proxies")
+            .with_list_parse_key("ingest.cors_allowed_origins")
             .with_list_parse_key("read_api.trusted_proxies")
             .try_parsing(true),
     );

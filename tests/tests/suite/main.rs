@@ -3,10 +3,12 @@
 //! on a 2-core machine). Each module is one area of the system.
 
 mod end_to_end;
+mod events_v2;
 mod flush_faults;
 mod flush_pipeline;
 mod http_protocol;
 mod ingest_contract;
+mod ingest_v2;
 mod k8s_manifests;
 mod leaderboards;
 mod otlp_traces;
