@@ -16,7 +16,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::event::ValidationErrors;
+use chrono::{DateTime, Utc};
+
+use crate::event::{Event, EventRules, ValidationErrors, ValueLimits};
 use crate::hash::fnv1a64;
 use crate::vocabulary::Domain;
 
@@ -76,11 +78,39 @@ impl Shape {
 pub struct Mapped {
     pub shape: Shape,
     pub body: Map<String, Value>,
+    /// Producer fields sent beside the contract field they map onto
+    /// (`metadata` and `properties`): refused rather than one dropped.
+    clashes: Vec<(&'static str, &'static str)>,
 }
 
 impl Mapped {
+    /// Validates the mapped body; errors name the producer's fields.
+    pub fn validate(
+        &self,
+        rules: &EventRules,
+        now: DateTime<Utc>,
+        limits: &ValueLimits,
+    ) -> Result<Event, ValidationErrors> {
+        let result = rules.validate(&self.body, now, limits);
+        if self.clashes.is_empty() {
+            return result.map_err(|e| self.name_errors(e));
+        }
+        let mut errors = result.err().unwrap_or_default();
+        for (ours, theirs) in &self.clashes {
+            errors.add(
+                theirs,
+                format!(
+                    "The {} field cannot be sent with the {} field.",
+                    theirs.replace('_', " "),
+                    ours.replace('_', " ")
+                ),
+            );
+        }
+        Err(self.name_errors(errors))
+    }
+
     /// Renames a contract field in `errors` to the producer's name for it.
-    pub fn name_errors(&self, mut errors: ValidationErrors) -> ValidationErrors {
+    fn name_errors(&self, mut errors: ValidationErrors) -> ValidationErrors {
         for (ours, theirs) in self.shape.renames() {
             if let Some(messages) = errors.errors.remove(ours) {
                 let messages = messages
@@ -104,15 +134,22 @@ pub fn to_contract(
 ) -> Mapped {
     let shape = Shape::of(&body);
     if shape == Shape::Contract {
-        return Mapped { shape, body };
+        return Mapped {
+            shape,
+            body,
+            clashes: Vec::new(),
+        };
     }
     let derived_id = body
         .get("timestamp")
         .filter(|t| !t.is_null())
         .map(|_| derive_id(shape, &body));
     let mut out = body;
+    let mut clashes = Vec::new();
     for (ours, theirs) in shape.renames() {
-        if let Some(v) = out.remove(*theirs) {
+        if out.contains_key(*ours) && out.contains_key(*theirs) {
+            clashes.push((*ours, *theirs));
+        } else if let Some(v) = out.remove(*theirs) {
             out.insert(ours.to_string(), v);
         }
     }
@@ -126,7 +163,11 @@ pub fn to_contract(
         let id = derived_id.unwrap_or_else(|| fresh_id.to_string());
         out.insert("event_id".into(), id.into());
     }
-    Mapped { shape, body: out }
+    Mapped {
+        shape,
+        body: out,
+        clashes,
+    }
 }
 
 /// `d-` and a hash of the shape and every field, keys in order: the same
@@ -144,9 +185,7 @@ fn derive_id(shape: Shape, body: &Map<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventRules, ValueLimits};
     use crate::vocabulary::{Action, EntityType};
-    use chrono::{DateTime, Utc};
     use serde_json::json;
 
     const NOW: &str = "2026-02-19T12:00:00Z";
@@ -159,9 +198,7 @@ mod tests {
         let rules = EventRules::default();
         let mapped = to_contract(map(body), &rules.default_domain, NOW, "fresh-1");
         let now: DateTime<Utc> = NOW.parse().expect("now");
-        rules
-            .validate(&mapped.body, now, &ValueLimits::contract())
-            .map_err(|e| mapped.name_errors(e))
+        mapped.validate(&rules, now, &ValueLimits::contract())
     }
 
     #[test]
@@ -230,6 +267,17 @@ mod tests {
             ["timestamp"]
         );
         assert!(err.message.starts_with("The timestamp field must be"));
+    }
+
+    #[test]
+    fn a_producer_field_beside_the_field_it_maps_onto_is_refused() {
+        let err = validate(json!({"movie_id": "m", "event_type": "start",
+                                  "metadata": {}, "properties": {"a": 1}}))
+        .expect_err("ambiguous");
+        assert_eq!(
+            err.errors["metadata"],
+            ["The metadata field cannot be sent with the properties field."]
+        );
     }
 
     #[test]

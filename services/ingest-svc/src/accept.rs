@@ -40,9 +40,7 @@ pub fn prepare(
     let received_at = now.to_rfc3339_opts(SecondsFormat::Millis, true);
     let fresh_id = uuid::Uuid::now_v7().to_string();
     let mapped = producers::to_contract(body, &rules.default_domain, &received_at, &fresh_id);
-    let event = rules
-        .validate(&mapped.body, now, limits)
-        .map_err(|e| mapped.name_errors(e))?;
+    let event = mapped.validate(rules, now, limits)?;
     let mode = rules.bucket_mode(&event.entity.domain);
     let increments = event.increments(&mode);
     let normalised = event.to_json(&mode);

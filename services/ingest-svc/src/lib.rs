@@ -66,7 +66,7 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
     let body_timeout = cfg.body_timeout()?;
     let rules = stores.event_rules()?;
     let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
-    let openapi = openapi::document(&domains);
+    let openapi = openapi::document(&domains, cfg.max_batch_events()?);
     let state = web::Data::new(AppState {
         rules,
         public_limits: cfg.public_limits()?,

@@ -1,42 +1,198 @@
-//! The OpenAPI description of ingest-svc.
+//! The OpenAPI description of ingest-svc: every route, every accepted
+//! shape (the contract and the video player's, viewing service's and
+//! stream-message bodies) and every body form (JSON, JSON as text/plain,
+//! protobuf).
 
+use analytics_domain::details::{
+    MAX_LABEL_CHARS, MAX_MAP_ENTRIES, MAX_QUERY_CHARS, MAX_RESULT_COUNT, MAX_SECONDS,
+    MAX_SESSION_ID_CHARS,
+};
 use analytics_domain::event::{MAX_ID_CHARS, MAX_USER_ID_CHARS, MAX_VALUE};
+use analytics_domain::vocabulary::ALIASES;
+use analytics_domain::{Action, EntityType};
 use analytics_runtime::openapi::{
     document as build, id_schema, operational_paths, responses, ID_PATTERN,
 };
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-pub fn document(domains: &[&str]) -> Value {
-    let event = json!({
+/// The optional fields every shape may carry.
+fn optional_fields() -> Map<String, Value> {
+    let seconds = |min: u32| json!({"type": "integer", "minimum": min, "maximum": MAX_SECONDS, "nullable": true});
+    let label = json!({"type": "string", "maxLength": MAX_LABEL_CHARS, "nullable": true});
+    let scalar = json!({"nullable": true, "oneOf": [
+        {"type": "string", "maxLength": 200}, {"type": "number"}, {"type": "boolean"}]});
+    let map = |values: Value| {
+        json!({"type": "object", "nullable": true, "maxProperties": MAX_MAP_ENTRIES,
+               "additionalProperties": values})
+    };
+    let fields = json!({
+        "user_id": {"nullable": true, "oneOf": [
+            {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX},
+            {"type": "string", "maxLength": MAX_USER_ID_CHARS, "pattern": ID_PATTERN}
+        ]},
+        "session_id": {"type": "string", "maxLength": MAX_SESSION_ID_CHARS, "nullable": true,
+            "description": "Counts a guest in unique viewers."},
+        "position_seconds": seconds(0),
+        "duration_seconds": seconds(1),
+        "watched_seconds": seconds(0),
+        "properties": map(scalar.clone()),
+        "query": {"type": "string", "maxLength": MAX_QUERY_CHARS, "nullable": true},
+        "filters": map(json!({"nullable": true, "oneOf": [scalar.clone(),
+            {"type": "array", "maxItems": MAX_MAP_ENTRIES, "items": scalar}]})),
+        "result_count": {"type": "integer", "minimum": 0, "maximum": MAX_RESULT_COUNT, "nullable": true},
+        "placement": label.clone(),
+        "reason": label,
+    });
+    fields.as_object().cloned().unwrap_or_default()
+}
+
+fn with_optional(mut required: Value) -> Value {
+    if let Some(props) = required["properties"].as_object_mut() {
+        for (k, v) in optional_fields() {
+            props.entry(k).or_insert(v);
+        }
+    }
+    required
+}
+
+fn event_schema(domains: &[&str]) -> Value {
+    let actions: Vec<&str> = Action::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .chain(ALIASES.iter().map(|(alias, ..)| *alias))
+        .collect();
+    let types: Vec<&str> = EntityType::ALL
+        .iter()
+        .filter(|t| **t != EntityType::Site)
+        .map(|t| t.as_str())
+        .collect();
+    let occurred_at = json!({"type": "string", "format": "date-time",
+        "description": "RFC 3339 with an offset, at most 5 minutes ahead and at most 47 hours old."});
+    let contract = with_optional(json!({
+        "title": "Contract event",
         "type": "object",
-        "required": ["event_id", "domain", "entity_type", "entity_id", "action", "occurred_at"],
+        "required": ["event_id", "domain", "action", "occurred_at"],
         "properties": {
             "event_id": id_schema(MAX_ID_CHARS),
             "domain": {"type": "string", "enum": domains},
-            "entity_type": {"type": "string", "enum": ["movie", "actor", "tag"]},
+            "entity_type": {"type": "string", "enum": types,
+                "description": "Required unless the action is an alias that implies it (actor.viewed)."},
             "entity_id": id_schema(MAX_ID_CHARS),
-            "action": {"type": "string", "enum": ["view", "download"],
-                "description": "download applies to movies only."},
+            "action": {"type": "string", "enum": actions,
+                "description": "An action of the vocabulary or an alias; it must apply to the entity type (see README)."},
             "value": {"type": "integer", "minimum": 1, "maximum": MAX_VALUE, "nullable": true,
-                "description": "Default 1. Without the producer token each action's public maximum applies (1 by default)."},
-            "occurred_at": {"type": "string", "format": "date-time",
-                "description": "RFC 3339 with an offset, at most 5 minutes ahead and at most 47 hours old."},
-            "user_id": {"nullable": true, "oneOf": [
-                {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX},
-                {"type": "string", "maxLength": MAX_USER_ID_CHARS, "pattern": ID_PATTERN}
-            ]}
+                "description": "Times it happened (default 1; without the producer token each action's public maximum applies), or a rating's stars (1..5, required for rate)."},
+            "occurred_at": occurred_at.clone(),
         }
-    });
+    }));
+    let player = with_optional(json!({
+        "title": "Video player event",
+        "type": "object",
+        "required": ["event_type", "video_id"],
+        "properties": {
+            "event_type": {"type": "string", "enum": actions},
+            "video_id": id_schema(MAX_ID_CHARS),
+            "timestamp": occurred_at.clone(),
+        }
+    }));
+    let viewing = with_optional(json!({
+        "title": "Viewing service event",
+        "type": "object",
+        "required": ["movie_id", "event_type"],
+        "properties": {
+            "movie_id": id_schema(MAX_ID_CHARS),
+            "event_type": {"type": "string", "enum": actions},
+            "metadata": {"type": "object", "nullable": true, "maxProperties": MAX_MAP_ENTRIES},
+        }
+    }));
+    let stream = with_optional(json!({
+        "title": "Stream message",
+        "type": "object",
+        "required": ["movie_id", "action"],
+        "properties": {
+            "movie_id": id_schema(MAX_ID_CHARS),
+            "action": {"type": "string", "enum": actions},
+            "timestamp": occurred_at,
+        }
+    }));
+    json!({"anyOf": [contract, player, viewing, stream]})
+}
+
+fn bodies(json_schema: Value, proto_message: &str) -> Value {
+    json!({
+        "application/json": {"schema": json_schema},
+        "text/plain": {"schema": {"type": "string",
+            "description": "The same JSON, as navigator.sendBeacon sends it."}},
+        "application/x-protobuf": {"schema": {"type": "string", "format": "binary",
+            "description": format!("An analytics.v1.{proto_message} (proto/analytics/v1/event.proto).")}}
+    })
+}
+
+pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
+    let event = event_schema(domains);
     let accepted = json!({"type": "object", "required": ["status"],
         "properties": {"status": {"type": "string", "enum": ["accepted"]}}});
+    let batch = json!({"oneOf": [
+        {"type": "array", "minItems": 1, "maxItems": max_batch_events, "items": event.clone()},
+        {"type": "object", "required": ["events"], "properties": {"events":
+            {"type": "array", "minItems": 1, "maxItems": max_batch_events, "items": event.clone()}}}
+    ]});
+    let item_result = json!({"type": "object", "required": ["index", "status"], "properties": {
+        "index": {"type": "integer"},
+        "event_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["accepted", "duplicate", "conflict", "invalid"]},
+        "message": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+    }});
+    let batch_result = json!({"type": "object",
+    "required": ["accepted", "duplicates", "conflicts", "invalid", "results"],
+    "properties": {
+        "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
+        "conflicts": {"type": "integer"}, "invalid": {"type": "integer"},
+        "results": {"type": "array", "items": item_result}
+    }});
+    let dry_run = json!({"type": "object", "required": ["valid", "shape", "event"], "properties": {
+        "valid": {"type": "boolean"},
+        "shape": {"type": "string", "enum": ["contract", "video_player", "viewing_service", "stream_message"]},
+        "event": {"type": "object", "description": "The normalised event: aliases resolved, defaults filled, UTC time and the domain's local date and hour."}
+    }});
+    let single_errors = [400, 403, 408, 409, 413, 415, 422, 429, 500, 503];
+    let single = |summary: &str| {
+        json!({"post": {
+            "summary": summary,
+            "security": [{}, {"producer": []}],
+            "requestBody": {"required": true, "content": bodies(event.clone(), "Event")},
+            "responses": responses(
+                &[("202", "Accepted (new, or a duplicate with X-Analytics-Duplicate: true).", accepted.clone())],
+                &single_errors
+            )
+        }})
+    };
     let mut paths = operational_paths("Redis reachable.");
-    paths.insert("/api/v1/analytics/events".into(), json!({"post": {
-        "summary": "Counts one event exactly once (a retry of the same event is a duplicate: 202 with X-Analytics-Duplicate).",
+    paths.insert(
+        "/api/v1/analytics/events".into(),
+        single("Counts one event exactly once, in any accepted shape and form."),
+    );
+    paths.insert(
+        "/api/events".into(),
+        single("The video player's route: the same as /api/v1/analytics/events."),
+    );
+    paths.insert("/api/v1/analytics/events/batch".into(), json!({"post": {
+        "summary": "Counts up to the configured number of events; each item gets its result, in order (invalid items do not stop the others).",
         "security": [{}, {"producer": []}],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": event}}},
+        "requestBody": {"required": true, "content": bodies(batch, "EventBatch")},
         "responses": responses(
-            &[("202", "Accepted (new or duplicate).", accepted)],
-            &[400, 403, 408, 409, 413, 415, 422, 429, 500, 503]
+            &[("200", "Every item's result.", batch_result)],
+            &[400, 403, 408, 413, 415, 422, 429, 500, 503]
+        )
+    }}));
+    paths.insert("/api/v1/analytics/events/validate".into(), json!({"post": {
+        "summary": "Dry run: the normalised event, or the 422 the same body would get. Counts nothing.",
+        "security": [{}, {"producer": []}],
+        "requestBody": {"required": true, "content": bodies(event.clone(), "Event")},
+        "responses": responses(
+            &[("200", "The body is a valid event.", dry_run)],
+            &[400, 403, 408, 413, 415, 422, 429, 500]
         )
     }}));
     build(

@@ -363,7 +363,15 @@ async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
     let telemetry = env.spawn_telemetry().await?;
     let client = reqwest::Client::new();
     for (base, routes) in [
-        (ingest.base.clone(), vec!["/api/v1/analytics/events"]),
+        (
+            ingest.base.clone(),
+            vec![
+                "/api/v1/analytics/events",
+                "/api/events",
+                "/api/v1/analytics/events/batch",
+                "/api/v1/analytics/events/validate",
+            ],
+        ),
         (
             api.base.clone(),
             vec![

@@ -278,3 +278,44 @@ async fn beacons_and_cors_serve_configured_origins_only() -> anyhow::Result<()> 
     assert_eq!(env.counts_waiting().await?, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_shape_and_form() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let app = env.spawn_ingest().await?;
+    let doc: Value = app.get("/openapi.json").await?.json().await?;
+    for route in ["/api/v1/analytics/events", "/api/events", BATCH, VALIDATE] {
+        let content = &doc["paths"][route]["post"]["requestBody"]["content"];
+        for form in ["application/json", "text/plain", "application/x-protobuf"] {
+            assert!(content[form].is_object(), "{route} lacks {form}");
+        }
+    }
+    let shapes = &doc["paths"]["/api/v1/analytics/events"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]["anyOf"];
+    let titles: Vec<&str> = shapes
+        .as_array()
+        .map(|s| s.iter().filter_map(|x| x["title"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        titles,
+        [
+            "Contract event",
+            "Video player event",
+            "Viewing service event",
+            "Stream message"
+        ]
+    );
+    let actions = &shapes[0]["properties"]["action"]["enum"];
+    for name in ["view", "quality_change", "stream.stop", "search.performed"] {
+        assert!(
+            actions.as_array().is_some_and(|a| a.contains(&json!(name))),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        doc["paths"][BATCH]["post"]["requestBody"]["content"]["application/json"]["schema"]
+            ["oneOf"][0]["maxItems"],
+        500
+    );
+    Ok(())
+}
