@@ -1,6 +1,46 @@
-//! What the raw event log keeps of a client: never the full address.
+//! What the raw event log keeps of an event and of the client that sent
+//! it: never the full address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+use crate::event::Event;
+use crate::time::BucketMode;
+
+/// Where a request came from, as far as the raw event log keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub client_ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl Event {
+    /// The raw-log entry: the normalised event, when it arrived, the
+    /// client's network and its user agent.
+    pub fn log_entry(
+        &self,
+        mode: &BucketMode,
+        received_at: DateTime<Utc>,
+        provenance: &Provenance,
+    ) -> String {
+        let mut entry = self.to_json(mode);
+        entry.insert(
+            "received_at".into(),
+            received_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+                .into(),
+        );
+        if let Some(ip) = provenance.client_ip {
+            entry.insert("client_network".into(), anonymise_ip(ip).to_string().into());
+        }
+        if let Some(ua) = &provenance.user_agent {
+            entry.insert("user_agent".into(), bounded_user_agent(ua).into());
+        }
+        Value::Object(entry).to_string()
+    }
+}
 
 /// The client's network, not the client: IPv4 cut to its /24, IPv6 to its
 /// /48 (a v4-mapped v6 address is treated as v4).

@@ -2,21 +2,12 @@
 //! shape mapped onto the contract, validated, its increments computed and
 //! its raw-log entry written.
 
-use std::net::IpAddr;
-
 use analytics_domain::measures::Increments;
-use analytics_domain::privacy::{anonymise_ip, bounded_user_agent};
+pub use analytics_domain::privacy::Provenance;
 use analytics_domain::producers::{self, Shape};
 use analytics_domain::{Event, EventRules, ValidationErrors, ValueLimits};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
-
-/// Where a request came from, as far as the raw event log keeps it.
-#[derive(Debug, Clone, Default)]
-pub struct Provenance {
-    pub client_ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-}
 
 /// A valid event, ready to count.
 #[derive(Debug, Clone)]
@@ -44,19 +35,12 @@ pub fn prepare(
     let mode = rules.bucket_mode(&event.entity.domain);
     let increments = event.increments(&mode);
     let normalised = event.to_json(&mode);
-    let mut entry = normalised.clone();
-    entry.insert("received_at".into(), received_at.into());
-    if let Some(ip) = provenance.client_ip {
-        entry.insert("client_network".into(), anonymise_ip(ip).to_string().into());
-    }
-    if let Some(ua) = &provenance.user_agent {
-        entry.insert("user_agent".into(), bounded_user_agent(ua).into());
-    }
+    let log_entry = event.log_entry(&mode, now, provenance);
     Ok(Prepared {
         event,
         shape: mapped.shape,
         increments,
         normalised,
-        log_entry: Value::Object(entry).to_string(),
+        log_entry,
     })
 }

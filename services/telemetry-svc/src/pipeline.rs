@@ -26,6 +26,7 @@ fn run_json(doc: &Document, now: DateTime<Utc>) -> Value {
             Bson::Int64(n) => json!(n),
             Bson::Int32(n) => json!(n),
             Bson::String(s) => json!(s),
+            Bson::Boolean(b) => json!(b),
             _ => continue,
         };
         out.insert(
@@ -103,6 +104,12 @@ pub async fn pipeline(
             if let Some(errors) = run["errors"].as_i64().filter(|e| *e > 0) {
                 problems.push(format!("the last flush had {errors} errors"));
             }
+            if run["log_deferred"] == json!(true) {
+                problems.push(
+                    "the last flush could not copy the raw event log to MySQL; the entries wait in Redis"
+                        .to_string(),
+                );
+            }
         }
         (None, false) => {}
     }
@@ -136,6 +143,7 @@ pub async fn pipeline(
             "dirty_keys": partitions.iter().map(|b| b.dirty_keys).sum::<u64>(),
             "counts_waiting": partitions.iter().map(|b| b.counts_waiting).sum::<u64>(),
             "open_batches": partitions.iter().filter(|b| b.open_batch.is_some()).count(),
+            "log_waiting": partitions.iter().map(|b| b.log_waiting).sum::<u64>(),
             "leaderboard_changes": leaderboard_changes,
             "replicas_waiting": replicas_waiting,
             "partitions": partitions,

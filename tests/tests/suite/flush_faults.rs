@@ -237,14 +237,13 @@ async fn with_mysql_out_the_flush_applies_the_rollups_and_a_later_run_writes_the
     assert_views(&env, &expected).await?;
     assert_eq!(env.replica("m-0").await?, Some((0, 0)), "not written yet");
 
-    let pipeline = pipeline(&env).await?;
-    assert_eq!(pipeline["backlog"]["replicas_waiting"], 3, "{pipeline}");
-    assert!(
-        pipeline["problems"]
-            .to_string()
-            .contains("3 movie replicas"),
-        "{pipeline}"
-    );
+    let health = pipeline(&env).await?;
+    assert_eq!(health["backlog"]["replicas_waiting"], 3, "{health}");
+    // The raw event log waits in Redis too, and says so.
+    assert_eq!(health["backlog"]["log_waiting"], 30, "{health}");
+    let problems = health["problems"].to_string();
+    assert!(problems.contains("3 movie replicas"), "{health}");
+    assert!(problems.contains("raw event log"), "{health}");
 
     env.set("mysql.url", real_mysql)
         .set("mysql.connect_timeout_ms", "2000");
@@ -255,6 +254,8 @@ async fn with_mysql_out_the_flush_applies_the_rollups_and_a_later_run_writes_the
     );
     assert_eq!(env.replica("m-0").await?, Some((expected["m-0"], 0)));
     assert_eq!(env.replica("m-1").await?, Some((expected["m-1"], 0)));
+    assert_eq!(env.logged_events().await?, 30);
+    assert_eq!(pipeline(&env).await?["backlog"]["log_waiting"], 0);
     let parity = env.flush_worker(&["parity-check"], &[]).await?;
     assert!(
         parity.status.success(),

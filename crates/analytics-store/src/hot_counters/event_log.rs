@@ -79,13 +79,4 @@ impl HotCounters {
         let deleted: i64 = self.run(async |c| invocation.invoke_async(c).await).await?;
         u64::try_from(deleted).map_err(|_| StoreError::LeaseLost { partition: p })
     }
-
-    /// Entries waiting in each partition's log (XLEN, O(1)).
-    pub async fn log_lengths(&self) -> Result<Vec<u64>, StoreError> {
-        let mut pipe = redis::pipe();
-        for p in self.keys.partitions() {
-            pipe.cmd("XLEN").arg(self.keys.log(p));
-        }
-        self.run(async |c| pipe.query_async(c).await).await
-    }
 }

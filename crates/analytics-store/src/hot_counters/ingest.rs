@@ -75,7 +75,7 @@ impl HotCounters {
         log: bool,
     ) -> Result<IngestOutcome, StoreError> {
         let increments = event.increments(mode);
-        let entry = serde_json::Value::Object(event.to_json(mode)).to_string();
+        let entry = event.log_entry(mode, chrono::Utc::now(), &Default::default());
         let item = IngestItem {
             event,
             increments: &increments,

@@ -22,7 +22,13 @@ pub struct PartitionBacklog {
     /// The sum of the values of the events counted and not yet flushed
     /// (fresh keys and the open batch): one per event of value 1.
     pub counts_waiting: u64,
+    /// Raw-log entries not yet copied to MySQL.
+    pub log_waiting: u64,
 }
+
+/// One partition's backlog reads: ZCARD dirty, GET open batch, GET
+/// waiting, EXISTS lease, XLEN log.
+type BacklogReply = (u64, Option<String>, Option<i64>, bool, u64);
 
 /// Counts of one entity that have not reached the Mongo totals for sure.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,23 +88,27 @@ impl HotCounters {
             pipe.zcard(self.keys.dirty(p))
                 .get(self.keys.open_batch(p))
                 .get(self.keys.waiting(p))
-                .exists(self.keys.lease(p));
+                .exists(self.keys.lease(p))
+                .cmd("XLEN")
+                .arg(self.keys.log(p));
         }
-        let replies: Vec<(u64, Option<String>, Option<i64>, bool)> =
-            self.run(async |c| pipe.query_async(c).await).await?;
+        let replies: Vec<BacklogReply> = self.run(async |c| pipe.query_async(c).await).await?;
         Ok(self
             .keys
             .partitions()
             .zip(replies)
             .map(
-                |(partition, (dirty_keys, open_batch, waiting, leased))| PartitionBacklog {
-                    partition,
-                    dirty_keys,
-                    open_batch,
-                    leased,
-                    // Below zero only if batches counted before this sum existed
-                    // were flushed after it did.
-                    counts_waiting: u64::try_from(waiting.unwrap_or(0)).unwrap_or(0),
+                |(partition, (dirty_keys, open_batch, waiting, leased, log_waiting))| {
+                    PartitionBacklog {
+                        partition,
+                        dirty_keys,
+                        open_batch,
+                        leased,
+                        log_waiting,
+                        // Below zero only if batches counted before this sum existed
+                        // were flushed after it did.
+                        counts_waiting: u64::try_from(waiting.unwrap_or(0)).unwrap_or(0),
+                    }
                 },
             )
             .collect())

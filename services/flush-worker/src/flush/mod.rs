@@ -130,6 +130,8 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
         errors: report.errors,
         ignored_fields: report.ignored_fields,
         replicas_deferred: report.replicas_deferred,
+        log_entries: report.log_entries,
+        log_deferred: report.log_deferred,
     };
     if let Err(e) = stores.rollups.record_run(&record).await {
         tracing::warn!(error = %e, "could not record the flush run");
