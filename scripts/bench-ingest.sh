@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Ingest throughput on this machine: wrk POSTs single events with distinct
-# ids to a release ingest-svc; then redis-benchmark runs the same Lua script
-# straight against Redis so the HTTP overhead ratio is known.
-# Prints requests/s, p50/p99 latency and ingest-svc peak RSS.
-# Knobs: DURATION (s, default 20), CONNECTIONS (64), WRK_THREADS (1).
+# Ingest throughput on this machine: wrk POSTs events with distinct ids to a
+# release ingest-svc, first one per request, then in batches; then
+# redis-benchmark runs the same Lua script straight against Redis (alone,
+# and pipelined as deep as a batch) so the HTTP overhead ratio is known.
+# Prints events/s, p50/p99 latency and ingest-svc peak RSS.
+# Knobs: DURATION (s, default 20), CONNECTIONS (64), WRK_THREADS (1),
+# BATCH (events per batch request, 100).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
@@ -12,6 +14,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 DURATION="${DURATION:-20}"
 CONNECTIONS="${CONNECTIONS:-64}"
 WRK_THREADS="${WRK_THREADS:-1}"
+BATCH="${BATCH:-100}"
 PORT="${BENCH_PORT:-18090}"
 RUN="bench$(date +%s)"
 
@@ -21,6 +24,8 @@ cargo build --release -p ingest-svc --quiet
 
 export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"
 export ANALYTICS__INGEST__BIND="127.0.0.1:$PORT" ANALYTICS__INGEST__RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn
+# Batches of 100 events are ~20 KB.
+export ANALYTICS__INGEST__BODY_LIMIT_BYTES=16384
 "$ROOT/target/release/ingest-svc" >"$DEV/log/bench-ingest.log" 2>&1 &
 PID=$!
 cleanup() {
@@ -30,27 +35,50 @@ cleanup() {
 trap cleanup EXIT
 wait_for "ingest-svc" 30 curl -fsS "http://127.0.0.1:$PORT/ready"
 
-log "wrk: ${DURATION}s, $CONNECTIONS connections, $WRK_THREADS thread(s)"
-BENCH_RUN="$RUN" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
-  -s scripts/bench/ingest.lua "http://127.0.0.1:$PORT/api/v1/analytics/events" >"$DEV/log/bench-wrk.txt"
-cat "$DEV/log/bench-wrk.txt"
-read -r rps p50 p99 non2xx _ < <(wrk_summary "$DEV/log/bench-wrk.txt")
+# wrk_run NAME URL BATCH: one wrk pass; sets rps p50 p99 non2xx.
+wrk_run() {
+  log "wrk ($1): ${DURATION}s, $CONNECTIONS connections, $WRK_THREADS thread(s)"
+  BENCH_RUN="$RUN-$1" BENCH_BATCH="$3" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+    -s scripts/bench/ingest.lua "$2" >"$DEV/log/bench-wrk-$1.txt"
+  cat "$DEV/log/bench-wrk-$1.txt"
+  read -r rps p50 p99 non2xx _ < <(wrk_summary "$DEV/log/bench-wrk-$1.txt")
+}
+wrk_run single "http://127.0.0.1:$PORT/api/v1/analytics/events" 0
+single_rps=$rps single_p50=$p50 single_p99=$p99 single_non2xx=${non2xx:-0}
+wrk_run batch "http://127.0.0.1:$PORT/api/v1/analytics/events/batch" "$BATCH"
+batch_rps=$rps batch_p50=$p50 batch_p99=$p99 batch_non2xx=${non2xx:-0}
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 accepted=$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^analytics_events_accepted_total/ {s+=$2} END {print s+0}')
 
+# The same script without HTTP: one event per call, with a log entry and
+# both unique-viewer registers, as ingest-svc sends it (registers at a fixed
+# index: random ones would grow the hashes beyond the 16,384 a real one
+# holds). Unpipelined for the
+# single-event comparison; pipelined $BATCH deep for the batch one.
 log "redis-benchmark: the same ingest script without HTTP"
 LUA=$(cat crates/analytics-store/src/hot_counters/lua/ingest.lua)
 SHA=$(redis-cli -u "$ANALYTICS_REDIS_URL" SCRIPT LOAD "$LUA")
 today=$(date -u +%F); hour=$(date -u +%H)
-redis-benchmark -u "$ANALYTICS_REDIS_URL" -c "$CONNECTIONS" -n 500000 -r 100000000 -q \
-  EVALSHA "$SHA" 4 "$RUN:{1}:evt:rb__rand_int__" "$RUN:{1}:cnt:jav:movie:m__rand_int__" "$RUN:{1}:dirty" "$RUN:{1}:waiting" \
-  fp 172800 "view|$today|$hour" 1 12345 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tail -1 >"$DEV/log/bench-redis.txt"
-cat "$DEV/log/bench-redis.txt"
-bare=$(grep -oE '[0-9.]+ requests per second' "$DEV/log/bench-redis.txt" | tail -1 | awk '{print $1}')
-[ -n "$bare" ] || die "redis-benchmark of the ingest script failed: $(cat "$DEV/log/bench-redis.txt")"
+entry="{\"event_id\":\"rb\",\"domain\":\"jav\",\"entity_type\":\"movie\",\"entity_id\":\"m\",\"action\":\"view\",\"value\":1,\"occurred_at\":\"${today}T${hour}:00:00Z\",\"local_date\":\"$today\",\"local_hour\":$((10#$hour)),\"user_id\":42,\"received_at\":\"${today}T${hour}:00:00.000Z\",\"client_network\":\"127.0.0.0\"}"
+bare_run() {
+  redis-benchmark -u "$ANALYTICS_REDIS_URL" -c "$CONNECTIONS" -n "$2" -r 100000000 -P "$1" -q \
+    EVALSHA "$SHA" 6 "$RUN:{1}:dirty" "$RUN:{1}:waiting" "$RUN:{1}:log" \
+    "$RUN:{1}:evt:rb__rand_int__" "$RUN:{1}:cnt:jav:movie:m__rand_int__" "$RUN:{1}:cnt:jav:site:p1" \
+    172800 1 fp 12345 678 1 "$entry" 1 "view|$today|$hour" 1 \
+    1 "~$today|1234" 3 1 "~$today|$hour|1234" 3 \
+    2>&1 | tr '\r' '\n' | grep -v '^ *$' | tail -1 | grep -oE '[0-9.]+ requests per second' | awk '{print $1}'
+}
+bare=$(bare_run 1 300000)
+bare_pipelined=$(bare_run "$BATCH" 2000000)
+[ -n "$bare" ] && [ -n "$bare_pipelined" ] || die "redis-benchmark of the ingest script failed"
 
 printf '\n== ingest benchmark (%s cores) ==\n' "$(nproc)"
-printf 'ingest-svc     %s requests/s   p50 %s   p99 %s   non-2xx %s   counted %s\n' "$rps" "$p50" "$p99" "${non2xx:-0}" "$accepted"
-printf 'bare script    %s calls/s (redis-benchmark, %s connections)\n' "$bare" "$CONNECTIONS"
-awk -v a="$rps" -v b="$bare" 'BEGIN { if (b > 0) printf "ratio          %.2f of the bare Redis script rate\n", a / b }'
-printf 'peak RSS       %.1f MB (ingest-svc VmHWM)\n' "$(echo "$rss_kb / 1024" | bc -l 2>/dev/null || echo "$rss_kb/1024" | awk -F/ '{print $1/$2}')"
+printf 'single         %s events/s   p50 %s   p99 %s   non-2xx %s\n' "$single_rps" "$single_p50" "$single_p99" "$single_non2xx"
+awk -v r="$batch_rps" -v n="$BATCH" -v p50="$batch_p50" -v p99="$batch_p99" -v e="$batch_non2xx" \
+  'BEGIN { printf "batch of %d   %.0f events/s (%.0f requests/s)   p50 %s   p99 %s   non-2xx %s\n", n, r * n, r, p50, p99, e }'
+printf 'bare script    %s events/s (redis-benchmark, %s connections)\n' "$bare" "$CONNECTIONS"
+printf 'bare, pipelined %s events/s (redis-benchmark -P %s)\n' "$bare_pipelined" "$BATCH"
+awk -v a="$single_rps" -v b="$bare" 'BEGIN { if (b > 0) printf "single ratio   %.2f of the bare script\n", a / b }'
+awk -v a="$batch_rps" -v n="$BATCH" -v b="$bare_pipelined" 'BEGIN { if (b > 0) printf "batch ratio    %.2f of the pipelined bare script\n", a * n / b }'
+printf 'counted        %s events\n' "$accepted"
+printf 'peak RSS       %.1f MB (ingest-svc VmHWM)\n' "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')"

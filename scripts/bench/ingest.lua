@@ -1,7 +1,11 @@
--- wrk request generator: single-event POSTs, every event_id distinct.
+-- wrk request generator: every event_id distinct, each from one of 100k
+-- users (so the unique-viewer registers and the raw log are exercised).
+-- BENCH_BATCH=n > 0 posts batches of n events to the batch route instead
+-- of single events (the script's URL must be the batch route then).
 local threads = {}
 local now = os.date("!%Y-%m-%dT%H:%M:%SZ")
 local run = os.getenv("BENCH_RUN") or "run"
+local batch = tonumber(os.getenv("BENCH_BATCH") or "0")
 local counter = 0
 
 function setup(thread)
@@ -9,10 +13,21 @@ function setup(thread)
   thread:set("tid", #threads)
 end
 
-request = function()
+local function event()
   counter = counter + 1
-  local body = '{"event_id":"' .. run .. '-' .. tid .. '-' .. counter ..
+  return '{"event_id":"' .. run .. '-' .. tid .. '-' .. counter ..
     '","domain":"jav","entity_type":"movie","entity_id":"movie-' .. (counter % 100000) ..
-    '","action":"view","value":1,"occurred_at":"' .. now .. '"}'
+    '","action":"view","value":1,"occurred_at":"' .. now .. '","user_id":' .. (counter % 100000) .. '}'
+end
+
+request = function()
+  local body
+  if batch > 0 then
+    local items = {}
+    for i = 1, batch do items[i] = event() end
+    body = '[' .. table.concat(items, ',') .. ']'
+  else
+    body = event()
+  end
   return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
 end

@@ -130,7 +130,7 @@ pub fn to_contract(
     body: Map<String, Value>,
     default_domain: &Domain,
     now: &str,
-    fresh_id: &str,
+    fresh_id: impl FnOnce() -> String,
 ) -> Mapped {
     let shape = Shape::of(&body);
     if shape == Shape::Contract {
@@ -160,7 +160,7 @@ pub fn to_contract(
     out.entry("entity_type").or_insert_with(|| "movie".into());
     out.entry("occurred_at").or_insert_with(|| now.into());
     if !out.contains_key("event_id") {
-        let id = derived_id.unwrap_or_else(|| fresh_id.to_string());
+        let id = derived_id.unwrap_or_else(fresh_id);
         out.insert("event_id".into(), id.into());
     }
     Mapped {
@@ -196,7 +196,7 @@ mod tests {
 
     fn validate(body: Value) -> Result<crate::Event, ValidationErrors> {
         let rules = EventRules::default();
-        let mapped = to_contract(map(body), &rules.default_domain, NOW, "fresh-1");
+        let mapped = to_contract(map(body), &rules.default_domain, NOW, || "fresh-1".into());
         let now: DateTime<Utc> = NOW.parse().expect("now");
         mapped.validate(&rules, now, &ValueLimits::contract())
     }
@@ -287,7 +287,7 @@ mod tests {
             body.clone(),
             &EventRules::default().default_domain,
             NOW,
-            "x",
+            || unreachable!("a contract body names its own id"),
         );
         assert_eq!(mapped.shape, Shape::Contract);
         assert_eq!(mapped.body, body);

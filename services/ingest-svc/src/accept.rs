@@ -5,7 +5,7 @@
 use analytics_domain::measures::Increments;
 pub use analytics_domain::privacy::Provenance;
 use analytics_domain::producers::{self, Shape};
-use analytics_domain::{Event, EventRules, ValidationErrors, ValueLimits};
+use analytics_domain::{BucketMode, Event, EventRules, ValidationErrors, ValueLimits};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
@@ -15,8 +15,8 @@ pub struct Prepared {
     pub event: Event,
     pub shape: Shape,
     pub increments: Increments,
-    /// The normalised event (aliases resolved, defaults filled).
-    pub normalised: Map<String, Value>,
+    /// The zone the event was bucketed in (its domain's).
+    pub mode: BucketMode,
     /// The raw-log entry: the normalised event with its provenance.
     pub log_entry: String,
 }
@@ -29,18 +29,18 @@ pub fn prepare(
     provenance: &Provenance,
 ) -> Result<Prepared, ValidationErrors> {
     let received_at = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-    let fresh_id = uuid::Uuid::now_v7().to_string();
-    let mapped = producers::to_contract(body, &rules.default_domain, &received_at, &fresh_id);
+    let mapped = producers::to_contract(body, &rules.default_domain, &received_at, || {
+        uuid::Uuid::now_v7().to_string()
+    });
     let event = mapped.validate(rules, now, limits)?;
     let mode = rules.bucket_mode(&event.entity.domain);
     let increments = event.increments(&mode);
-    let normalised = event.to_json(&mode);
     let log_entry = event.log_entry(&mode, now, provenance);
     Ok(Prepared {
         event,
         shape: mapped.shape,
         increments,
-        normalised,
+        mode,
         log_entry,
     })
 }

@@ -63,7 +63,7 @@ pub async fn validate(
     Ok(HttpResponse::Ok().json(json!({
         "valid": true,
         "shape": prepared.shape.as_str(),
-        "event": prepared.normalised,
+        "event": prepared.event.to_json(&prepared.mode),
     })))
 }
 

@@ -6,7 +6,8 @@ use deadpool_redis::redis;
 use super::HotCounters;
 use crate::error::StoreError;
 
-/// An entry of a partition's log: its stream id and the JSON ingest wrote.
+/// An entry of a partition's log: its stream id and what ingest wrote (the
+/// events of one script call, one JSON line each).
 pub type LogRecord = (String, String);
 
 impl HotCounters {

@@ -22,7 +22,8 @@ pub struct PartitionBacklog {
     /// The sum of the values of the events counted and not yet flushed
     /// (fresh keys and the open batch): one per event of value 1.
     pub counts_waiting: u64,
-    /// Raw-log entries not yet copied to MySQL.
+    /// Raw-log stream entries not yet copied to MySQL (each holds the
+    /// events of one ingest call on this partition).
     pub log_waiting: u64,
 }
 

@@ -14,8 +14,9 @@ use super::{FlushOptions, FlushReport};
 use crate::fault::{self, FaultPoint};
 use crate::stores::Stores;
 
-/// Entries copied per insert (and per trim).
-const COPY_CHUNK: usize = 1000;
+/// Stream entries copied per round (each holds the events of one ingest
+/// call: one for a single event, a partition's share of a batch).
+const COPY_CHUNK: usize = 500;
 
 pub(super) async fn copy(
     stores: &Stores,
@@ -65,12 +66,14 @@ async fn copy_partition(
         let reached_end = *last == end || records.len() < COPY_CHUNK;
         let mut entries = Vec::with_capacity(records.len());
         for (id, raw) in &records {
-            match LogEntry::parse(raw) {
-                Some(entry) => entries.push(entry),
-                None => {
-                    // Never guess at an entry the pipeline did not write.
-                    report.log_malformed += 1;
-                    tracing::warn!(partition = p, id, "malformed raw log entry dropped");
+            for line in raw.lines() {
+                match LogEntry::parse(line) {
+                    Some(entry) => entries.push(entry),
+                    None => {
+                        // Never guess at an entry the pipeline did not write.
+                        report.log_malformed += 1;
+                        tracing::warn!(partition = p, id, "malformed raw log line dropped");
+                    }
                 }
             }
         }
@@ -81,7 +84,8 @@ async fn copy_partition(
             .counters
             .renew_lease(p, run_id, opts.lease_ttl)
             .await?;
-        report.log_entries += stores.counters.trim_log(p, run_id, &ids).await?;
+        stores.counters.trim_log(p, run_id, &ids).await?;
+        report.log_entries += entries.len() as u64;
         if reached_end {
             return Ok(());
         }

@@ -61,8 +61,8 @@ pub struct FlushReport {
     pub transaction_retries: u64,
     /// Whether the run stopped at `max_run_time` before its sweep ended.
     pub out_of_time: bool,
-    /// Raw-log entries copied to MySQL and trimmed from Redis, and the
-    /// rows that were new there (fewer when a stopped run had copied some).
+    /// Raw-log events copied to MySQL and trimmed from Redis, and the rows
+    /// that were new there (fewer when a stopped run had copied some).
     pub log_entries: u64,
     pub log_rows: u64,
     /// Raw-log entries that were not what ingest writes: dropped, counted.

@@ -1,11 +1,15 @@
 -- Counts events exactly once: for each, dedupe, add its counter fields,
 -- raise its unique-viewer registers, mark its keys dirty, add to the
 -- partition's waiting sum and append it to the raw event log, together or
--- not at all. One call carries any number of events of one partition.
+-- not at all. One call carries any number of events of one partition; the
+-- dirty marks go in one ZADD and the accepted events in one log entry
+-- (their JSON lines joined by newlines), so a batch costs Redis little more
+-- than its events' own writes.
 --
 -- KEYS[1]  dirty set (zset)     {prefix}:{p}:dirty
 -- KEYS[2]  waiting sum          {prefix}:{p}:waiting
--- KEYS[3]  raw event log        {prefix}:{p}:log (a stream)
+-- KEYS[3]  raw event log        {prefix}:{p}:log (a stream; an entry's
+--                               field 'e' holds one event per line)
 -- then three keys per event:
 --   dedupe marker               {prefix}:{p}:evt:<event_id>
 --   counter hash                {prefix}:{p}:cnt:<domain>:<type>:<id>
@@ -17,7 +21,7 @@
 --   entity order of the counter hash, entity order of the site hash
 --          (dirty-set scores: every partition is claimed in that order)
 --   units: what the event adds to the waiting sum
---   log entry (the normalised event as JSON)
+--   log entry (the normalised event as one line of JSON)
 --   n, then n pairs (field, increment) added to the counter hash
 --   r, then r pairs (field, rank) raised on the counter hash (registers)
 --   s, then s pairs (field, rank) raised on the site hash
@@ -37,7 +41,14 @@ local function raise(key, from, to)
   end
 end
 
-local replies, added = {}, 0
+-- ZADD in slices: unpack() is bounded by the Lua stack.
+local function zadd_all(key, pairs)
+  for i = 1, #pairs, 2000 do
+    redis.call('ZADD', key, unpack(pairs, i, math.min(i + 1999, #pairs)))
+  end
+end
+
+local replies, added, marks, logged = {}, 0, {}, {}
 local a, k = 3, 4
 while a <= #ARGV do
   local marker, counter, site = KEYS[k], KEYS[k + 1], KEYS[k + 2]
@@ -52,14 +63,12 @@ while a <= #ARGV do
       redis.call('HINCRBY', counter, ARGV[i], ARGV[i + 1])
     end
     raise(counter, registers_at + 1, site_at - 1)
-    redis.call('ZADD', dirty, order, counter)
+    marks[#marks + 1], marks[#marks + 2] = order, counter
     if site_at + 1 < next_event then
       raise(site, site_at + 1, next_event - 1)
-      redis.call('ZADD', dirty, site_order, site)
+      marks[#marks + 1], marks[#marks + 2] = site_order, site
     end
-    if logging then
-      redis.call('XADD', log, '*', 'e', entry)
-    end
+    logged[#logged + 1] = entry
     added = added + units
     replies[#replies + 1] = 0
   elseif redis.call('GET', marker) == fingerprint then
@@ -68,6 +77,12 @@ while a <= #ARGV do
     replies[#replies + 1] = 2
   end
   a, k = next_event, k + 3
+end
+if #marks > 0 then
+  zadd_all(dirty, marks)
+end
+if logging and #logged > 0 then
+  redis.call('XADD', log, '*', 'e', table.concat(logged, '\n'))
 end
 if added > 0 then
   redis.call('INCRBY', waiting, added)
