@@ -4,14 +4,14 @@
 # flush, then upserts the same rollup documents with a bare bulk write (no
 # transaction, no ledger) for comparison.
 # Prints keys/s, Mongo writes/s, flush peak RSS and the ratio to the bare rate.
-# Knobs: EVENTS (1000000), ENTITIES (100000), BATCH (flush.batch_size, 5000).
+# Knobs: EVENTS (1000000), ENTITIES (100000), BATCH (flush.batch_size, 2000).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
 
 EVENTS="${EVENTS:-1000000}"
 ENTITIES="${ENTITIES:-100000}"
-BATCH="${BATCH:-5000}"
+BATCH="${BATCH:-2000}"
 RUN="benchflush$(date +%s)"
 
 start_stores

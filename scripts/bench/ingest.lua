@@ -2,10 +2,12 @@
 -- users (so the unique-viewer registers and the raw log are exercised).
 -- BENCH_BATCH=n > 0 posts batches of n events to the batch route instead
 -- of single events (the script's URL must be the batch route then).
+-- BENCH_USERS=0 leaves user_id out (no unique-viewer registers).
 local threads = {}
 local now = os.date("!%Y-%m-%dT%H:%M:%SZ")
 local run = os.getenv("BENCH_RUN") or "run"
 local batch = tonumber(os.getenv("BENCH_BATCH") or "0")
+local with_users = os.getenv("BENCH_USERS") ~= "0"
 local counter = 0
 
 function setup(thread)
@@ -17,7 +19,8 @@ local function event()
   counter = counter + 1
   return '{"event_id":"' .. run .. '-' .. tid .. '-' .. counter ..
     '","domain":"jav","entity_type":"movie","entity_id":"movie-' .. (counter % 100000) ..
-    '","action":"view","value":1,"occurred_at":"' .. now .. '","user_id":' .. (counter % 100000) .. '}'
+    '","action":"view","value":1,"occurred_at":"' .. now .. '"' ..
+    (with_users and (',"user_id":' .. (counter % 100000)) or '') .. '}'
 end
 
 request = function()

@@ -308,6 +308,7 @@ impl Leaderboards {
             .db
             .collection::<Document>(scope.collection())
             .find(filter)
+            .projection(crate::rollups::without_registers())
             .sort(doc! {action.as_str(): -1, "entity_id": 1})
             .limit(LEADERBOARD_SIZE as i64)
             .await?;

@@ -68,7 +68,7 @@ async fn compare(
     Ok(movies
         .iter()
         .filter_map(|m| {
-            let t = totals.get(&m.uuid).copied().unwrap_or_default();
+            let t = totals.get(&m.uuid).cloned().unwrap_or_default();
             let (views, downloads) = (t.get(Action::View), t.get(Action::Download));
             (views != m.views || downloads != m.downloads).then(|| ParityRow {
                 code: m.code.clone().unwrap_or_else(|| m.uuid.clone()),

@@ -31,7 +31,7 @@ impl CountsCache {
         entries
             .get(entity)
             .filter(|(at, _)| now.duration_since(*at) < self.ttl)
-            .map(|(_, counts)| *counts)
+            .map(|(_, counts)| counts.clone())
     }
 
     pub fn put(&self, entity: &EntityKey, counts: Counts, now: Instant) {

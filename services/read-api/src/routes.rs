@@ -171,7 +171,7 @@ pub async fn entity(
         .map(|label| {
             let mut point = Map::new();
             point.insert("bucket".into(), json!(label));
-            point.extend(counts_json(&found.get(label).copied().unwrap_or_default()));
+            point.extend(counts_json(&found.get(label).cloned().unwrap_or_default()));
             Value::Object(point)
         })
         .collect();
@@ -243,7 +243,7 @@ pub async fn counts(
         Some(counts) => counts,
         None => {
             let counts = fresh_counts(&state, &counters, &entity).await?;
-            state.counts_cache.put(&entity, counts, now);
+            state.counts_cache.put(&entity, counts.clone(), now);
             counts
         }
     };

@@ -34,6 +34,11 @@ pub const PARITY_RUNS: &str = "analytics_parity_runs";
 pub const VIEWER_REGISTERS: &str = "viewers";
 /// A site hourly document's unique-user registers (`users.<index>: rank`).
 pub const USER_REGISTERS: &str = "users";
+/// The projection of a counts read: everything but the registers (a
+/// popular film's day holds thousands).
+pub fn without_registers() -> Document {
+    doc! {VIEWER_REGISTERS: 0, USER_REGISTERS: 0}
+}
 /// Likes minus unlikes, kept beside both counts.
 pub const LIKES_NET: &str = "likes_net";
 

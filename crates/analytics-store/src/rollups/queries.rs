@@ -73,6 +73,7 @@ impl RollupStore {
             .db
             .collection::<Document>(period_collection(period))
             .find(filter)
+            .projection(super::without_registers())
             .await?;
         let mut out = HashMap::new();
         while let Some(doc) = cursor.try_next().await? {

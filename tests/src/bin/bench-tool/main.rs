@@ -2,9 +2,12 @@
 //! `seed` counts synthetic events through the real ingest script at volume;
 //! `bare-upsert` measures the plain Mongo bulk-upsert rate the flush is
 //! compared with; `soak` drives a steady load through ingest-svc with the
-//! real flush beside it and checks the totals. Store settings come from the
+//! real flush beside it and checks the totals; `pipeline` finds the rate the
+//! flush keeps up with on a realistic v2 mix. Store settings come from the
 //! usual `ANALYTICS__…` env.
 
+mod measure;
+mod pipeline;
 mod soak;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +54,10 @@ enum Command {
     /// the real flush every few seconds; prints the figures and fails on any
     /// 5xx or a total that is not exact.
     Soak(soak::SoakArgs),
+    /// A realistic v2 mix in batches at fixed rates with the real flush
+    /// every few seconds: backlog bounded or not, ingest→visible delay,
+    /// flush memory, Redis bytes per event.
+    Pipeline(pipeline::PipelineArgs),
     /// Upsert, without transaction or ledger, the documents a flush of M
     /// movies (all events in one hour) writes, B per bulk write.
     BareUpsert {
@@ -73,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         Command::BareUpsert { entities, batch } => bare_upsert(&stores, entities, batch).await,
         Command::SeedRollups { entities } => seed_rollups(&stores, entities).await,
         Command::Soak(args) => soak::run(&stores, args).await,
+        Command::Pipeline(args) => pipeline::run(&stores, args).await,
         Command::CleanTestData => {
             let (databases, schemas, keys) = analytics_tests::drop_leftover_test_data().await?;
             println!("dropped {databases} test databases, {schemas} schemas, {keys} Redis keys");

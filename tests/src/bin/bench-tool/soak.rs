@@ -15,6 +15,8 @@ use analytics_domain::{Action, Domain, EntityType};
 use analytics_runtime::StoreConfig;
 use analytics_store::{HotCounters, RollupStore};
 
+use crate::measure::{flush_once, percentile, redis_used_memory, rss_kb, FlushRun};
+
 #[derive(clap::Args)]
 pub struct SoakArgs {
     /// ingest-svc's base URL.
@@ -67,49 +69,6 @@ impl Sent {
     }
 }
 
-/// One flush run: how long it took and what it printed.
-struct FlushRun {
-    seconds: f64,
-    output: String,
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-async fn redis_used_memory(url: &str) -> anyhow::Result<i64> {
-    let client = redis::Client::open(url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let info: String = redis::cmd("INFO")
-        .arg("memory")
-        .query_async(&mut conn)
-        .await?;
-    Ok(info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0))
-}
-
-async fn flush_once(bin: &PathBuf) -> anyhow::Result<FlushRun> {
-    let started = Instant::now();
-    let out = tokio::process::Command::new(bin)
-        .arg("flush")
-        .output()
-        .await?;
-    Ok(FlushRun {
-        seconds: started.elapsed().as_secs_f64(),
-        output: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-    })
-}
-
 async fn send(args: Arc<SoakArgs>, task: u64, stop: Arc<AtomicBool>) -> Sent {
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/analytics/events", args.ingest);
@@ -153,14 +112,6 @@ async fn wait_for_stop(stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
 }
 
 pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {

@@ -1,0 +1,335 @@
+//! The pipeline benchmark: a realistic v2 mix posted in batches to a
+//! running ingest-svc at fixed rates, with the real flush every few seconds
+//! as the CronJob would run it. Per rate: whether the backlog stays bounded
+//! (the flush keeps up), the delay from ingest to visible in the rollups
+//! (probe events, p50/p99), the flush's peak RSS; over the whole run, the
+//! Redis memory per accepted event.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use analytics_domain::{Action, Domain, EntityType};
+use analytics_runtime::StoreConfig;
+use analytics_store::{HotCounters, RollupStore};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::measure::{flush_once, percentile, redis_used_memory};
+
+#[derive(clap::Args)]
+pub struct PipelineArgs {
+    /// ingest-svc's base URL.
+    #[arg(long)]
+    ingest: String,
+    /// Rates to try, events per second, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    rates: Vec<u64>,
+    /// Seconds at each rate.
+    #[arg(long, default_value_t = 300)]
+    seconds: u64,
+    #[arg(long, default_value_t = 1_000_000)]
+    movies: u64,
+    #[arg(long, default_value_t = 100_000)]
+    users: u64,
+    /// Zipf exponent of movie popularity.
+    #[arg(long, default_value_t = 1.0)]
+    zipf: f64,
+    #[arg(long, default_value_t = 10)]
+    flush_every: u64,
+    #[arg(long)]
+    flush_bin: PathBuf,
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    #[arg(long, default_value_t = 8)]
+    connections: u64,
+}
+
+/// Movie ranks drawn with probability ∝ 1 / rank^s (inverse CDF over a
+/// precomputed table).
+struct Zipf {
+    cdf: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(n: u64, s: f64) -> Self {
+        let mut cdf = Vec::with_capacity(n as usize);
+        let mut total = 0.0;
+        for rank in 1..=n {
+            total += 1.0 / (rank as f64).powf(s);
+            cdf.push(total);
+        }
+        for x in &mut cdf {
+            *x /= total;
+        }
+        Zipf { cdf }
+    }
+
+    fn sample(&self, rng: &mut impl Rng) -> u64 {
+        let u: f64 = rng.random();
+        self.cdf.partition_point(|c| *c < u) as u64
+    }
+}
+
+/// One event of the mix: 80 % views and progress, the rest playback ends,
+/// starts, likes and ratings.
+fn mix_event(rng: &mut impl Rng, zipf: &Zipf, users: u64, id: String, now: &str) -> Value {
+    let movie = zipf.sample(rng);
+    let user = rng.random_range(0..users);
+    let mut e = json!({"event_id": id, "domain": "jav", "entity_type": "movie",
+        "entity_id": format!("movie-{movie}"), "occurred_at": now, "user_id": user});
+    let roll = rng.random_range(0..100);
+    let action = match roll {
+        0..40 => "view",
+        40..80 => {
+            e["watched_seconds"] = json!(rng.random_range(5..60));
+            e["position_seconds"] = json!(rng.random_range(0..5400));
+            "progress"
+        }
+        80..90 => "start",
+        90..96 => {
+            e["position_seconds"] = json!(rng.random_range(0..=5400));
+            e["duration_seconds"] = json!(5400);
+            "finish"
+        }
+        96..98 => "like",
+        _ => {
+            e["value"] = json!(rng.random_range(1..=5));
+            "rate"
+        }
+    };
+    e["action"] = json!(action);
+    e
+}
+
+#[derive(Default)]
+struct Tally {
+    accepted: AtomicU64,
+    failed_requests: AtomicU64,
+}
+
+/// Sends batches at `rate / connections` events per second until stopped.
+async fn sender(
+    args: Arc<PipelineArgs>,
+    zipf: Arc<Zipf>,
+    rate: u64,
+    task: u64,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+) {
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/analytics/events/batch", args.ingest);
+    let per_task = (rate as f64 / args.connections as f64).max(1.0);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(args.batch as f64 / per_task));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(rate * 1000 + task);
+    let mut i = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        let now = chrono::Utc::now().to_rfc3339();
+        let events: Vec<Value> = (0..args.batch)
+            .map(|_| {
+                i += 1;
+                mix_event(
+                    &mut rng,
+                    &zipf,
+                    args.users,
+                    format!("pl-{rate}-{task}-{i}"),
+                    &now,
+                )
+            })
+            .collect();
+        match client.post(&url).json(&events).send().await {
+            Ok(r) if r.status().is_success() => {
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                tally
+                    .accepted
+                    .fetch_add(body["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+            }
+            _ => {
+                tally.failed_requests.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// One probe per second on its own movie; its delay ends when a flush
+/// has made it visible in the Mongo totals.
+async fn prober(
+    ingest: String,
+    rate: u64,
+    stop: Arc<AtomicBool>,
+    sent: Arc<Mutex<BTreeMap<String, Instant>>>,
+) {
+    let client = reqwest::Client::new();
+    let url = format!("{ingest}/api/v1/analytics/events");
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        n += 1;
+        let id = format!("probe-{rate}-{n}");
+        let body = json!({"event_id": id, "domain": "jav", "entity_type": "movie",
+            "entity_id": id, "action": "view", "occurred_at": chrono::Utc::now().to_rfc3339()});
+        let at = Instant::now();
+        if let Ok(r) = client.post(&url).json(&body).send().await {
+            if r.status().as_u16() == 202 {
+                if let Ok(mut s) = sent.lock() {
+                    s.insert(id, at);
+                }
+            }
+        }
+    }
+}
+
+/// Probes now visible in the rollups: their delays, removed from `pending`.
+async fn visible_probes(
+    rollups: &RollupStore,
+    pending: &Mutex<BTreeMap<String, Instant>>,
+) -> anyhow::Result<Vec<u32>> {
+    let ids: Vec<String> = pending
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .keys()
+        .cloned()
+        .collect();
+    let totals = rollups
+        .totals_for(&Domain::new("jav")?, EntityType::Movie, &ids)
+        .await?;
+    let now = Instant::now();
+    let mut delays = Vec::new();
+    let mut pending = pending.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    for (id, counts) in totals {
+        if counts.get(Action::View) > 0 {
+            if let Some(at) = pending.remove(&id) {
+                delays.push(u32::try_from((now - at).as_micros()).unwrap_or(u32::MAX));
+            }
+        }
+    }
+    Ok(delays)
+}
+
+pub async fn run(stores: &StoreConfig, args: PipelineArgs) -> anyhow::Result<()> {
+    let args = Arc::new(args);
+    let counters = HotCounters::new(&stores.redis_settings()?, stores.key_space()?)?;
+    let rollups = RollupStore::connect(&stores.mongo_settings()?).await?;
+    let zipf = Arc::new(Zipf::new(args.movies, args.zipf));
+    let memory_before = redis_used_memory(&stores.redis.url).await?;
+    let mut accepted_total = 0u64;
+    let mut summary = Vec::new();
+    for &rate in &args.rates {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tally = Arc::new(Tally::default());
+        let probes: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
+        let mut tasks: Vec<_> = (0..args.connections)
+            .map(|t| {
+                tokio::spawn(sender(
+                    args.clone(),
+                    zipf.clone(),
+                    rate,
+                    t,
+                    stop.clone(),
+                    tally.clone(),
+                ))
+            })
+            .collect();
+        tasks.push(tokio::spawn(prober(
+            args.ingest.clone(),
+            rate,
+            stop.clone(),
+            probes.clone(),
+        )));
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(args.seconds);
+        let mut delays = Vec::new();
+        let mut waiting_after = Vec::new();
+        let (mut longest, mut peak_rss) = (0f64, 0u64);
+        println!("rate {rate}/s: flush every {} s", args.flush_every);
+        while Instant::now() < deadline {
+            let next = Instant::now() + Duration::from_secs(args.flush_every);
+            tokio::time::sleep_until(next.min(deadline).into()).await;
+            let run = flush_once(&args.flush_bin).await?;
+            longest = longest.max(run.seconds);
+            peak_rss = peak_rss.max(run.peak_rss_kb);
+            delays.extend(visible_probes(&rollups, &probes).await?);
+            let waiting: u64 = counters
+                .backlog()
+                .await?
+                .iter()
+                .map(|b| b.counts_waiting)
+                .sum();
+            waiting_after.push(waiting);
+            println!(
+                "  {:>5.0} s  flush {:>5.1} s  {:>7.1} MB  waiting after {:>8}  {}",
+                started.elapsed().as_secs_f64(),
+                run.seconds,
+                run.peak_rss_kb as f64 / 1024.0,
+                waiting,
+                run.output
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.await?;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let accepted = tally.accepted.load(Ordering::Relaxed);
+        accepted_total += accepted;
+        // Bounded: what waits after a flush in the last third of the run is
+        // no more than in the first third, plus one flush interval of events.
+        let third = (waiting_after.len() / 3).max(1);
+        let early = waiting_after.iter().take(third).max().copied().unwrap_or(0);
+        let late = waiting_after
+            .iter()
+            .rev()
+            .take(third)
+            .max()
+            .copied()
+            .unwrap_or(0);
+        let bounded = late <= early + rate * args.flush_every;
+        delays.sort_unstable();
+        summary.push(format!(
+            "{rate:>7}/s  sent {:>7.0}/s  failed requests {}  backlog {} (after-flush waiting {early} → {late})  \
+             flush longest {longest:.1} s, peak {:.1} MB  ingest→visible p50 {:.1} s p99 {:.1} s ({} probes)",
+            accepted as f64 / seconds,
+            tally.failed_requests.load(Ordering::Relaxed),
+            if bounded { "bounded" } else { "GROWING" },
+            peak_rss as f64 / 1024.0,
+            percentile(&delays, 50.0) / 1000.0,
+            percentile(&delays, 99.0) / 1000.0,
+            delays.len(),
+        ));
+        // Drain before the next rate, so each starts from an empty backlog.
+        let drain_deadline = Instant::now() + Duration::from_secs(900);
+        while counters
+            .backlog()
+            .await?
+            .iter()
+            .any(|b| b.dirty_keys > 0 || b.open_batch.is_some())
+        {
+            anyhow::ensure!(Instant::now() < drain_deadline, "the backlog never drained");
+            flush_once(&args.flush_bin).await?;
+        }
+    }
+    let memory_after = redis_used_memory(&stores.redis.url).await?;
+    println!(
+        "\n== pipeline: {} movies (Zipf s={}), {} users, batches of {}, flush every {} s ({} cores) ==",
+        args.movies,
+        args.zipf,
+        args.users,
+        args.batch,
+        args.flush_every,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    for line in summary {
+        println!("{line}");
+    }
+    println!(
+        "Redis        {:.0} bytes per accepted event after the drains ({} events; the 48 h dedupe markers)",
+        (memory_after - memory_before) as f64 / accepted_total.max(1) as f64,
+        accepted_total
+    );
+    Ok(())
+}
