@@ -65,6 +65,30 @@ pub fn has_forbidden_chars(s: &str) -> bool {
     })
 }
 
+/// JSON with every object's keys sorted, so two bodies that differ only
+/// in key order (a retry re-serialised by another client) read the same.
+pub fn canonical_json(value: &Value) -> String {
+    match value {
+        Value::Object(map) => canonical_object(map),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// [`canonical_json`] of an object.
+pub fn canonical_object(map: &Map<String, Value>) -> String {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    let fields: Vec<String> = keys
+        .into_iter()
+        .map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&map[k])))
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}
+
 /// The user an event was attributed to by its producer. Stored, never trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -96,7 +120,7 @@ impl Event {
         let extra = if extra.is_empty() {
             String::new()
         } else {
-            Value::Object(extra).to_string()
+            canonical_object(&extra)
         };
         let mut parts: Vec<&[u8]> = vec![
             self.entity.domain.as_str().as_bytes(),
@@ -759,6 +783,10 @@ mod tests {
         );
         let with_session = check(json!({"session_id": "s"})).expect("valid");
         assert_ne!(plain.fingerprint(), with_session.fingerprint());
+        // Key order is not part of an event.
+        let ab = check(json!({"properties": {"a": 1, "b": 2}})).expect("valid");
+        let ba = check(json!({"properties": {"b": 2, "a": 1}})).expect("valid");
+        assert_eq!(ab.fingerprint(), ba.fingerprint());
     }
 
     #[test]

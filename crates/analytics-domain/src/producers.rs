@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{Event, EventRules, ValidationErrors, ValueLimits};
+use crate::event::{canonical_object, Event, EventRules, ValidationErrors, ValueLimits};
 use crate::hash::fnv1a64;
 use crate::vocabulary::Domain;
 
@@ -170,13 +170,10 @@ pub fn to_contract(
     }
 }
 
-/// `d-` and a hash of the shape and every field, keys in order: the same
-/// message always gets the same id.
+/// `d-` and a hash of the shape and every field (keys sorted at every
+/// level): the same message always gets the same id.
 fn derive_id(shape: Shape, body: &Map<String, Value>) -> String {
-    let mut keys: Vec<&String> = body.keys().collect();
-    keys.sort();
-    let canonical: Vec<String> = keys.iter().map(|k| format!("{k}={}", body[*k])).collect();
-    let joined = canonical.join("\u{1f}");
+    let joined = canonical_object(body);
     let h1 = fnv1a64(&[shape.as_str().as_bytes(), joined.as_bytes()]);
     let h2 = fnv1a64(&[joined.as_bytes(), shape.as_str().as_bytes()]);
     format!("d-{h1:016x}{h2:016x}")

@@ -87,6 +87,13 @@ impl RollupStore {
         })
     }
 
+    /// Closes the client's connections; a tool that ends right after its
+    /// last command calls this (dropping a client while its runtime stops
+    /// can panic in the driver).
+    pub async fn shutdown(self) {
+        self.client.shutdown().await;
+    }
+
     pub fn database(&self) -> &Database {
         &self.db
     }

@@ -26,6 +26,19 @@ pub(super) async fn copy(
     deadline: Instant,
     report: &mut FlushReport,
 ) {
+    let started = Instant::now();
+    copy_leased(stores, opts, run_id, leased, deadline, report).await;
+    report.log_copy_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+}
+
+async fn copy_leased(
+    stores: &Stores,
+    opts: &FlushOptions,
+    run_id: &str,
+    leased: &[u16],
+    deadline: Instant,
+    report: &mut FlushReport,
+) {
     for &p in leased {
         match copy_partition(stores, opts, run_id, p, deadline, report).await {
             Ok(()) => {}

@@ -69,6 +69,8 @@ pub struct FlushReport {
     pub log_malformed: u64,
     /// MySQL was out: the raw log waits in Redis for the next run.
     pub log_deferred: bool,
+    /// How long the raw-log copy took.
+    pub log_copy_ms: u64,
 }
 
 pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
@@ -159,6 +161,7 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
         log_rows = report.log_rows,
         log_malformed = report.log_malformed,
         log_deferred = report.log_deferred,
+        log_copy_ms = report.log_copy_ms,
         "flush finished"
     );
     report

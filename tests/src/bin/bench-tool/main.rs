@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use analytics_domain::{Action, BucketMode, Domain, EntityKey, EntityType, Event, Period};
+use analytics_domain::{Action, BucketMode, Domain, EntityKey, EntityType, Event, Period, UserId};
 use analytics_runtime::StoreConfig;
 use analytics_store::rollups::{period_collection, HOURLY, TOTALS};
+use chrono::{DateTime, FixedOffset};
 use clap::{Parser, Subcommand};
 use mongodb::bson::{doc, Document};
 use mongodb::options::{UpdateOneModel, WriteModel};
@@ -33,7 +34,9 @@ enum Command {
     /// Drop the Mongo databases, MySQL schemas and Redis keys earlier test
     /// runs left (scripts/test.sh runs this first).
     CleanTestData,
-    /// Ingest N view events spread evenly over M movies, C at a time.
+    /// Ingest N events spread evenly over M movies, C at a time: views
+    /// only (`--mix v1`), or the v2 mix with users, playback fields and the
+    /// raw event log (`--mix v2`).
     Seed {
         #[arg(long)]
         events: u64,
@@ -41,6 +44,8 @@ enum Command {
         entities: u64,
         #[arg(long, default_value_t = 64)]
         concurrency: u64,
+        #[arg(long, value_enum, default_value_t = Mix::V1)]
+        mix: Mix,
     },
     /// Insert rollups for M movies (totals and today's daily bucket) so
     /// read-api can be measured on a large catalogue.
@@ -65,7 +70,56 @@ enum Command {
         entities: u64,
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        #[arg(long, value_enum, default_value_t = Mix::V1)]
+        mix: Mix,
     },
+}
+
+/// The events the flush benchmark counts.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mix {
+    /// Views only, no users: contract v1.
+    V1,
+    /// Views, progress with watch time, starts, finishes, likes and ratings
+    /// by 100,000 users (unique-viewer registers), logged.
+    V2,
+}
+
+/// Event `i` of the mix, on `entity`.
+fn mix_event(mix: Mix, i: u64, entity: EntityKey, now: DateTime<FixedOffset>) -> Event {
+    let mut event = Event {
+        event_id: format!("seed-{i}"),
+        entity,
+        action: Action::View,
+        value: 1,
+        occurred_at: now,
+        user_id: None,
+        details: Default::default(),
+    };
+    if mix == Mix::V2 {
+        event.user_id = Some(UserId::Int((i * 7919 % 100_000) as i64));
+        let d = &mut event.details;
+        match i % 50 {
+            0..20 => {}
+            20..40 => {
+                event.action = Action::Progress;
+                d.watched_seconds = Some((i % 55 + 5) as u32);
+                d.position_seconds = Some((i % 5400) as u32);
+            }
+            40..45 => event.action = Action::Start,
+            45..48 => {
+                event.action = Action::Finish;
+                d.position_seconds = Some((i * 31 % 5401) as u32);
+                d.duration_seconds = Some(5400);
+            }
+            48 => event.action = Action::Like,
+            _ => {
+                event.action = Action::Rate;
+                event.value = (i % 5 + 1) as i64;
+            }
+        }
+    }
+    event
 }
 
 #[tokio::main]
@@ -76,8 +130,13 @@ async fn main() -> anyhow::Result<()> {
             events,
             entities,
             concurrency,
-        } => seed(&stores, events, entities, concurrency).await,
-        Command::BareUpsert { entities, batch } => bare_upsert(&stores, entities, batch).await,
+            mix,
+        } => seed(&stores, events, entities, concurrency, mix).await,
+        Command::BareUpsert {
+            entities,
+            batch,
+            mix,
+        } => bare_upsert(&stores, entities, batch, mix).await,
         Command::SeedRollups { entities } => seed_rollups(&stores, entities).await,
         Command::Soak(args) => soak::run(&stores, args).await,
         Command::Pipeline(args) => pipeline::run(&stores, args).await,
@@ -88,12 +147,20 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::DropDatabase => {
             let store = analytics_store::RollupStore::connect(&stores.mongo_settings()?).await?;
-            Ok(store.database().drop().await?)
+            store.database().drop().await?;
+            store.shutdown().await;
+            Ok(())
         }
     }
 }
 
-async fn seed(s: &StoreConfig, events: u64, entities: u64, concurrency: u64) -> anyhow::Result<()> {
+async fn seed(
+    s: &StoreConfig,
+    events: u64,
+    entities: u64,
+    concurrency: u64,
+    mix: Mix,
+) -> anyhow::Result<()> {
     let counters = analytics_store::HotCounters::new(&s.redis_settings()?, s.key_space()?)?;
     let next = Arc::new(AtomicU64::new(0));
     let now = chrono::Utc::now().fixed_offset();
@@ -107,21 +174,14 @@ async fn seed(s: &StoreConfig, events: u64, entities: u64, concurrency: u64) -> 
                 if i >= events {
                     return Ok::<(), anyhow::Error>(());
                 }
-                let event = Event {
-                    event_id: format!("seed-{i}"),
-                    entity: EntityKey {
-                        domain: Domain::new("jav")?,
-                        entity_type: EntityType::Movie,
-                        entity_id: format!("movie-{:06}", i % entities),
-                    },
-                    action: Action::View,
-                    value: 1,
-                    occurred_at: now,
-                    user_id: None,
-                    details: Default::default(),
+                let entity = EntityKey {
+                    domain: Domain::new("jav")?,
+                    entity_type: EntityType::Movie,
+                    entity_id: format!("movie-{:06}", i % entities),
                 };
+                let event = mix_event(mix, i, entity, now);
                 counters
-                    .ingest_event(&event, &BucketMode::default(), false)
+                    .ingest_event(&event, &BucketMode::default(), mix == Mix::V2)
                     .await?;
             }
         }));
@@ -137,7 +197,7 @@ async fn seed(s: &StoreConfig, events: u64, entities: u64, concurrency: u64) -> 
     Ok(())
 }
 
-async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize) -> anyhow::Result<()> {
+async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize, mix: Mix) -> anyhow::Result<()> {
     let m = &s.mongo;
     // The same unique and read indexes the flush writes against.
     analytics_store::RollupStore::connect(&s.mongo_settings()?)
@@ -148,12 +208,32 @@ async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize) -> anyhow::Re
     let db = m.database.clone();
     let today = chrono::Utc::now().date_naive();
     let ns = |c: &str| Namespace::new(db.clone(), c);
+    // What one entity's documents get: v1 two counts; v2 the mix's counts
+    // and sums, and on the day ten viewers' registers.
+    let inc = match mix {
+        Mix::V1 => doc! {"view": 10_i64, "download": 0_i64},
+        Mix::V2 => doc! {"view": 4_i64, "download": 0_i64, "progress": 4_i64, "start": 1_i64,
+        "finish": 1_i64, "watch_seconds": 2000_i64, "completions": 1_i64,
+        "watch_percent_sum": 50_i64, "watch_percent_samples": 1_i64},
+    };
+    let registers: Document = (0..10)
+        .map(|r| {
+            (
+                format!("viewers.{}", r * 1500),
+                mongodb::bson::Bson::Int32(3),
+            )
+        })
+        .collect();
     let model = |collection: &str, filter: Document| {
+        let mut update = doc! {"$inc": inc.clone()};
+        if mix == Mix::V2 && collection == period_collection(Period::Day) {
+            update.insert("$max", registers.clone());
+        }
         WriteModel::UpdateOne(
             UpdateOneModel::builder()
                 .namespace(ns(collection))
                 .filter(filter)
-                .update(doc! {"$inc": {"view": 10_i64, "download": 0_i64}})
+                .update(update)
                 .upsert(true)
                 .build(),
         )

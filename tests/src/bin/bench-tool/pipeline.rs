@@ -247,9 +247,12 @@ pub async fn run(stores: &StoreConfig, args: PipelineArgs) -> anyhow::Result<()>
         let mut waiting_after = Vec::new();
         let (mut longest, mut peak_rss) = (0f64, 0u64);
         println!("rate {rate}/s: flush every {} s", args.flush_every);
+        // A flush starts every `flush_every` seconds, or as soon as the one
+        // before ends if it took longer (the CronJob's Forbid policy).
+        let mut next = started;
         while Instant::now() < deadline {
-            let next = Instant::now() + Duration::from_secs(args.flush_every);
-            tokio::time::sleep_until(next.min(deadline).into()).await;
+            next += Duration::from_secs(args.flush_every);
+            tokio::time::sleep_until(next.max(Instant::now()).into()).await;
             let run = flush_once(&args.flush_bin).await?;
             longest = longest.max(run.seconds);
             peak_rss = peak_rss.max(run.peak_rss_kb);
