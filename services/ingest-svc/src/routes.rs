@@ -102,6 +102,26 @@ pub async fn batch(
     result
 }
 
+/// What became of one item of a batch.
+#[derive(Debug, Clone, Copy)]
+enum ItemStatus {
+    Accepted,
+    Duplicate,
+    Conflict,
+    Invalid,
+}
+
+impl ItemStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::Accepted => "accepted",
+            ItemStatus::Duplicate => "duplicate",
+            ItemStatus::Conflict => "conflict",
+            ItemStatus::Invalid => "invalid",
+        }
+    }
+}
+
 async fn ingest_batch(
     req: &HttpRequest,
     payload: web::Payload,
@@ -148,11 +168,11 @@ async fn ingest_batch(
                 Ok(p) => {
                     r.insert("event_id".into(), p.event.event_id.as_str().into());
                     match outcomes.next() {
-                        Some(IngestOutcome::Counted) => "accepted",
-                        Some(IngestOutcome::Duplicate) => "duplicate",
+                        Some(IngestOutcome::Counted) => ItemStatus::Accepted,
+                        Some(IngestOutcome::Duplicate) => ItemStatus::Duplicate,
                         _ => {
                             r.insert("message".into(), IngestError::Conflict.to_string().into());
-                            "conflict"
+                            ItemStatus::Conflict
                         }
                     }
                 }
@@ -160,15 +180,11 @@ async fn ingest_batch(
                     state.metrics.rejected("validation").inc();
                     r.insert("message".into(), e.message.as_str().into());
                     r.insert("errors".into(), json!(e.errors));
-                    "invalid"
+                    ItemStatus::Invalid
                 }
             };
-            let slot = ["accepted", "duplicate", "conflict", "invalid"]
-                .iter()
-                .position(|s| *s == status)
-                .unwrap_or(3);
-            tally[slot] += 1;
-            r.insert("status".into(), status.into());
+            tally[status as usize] += 1;
+            r.insert("status".into(), status.as_str().into());
             Value::Object(r)
         })
         .collect();

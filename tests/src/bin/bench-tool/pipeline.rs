@@ -317,6 +317,7 @@ pub async fn run(stores: &StoreConfig, args: PipelineArgs) -> anyhow::Result<()>
         }
     }
     let memory_after = redis_used_memory(&stores.redis.url).await?;
+    rollups.shutdown().await;
     println!(
         "\n== pipeline: {} movies (Zipf s={}), {} users, batches of {}, flush every {} s ({} cores) ==",
         args.movies,

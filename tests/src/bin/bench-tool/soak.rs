@@ -220,6 +220,7 @@ pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {
             }
         }
     }
+    rollups.shutdown().await;
 
     let flushes = flushes.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let longest = flushes.iter().map(|f| f.seconds).fold(0.0, f64::max);
