@@ -60,7 +60,7 @@ EXCLUDE=positive_data_acceptance,use_after_free,ensure_resource_availability,obj
 fuzz() {
   local name="$1" port="$2" token="$3"; shift 3
   log "schemathesis: $name ($EXAMPLES examples per operation and phase)"
-  "$DEV/venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+  "$DEV/venv/bin/schemathesis" --config-file "$ROOT/scripts/schemathesis.toml" run "http://127.0.0.1:$port/openapi.json" \
     --checks "$CHECKS" --exclude-checks "$EXCLUDE" --max-examples "$EXAMPLES" \
     --generation-deterministic --no-color -H "Authorization: Bearer $token" "$@" \
     >"$DEV/log/fuzz-$name.txt" 2>&1 || { cat "$DEV/log/fuzz-$name.txt"; die "schemathesis found failures in $name"; }
