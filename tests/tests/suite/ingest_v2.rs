@@ -319,3 +319,30 @@ async fn the_openapi_document_lists_every_route_shape_and_form() -> anyhow::Resu
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn ingest_reloads_its_script_when_redis_forgot_it() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let app = env.spawn_ingest().await?;
+    app.send("before", "movie", "m-1", "view", 1).await?;
+    // What a Redis restart does to the script cache (every test's scripts
+    // load again on their next call).
+    let mut redis = env.redis().await?;
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut redis)
+        .await?;
+    app.send("after", "movie", "m-1", "view", 1).await?;
+    let (status, body) = app
+        .post_json_to(
+            BATCH,
+            &json!([event("after-batch", "movie", "m-2", "view", 1)]),
+        )
+        .await?;
+    assert_eq!(
+        (status, statuses(&body)),
+        (200, vec!["accepted".to_string()])
+    );
+    assert_eq!(env.counts_waiting().await?, 3);
+    Ok(())
+}
