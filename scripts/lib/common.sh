@@ -123,6 +123,31 @@ drop_run_data() {
   redis-cli -u "$ANALYTICS_REDIS_URL" --scan --pattern "$1:*" | xargs -r -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
 }
 
+# start_release_ingest NAME PORT: builds the release binaries, points every
+# binary at a namespace of its own (RUN: Redis prefix, Mongo database, MySQL
+# schema), migrates it, and runs ingest-svc on PORT until /ready; sets RUN,
+# BIN and PID, and drops the namespace on exit.
+start_release_ingest() {
+  local name="$1" port="$2"
+  RUN="$name$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  start_stores
+  log "building release binaries"
+  cargo build --release -p ingest-svc -p flush-worker --bins --quiet
+  cargo build --release -p analytics-tests --bin bench-tool --quiet
+  BIN="$ROOT/target/release"
+  export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"
+  export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL" ANALYTICS__MONGO__DATABASE="$RUN"
+  export ANALYTICS__MYSQL__URL="${ANALYTICS_MYSQL_URL%/*}/$RUN"
+  export ANALYTICS__INGEST__BIND="127.0.0.1:$port" ANALYTICS__INGEST__RATE_LIMIT_PER_MINUTE=0
+  export RUST_LOG=warn
+  mysql_admin -e "CREATE DATABASE IF NOT EXISTS \`$RUN\`"
+  "$BIN/flush-worker" migrate >/dev/null
+  "$BIN/ingest-svc" >"$DEV/log/$name-ingest.log" 2>&1 &
+  PID=$!
+  trap 'kill "$PID" 2>/dev/null || true; drop_run_data "$RUN" "$BIN"' EXIT
+  wait_for "ingest-svc" 30 curl -fsS "http://127.0.0.1:$port/ready"
+}
+
 # wrk_summary FILE: "req/s p50 p99 non-2xx requests" from a `wrk --latency` report.
 wrk_summary() {
   awk '/Requests\/sec/ {rps=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {bad=$5}

@@ -374,6 +374,17 @@ impl TestEnv {
     }
 
     /// Counter keys waiting for a flush, over every partition.
+    /// Redis keys of this test other than the 48 h dedupe markers: what a
+    /// drained pipeline must not leave behind.
+    pub async fn leftover_keys(&self) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .redis_keys()
+            .await?
+            .into_iter()
+            .filter(|k| !k.contains(":evt:"))
+            .collect())
+    }
+
     pub async fn dirty_keys(&self) -> anyhow::Result<u64> {
         let counters = self.hot_counters()?;
         let mut total = 0;
@@ -653,6 +664,14 @@ pub async fn count_in_redis(
     Ok(counters
         .ingest_event(event, &analytics_domain::BucketMode::default(), true)
         .await?)
+}
+
+/// The fields a 422 body names, in order.
+pub fn error_fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// A valid event occurring now.

@@ -296,12 +296,7 @@ async fn assert_exact(
             .sum();
         assert_eq!(views, expected[0].0, "{collection}");
     }
-    let leftovers: Vec<String> = env
-        .redis_keys()
-        .await?
-        .into_iter()
-        .filter(|k| !k.contains(":evt:"))
-        .collect();
+    let leftovers = env.leftover_keys().await?;
     assert!(leftovers.is_empty(), "{leftovers:?}");
     Ok(())
 }

@@ -1,19 +1,12 @@
 //! The ingest endpoint's contract against real Redis.
 
-use analytics_tests::{event, TestEnv};
+use analytics_tests::{error_fields, event, TestEnv};
 use serde_json::{json, Value};
 
 async fn status_and_body(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     let body = resp.json().await.unwrap_or(Value::Null);
     (status, body)
-}
-
-fn error_fields(body: &Value) -> Vec<String> {
-    body["errors"]
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
 }
 
 /// The counter hash of a movie across all partitions: field -> count.

@@ -2,7 +2,7 @@
 //! per-item results, protobuf, browser beacons and CORS, and the dry run.
 
 use analytics_proto::analytics::v1::{Event as ProtoEvent, EventBatch};
-use analytics_tests::{event, TestEnv};
+use analytics_tests::{error_fields, event, TestEnv};
 use prost::Message;
 use serde_json::{json, Value};
 
@@ -58,11 +58,7 @@ async fn the_seed_producers_bodies_are_accepted_where_they_send_them() -> anyhow
         )
         .await?;
     assert_eq!(status, 422);
-    let fields: Vec<&String> = body["errors"]
-        .as_object()
-        .map(|o| o.keys().collect())
-        .unwrap_or_default();
-    assert_eq!(fields, ["event_type", "video_id"], "{body}");
+    assert_eq!(error_fields(&body), ["event_type", "video_id"], "{body}");
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! telemetry-svc job event ingest against the real MongoDB-wire server.
 
-use analytics_tests::{TestEnv, OPERATOR_TOKEN, PRODUCER_TOKEN};
+use analytics_tests::{error_fields, TestEnv, OPERATOR_TOKEN, PRODUCER_TOKEN};
 use chrono::{Duration, Utc};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
@@ -122,12 +122,8 @@ async fn bad_bodies_and_fields_are_4xx_naming_them() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(status, 422);
-    let fields: Vec<&String> = body["errors"]
-        .as_object()
-        .map(|o| o.keys().collect())
-        .unwrap_or_default();
     assert_eq!(
-        fields,
+        error_fields(&body),
         ["attempt", "event_type", "job_name", "job_uuid", "timestamp"]
     );
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use analytics_domain::measures::Increments;
-use analytics_domain::{BucketMode, Event, KeySpace};
+use analytics_domain::{BucketMode, Domain, Event, KeySpace};
 use deadpool_redis::redis::{self, RedisError};
 
 use super::scripts::IngestOutcome;
@@ -101,17 +101,23 @@ impl HotCounters {
             .key(self.keys.log(p))
             .arg(DEDUPE_TTL_SECS)
             .arg(if log { "1" } else { "0" });
+        // Each domain's site hash on this partition, named and ordered once
+        // per call (a call's events almost always share one domain).
+        let mut sites: BTreeMap<&Domain, (String, u32)> = BTreeMap::new();
         for item in items {
             let entity = &item.event.entity;
-            let site = KeySpace::site_entity(&entity.domain, p);
+            let (site_key, site_order) = sites.entry(&entity.domain).or_insert_with(|| {
+                let site = KeySpace::site_entity(&entity.domain, p);
+                (self.keys.counter(p, &site), KeySpace::entity_order(&site))
+            });
             let inc = item.increments;
             invocation
                 .key(self.keys.event_marker(p, &item.event.event_id))
                 .key(self.keys.counter(p, entity))
-                .key(self.keys.counter(p, &site))
+                .key(site_key.as_str())
                 .arg(item.event.fingerprint())
                 .arg(KeySpace::entity_order(entity))
-                .arg(KeySpace::entity_order(&site))
+                .arg(*site_order)
                 .arg(inc.units)
                 .arg(item.log_entry)
                 .arg(inc.counter.len());

@@ -27,33 +27,22 @@ pub(super) async fn copy(
     report: &mut FlushReport,
 ) {
     let started = Instant::now();
-    copy_leased(stores, opts, run_id, leased, deadline, report).await;
-    report.log_copy_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-}
-
-async fn copy_leased(
-    stores: &Stores,
-    opts: &FlushOptions,
-    run_id: &str,
-    leased: &[u16],
-    deadline: Instant,
-    report: &mut FlushReport,
-) {
     for &p in leased {
         match copy_partition(stores, opts, run_id, p, deadline, report).await {
             Ok(()) => {}
             Err(e) if e.store() == "mysql" => {
                 report.log_deferred = true;
                 tracing::warn!(partition = p, error = %e, "raw event log not copied; it waits in Redis for the next run");
-                return;
+                break;
             }
             Err(e) => {
                 report.errors += 1;
                 tracing::error!(partition = p, error = %e, "raw event log copy stopped");
-                return;
+                break;
             }
         }
     }
+    report.log_copy_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
 }
 
 async fn copy_partition(
