@@ -155,6 +155,7 @@ impl TestEnv {
             ("read_api.counts_rate_limit_per_minute", "0".into()),
             // Counts exact at once; the cache has its own test.
             ("read_api.counts_cache_ms", "0".into()),
+            ("read_api.report_cache_ms", "0".into()),
             ("flush.lease_ttl_ms", "300".into()),
         ] {
             settings.insert(k.to_string(), v);

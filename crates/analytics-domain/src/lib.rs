@@ -11,10 +11,12 @@ pub mod keys;
 pub mod measures;
 pub mod privacy;
 pub mod producers;
+pub mod ranking;
 pub mod rollup;
 pub mod sweep;
 pub mod time;
 pub mod unique;
+pub mod viewing;
 pub mod vocabulary;
 
 pub use event::{Event, EventRules, UserId, ValidationErrors, ValueLimits};

@@ -18,6 +18,7 @@
 //! - **zero-result searches** = `zero_results`; **net likes** = `like` −
 //!   `unlike`.
 
+use crate::details::Details;
 use crate::event::Event;
 use crate::keys::CounterField;
 use crate::time::BucketMode;
@@ -26,6 +27,45 @@ use crate::vocabulary::{Action, Sum};
 
 /// A finish at or beyond this share of a known duration is a completion.
 pub const COMPLETION_PERCENT: i64 = 90;
+
+/// What one playback event says about its viewing: the seconds it adds to
+/// watch time and, for an event that ends playback, whether the viewing
+/// completed and how far through it was. The counters and the raw-log
+/// readers (user statistics) both decide with this one function.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Playback {
+    pub watched_seconds: i64,
+    pub completed: bool,
+    /// Whole percent of a known duration, for ending events.
+    pub percent: Option<i64>,
+}
+
+impl Playback {
+    pub fn of(action: Action, d: &Details) -> Self {
+        let watched_seconds = match (d.watched_seconds, d.position_seconds) {
+            (Some(w), _) => i64::from(w),
+            (None, Some(p)) if action.ends_playback() => i64::from(p),
+            _ => 0,
+        };
+        if !action.ends_playback() {
+            return Playback {
+                watched_seconds,
+                ..Playback::default()
+            };
+        }
+        let percent = d.watch_percent(action);
+        let completed = match (action, percent) {
+            (Action::Complete, _) | (Action::Finish, None) => true,
+            (_, Some(p)) => p >= COMPLETION_PERCENT,
+            _ => false,
+        };
+        Playback {
+            watched_seconds,
+            completed,
+            percent,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Increments {
@@ -58,24 +98,12 @@ impl Event {
         if self.action == Action::Rate {
             sum(Sum::RatingStars, self.value);
         }
-        let watched = match (d.watched_seconds, d.position_seconds) {
-            (Some(w), _) => i64::from(w),
-            (None, Some(p)) if self.action.ends_playback() => i64::from(p),
-            _ => 0,
-        };
-        sum(Sum::WatchSeconds, watched);
-        if self.action.ends_playback() {
-            let percent = d.watch_percent(self.action);
-            let completed = match (self.action, percent) {
-                (Action::Complete, _) | (Action::Finish, None) => true,
-                (_, Some(p)) => p >= COMPLETION_PERCENT,
-                _ => false,
-            };
-            sum(Sum::Completions, i64::from(completed));
-            if let Some(p) = percent {
-                sum(Sum::WatchPercentSum, p);
-                sum(Sum::WatchPercentSamples, 1);
-            }
+        let playback = Playback::of(self.action, d);
+        sum(Sum::WatchSeconds, playback.watched_seconds);
+        sum(Sum::Completions, i64::from(playback.completed));
+        if let Some(p) = playback.percent {
+            sum(Sum::WatchPercentSum, p);
+            sum(Sum::WatchPercentSamples, 1);
         }
         if self.action == Action::Search && d.result_count == Some(0) {
             sum(Sum::ZeroResults, 1);

@@ -32,7 +32,7 @@ impl EntityType {
         EntityType::Site,
     ];
 
-    /// The catalogue's types: the ones with leaderboards and replicas.
+    /// The catalogue's types: the ones with MySQL replicas.
     pub const CATALOGUE: [EntityType; 3] = [EntityType::Movie, EntityType::Actor, EntityType::Tag];
 
     pub fn as_str(self) -> &'static str {
@@ -223,6 +223,25 @@ impl Action {
     /// has a file to download; actor and tag pages are only viewed…).
     pub fn fits(self, entity_type: EntityType) -> bool {
         self.spec().types.contains(&entity_type)
+    }
+
+    /// The player's events (what "concurrent viewers", playback error rates
+    /// and user statistics read).
+    pub const PLAYBACK: [Action; 10] = [
+        Action::Start,
+        Action::Progress,
+        Action::Pause,
+        Action::Resume,
+        Action::Seek,
+        Action::Buffer,
+        Action::QualityChange,
+        Action::Error,
+        Action::Complete,
+        Action::Finish,
+    ];
+
+    pub fn is_playback(self) -> bool {
+        Self::PLAYBACK.contains(&self)
     }
 
     /// A playback event that ends a viewing (its position says how far).

@@ -1,5 +1,5 @@
 //! Leaderboards: the top [`LEADERBOARD_SIZE`] entities of each (domain,
-//! type, action, period bucket), kept in one small document so a top-N read
+//! type, measure, period bucket), kept in one small document so a top-N read
 //! never depends on how a server plans a sort over a whole bucket.
 //!
 //! Counts only grow, so an entity outside a board can only enter it when its
@@ -14,8 +14,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use analytics_domain::ranking::{DayBoard, Measure};
 use analytics_domain::rollup::{Counts, RollupDelta};
-use analytics_domain::{Action, Domain, EntityType, Period};
+use analytics_domain::{Domain, EntityType, Period};
 use chrono::Utc;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
@@ -53,7 +54,7 @@ impl BoardScope {
         }
     }
 
-    fn board_id(&self, action: Action) -> String {
+    fn board_id(&self, measure: Measure) -> String {
         let bucket = match (self.period, &self.bucket) {
             (Some(p), Some(b)) => format!("{}={b}", p.field()),
             _ => "all".to_string(),
@@ -62,7 +63,7 @@ impl BoardScope {
             "{}|{}|{}|{bucket}",
             self.domain.as_str(),
             self.entity_type.as_str(),
-            action.as_str()
+            measure.as_str()
         )
     }
 
@@ -108,8 +109,8 @@ impl BoardScope {
 /// The entities whose counts a delta changes, per board scope.
 fn changed(delta: &RollupDelta) -> HashMap<BoardScope, BTreeSet<String>> {
     let mut out: HashMap<BoardScope, BTreeSet<String>> = HashMap::new();
-    // Boards rank the catalogue's v1 actions; other types have none.
-    for entity in delta.totals.keys().filter(|e| e.entity_type.is_catalogue()) {
+    let ranked = |t: EntityType| !Measure::ranked(t).is_empty();
+    for entity in delta.totals.keys().filter(|e| ranked(e.entity_type)) {
         out.entry(BoardScope::new(&entity.domain, entity.entity_type, None))
             .or_default()
             .insert(entity.entity_id.clone());
@@ -117,7 +118,7 @@ fn changed(delta: &RollupDelta) -> HashMap<BoardScope, BTreeSet<String>> {
     for key in delta
         .buckets
         .keys()
-        .filter(|k| k.entity.entity_type.is_catalogue())
+        .filter(|k| ranked(k.entity.entity_type))
     {
         let scope = BoardScope::new(
             &key.entity.domain,
@@ -131,16 +132,17 @@ fn changed(delta: &RollupDelta) -> HashMap<BoardScope, BTreeSet<String>> {
     out
 }
 
-/// A board's entries: entity ids with every action's count.
+/// A board's entries: entity ids with every ranked measure of their type.
 type Entries = Vec<(String, Counts)>;
 
-/// Ranking order by `action`: count descending, then entity id (stable ties);
-/// entities without any of it are not ranked.
-fn rank(entries: &mut Entries, action: Action) {
-    entries.retain(|(_, c)| c.get(action) > 0);
+/// Ranking order by `measure`: value descending, then entity id (stable
+/// ties); entities without any of it are not ranked.
+fn rank(entries: &mut Entries, measure: Measure) {
+    entries.retain(|(_, c)| measure.of(c) > 0);
     entries.sort_by(|a, b| {
-        b.1.get(action)
-            .cmp(&a.1.get(action))
+        measure
+            .of(&b.1)
+            .cmp(&measure.of(&a.1))
             .then_with(|| a.0.cmp(&b.0))
     });
     entries.truncate(LEADERBOARD_SIZE);
@@ -261,10 +263,10 @@ impl Leaderboards {
         for chunk in entities.chunks(PENDING_CHUNK) {
             current.extend(self.current_counts(scope, chunk).await?);
         }
-        // Every action's board: its entries carry all counts, so a change in
-        // downloads refreshes the views board's entry too.
-        for action in Action::V1 {
-            self.update_board(scope, action, Some(&current)).await?;
+        // Every measure's board: its entries carry all measures, so a change
+        // in downloads refreshes the views board's entry too.
+        for measure in Measure::ranked(scope.entity_type) {
+            self.update_board(scope, *measure, Some(&current)).await?;
         }
         self.db
             .collection::<Document>(LEADERBOARD_PENDING)
@@ -283,8 +285,8 @@ impl Leaderboards {
         let mut filter = scope.filter();
         filter.insert("entity_id", doc! {"$in": ids});
         let mut projection = doc! {"_id": 0, "entity_id": 1};
-        for action in Action::V1 {
-            projection.insert(action.as_str(), 1);
+        for measure in Measure::ranked(scope.entity_type) {
+            projection.insert(measure.as_str(), 1);
         }
         let cursor = self
             .db
@@ -300,16 +302,16 @@ impl Leaderboards {
     async fn ranked_by_sort(
         &self,
         scope: &BoardScope,
-        action: Action,
+        measure: Measure,
     ) -> Result<Entries, StoreError> {
         let mut filter = scope.filter();
-        filter.insert(action.as_str(), doc! {"$gt": 0});
+        filter.insert(measure.as_str(), doc! {"$gt": 0});
         let cursor = self
             .db
             .collection::<Document>(scope.collection())
             .find(filter)
             .projection(crate::rollups::without_registers())
-            .sort(doc! {action.as_str(): -1, "entity_id": 1})
+            .sort(doc! {measure.as_str(): -1, "entity_id": 1})
             .limit(LEADERBOARD_SIZE as i64)
             .await?;
         collect_counts(cursor).await
@@ -323,11 +325,11 @@ impl Leaderboards {
     async fn update_board(
         &self,
         scope: &BoardScope,
-        action: Action,
+        measure: Measure,
         changed: Option<&Entries>,
     ) -> Result<(), StoreError> {
         let boards = self.db.collection::<Document>(LEADERBOARDS);
-        let id = scope.board_id(action);
+        let id = scope.board_id(measure);
         for _ in 0..MAX_MERGE_ATTEMPTS {
             let board = boards.find_one(doc! {"_id": &id}).await?;
             let entries = match (&board, changed) {
@@ -336,22 +338,22 @@ impl Leaderboards {
                     for (entity, counts) in changed {
                         // Counts only grow: the higher of two readings is the newer.
                         let slot = best.entry(entity.clone()).or_default();
-                        for a in Action::V1 {
-                            let newer = slot.get(a).max(counts.get(a));
-                            slot.add(a, newer - slot.get(a));
+                        for m in Measure::ranked(scope.entity_type) {
+                            let newer = m.of(slot).max(m.of(counts));
+                            m.add_to(slot, newer - m.of(slot));
                         }
                     }
                     // An entity outside a full board whose count stays
                     // below the last entry's is cut again by the ranking.
                     let mut entries: Entries = best.into_iter().collect();
-                    rank(&mut entries, action);
+                    rank(&mut entries, measure);
                     entries
                 }
-                _ => self.ranked_by_sort(scope, action).await?,
+                _ => self.ranked_by_sort(scope, measure).await?,
             };
             let stored = match board {
                 None => {
-                    let mut new = board_doc(scope, action, &entries, 1);
+                    let mut new = board_doc(scope, measure, &entries, 1);
                     new.insert("_id", &id);
                     match boards.insert_one(new).await {
                         Ok(_) => true,
@@ -365,7 +367,7 @@ impl Leaderboards {
                     boards
                         .replace_one(
                             doc! {"_id": &id, "version": version},
-                            board_doc(scope, action, &entries, version + 1),
+                            board_doc(scope, measure, &entries, version + 1),
                         )
                         .await?
                         .matched_count
@@ -411,34 +413,82 @@ impl Leaderboards {
                 scopes.extend(BoardScope::from_doc(&scope));
             }
         }
+        let mut rebuilt = 0;
         for scope in &scopes {
-            for action in Action::V1 {
-                self.update_board(scope, action, None).await?;
+            for measure in Measure::ranked(scope.entity_type) {
+                self.update_board(scope, *measure, None).await?;
+                rebuilt += 1;
             }
         }
-        Ok(scopes.len() * Action::V1.len())
+        Ok(rebuilt)
     }
 
-    /// The top `limit` of a bucket with every action's count, from its
+    /// The top `limit` of a bucket with every ranked measure, from its
     /// board (one small document), or by a sort where no board exists yet.
     /// The board is as fresh as the last merge, right after each flush commit.
     pub async fn top(
         &self,
         scope: &BoardScope,
-        action: Action,
+        measure: Measure,
         limit: usize,
     ) -> Result<Entries, StoreError> {
         let board = self
             .db
             .collection::<Document>(LEADERBOARDS)
-            .find_one(doc! {"_id": scope.board_id(action)})
+            .find_one(doc! {"_id": scope.board_id(measure)})
             .await?;
         let mut entries = match board {
             Some(board) => entries_of(&board),
-            None => self.ranked_by_sort(scope, action).await?,
+            None => self.ranked_by_sort(scope, measure).await?,
         };
         entries.truncate(limit);
         Ok(entries)
+    }
+
+    /// The daily boards of `dates` (labels) for one measure, in one read
+    /// (a day without a board yet is ranked by a sort), as the range
+    /// ranking takes them.
+    pub async fn day_boards(
+        &self,
+        domain: &Domain,
+        entity_type: EntityType,
+        measure: Measure,
+        dates: &[String],
+    ) -> Result<Vec<DayBoard>, StoreError> {
+        let scopes: Vec<BoardScope> = dates
+            .iter()
+            .map(|d| BoardScope::new(domain, entity_type, Some((Period::Day, d))))
+            .collect();
+        let ids: Vec<String> = scopes.iter().map(|s| s.board_id(measure)).collect();
+        let mut cursor = self
+            .db
+            .collection::<Document>(LEADERBOARDS)
+            .find(doc! {"_id": {"$in": &ids}})
+            .await?;
+        let mut found: HashMap<String, Entries> = HashMap::new();
+        while let Some(board) = cursor.try_next().await? {
+            if let Ok(id) = board.get_str("_id") {
+                found.insert(id.to_string(), entries_of(&board));
+            }
+        }
+        let mut out = Vec::with_capacity(scopes.len());
+        for (scope, id) in scopes.iter().zip(&ids) {
+            let entries = match found.remove(id) {
+                Some(entries) => entries,
+                None => self.ranked_by_sort(scope, measure).await?,
+            };
+            out.push(DayBoard {
+                full: entries.len() >= LEADERBOARD_SIZE,
+                entries: entries
+                    .into_iter()
+                    .map(|(id, c)| {
+                        let v = measure.of(&c);
+                        (id, v)
+                    })
+                    .collect(),
+            });
+        }
+        Ok(out)
     }
 
     /// How many change records wait to be merged into the boards.
@@ -451,9 +501,9 @@ impl Leaderboards {
     }
 }
 
-fn board_doc(scope: &BoardScope, action: Action, entries: &Entries, version: i64) -> Document {
+fn board_doc(scope: &BoardScope, measure: Measure, entries: &Entries, version: i64) -> Document {
     let mut board = scope.to_doc();
-    board.insert("action", action.as_str());
+    board.insert("action", measure.as_str());
     board.insert("version", version);
     board.insert("updated_at", bson_time(Utc::now()));
     board.insert(
@@ -462,8 +512,8 @@ fn board_doc(scope: &BoardScope, action: Action, entries: &Entries, version: i64
             .iter()
             .map(|(id, counts)| {
                 let mut entry = doc! {"entity_id": id};
-                for a in Action::V1 {
-                    entry.insert(a.as_str(), counts.get(a));
+                for m in Measure::ranked(scope.entity_type) {
+                    entry.insert(m.as_str(), m.of(counts));
                 }
                 entry
             })

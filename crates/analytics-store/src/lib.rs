@@ -8,6 +8,7 @@ pub mod hot_counters;
 pub mod job_events;
 pub mod job_summary;
 pub mod leaderboard;
+pub mod log_reads;
 pub mod rollups;
 
 pub use catalogue::CatalogueStore;

@@ -3,17 +3,22 @@
 
 pub mod auth;
 pub mod counts_cache;
+pub mod discovery;
 pub mod error;
 pub mod openapi;
 pub mod params;
+pub mod range_top;
+pub mod report_cache;
 pub mod routes;
 pub mod settings;
+pub mod table;
+pub mod viewing;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{middleware, web};
-use analytics_domain::EventRules;
+use analytics_domain::{Domain, EventRules};
 use analytics_runtime::auth::Token;
 use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
@@ -23,12 +28,15 @@ use prometheus_client::registry::Registry;
 
 use crate::counts_cache::CountsCache;
 use crate::error::ReadApiError;
+use crate::report_cache::ReportCache;
 pub use crate::settings::Settings;
 pub use actix_web::dev::ServerHandle;
 pub use analytics_runtime::http::Application;
 
 /// Entities whose counts are remembered at once.
 const COUNTS_CACHE_ENTRIES: usize = 50_000;
+/// Reports (distinct parameters) remembered at once.
+const REPORT_CACHE_ENTRIES: usize = 10_000;
 /// How long a client may take to send a request's head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -41,9 +49,15 @@ pub struct AppState {
     pub retry_after: u64,
     pub max_series_points: usize,
     pub counts_cache: CountsCache,
+    pub reports: ReportCache,
 }
 
 impl AppState {
+    /// Today in the domain's zone (where every range ends by default).
+    pub fn today(&self, domain: &Domain) -> chrono::NaiveDate {
+        self.rules.bucket_mode(domain).today(chrono::Utc::now())
+    }
+
     /// A store failure as this API's error (503 for an outage, else 500).
     pub fn store_error(&self, source: StoreError) -> ReadApiError {
         ReadApiError::Store {
@@ -89,6 +103,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         retry_after: cfg.retry_after_seconds,
         max_series_points: cfg.max_series_points,
         counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
+        reports: ReportCache::new(cfg.report_cache_ttl(), REPORT_CACHE_ENTRIES),
     });
     let meta = ServiceMeta { registry, openapi };
     let options = ServeOptions {
@@ -107,6 +122,34 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                     .route(web::get().to(routes::entity)),
             )
             .service(get("/api/v1/admin/analytics/trends").route(web::get().to(routes::trends)))
+            .service(
+                get("/api/v1/admin/analytics/search/queries")
+                    .route(web::get().to(discovery::search_queries)),
+            )
+            .service(
+                get("/api/v1/admin/analytics/search/daily")
+                    .route(web::get().to(discovery::search_daily)),
+            )
+            .service(
+                get("/api/v1/admin/analytics/recommendations")
+                    .route(web::get().to(discovery::recommendations)),
+            )
+            .service(
+                get("/api/v1/admin/analytics/recommendations/movies")
+                    .route(web::get().to(discovery::clicked_movies)),
+            )
+            .service(
+                get("/api/v1/analytics/content/popular").route(web::get().to(viewing::popular)),
+            )
+            .service(
+                get("/api/metrics/video/{video_id}").route(web::get().to(viewing::video_metrics)),
+            )
+            .service(
+                get("/api/v1/analytics/user/{user_id}/stats")
+                    .route(web::get().to(viewing::user_stats)),
+            )
+            .service(get("/api/v1/analytics/trends").route(web::get().to(viewing::viewing_trends)))
+            .service(get("/api/v1/analytics/peak-hours").route(web::get().to(viewing::peak_hours)))
             .service(
                 get("/api/v1/analytics/counts/{entity_type}/{entity_id}")
                     .wrap(middleware::from_fn({

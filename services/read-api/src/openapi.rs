@@ -1,10 +1,12 @@
 //! The OpenAPI description of every read-api endpoint.
 
-use analytics_domain::event::MAX_ID_CHARS;
+use analytics_domain::event::{MAX_ID_CHARS, MAX_USER_ID_CHARS};
 use analytics_runtime::openapi::{
     document as build, id_schema, operational_paths, path, query, responses,
 };
 use serde_json::{json, Value};
+
+use crate::params::MAX_RANGE_DAYS;
 
 /// Every action's count, as each response carries them.
 fn counts(mut schema: Value) -> Value {
@@ -17,6 +19,203 @@ fn counts(mut schema: Value) -> Value {
     schema
 }
 
+/// A list route's 200: the JSON body, or its rows as CSV (`Accept:
+/// text/csv` or `format=csv`).
+fn listing(description: &str, schema: Value, errors: &[u16]) -> Value {
+    let mut out = responses(&[("200", description, schema)], errors);
+    out["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
+    out
+}
+
+fn format_param() -> Value {
+    query(
+        "format",
+        json!({"type": "string", "enum": ["json", "csv"]}),
+        "csv: the rows as CSV with a header row (as Accept: text/csv); default json.",
+    )
+}
+
+fn integer(min: i64) -> Value {
+    json!({"type": "integer", "minimum": min})
+}
+
+fn nullable_string() -> Value {
+    json!({"type": "string", "nullable": true})
+}
+
+/// An object schema whose properties are all required.
+fn object(properties: Value) -> Value {
+    let required: Vec<String> = properties
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+/// The range parameters of the range reports: `days` ending today, or
+/// `from`/`to` (named otherwise by the video player's route).
+fn range_params(from: &str, to: &str, default_days: i64) -> Vec<Value> {
+    let date =
+        json!({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"});
+    vec![
+        query(
+            "days",
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_RANGE_DAYS, "default": default_days}),
+            &format!("Local days ending today (not with {from}/{to})."),
+        ),
+        query(from, date.clone(), &format!("First local day (default: {to} minus days − 1); at most {MAX_RANGE_DAYS} days before {to}.")),
+        query(to, date, "Last local day (default: today in the domain's zone)."),
+    ]
+}
+
+/// The fields every range report starts with.
+fn range_head(mut properties: Value) -> Value {
+    properties["domain"] = json!({"type": "string"});
+    properties["period_days"] = json!({"type": "integer", "minimum": 1, "maximum": MAX_RANGE_DAYS});
+    properties["from"] = json!({"type": "string"});
+    properties["to"] = json!({"type": "string"});
+    object(properties)
+}
+
+/// The seed-compatible viewing routes and the search and recommendation
+/// reports.
+fn viewing_paths(paths: &mut serde_json::Map<String, Value>, domain: &Value, admin: &Value) {
+    let limit = query(
+        "limit",
+        json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+        "How many.",
+    );
+    let ranking = json!({"type": "string", "enum": ["exact", "approximate"]});
+    let errors: &[u16] = &[401, 403, 422, 500, 503];
+    let with = |mut list: Vec<Value>, more: &[Value]| {
+        list.extend(more.iter().cloned());
+        Value::Array(list)
+    };
+
+    let popular_item = object(json!({
+        "rank": integer(1), "movie_id": {"type": "string"},
+        "code": nullable_string(), "title": nullable_string(),
+        "total_views": integer(0), "unique_viewers": integer(0),
+        "completion_rate": {"type": "number", "minimum": 0, "maximum": 100},
+        "watch_time_seconds": integer(0), "avg_watch_percentage": {"type": "number", "minimum": 0, "maximum": 100},
+        "page_views": integer(0)}));
+    let popular = range_head(json!({
+        "items": {"type": "array", "items": popular_item},
+        "total_items": integer(0), "sort": {"type": "string"}, "ranking": ranking}));
+    paths.insert("/api/v1/analytics/content/popular".into(), json!({"get": {
+        "summary": "Most popular movies over a range of days: views (playback starts), unique viewers, completion rate (%), watch time.",
+        "security": admin,
+        "parameters": with(range_params("from", "to", 7), &[domain.clone(), limit.clone(),
+            query("sort", json!({"type": "string", "enum": ["views", "unique_viewers", "watch_time", "page_views"], "default": "views"}),
+                "Ranking: starts, merged unique viewers (among each day's leaders: approximate), watch seconds, page views."),
+            format_param()]),
+        "responses": listing("Ranked movies; `ranking` says whether the threshold test proved the order exact.", popular, errors)
+    }}));
+
+    let video = object(json!({
+        "video_id": {"type": "string"}, "views": integer(0), "unique_viewers": integer(0),
+        "watch_time_seconds": integer(0),
+        "avg_watch_percentage": {"type": "number", "minimum": 0, "maximum": 100},
+        "completion_rate": {"type": "number", "minimum": 0, "maximum": 1},
+        "engagement_score": {"type": "number", "minimum": 0, "maximum": 10},
+        "page_views": integer(0), "start_date": {"type": "string"}, "end_date": {"type": "string"},
+        "domain": {"type": "string"}}));
+    paths.insert("/api/metrics/video/{video_id}".into(), json!({"get": {
+        "summary": "One film's viewing metrics over a range of days (default: the last 30).",
+        "security": admin,
+        "parameters": with(vec![path("video_id", id_schema(MAX_ID_CHARS)), domain.clone()],
+            &range_params("startDate", "endDate", 30)),
+        "responses": responses(&[("200", "Views (starts), unique viewers, watch time, average watch %, completion rate (0..1), engagement score (0..10).", video)], errors)
+    }}));
+
+    let stats = object(json!({
+        "user_id": {"type": "string"}, "movies_started": integer(0), "movies_finished": integer(0),
+        "unique_movies_watched": integer(0), "total_watch_time_seconds": integer(0),
+        "completion_rate": {"type": "number", "minimum": 0, "maximum": 100},
+        "period_days": integer(1), "most_watched_movie_id": nullable_string(),
+        "domain": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}}));
+    paths.insert("/api/v1/analytics/user/{user_id}/stats".into(), json!({"get": {
+        "summary": "One user's viewing statistics over a range of days (default: the last 30), from the raw event log.",
+        "security": admin,
+        "parameters": with(vec![path("user_id", id_schema(MAX_USER_ID_CHARS)), domain.clone()],
+            &range_params("from", "to", 30)),
+        "responses": responses(&[("200", "Starts, completions, films, watch time, completion rate (%), the most watched film.", stats)], errors)
+    }}));
+
+    let day = object(json!({
+        "date": {"type": "string"}, "views": integer(0), "unique_viewers": integer(0),
+        "watch_time_seconds": integer(0), "completions": integer(0), "page_views": integer(0)}));
+    let trends =
+        range_head(json!({"unique_viewers": integer(0), "days": {"type": "array", "items": day}}));
+    paths.insert("/api/v1/analytics/trends".into(), json!({"get": {
+        "summary": "Daily viewing trends: views (starts), unique viewers, watch time, completions, page views.",
+        "security": admin,
+        "parameters": with(range_params("from", "to", 7), &[domain.clone(), format_param()]),
+        "responses": listing("One row per local day, zero-filled; `unique_viewers` over the whole range.", trends, errors)
+    }}));
+
+    let hour = object(
+        json!({"hour": {"type": "integer", "minimum": 0, "maximum": 23},
+        "events_count": integer(0), "unique_users": integer(0)}),
+    );
+    let peak = range_head(json!({"timezone": {"type": "string"},
+        "hours": {"type": "array", "minItems": 24, "maxItems": 24, "items": hour}}));
+    paths.insert("/api/v1/analytics/peak-hours".into(), json!({"get": {
+        "summary": "Activity per local hour of day: viewer events and distinct users, busiest first.",
+        "security": admin,
+        "parameters": with(range_params("from", "to", 7), &[domain.clone(), format_param()]),
+        "responses": listing("All 24 hours, ordered by events_count descending, then hour.", peak, errors)
+    }}));
+
+    let query_item = object(json!({"rank": integer(1), "query": {"type": "string"},
+        "searches": integer(0), "zero_results": integer(0)}));
+    let queries = range_head(json!({"sort": {"type": "string"}, "ranking": ranking,
+        "items": {"type": "array", "items": query_item}}));
+    paths.insert("/api/v1/admin/analytics/search/queries".into(), json!({"get": {
+        "summary": "Top search queries, or the queries that found nothing most often.",
+        "security": admin,
+        "parameters": with(range_params("from", "to", 7), &[domain.clone(), limit.clone(),
+            query("sort", json!({"type": "string", "enum": ["searches", "zero_results"], "default": "searches"}), "Ranking."),
+            format_param()]),
+        "responses": listing("Ranked queries (trimmed, lower-cased).", queries, errors)
+    }}));
+    let search_day = object(json!({"date": {"type": "string"}, "searches": integer(0),
+        "zero_results": integer(0), "zero_result_rate": {"type": "number", "minimum": 0, "maximum": 1}}));
+    paths.insert(
+        "/api/v1/admin/analytics/search/daily".into(),
+        json!({"get": {
+            "summary": "Searches and zero-result searches per local day.",
+            "security": admin,
+            "parameters": with(range_params("from", "to", 7), &[domain.clone(), format_param()]),
+            "responses": listing("One row per day, zero-filled.",
+                range_head(json!({"days": {"type": "array", "items": search_day}})), errors)
+        }}),
+    );
+    let cell = object(
+        json!({"placement": nullable_string(), "reason": nullable_string(),
+        "impressions": integer(0), "clicks": integer(0), "ctr": {"type": "number", "minimum": 0, "maximum": 1}}),
+    );
+    paths.insert("/api/v1/admin/analytics/recommendations".into(), json!({"get": {
+        "summary": "Recommendation impressions, clicks and click-through rate by placement, reason, or both.",
+        "security": admin,
+        "parameters": with(range_params("from", "to", 7), &[domain.clone(),
+            query("by", json!({"type": "string", "enum": ["placement", "reason", "both"], "default": "placement"}), "Grouping (an ungrouped field is null)."),
+            format_param()]),
+        "responses": listing("Groups, most shown first.",
+            range_head(json!({"by": {"type": "string"}, "items": {"type": "array", "items": cell}})), errors)
+    }}));
+    let clicked = object(json!({"rank": integer(1), "movie_id": {"type": "string"},
+        "code": nullable_string(), "title": nullable_string(), "clicks": integer(1),
+        "impressions": integer(0), "ctr": {"type": "number", "minimum": 0, "maximum": 1}}));
+    paths.insert("/api/v1/admin/analytics/recommendations/movies".into(), json!({"get": {
+        "summary": "The movies clicked most from recommendations.",
+        "security": admin,
+        "parameters": with(range_params("from", "to", 7), &[domain.clone(), limit, format_param()]),
+        "responses": listing("Movies by clicks, then id.",
+            range_head(json!({"items": {"type": "array", "items": clicked}})), errors)
+    }}));
+}
+
 pub fn document(domains: &[&str]) -> Value {
     let entity_type = json!({"type": "string", "enum": ["movie", "actor", "tag"]});
     let action = json!({"type": "string", "enum": ["view", "download"], "default": "view"});
@@ -25,9 +224,11 @@ pub fn document(domains: &[&str]) -> Value {
         json!({"type": "string", "enum": domains, "default": "jav"}),
         "A configured domain.",
     );
+    let domain_param = domain.clone();
     let date =
         json!({"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"});
     let admin = json!([{"admin": []}]);
+    let admin_security = admin.clone();
     let top_item = counts(
         json!({"type": "object", "required": ["rank", "entity_id"], "properties": {
         "rank": {"type": "integer", "minimum": 1},
@@ -75,9 +276,10 @@ pub fn document(domains: &[&str]) -> Value {
             query("period", json!({"type": "string", "enum": ["day", "week", "month", "year", "all"], "default": "day"}), "Rollup period."),
             query("bucket", json!({"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?|-W[0-9]{2})?$"}),
                 "A label of the period's kind (2026-11-21, 2026-W47, 2026-11 or 2026; not with period all); default: the current one in the domain's zone."),
-            query("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}), "How many.")
+            query("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}), "How many."),
+            format_param()
         ],
-        "responses": responses(&[("200", "Ranked items with every action's count (movies carry code and title).", top)], &[401, 403, 422, 500, 503])
+        "responses": listing("Ranked items with every action's count (movies carry code and title).", top, &[401, 403, 422, 500, 503])
     }}));
     paths.insert("/api/v1/admin/analytics/entities/{entity_type}/{entity_id}".into(), json!({"get": {
         "summary": "An entity's totals and its zero-filled series.",
@@ -89,9 +291,10 @@ pub fn document(domains: &[&str]) -> Value {
             query("from", date.clone(), "Default: 29 days before `to`; not after `to`."),
             query("to", date, "Default: today in the domain's zone."),
             query("granularity", json!({"type": "string", "enum": ["day", "week", "month", "year"], "default": "day"}),
-                "Series buckets (at most read_api.max_series_points of them).")
+                "Series buckets (at most read_api.max_series_points of them)."),
+            format_param()
         ],
-        "responses": responses(&[("200", "Totals and series.", entity)], &[401, 403, 422, 500, 503])
+        "responses": listing("Totals and series (CSV: the series).", entity, &[401, 403, 422, 500, 503])
     }}));
     paths.insert("/api/v1/admin/analytics/trends".into(), json!({"get": {
         "summary": "Site-wide daily series of one action.",
@@ -100,10 +303,12 @@ pub fn document(domains: &[&str]) -> Value {
             domain,
             query("days", json!({"type": "integer", "enum": [7, 14, 30, 90], "default": 14}), "Window ending today."),
             query("action", action, "Counted action."),
-            query("entity_type", entity_type.clone(), "Only this kind of entity (default: all).")
+            query("entity_type", entity_type.clone(), "Only this kind of entity (default: all)."),
+            format_param()
         ],
-        "responses": responses(&[("200", "Labels (dates) and values.", trends)], &[401, 403, 422, 500, 503])
+        "responses": listing("Labels (dates) and values (CSV: date, value).", trends, &[401, 403, 422, 500, 503])
     }}));
+    viewing_paths(&mut paths, &domain_param, &admin_security);
     paths.insert("/api/v1/analytics/counts/{entity_type}/{entity_id}".into(), json!({"get": {
         "summary": "Public display counts, including increments not yet flushed (rate limited per client; up to a second old).",
         "parameters": [path("entity_type", entity_type), path("entity_id", id_schema(MAX_ID_CHARS)), domain],

@@ -39,14 +39,32 @@ pub fn optional_entity_type(q: &Query) -> Result<Option<EntityType>, ReadApiErro
 }
 
 pub fn entity_id(raw: &str) -> Result<String, ReadApiError> {
+    id("entity_id", raw)
+}
+
+/// An id in a path: 1..255 characters as sent, no control or bidi
+/// formatting characters, surrounding blanks trimmed.
+pub fn id(name: &'static str, raw: &str) -> Result<String, ReadApiError> {
+    bounded_id(name, raw, analytics_domain::event::MAX_ID_CHARS)
+}
+
+/// A user id as the raw log keeps it (at most 64 characters).
+pub fn user_id(raw: &str) -> Result<String, ReadApiError> {
+    bounded_id("user_id", raw, analytics_domain::event::MAX_USER_ID_CHARS)
+}
+
+fn bounded_id(name: &'static str, raw: &str, max: usize) -> Result<String, ReadApiError> {
     let id = raw.trim();
     if id.is_empty()
-        || raw.chars().count() > analytics_domain::event::MAX_ID_CHARS
+        || raw.chars().count() > max
         || analytics_domain::event::has_forbidden_chars(id)
     {
         return Err(ReadApiError::invalid(
-            "entity_id",
-            "The entity id must be 1..255 characters without control or bidirectional formatting characters.",
+            name,
+            format!(
+                "The {} must be 1..{max} characters without control or bidirectional formatting characters.",
+                name.replace('_', " ")
+            ),
         ));
     }
     Ok(id.to_string())
@@ -126,9 +144,121 @@ pub fn int(
 pub fn date(q: &Query, name: &'static str) -> Result<Option<NaiveDate>, ReadApiError> {
     get(q, name)
         .map(|raw| {
-            NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-                ReadApiError::invalid(name, format!("The {name} must be a date YYYY-MM-DD."))
-            })
+            // Exactly YYYY-MM-DD: the parser alone would take 2026-1-1.
+            let shaped = raw.len() == 10
+                && raw.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .filter(|_| shaped)
+                .ok_or_else(|| {
+                    ReadApiError::invalid(name, format!("The {name} must be a date YYYY-MM-DD."))
+                })
         })
         .transpose()
+}
+
+/// The longest range a range route reads (a year, leap day included).
+pub const MAX_RANGE_DAYS: i64 = 366;
+
+/// An inclusive range of local days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl DayRange {
+    pub fn days(&self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+
+    /// The day labels of the range, first to last.
+    pub fn labels(&self) -> Vec<String> {
+        self.from
+            .iter_days()
+            .take_while(|d| *d <= self.to)
+            .map(|d| Period::Day.bucket_of(d))
+            .collect()
+    }
+
+    pub fn first(&self) -> String {
+        Period::Day.bucket_of(self.from)
+    }
+
+    pub fn last(&self) -> String {
+        Period::Day.bucket_of(self.to)
+    }
+
+    pub fn log_days(&self) -> analytics_store::log_reads::LocalDays {
+        analytics_store::log_reads::LocalDays {
+            from: self.from,
+            to: self.to,
+        }
+    }
+}
+
+/// A range given as `days` ending today (default `default_days`) or by
+/// its two ends (`names`: `from`/`to`, or the video player's
+/// `startDate`/`endDate`); never both, at most [`MAX_RANGE_DAYS`].
+pub fn day_range(
+    q: &Query,
+    names: (&'static str, &'static str),
+    today: NaiveDate,
+    default_days: i64,
+) -> Result<DayRange, ReadApiError> {
+    let (from_name, to_name) = names;
+    let from = date(q, from_name)?;
+    let to = date(q, to_name)?;
+    if q.contains_key("days") && (from.is_some() || to.is_some()) {
+        return Err(ReadApiError::invalid(
+            "days",
+            format!("Give days or a {from_name}/{to_name} range, not both."),
+        ));
+    }
+    let days = int(q, "days", default_days, 1, MAX_RANGE_DAYS)?;
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - chrono::Duration::days(days - 1));
+    if from > to {
+        return Err(ReadApiError::invalid(
+            from_name,
+            format!("The {from_name} date must not be after the {to_name} date."),
+        ));
+    }
+    let range = DayRange { from, to };
+    if range.days() > MAX_RANGE_DAYS {
+        return Err(ReadApiError::invalid(
+            from_name,
+            format!("The range must span at most {MAX_RANGE_DAYS} days."),
+        ));
+    }
+    Ok(range)
+}
+
+/// One of a closed set of names (`default` when absent).
+pub fn choice<T: Copy>(
+    q: &Query,
+    name: &'static str,
+    options: &[(&str, T)],
+    default: T,
+) -> Result<T, ReadApiError> {
+    let Some(raw) = get(q, name) else {
+        return Ok(default);
+    };
+    options
+        .iter()
+        .find(|(n, _)| *n == raw)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            ReadApiError::invalid(
+                name,
+                format!("The {name} must be one of {}.", names.join(", ")),
+            )
+        })
 }

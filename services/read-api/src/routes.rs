@@ -1,10 +1,12 @@
 //! Handlers. Admin routes check the bearer token first; `counts` is public.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+use analytics_domain::ranking::Measure;
 use analytics_domain::rollup::Counts;
-use analytics_domain::{Action, EntityKey, EntityType, Period};
+use analytics_domain::{Action, Domain, EntityKey, EntityType, Period};
 use analytics_store::leaderboard::{BoardScope, LEADERBOARD_SIZE};
 use analytics_store::HotCounters;
 use serde_json::{json, Map, Value};
@@ -12,6 +14,7 @@ use serde_json::{json, Map, Value};
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
+use crate::table;
 use crate::AppState;
 
 /// The v1 routes' counts: the v1 actions (the v2 measures have routes of
@@ -58,12 +61,33 @@ async fn totals_of(state: &AppState, entity: &EntityKey) -> Result<Counts, ReadA
     Ok(found.remove(&entity.entity_id).unwrap_or_default())
 }
 
+/// The catalogue's code and title of these movies, where it has them (the
+/// MySQL catalogue holds the `jav` domain's films).
+pub async fn movie_titles(
+    state: &AppState,
+    domain: &Domain,
+    ids: &[String],
+) -> Result<HashMap<String, (Option<String>, Option<String>)>, ReadApiError> {
+    if domain.as_str() != "jav" || ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    state
+        .catalogue
+        .movie_titles(ids)
+        .await
+        .map_err(|e| state.store_error(e))
+}
+
+const TOP_COLUMNS: &[&str] = &["rank", "entity_id", "code", "title", "view", "download"];
+
 /// GET /api/v1/admin/analytics/top
 pub async fn top(
     _: Admin,
+    req: HttpRequest,
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
+    let format = table::format(&req, &q)?;
     let domain = params::domain(&q, &state.rules)?;
     let entity_type = params::entity_type(q.get("entity_type").map(String::as_str))?;
     let action = params::action(&q)?;
@@ -87,18 +111,14 @@ pub async fn top(
         .leaderboards()
         .top(
             &scope,
-            action,
+            Measure::Count(action),
             usize::try_from(limit).unwrap_or(LEADERBOARD_SIZE),
         )
         .await
         .map_err(|e| state.store_error(e))?;
-    let titles = if entity_type == EntityType::Movie && domain.as_str() == "jav" {
+    let titles = if entity_type == EntityType::Movie {
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
-        state
-            .catalogue
-            .movie_titles(&ids)
-            .await
-            .map_err(|e| state.store_error(e))?
+        movie_titles(&state, &domain, &ids).await?
     } else {
         Default::default()
     };
@@ -117,23 +137,30 @@ pub async fn top(
             Value::Object(item)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
+    let body = json!({
         "domain": domain.as_str(),
         "entity_type": entity_type,
         "action": action,
         "period": period.map_or("all".to_string(), |p| format!("{p:?}").to_lowercase()),
         "bucket": bucket,
         "items": items,
-    })))
+    });
+    Ok(table::respond(format, body, "top", TOP_COLUMNS, |b| {
+        table::rows_at(b, "/items", TOP_COLUMNS)
+    }))
 }
+
+const SERIES_COLUMNS: &[&str] = &["bucket", "view", "download"];
 
 /// GET /api/v1/admin/analytics/entities/{entity_type}/{entity_id}
 pub async fn entity(
     _: Admin,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
+    let format = table::format(&req, &q)?;
     let entity = entity_of(path.into_inner(), &q, &state)?;
     let granularity = params::period(&q, "granularity", "day", false)?.unwrap_or(Period::Day);
     let today = state
@@ -175,7 +202,7 @@ pub async fn entity(
             Value::Object(point)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
+    let body = json!({
         "domain": entity.domain.as_str(),
         "entity_type": entity.entity_type,
         "entity_id": entity.entity_id,
@@ -184,15 +211,24 @@ pub async fn entity(
         "from": from.format("%Y-%m-%d").to_string(),
         "to": to.format("%Y-%m-%d").to_string(),
         "series": series,
-    })))
+    });
+    Ok(table::respond(
+        format,
+        body,
+        "series",
+        SERIES_COLUMNS,
+        |b| table::rows_at(b, "/series", SERIES_COLUMNS),
+    ))
 }
 
 /// GET /api/v1/admin/analytics/trends
 pub async fn trends(
     _: Admin,
+    req: HttpRequest,
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
+    let format = table::format(&req, &q)?;
     let domain = params::domain(&q, &state.rules)?;
     let days = params::int(&q, "days", 14, 1, 90)?;
     if ![7, 14, 30, 90].contains(&days) {
@@ -218,7 +254,12 @@ pub async fn trends(
         .iter()
         .map(|l| found.get(l).map_or(0, |c| c.get(action)))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
+    let rows: Vec<Vec<Value>> = labels
+        .iter()
+        .zip(&values)
+        .map(|(date, n)| vec![json!(date), json!(n)])
+        .collect();
+    let body = json!({
         "domain": domain.as_str(),
         "days": days,
         "action": action,
@@ -226,7 +267,14 @@ pub async fn trends(
         "labels": labels,
         "values": values,
         "total": values.iter().sum::<i64>(),
-    })))
+    });
+    Ok(table::respond(
+        format,
+        body,
+        "trends",
+        &["date", "value"],
+        |_| rows,
+    ))
 }
 
 /// GET /api/v1/analytics/counts/{entity_type}/{entity_id} (public, rate

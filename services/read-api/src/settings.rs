@@ -29,6 +29,9 @@ pub struct ReadApiConfig {
     pub trusted_proxies: Vec<String>,
     /// How long a public count is served from memory (0: not at all).
     pub counts_cache_ms: u64,
+    /// How long a computed report (popular content, trends, peak hours…)
+    /// is served from memory (0: not at all).
+    pub report_cache_ms: u64,
 }
 
 fn invalid(key: &str, message: impl ToString) -> ConfigError {
@@ -61,6 +64,12 @@ impl ReadApiConfig {
         if self.counts_cache_ms > 60_000 {
             return Err(invalid("read_api.counts_cache_ms", "must be at most 60000"));
         }
+        if self.report_cache_ms > 600_000 {
+            return Err(invalid(
+                "read_api.report_cache_ms",
+                "must be at most 600000",
+            ));
+        }
         self.bind
             .parse()
             .map_err(|e| invalid("read_api.bind", format!("{:?}: {e}", self.bind)))
@@ -75,5 +84,9 @@ impl ReadApiConfig {
 
     pub fn counts_cache_ttl(&self) -> Duration {
         Duration::from_millis(self.counts_cache_ms)
+    }
+
+    pub fn report_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.report_cache_ms)
     }
 }

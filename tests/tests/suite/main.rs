@@ -18,3 +18,4 @@ mod redis_outage;
 mod service_lifecycle;
 mod telemetry_summary;
 mod telemetry_svc;
+mod viewing;

@@ -3,10 +3,19 @@
 use analytics_tests::{TestEnv, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
-const ADMIN_ROUTES: [&str; 3] = [
+const ADMIN_ROUTES: [&str; 12] = [
     "/api/v1/admin/analytics/top",
     "/api/v1/admin/analytics/entities/movie/m-1",
     "/api/v1/admin/analytics/trends",
+    "/api/v1/admin/analytics/search/queries",
+    "/api/v1/admin/analytics/search/daily",
+    "/api/v1/admin/analytics/recommendations",
+    "/api/v1/admin/analytics/recommendations/movies",
+    "/api/v1/analytics/content/popular",
+    "/api/metrics/video/m-1",
+    "/api/v1/analytics/user/u-1/stats",
+    "/api/v1/analytics/trends",
+    "/api/v1/analytics/peak-hours",
 ];
 
 fn today() -> String {
@@ -267,10 +276,19 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
     assert_eq!(
         paths,
         [
+            "/api/metrics/video/{video_id}",
             "/api/v1/admin/analytics/entities/{entity_type}/{entity_id}",
+            "/api/v1/admin/analytics/recommendations",
+            "/api/v1/admin/analytics/recommendations/movies",
+            "/api/v1/admin/analytics/search/daily",
+            "/api/v1/admin/analytics/search/queries",
             "/api/v1/admin/analytics/top",
             "/api/v1/admin/analytics/trends",
+            "/api/v1/analytics/content/popular",
             "/api/v1/analytics/counts/{entity_type}/{entity_id}",
+            "/api/v1/analytics/peak-hours",
+            "/api/v1/analytics/trends",
+            "/api/v1/analytics/user/{user_id}/stats",
             "/health",
             "/metrics",
             "/openapi.json",

@@ -4,6 +4,7 @@
 
 mod apply;
 mod queries;
+mod ranges;
 mod replica_backlog;
 mod runs;
 mod schema;
@@ -22,6 +23,7 @@ use crate::error::StoreError;
 use crate::leaderboard::Leaderboards;
 
 pub use apply::{ApplyReport, BatchDelta, OpenApply};
+pub use ranges::{registers_of, RangeFigures, Registers, SiteHour};
 pub use replica_backlog::{DeferredReplica, REPLICA_BACKLOG};
 pub use runs::FlushRunRecord;
 

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use analytics_domain::rollup::Counts;
-use analytics_domain::{Action, Domain, EntityType, Period};
+use analytics_domain::{Action, Domain, EntityType, Period, Sum};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 
@@ -84,7 +84,7 @@ impl RollupStore {
         Ok(out)
     }
 
-    /// Site-wide counts per local date (from the hourly collection: at most
+    /// Site-wide counts and sums per local date (from the hourly collection: at most
     /// 24 documents per day and type, however many entities there are).
     pub async fn site_daily(
         &self,
@@ -98,8 +98,12 @@ impl RollupStore {
             filter.insert("entity_type", t.as_str());
         }
         let mut group = doc! {"_id": "$date"};
-        for a in Action::ALL {
-            group.insert(a.as_str(), doc! {"$sum": format!("${}", a.as_str())});
+        let fields = Action::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .chain(Sum::ALL.iter().map(|s| s.as_str()));
+        for field in fields {
+            group.insert(field, doc! {"$sum": format!("${field}")});
         }
         let mut cursor = self
             .db

@@ -1,0 +1,150 @@
+//! Reads over a range of local days: counts and sums added up, unique
+//! registers merged (highest rank per register), for some entities' daily
+//! documents or for the site's hours.
+
+use std::collections::{BTreeMap, HashMap};
+
+use analytics_domain::rollup::Counts;
+use analytics_domain::unique::{Register, Sketch};
+use analytics_domain::{Domain, EntityType, Period};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+
+use super::{counts_of, period_collection, RollupStore, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
+use crate::error::StoreError;
+
+/// Ids per `$in` read: keeps each query small enough to plan as index points.
+const IDS_PER_READ: usize = 1_000;
+
+/// An entity's (or an hour's) figures over a range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangeFigures {
+    pub counts: Counts,
+    /// Unique viewers (entities) or users (site hours) as HyperLogLog
+    /// registers; empty when registers were not asked for.
+    pub uniques: Sketch,
+}
+
+/// Whether a read needs the registers (they are most of a popular
+/// document's size, so reads that only rank leave them out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registers {
+    Skip,
+    Merge,
+}
+
+/// The registers of a document (`field.<index>: rank`) as a sketch;
+/// malformed entries are ignored.
+pub fn registers_of(doc: &Document, field: &str) -> Sketch {
+    let mut sketch = Sketch::default();
+    if let Ok(registers) = doc.get_document(field) {
+        for (index, rank) in registers {
+            let rank = match rank {
+                Bson::Int32(n) => i64::from(*n),
+                Bson::Int64(n) => *n,
+                _ => continue,
+            };
+            if let (Ok(index), Ok(rank)) = (index.parse(), u8::try_from(rank)) {
+                sketch.merge_register(Register { index, rank });
+            }
+        }
+    }
+    sketch
+}
+
+/// One local hour of the site: every entity type's counts added up, and
+/// the hour's unique users.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteHour {
+    pub counts_by_type: BTreeMap<EntityType, Counts>,
+    pub users: Sketch,
+}
+
+impl SiteHour {
+    pub fn counts(&self) -> Counts {
+        let mut all = Counts::default();
+        for c in self.counts_by_type.values() {
+            all.merge(c);
+        }
+        all
+    }
+}
+
+impl RollupStore {
+    /// Some entities' daily documents between two day labels (inclusive),
+    /// added up per entity (absent = nothing in the range).
+    pub async fn entity_range(
+        &self,
+        domain: &Domain,
+        entity_type: EntityType,
+        ids: &[String],
+        from: &str,
+        to: &str,
+        registers: Registers,
+    ) -> Result<HashMap<String, RangeFigures>, StoreError> {
+        let collection = self
+            .db
+            .collection::<Document>(period_collection(Period::Day));
+        let mut out: HashMap<String, RangeFigures> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_READ) {
+            let filter = doc! {
+                "domain": domain.as_str(),
+                "entity_type": entity_type.as_str(),
+                "entity_id": {"$in": chunk},
+                Period::Day.field(): {"$gte": from, "$lte": to},
+            };
+            let mut find = collection.find(filter);
+            if registers == Registers::Skip {
+                find = find.projection(super::without_registers());
+            }
+            let mut cursor = find.await?;
+            while let Some(doc) = cursor.try_next().await? {
+                let Ok(id) = doc.get_str("entity_id") else {
+                    continue;
+                };
+                let figures = out.entry(id.to_string()).or_default();
+                figures.counts.merge(&counts_of(&doc));
+                if registers == Registers::Merge {
+                    figures.uniques.merge(&registers_of(&doc, VIEWER_REGISTERS));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The site's hours between two dates (inclusive), keyed by (date,
+    /// hour): the slot documents of every entity type added up, and the
+    /// unique users of the `site` documents merged.
+    pub async fn site_hours(
+        &self,
+        domain: &Domain,
+        from: &str,
+        to: &str,
+    ) -> Result<BTreeMap<(String, u8), SiteHour>, StoreError> {
+        let filter = doc! {"domain": domain.as_str(), "date": {"$gte": from, "$lte": to}};
+        let mut cursor = self.db.collection::<Document>(HOURLY).find(filter).await?;
+        let mut out: BTreeMap<(String, u8), SiteHour> = BTreeMap::new();
+        while let Some(doc) = cursor.try_next().await? {
+            let (Ok(date), Ok(hour)) = (doc.get_str("date"), doc.get_i32("hour")) else {
+                continue;
+            };
+            let Some(entity_type) = doc.get_str("entity_type").ok().and_then(EntityType::parse)
+            else {
+                continue;
+            };
+            let Ok(hour) = u8::try_from(hour) else {
+                continue;
+            };
+            let slot = out.entry((date.to_string(), hour)).or_default();
+            if entity_type == EntityType::Site {
+                slot.users.merge(&registers_of(&doc, USER_REGISTERS));
+            } else {
+                slot.counts_by_type
+                    .entry(entity_type)
+                    .or_default()
+                    .merge(&counts_of(&doc));
+            }
+        }
+        Ok(out)
+    }
+}
