@@ -382,7 +382,8 @@ impl TestEnv {
             .redis_keys()
             .await?
             .into_iter()
-            .filter(|k| !k.contains(":evt:"))
+            // Dedupe markers and the realtime tallies expire by themselves.
+            .filter(|k| !k.contains(":evt:") && !k.contains(":live:"))
             .collect())
     }
 

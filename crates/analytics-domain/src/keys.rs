@@ -97,6 +97,22 @@ impl KeySpace {
         format!("{}:log", self.base(p))
     }
 
+    /// The realtime tallies of one second (every ingest process adds to it;
+    /// outside the partitions: realtime figures are site-wide).
+    pub fn live_second(&self, unix_second: i64) -> String {
+        format!("{}:live:s:{unix_second}", self.prefix)
+    }
+
+    /// Viewers by the last second they sent a playback event.
+    pub fn live_viewers(&self) -> String {
+        format!("{}:live:viewers", self.prefix)
+    }
+
+    /// The live feed's sampled events (a capped stream).
+    pub fn live_feed(&self) -> String {
+        format!("{}:live:feed", self.prefix)
+    }
+
     /// The entity whose counter hash on partition `p` keeps the site's
     /// unique users per hour (one per partition, so their hourly documents
     /// spread over slots).

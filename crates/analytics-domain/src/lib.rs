@@ -12,6 +12,7 @@ pub mod measures;
 pub mod privacy;
 pub mod producers;
 pub mod ranking;
+pub mod realtime;
 pub mod rollup;
 pub mod sweep;
 pub mod time;

@@ -3,6 +3,7 @@
 pub mod accept;
 pub mod decode;
 pub mod error;
+pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -22,6 +23,7 @@ use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
 use analytics_store::HotCounters;
 use prometheus_client::registry::Registry;
 
+use crate::live::LiveTally;
 use crate::metrics::IngestMetrics;
 pub use crate::settings::Settings;
 pub use actix_web::dev::ServerHandle;
@@ -44,6 +46,16 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     pub retry_after: u64,
     pub metrics: IngestMetrics,
+    /// This second's realtime tally (reported by a background task).
+    pub live: Arc<LiveTally>,
+}
+
+impl AppState {
+    /// `n` events refused: the metric of the reason and the realtime tally.
+    pub fn rejected(&self, reason: &'static str, n: u64) {
+        self.metrics.rejected(reason).inc_by(n);
+        self.live.rejected(n as i64);
+    }
 }
 
 /// Validates the configuration and binds the listener. Redis is not
@@ -63,6 +75,11 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
         trusted_proxies: Arc::new(cfg.trusted_proxies()?),
         refused: metrics.rejected("rate_limited"),
     };
+    let live = Arc::new(LiveTally::new(
+        cfg.live_events_per_second()?,
+        metrics.rejected("rate_limited"),
+    ));
+    live::spawn_reporter(live.clone(), counters.clone());
     let body_timeout = cfg.body_timeout()?;
     let rules = stores.event_rules()?;
     let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
@@ -85,6 +102,7 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
         trusted_proxies: cfg.trusted_proxies()?,
         retry_after: cfg.retry_after_seconds,
         metrics,
+        live,
     });
     let meta = ServiceMeta { registry, openapi };
     let options = ServeOptions {

@@ -27,7 +27,7 @@ pub async fn ingest(
 ) -> Result<HttpResponse, IngestError> {
     let result = ingest_one(&req, payload, &state, &counters).await;
     if let Err(e) = &result {
-        state.metrics.rejected(e.reason()).inc();
+        state.rejected(e.reason(), 1);
     }
     result
 }
@@ -97,7 +97,7 @@ pub async fn batch(
 ) -> Result<HttpResponse, IngestError> {
     let result = ingest_batch(&req, payload, &state, &counters).await;
     if let Err(e) = &result {
-        state.metrics.rejected(e.reason()).inc();
+        state.rejected(e.reason(), 1);
     }
     result
 }
@@ -177,7 +177,7 @@ async fn ingest_batch(
                     }
                 }
                 Err(e) => {
-                    state.metrics.rejected("validation").inc();
+                    state.rejected("validation", 1);
                     r.insert("message".into(), e.message.as_str().into());
                     r.insert("errors".into(), json!(e.errors));
                     ItemStatus::Invalid
@@ -220,6 +220,7 @@ async fn count(
             source,
         })?;
     for (p, outcome) in prepared.iter().zip(&outcomes) {
+        state.live.counted(p, *outcome);
         match outcome {
             IngestOutcome::Counted => state
                 .metrics

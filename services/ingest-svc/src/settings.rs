@@ -37,6 +37,9 @@ pub struct IngestConfig {
     pub max_batch_events: usize,
     pub batch_body_limit_bytes: usize,
     pub cors_allowed_origins: Vec<String>,
+    /// Accepted events per second this process samples into the live feed
+    /// (0: none).
+    pub live_events_per_second: usize,
 }
 
 fn invalid(key: &str, message: impl ToString) -> ConfigError {
@@ -92,6 +95,16 @@ impl IngestConfig {
             return Err(invalid("ingest.max_batch_events", "must be 1..10000"));
         }
         Ok(self.max_batch_events)
+    }
+
+    pub fn live_events_per_second(&self) -> Result<usize, ConfigError> {
+        if self.live_events_per_second > 1000 {
+            return Err(invalid(
+                "ingest.live_events_per_second",
+                "must be at most 1000",
+            ));
+        }
+        Ok(self.live_events_per_second)
     }
 
     pub fn cors_allowed_origins(&self) -> Result<AllowedOrigins, ConfigError> {

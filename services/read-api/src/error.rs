@@ -3,7 +3,7 @@
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use analytics_runtime::auth::BearerError;
 use analytics_runtime::error::{
-    field_error, store_headers, store_kind, ErrorKind, FieldErrors, ServiceError,
+    field_error, retry_after, store_headers, store_kind, ErrorKind, FieldErrors, ServiceError,
 };
 use analytics_store::StoreError;
 
@@ -18,6 +18,10 @@ pub enum ReadApiError {
         param: &'static str,
         message: String,
     },
+    #[error("This route needs a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket).")]
+    NotWebSocket,
+    #[error("The live feed has as many clients as it serves; retry later.")]
+    Busy { retry_after: u64 },
     #[error("The analytics stores are temporarily unavailable; retry later.")]
     Store {
         retry_after: u64,
@@ -50,6 +54,8 @@ impl ServiceError for ReadApiError {
             ReadApiError::Unauthorized => ErrorKind::Unauthorized,
             ReadApiError::Forbidden => ErrorKind::Forbidden,
             ReadApiError::InvalidParam { .. } => ErrorKind::Unprocessable,
+            ReadApiError::NotWebSocket => ErrorKind::BadRequest,
+            ReadApiError::Busy { .. } => ErrorKind::Unavailable,
             ReadApiError::Store { source, .. } => store_kind(source),
         }
     }
@@ -70,6 +76,7 @@ impl ServiceError for ReadApiError {
                 retry_after: s,
                 source,
             } => store_headers(source, *s),
+            ReadApiError::Busy { retry_after: s } => vec![retry_after(*s)],
             _ => Vec::new(),
         }
     }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod counts_cache;
 pub mod discovery;
 pub mod error;
+pub mod live;
 pub mod openapi;
 pub mod params;
 pub mod range_top;
@@ -24,10 +25,12 @@ use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
 use analytics_store::{CatalogueStore, HotCounters, RollupStore, StoreError};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::counts_cache::CountsCache;
 use crate::error::ReadApiError;
+use crate::live::LiveHub;
 use crate::report_cache::ReportCache;
 pub use crate::settings::Settings;
 pub use actix_web::dev::ServerHandle;
@@ -50,6 +53,7 @@ pub struct AppState {
     pub max_series_points: usize,
     pub counts_cache: CountsCache,
     pub reports: ReportCache,
+    pub live: Arc<LiveHub>,
 }
 
 impl AppState {
@@ -92,6 +96,18 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         trusted_proxies: Arc::new(cfg.trusted_proxies()?),
         refused,
     };
+    let connections = Gauge::default();
+    registry.register(
+        "analytics_live_feed_connections",
+        "WebSocket clients of the live feed",
+        connections.clone(),
+    );
+    let live = Arc::new(LiveHub::new(
+        cfg.live_viewer_window_seconds,
+        cfg.live_max_connections,
+        connections,
+    ));
+    live.spawn(counters.clone());
     let rules = stores.event_rules()?;
     let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
     let openapi = openapi::document(&domains);
@@ -104,6 +120,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         max_series_points: cfg.max_series_points,
         counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
         reports: ReportCache::new(cfg.report_cache_ttl(), REPORT_CACHE_ENTRIES),
+        live,
     });
     let meta = ServiceMeta { registry, openapi };
     let options = ServeOptions {
@@ -150,6 +167,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             )
             .service(get("/api/v1/analytics/trends").route(web::get().to(viewing::viewing_trends)))
             .service(get("/api/v1/analytics/peak-hours").route(web::get().to(viewing::peak_hours)))
+            .service(get("/api/metrics/realtime").route(web::get().to(live::realtime)))
+            .service(get("/ws").route(web::get().to(live::connect)))
+            .service(get("/api/v1/admin/analytics/live").route(web::get().to(live::connect)))
             .service(
                 get("/api/v1/analytics/counts/{entity_type}/{entity_id}")
                     .wrap(middleware::from_fn({

@@ -216,6 +216,44 @@ fn viewing_paths(paths: &mut serde_json::Map<String, Value>, domain: &Value, adm
     }}));
 }
 
+/// The realtime route and the live feed's WebSocket.
+fn live_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
+    let rate = json!({"type": "number", "minimum": 0, "maximum": 1});
+    let realtime = object(json!({
+        "concurrent_viewers": integer(0), "viewer_window_seconds": integer(1),
+        "events_per_second": {"type": "number", "minimum": 0},
+        "error_rate": rate, "playback_error_rate": rate,
+        "received_last_minute": integer(0), "accepted_last_minute": integer(0),
+        "as_of": integer(0)}));
+    paths.insert("/api/metrics/realtime".into(), json!({"get": {
+        "summary": "Realtime metrics, read from Redis at the request: viewers with a playback event in the window, accepted events per second (last 10 complete seconds), refused ÷ received and player errors ÷ player events over the last minute.",
+        "security": admin,
+        "responses": responses(&[("200", "The figures and the second they are as of.", realtime)], &[401, 403, 500, 503])
+    }}));
+    let upgrade = |summary: &str| {
+        json!({"get": {
+            "summary": summary,
+            "description": "A WebSocket. The admin token comes as `Authorization: Bearer` or, from a browser, as the subprotocols `analytics.v1` and `bearer.<token>`. Messages: `{\"type\": \"realtime_metrics\", \"payload\"}` every second and `{\"type\": \"analytics_event\", \"payload\"}` for each event ingest sampled. A client that falls behind is closed (code 1013).",
+            "security": admin,
+            "responses": {
+                "101": {"description": "Switched to the WebSocket protocol."},
+                "400": {"description": "Not a WebSocket upgrade.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "401": {"description": "No token.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "403": {"description": "A wrong token.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "503": {"description": "As many clients as this process serves; see Retry-After.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        }})
+    };
+    paths.insert(
+        "/ws".into(),
+        upgrade("The live feed (the video player dashboard's address)."),
+    );
+    paths.insert(
+        "/api/v1/admin/analytics/live".into(),
+        upgrade("The live feed."),
+    );
+}
+
 pub fn document(domains: &[&str]) -> Value {
     let entity_type = json!({"type": "string", "enum": ["movie", "actor", "tag"]});
     let action = json!({"type": "string", "enum": ["view", "download"], "default": "view"});
@@ -309,6 +347,7 @@ pub fn document(domains: &[&str]) -> Value {
         "responses": listing("Labels (dates) and values (CSV: date, value).", trends, &[401, 403, 422, 500, 503])
     }}));
     viewing_paths(&mut paths, &domain_param, &admin_security);
+    live_paths(&mut paths, &admin_security);
     paths.insert("/api/v1/analytics/counts/{entity_type}/{entity_id}".into(), json!({"get": {
         "summary": "Public display counts, including increments not yet flushed (rate limited per client; up to a second old).",
         "parameters": [path("entity_type", entity_type), path("entity_id", id_schema(MAX_ID_CHARS)), domain],

@@ -32,6 +32,10 @@ pub struct ReadApiConfig {
     /// How long a computed report (popular content, trends, peak hours…)
     /// is served from memory (0: not at all).
     pub report_cache_ms: u64,
+    /// A concurrent viewer sent a playback event within this many seconds.
+    pub live_viewer_window_seconds: i64,
+    /// WebSocket clients of the live feed this process serves at most.
+    pub live_max_connections: i64,
 }
 
 fn invalid(key: &str, message: impl ToString) -> ConfigError {
@@ -63,6 +67,23 @@ impl ReadApiConfig {
         }
         if self.counts_cache_ms > 60_000 {
             return Err(invalid("read_api.counts_cache_ms", "must be at most 60000"));
+        }
+        if !(1..=analytics_domain::realtime::MAX_VIEWER_WINDOW_SECONDS)
+            .contains(&self.live_viewer_window_seconds)
+        {
+            return Err(invalid(
+                "read_api.live_viewer_window_seconds",
+                format!(
+                    "must be 1..{}",
+                    analytics_domain::realtime::MAX_VIEWER_WINDOW_SECONDS
+                ),
+            ));
+        }
+        if !(1..=100_000).contains(&self.live_max_connections) {
+            return Err(invalid(
+                "read_api.live_max_connections",
+                "must be 1..100000",
+            ));
         }
         if self.report_cache_ms > 600_000 {
             return Err(invalid(

@@ -11,6 +11,7 @@ mod ingest_contract;
 mod ingest_v2;
 mod k8s_manifests;
 mod leaderboards;
+mod live_feed;
 mod otlp_traces;
 mod parity_check;
 mod read_api;

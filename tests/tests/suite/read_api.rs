@@ -3,7 +3,8 @@
 use analytics_tests::{TestEnv, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
-const ADMIN_ROUTES: [&str; 12] = [
+const ADMIN_ROUTES: [&str; 13] = [
+    "/api/metrics/realtime",
     "/api/v1/admin/analytics/top",
     "/api/v1/admin/analytics/entities/movie/m-1",
     "/api/v1/admin/analytics/trends",
@@ -276,8 +277,10 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
     assert_eq!(
         paths,
         [
+            "/api/metrics/realtime",
             "/api/metrics/video/{video_id}",
             "/api/v1/admin/analytics/entities/{entity_type}/{entity_id}",
+            "/api/v1/admin/analytics/live",
             "/api/v1/admin/analytics/recommendations",
             "/api/v1/admin/analytics/recommendations/movies",
             "/api/v1/admin/analytics/search/daily",
@@ -293,6 +296,7 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
             "/metrics",
             "/openapi.json",
             "/ready",
+            "/ws",
         ]
     );
     let (status, ready) = api.get_as("/ready", None).await?;

@@ -7,6 +7,7 @@ mod connections;
 mod event_log;
 mod flush;
 mod ingest;
+mod live;
 mod reads;
 pub mod scripts;
 
@@ -24,6 +25,7 @@ use scripts::Scripts;
 pub use event_log::LogRecord;
 pub use flush::CounterHash;
 pub use ingest::IngestItem;
+pub use live::LiveWindow;
 pub use reads::{PartitionBacklog, PendingCounts};
 pub use scripts::{Batch, Claim, IngestOutcome};
 
