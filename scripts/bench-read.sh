@@ -1,55 +1,159 @@
 #!/usr/bin/env bash
-# read-api latency with ENTITIES movies in the rollups (default 1,000,000):
-# seeds totals and today's daily bucket, then wrk drives `top` (today and all
-# time) and `entities` (random movies) and prints p50/p99 and requests/s.
-# Knobs: ENTITIES, DURATION (s, default 10), CONNECTIONS (default 8).
+# read-api latency and the live feed, in two parts (PART=catalogue|viewing|all):
+#  catalogue: ENTITIES movies (default 1,000,000) of seeded rollups; wrk drives
+#    `top` (today, all time) and `entities` (random movies).
+#  viewing: HISTORY events (default 1,500,000) of the v2 mix over the last
+#    7 days, ENTITIES Zipf-popular movies and USERS users (100,000), plus one
+#    user with 10,000 playback events, counted by the real ingest script and
+#    flushed by the real flush; wrk drives every viewing, search and
+#    recommendation route computed on each request (report cache off) and
+#    served from the report cache, then realtime under ingest load, then
+#    CLIENTS WebSocket clients (1,000) on the live feed.
+# Prints p50/p99 and requests/s per route, the feed's fan-out lag and cadence,
+# and read-api's peak RSS. Knobs: PART, ENTITIES, HISTORY, USERS, CLIENTS,
+# DURATION (s per route, 10), CONNECTIONS (8).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
+PART="${PART:-all}"
 ENTITIES="${ENTITIES:-1000000}"
+HISTORY="${HISTORY:-1500000}"
+USERS="${USERS:-100000}"
+CLIENTS="${CLIENTS:-1000}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-8}"
 PORT="${BENCH_PORT:-18091}"
-RUN="benchread$(date +%s)"
+INGEST_PORT="${BENCH_INGEST_PORT:-18092}"
+TOKEN="bench-admin-token"
+BIN="$ROOT/target/release"
 
 start_stores
-log "building read-api and bench-tool (release)"
-cargo build --release -p read-api -p flush-worker --bins --quiet
+log "building read-api, ingest-svc, flush-worker and bench-tool (release)"
+cargo build --release -p read-api -p ingest-svc -p flush-worker --bins --quiet
 cargo build --release -p analytics-tests --bin bench-tool --quiet
 
-export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"
-export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL" ANALYTICS__MONGO__DATABASE="$RUN"
-export ANALYTICS__MYSQL__URL="$ANALYTICS_MYSQL_URL" ANALYTICS__READ_API__BIND="127.0.0.1:$PORT"
-export ANALYTICS__READ_API__ADMIN_TOKEN="bench-admin-token" RUST_LOG=warn
+PIDS=()
+RUNS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for run in "${RUNS[@]}"; do
+    ANALYTICS__MONGO__DATABASE="$run" drop_run_data "$run" "$BIN"
+  done
+}
+trap cleanup EXIT
 
-# top reads movie titles from the catalogue: its tables must exist.
-target/release/flush-worker migrate >/dev/null
-log "seeding rollups of $ENTITIES movies"
-target/release/bench-tool seed-rollups --entities "$ENTITIES"
+# namespace NAME: points every binary at a fresh namespace and migrates it.
+namespace() {
+  RUN="$1$(date +%s)"
+  RUNS+=("$RUN")
+  export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"
+  export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL" ANALYTICS__MONGO__DATABASE="$RUN"
+  export ANALYTICS__MYSQL__URL="${ANALYTICS_MYSQL_URL%/*}/$RUN"
+  export ANALYTICS__READ_API__BIND="127.0.0.1:$PORT" ANALYTICS__READ_API__ADMIN_TOKEN="$TOKEN"
+  export ANALYTICS__INGEST__BIND="127.0.0.1:$INGEST_PORT" ANALYTICS__INGEST__RATE_LIMIT_PER_MINUTE=0
+  export RUST_LOG=warn
+  mysql_admin -e "CREATE DATABASE IF NOT EXISTS \`$RUN\`"
+  "$BIN/flush-worker" migrate >/dev/null
+}
 
-target/release/read-api >"$DEV/log/bench-read.log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true; target/release/bench-tool drop-database || true' EXIT
-wait_for "read-api" 30 curl -fsS "http://127.0.0.1:$PORT/ready"
+# start_read_api CACHE_MS: (re)starts read-api with that report cache.
+READ_PID=""
+start_read_api() {
+  [ -z "$READ_PID" ] || { kill "$READ_PID"; wait "$READ_PID" 2>/dev/null || true; }
+  ANALYTICS__READ_API__REPORT_CACHE_MS="$1" "$BIN/read-api" >>"$DEV/log/bench-read.log" 2>&1 &
+  READ_PID=$!
+  PIDS+=("$READ_PID")
+  wait_for "read-api" 30 curl -fsS "http://127.0.0.1:$PORT/ready"
+}
 
 results=()
-for route in \
-  "/api/v1/admin/analytics/top?period=day&limit=10" \
-  "/api/v1/admin/analytics/top?period=all&action=download&limit=10" \
-  "/api/v1/admin/analytics/entities/movie/{id}?granularity=day"; do
-  log "wrk ${DURATION}s, $CONNECTIONS connections: $route"
-  BENCH_PATH="$route" BENCH_ENTITIES="$ENTITIES" BENCH_TOKEN="bench-admin-token" \
+# measure LABEL PATH: wrk on one route; a non-2xx answer fails the run.
+measure() {
+  local label="$1" route="$2"
+  log "wrk ${DURATION}s, $CONNECTIONS connections: $label $route"
+  BENCH_PATH="$route" BENCH_ENTITIES="$ENTITIES" BENCH_TOKEN="$TOKEN" \
     wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 60s --latency -s scripts/bench/read.lua "http://127.0.0.1:$PORT" \
     >"$DEV/log/bench-read-wrk.txt"
   read -r rps p50 p99 non2xx done_n < <(wrk_summary "$DEV/log/bench-read-wrk.txt")
-  results+=("$(printf '%-66s %9s req/s  p50 %-8s p99 %-8s requests %s  non-2xx %s' "$route" "$rps" "$p50" "$p99" "$done_n" "${non2xx:-0}")")
-  # A benchmark of failures measures nothing.
+  results+=("$(printf '%-6s %-72s %9s req/s  p50 %-8s p99 %-8s requests %s' "$label" "$route" "$rps" "$p50" "$p99" "$done_n")")
   [ "${non2xx:-0}" = 0 ] || { tail -5 "$DEV/log/bench-read.log"; die "$route answered non-2xx ($non2xx)"; }
-done
-rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+}
 
-printf '\n== read-api benchmark (%s cores, %s movies in the rollups) ==\n' "$(nproc)" "$ENTITIES"
+bench_catalogue() {
+  namespace benchread
+  log "seeding rollups of $ENTITIES movies"
+  "$BIN/bench-tool" seed-rollups --entities "$ENTITIES"
+  start_read_api 5000
+  measure "" "/api/v1/admin/analytics/top?period=day&limit=10"
+  measure "" "/api/v1/admin/analytics/top?period=all&action=download&limit=10"
+  measure "" "/api/v1/admin/analytics/entities/movie/{id}?granularity=day"
+}
+
+VIEWING_ROUTES=(
+  "/api/v1/analytics/content/popular?days=7&limit=10"
+  "/api/v1/analytics/content/popular?days=7&limit=10&sort=watch_time"
+  "/api/v1/analytics/content/popular?days=7&limit=10&sort=unique_viewers"
+  "/api/metrics/video/movie-0000000?days=7"
+  "/api/metrics/video/{id}?days=7"
+  "/api/v1/analytics/peak-hours?days=7"
+  "/api/v1/analytics/trends?days=7"
+  "/api/v1/admin/analytics/search/queries?days=7"
+  "/api/v1/admin/analytics/recommendations?days=7&by=both"
+  "/api/v1/admin/analytics/recommendations/movies?days=7"
+)
+
+bench_viewing() {
+  namespace benchview
+  log "seeding $HISTORY events over 7 days ($ENTITIES movies, $USERS users, one user with 10,000)"
+  "$BIN/bench-tool" seed-history --events "$HISTORY" --movies "$ENTITIES" --users "$USERS"
+  log "flushing them (rollups, boards, raw log)"
+  local started=$SECONDS
+  RUST_LOG=warn,flush_worker=info "$BIN/flush-worker" flush >"$DEV/log/bench-view-flush.out" 2>"$DEV/log/bench-view-flush.err" \
+    || { tail -5 "$DEV/log/bench-view-flush.err"; die "flush failed"; }
+  FLUSH_SECS=$((SECONDS - started))
+  LOG_ROWS=$(mysql_admin "$RUN" -N -e "SELECT COUNT(*) FROM analytics_events")
+  DAY_DOCS=$("$BIN/bench-tool" count-documents --collection analytics_entity_daily 2>/dev/null || echo "?")
+
+  start_read_api 0
+  for route in "${VIEWING_ROUTES[@]}"; do measure cold "$route"; done
+  measure cold "/api/v1/analytics/user/bench-heavy/stats?days=7"
+  start_read_api 5000
+  for route in "${VIEWING_ROUTES[@]}"; do measure warm "$route"; done
+
+  log "ingest-svc under load for realtime and the live feed"
+  "$BIN/ingest-svc" >"$DEV/log/bench-read-ingest.log" 2>&1 &
+  local ingest_pid=$!
+  PIDS+=("$ingest_pid")
+  wait_for "ingest-svc" 30 curl -fsS "http://127.0.0.1:$INGEST_PORT/ready"
+  BENCH_RUN="$RUN" wrk -t1 -c4 -d"$((DURATION + 45))s" -s scripts/bench/ingest.lua \
+    "http://127.0.0.1:$INGEST_PORT/api/v1/analytics/events" >"$DEV/log/bench-read-load.txt" 2>&1 &
+  local load_pid=$!
+  PIDS+=("$load_pid")
+  measure live "/api/metrics/realtime"
+  log "$CLIENTS WebSocket clients on the live feed for 30 s"
+  LIVE=$("$BIN/bench-tool" live-clients --url "ws://127.0.0.1:$PORT/ws" --token "$TOKEN" --clients "$CLIENTS" --seconds 30)
+  READ_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$READ_PID/status")
+  wait "$load_pid" 2>/dev/null || true
+}
+
+case "$PART" in
+  catalogue) bench_catalogue ;;
+  viewing) bench_viewing ;;
+  all) bench_catalogue; bench_viewing ;;
+  *) die "PART must be catalogue, viewing or all" ;;
+esac
+
+printf '\n== read-api benchmark (%s cores) ==\n' "$(nproc)"
+[ "$PART" = viewing ] || printf 'catalogue: %s movies in the rollups\n' "$ENTITIES"
+if [ "$PART" != catalogue ]; then
+  printf 'viewing: %s events over 7 days, %s movies, %s users; flushed in %s s (%s log rows, %s daily documents)\n' \
+    "$HISTORY" "$ENTITIES" "$USERS" "$FLUSH_SECS" "$LOG_ROWS" "$DAY_DOCS"
+  printf 'cold = report computed on every request (report_cache_ms 0); warm = the 5 s report cache\n'
+fi
 printf '%s\n' "${results[@]}"
-awk -v r="$rss_kb" 'BEGIN { printf "peak RSS %.1f MB (read-api)\n", r / 1024 }'
+if [ "$PART" != catalogue ]; then
+  printf 'live feed:\n%s\n' "$LIVE"
+  awk -v r="$READ_RSS_KB" 'BEGIN { printf "peak RSS %.1f MB (read-api, through the live-feed run)\n", r / 1024 }'
+fi

@@ -3,7 +3,10 @@
 //! playback, and recommendations by where and why they were shown.
 //!
 //! The log's text columns are binary-collated (exact ids), which the driver
-//! reads as bytes, so every text column read is converted to utf8mb4.
+//! reads as bytes, so every text column read is converted to utf8mb4. Each
+//! read names its index: with `action IN (…)` and a time range in the same
+//! query the planner may otherwise take the action + time index for a
+//! user's statistics and scan every player event of the window.
 
 use analytics_domain::details::Details;
 use analytics_domain::Action;
@@ -61,6 +64,32 @@ pub struct ClickedMovie {
     pub impressions: i64,
 }
 
+/// `SELECT <columns>, impressions, clicks` over the recommendation rows of
+/// a domain and range, ready for its GROUP BY.
+fn recommendation_query<'a>(
+    columns: &str,
+    domain: &'a str,
+    days: LocalDays,
+) -> QueryBuilder<'a, MySql> {
+    let mut q = QueryBuilder::<MySql>::new(format!(
+        "SELECT {columns}, \
+         CAST(SUM(action = 'recommendation_impression') AS SIGNED) AS impressions, \
+         CAST(SUM(action = 'recommendation_click') AS SIGNED) AS clicks \
+         FROM analytics_events FORCE INDEX (analytics_events_action_time_index) \
+         WHERE domain = "
+    ));
+    q.push_bind(domain);
+    push_actions(
+        &mut q,
+        &[
+            Action::RecommendationImpression,
+            Action::RecommendationClick,
+        ],
+    );
+    days.push_filter(&mut q);
+    q
+}
+
 fn push_actions(q: &mut QueryBuilder<'_, MySql>, actions: &[Action]) {
     q.push(" AND action IN (");
     let mut list = q.separated(", ");
@@ -82,7 +111,8 @@ impl CatalogueStore {
         let mut q = QueryBuilder::<MySql>::new(
             "SELECT CONVERT(entity_id USING utf8mb4) AS movie_id, \
              CONVERT(action USING utf8mb4) AS action, position_seconds, duration_seconds, \
-             watched_seconds FROM analytics_events WHERE user_id = ",
+             watched_seconds FROM analytics_events \
+             FORCE INDEX (analytics_events_user_time_index) WHERE user_id = ",
         );
         q.push_bind(user_id);
         days.push_filter(&mut q);
@@ -117,22 +147,12 @@ impl CatalogueStore {
         domain: &str,
         days: LocalDays,
     ) -> Result<Vec<RecommendationCell>, StoreError> {
-        let mut q = QueryBuilder::<MySql>::new(
-            "SELECT CONVERT(COALESCE(placement, '') USING utf8mb4) AS placement, \
-             CONVERT(COALESCE(reason, '') USING utf8mb4) AS reason, \
-             CAST(SUM(action = 'recommendation_impression') AS SIGNED) AS impressions, \
-             CAST(SUM(action = 'recommendation_click') AS SIGNED) AS clicks \
-             FROM analytics_events WHERE domain = ",
+        let mut q = recommendation_query(
+            "CONVERT(COALESCE(placement, '') USING utf8mb4) AS placement, \
+             CONVERT(COALESCE(reason, '') USING utf8mb4) AS reason",
+            domain,
+            days,
         );
-        q.push_bind(domain);
-        push_actions(
-            &mut q,
-            &[
-                Action::RecommendationImpression,
-                Action::RecommendationClick,
-            ],
-        );
-        days.push_filter(&mut q);
         q.push(" GROUP BY 1, 2 ORDER BY 1, 2");
         let rows = q.build().fetch_all(self.pool()).await?;
         rows.iter()
@@ -154,21 +174,8 @@ impl CatalogueStore {
         days: LocalDays,
         limit: i64,
     ) -> Result<Vec<ClickedMovie>, StoreError> {
-        let mut q = QueryBuilder::<MySql>::new(
-            "SELECT CONVERT(entity_id USING utf8mb4) AS movie_id, \
-             CAST(SUM(action = 'recommendation_click') AS SIGNED) AS clicks, \
-             CAST(SUM(action = 'recommendation_impression') AS SIGNED) AS impressions \
-             FROM analytics_events WHERE domain = ",
-        );
-        q.push_bind(domain);
-        push_actions(
-            &mut q,
-            &[
-                Action::RecommendationImpression,
-                Action::RecommendationClick,
-            ],
-        );
-        days.push_filter(&mut q);
+        let mut q =
+            recommendation_query("CONVERT(entity_id USING utf8mb4) AS movie_id", domain, days);
         q.push(" AND entity_type = 'movie' GROUP BY entity_id HAVING clicks > 0 ORDER BY clicks DESC, movie_id LIMIT ")
             .push_bind(limit);
         let rows = q.build().fetch_all(self.pool()).await?;

@@ -56,6 +56,10 @@ impl LiveTally {
         let viewer = if playback { p.event.viewer() } else { None };
         self.with(|t| {
             t.counts.received += 1;
+            if outcome == IngestOutcome::Conflict {
+                // A reused id with another event: refused (409).
+                t.counts.rejected += 1;
+            }
             if !accepted {
                 return;
             }

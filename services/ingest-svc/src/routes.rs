@@ -26,8 +26,13 @@ pub async fn ingest(
     counters: web::Data<HotCounters>,
 ) -> Result<HttpResponse, IngestError> {
     let result = ingest_one(&req, payload, &state, &counters).await;
-    if let Err(e) = &result {
-        state.rejected(e.reason(), 1);
+    match &result {
+        // The script's answer: already in the realtime tally.
+        Err(IngestError::Conflict) => {
+            state.metrics.rejected("conflict").inc();
+        }
+        Err(e) => state.rejected(e.reason(), 1),
+        Ok(_) => {}
     }
     result
 }

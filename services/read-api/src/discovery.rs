@@ -9,59 +9,22 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::ranking::Measure;
 use analytics_domain::viewing::ratio;
-use analytics_domain::{Action, Domain, EntityType, Sum};
+use analytics_domain::{Action, EntityType, Sum};
 use analytics_store::leaderboard::LEADERBOARD_SIZE;
 use analytics_store::rollups::Registers;
 use serde_json::{json, Value};
 
 use crate::auth::Admin;
 use crate::error::ReadApiError;
-use crate::params::{self, DayRange, Query};
+use crate::params::{self, Query};
 use crate::range_top::{range_top, ranking_word};
+use crate::report::{Listing, Report};
 use crate::routes::movie_titles;
-use crate::table;
 use crate::AppState;
 
 /// Clicks ÷ impressions, 4 decimals (0 without impressions).
 fn ctr(clicks: i64, impressions: i64) -> f64 {
     (ratio(clicks, impressions) * 10_000.0).round() / 10_000.0
-}
-
-/// The parameters every report here takes.
-struct Report {
-    format: table::Format,
-    domain: Domain,
-    range: DayRange,
-}
-
-impl Report {
-    fn of(req: &HttpRequest, q: &Query, state: &AppState) -> Result<Self, ReadApiError> {
-        let domain = params::domain(q, &state.rules)?;
-        Ok(Report {
-            format: table::format(req, q)?,
-            range: params::day_range(q, ("from", "to"), state.today(&domain), 7)?,
-            domain,
-        })
-    }
-
-    fn key(&self, name: &str, rest: &str) -> String {
-        format!(
-            "{name}|{}|{}|{}|{rest}",
-            self.domain.as_str(),
-            self.range.first(),
-            self.range.last()
-        )
-    }
-
-    /// The fields every body here starts with.
-    fn head(&self) -> serde_json::Map<String, Value> {
-        let mut head = serde_json::Map::new();
-        head.insert("domain".into(), json!(self.domain.as_str()));
-        head.insert("period_days".into(), json!(self.range.days()));
-        head.insert("from".into(), json!(self.range.first()));
-        head.insert("to".into(), json!(self.range.last()));
-        head
-    }
 }
 
 pub const QUERY_COLUMNS: &[&str] = &["rank", "query", "searches", "zero_results"];
@@ -74,7 +37,7 @@ pub async fn search_queries(
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let report = Report::of(&req, &q, &state)?;
+    let report = Report::of(&req, &q, &state, 7)?;
     let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)? as usize;
     let measure = params::choice(
         &q,
@@ -85,56 +48,56 @@ pub async fn search_queries(
         ],
         Measure::Count(Action::Search),
     )?;
-    let key = report.key("queries", &format!("{limit}|{}", measure.as_str()));
-    let body = state
-        .reports
-        .get_or_compute(key, || async {
-            let r = &report;
-            let top = range_top(
-                &state,
-                &r.domain,
-                EntityType::Query,
-                measure,
-                r.range,
-                limit,
-            )
-            .await?;
-            let ids: Vec<String> = top.items.iter().map(|(id, _)| id.clone()).collect();
-            let read = state
-                .rollups
-                .entity_range(
+    let listing = Listing {
+        name: "search-queries",
+        rows_at: "/items",
+        columns: QUERY_COLUMNS,
+    };
+    report
+        .serve(
+            &state,
+            &listing,
+            &format!("{limit}|{}", measure.as_str()),
+            || async {
+                let r = &report;
+                let top = range_top(
+                    &state,
                     &r.domain,
                     EntityType::Query,
-                    &ids,
-                    &r.range.first(),
-                    &r.range.last(),
-                    Registers::Skip,
+                    measure,
+                    r.range,
+                    limit,
                 )
-                .await
-                .map_err(|e| state.store_error(e))?;
-            let items: Vec<Value> = ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    let c = read.get(id).map(|f| f.counts.clone()).unwrap_or_default();
-                    json!({"rank": i + 1, "query": id, "searches": c.get(Action::Search),
+                .await?;
+                let ids: Vec<String> = top.items.iter().map(|(id, _)| id.clone()).collect();
+                let read = state
+                    .rollups
+                    .entity_range(
+                        &r.domain,
+                        EntityType::Query,
+                        &ids,
+                        &r.range.labels(),
+                        Registers::Skip,
+                    )
+                    .await
+                    .map_err(|e| state.store_error(e))?;
+                let items: Vec<Value> = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        let c = read.get(id).map(|f| f.counts.clone()).unwrap_or_default();
+                        json!({"rank": i + 1, "query": id, "searches": c.get(Action::Search),
                            "zero_results": c.sum(Sum::ZeroResults)})
-                })
-                .collect();
-            let mut body = r.head();
-            body.insert("sort".into(), json!(measure.as_str()));
-            body.insert("ranking".into(), json!(ranking_word(top.exact)));
-            body.insert("items".into(), json!(items));
-            Ok::<_, ReadApiError>(Value::Object(body))
-        })
-        .await?;
-    Ok(table::respond(
-        report.format,
-        body,
-        "search-queries",
-        QUERY_COLUMNS,
-        |b| table::rows_at(b, "/items", QUERY_COLUMNS),
-    ))
+                    })
+                    .collect();
+                let mut body = r.head();
+                body.insert("sort".into(), json!(measure.as_str()));
+                body.insert("ranking".into(), json!(ranking_word(top.exact)));
+                body.insert("items".into(), json!(items));
+                Ok::<_, ReadApiError>(Value::Object(body))
+            },
+        )
+        .await
 }
 
 pub const SEARCH_DAY_COLUMNS: &[&str] = &["date", "searches", "zero_results", "zero_result_rate"];
@@ -146,11 +109,14 @@ pub async fn search_daily(
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let report = Report::of(&req, &q, &state)?;
-    let key = report.key("search-daily", "");
-    let body = state
-        .reports
-        .get_or_compute(key, || async {
+    let report = Report::of(&req, &q, &state, 7)?;
+    let listing = Listing {
+        name: "search-daily",
+        rows_at: "/days",
+        columns: SEARCH_DAY_COLUMNS,
+    };
+    report
+        .serve(&state, &listing, "", || async {
             let r = &report;
             let found = state
                 .rollups
@@ -177,14 +143,7 @@ pub async fn search_daily(
             body.insert("days".into(), json!(days));
             Ok::<_, ReadApiError>(Value::Object(body))
         })
-        .await?;
-    Ok(table::respond(
-        report.format,
-        body,
-        "search-daily",
-        SEARCH_DAY_COLUMNS,
-        |b| table::rows_at(b, "/days", SEARCH_DAY_COLUMNS),
-    ))
+        .await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,7 +163,7 @@ pub async fn recommendations(
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let report = Report::of(&req, &q, &state)?;
+    let report = Report::of(&req, &q, &state, 7)?;
     let by = params::choice(
         &q,
         "by",
@@ -215,10 +174,13 @@ pub async fn recommendations(
         ],
         GroupBy::Placement,
     )?;
-    let key = report.key("recommendations", &format!("{by:?}"));
-    let body = state
-        .reports
-        .get_or_compute(key, || async {
+    let listing = Listing {
+        name: "recommendations",
+        rows_at: "/items",
+        columns: RECOMMENDATION_COLUMNS,
+    };
+    report
+        .serve(&state, &listing, &format!("{by:?}"), || async {
             let r = &report;
             let cells = state
                 .catalogue
@@ -256,14 +218,7 @@ pub async fn recommendations(
             body.insert("items".into(), json!(items));
             Ok::<_, ReadApiError>(Value::Object(body))
         })
-        .await?;
-    Ok(table::respond(
-        report.format,
-        body,
-        "recommendations",
-        RECOMMENDATION_COLUMNS,
-        |b| table::rows_at(b, "/items", RECOMMENDATION_COLUMNS),
-    ))
+        .await
 }
 
 pub const CLICKED_COLUMNS: &[&str] = &[
@@ -284,12 +239,15 @@ pub async fn clicked_movies(
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let report = Report::of(&req, &q, &state)?;
+    let report = Report::of(&req, &q, &state, 7)?;
     let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)?;
-    let key = report.key("clicked", &limit.to_string());
-    let body = state
-        .reports
-        .get_or_compute(key, || async {
+    let listing = Listing {
+        name: "recommended-movies",
+        rows_at: "/items",
+        columns: CLICKED_COLUMNS,
+    };
+    report
+        .serve(&state, &listing, &limit.to_string(), || async {
             let r = &report;
             let movies = state
                 .catalogue
@@ -312,12 +270,5 @@ pub async fn clicked_movies(
             body.insert("items".into(), json!(items));
             Ok::<_, ReadApiError>(Value::Object(body))
         })
-        .await?;
-    Ok(table::respond(
-        report.format,
-        body,
-        "recommended-movies",
-        CLICKED_COLUMNS,
-        |b| table::rows_at(b, "/items", CLICKED_COLUMNS),
-    ))
+        .await
 }

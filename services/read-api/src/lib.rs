@@ -9,6 +9,7 @@ pub mod live;
 pub mod openapi;
 pub mod params;
 pub mod range_top;
+pub mod report;
 pub mod report_cache;
 pub mod routes;
 pub mod settings;

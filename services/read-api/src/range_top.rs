@@ -42,8 +42,7 @@ pub async fn range_top(
             domain,
             entity_type,
             &candidates,
-            &range.first(),
-            &range.last(),
+            &range.labels(),
             Registers::Skip,
         )
         .await

@@ -18,10 +18,10 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::Admin;
 use crate::error::ReadApiError;
-use crate::params::{self, DayRange, Query};
+use crate::params::{self, Query};
 use crate::range_top::{board_candidates, range_top, ranking_word};
+use crate::report::{Listing, Report};
 use crate::routes::movie_titles;
-use crate::table;
 use crate::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +74,6 @@ pub const POPULAR_COLUMNS: &[&str] = &[
     "page_views",
 ];
 
-fn range_json(range: &DayRange) -> (String, String, i64) {
-    (range.first(), range.last(), range.days())
-}
-
 /// GET /api/v1/analytics/content/popular
 pub async fn popular(
     _: Admin,
@@ -85,39 +81,29 @@ pub async fn popular(
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let format = table::format(&req, &q)?;
-    let domain = params::domain(&q, &state.rules)?;
-    let range = params::day_range(&q, ("from", "to"), state.today(&domain), 7)?;
+    let report = Report::of(&req, &q, &state, 7)?;
     let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)? as usize;
     let options: Vec<(&str, PopularBy)> = POPULAR_BY.iter().map(|b| (b.name(), *b)).collect();
     let by = params::choice(&q, "sort", &options, PopularBy::Views)?;
-    let key = format!(
-        "popular|{}|{}|{}|{limit}|{}",
-        domain.as_str(),
-        range.first(),
-        range.last(),
-        by.name()
-    );
-    let body = state
-        .reports
-        .get_or_compute(key, || popular_report(&state, &domain, range, limit, by))
-        .await?;
-    Ok(table::respond(
-        format,
-        body,
-        "popular",
-        POPULAR_COLUMNS,
-        |b| table::rows_at(b, "/items", POPULAR_COLUMNS),
-    ))
+    let listing = Listing {
+        name: "popular",
+        rows_at: "/items",
+        columns: POPULAR_COLUMNS,
+    };
+    report
+        .serve(&state, &listing, &format!("{limit}|{}", by.name()), || {
+            popular_report(&state, &report, limit, by)
+        })
+        .await
 }
 
 async fn popular_report(
     state: &AppState,
-    domain: &Domain,
-    range: DayRange,
+    report: &Report,
     limit: usize,
     by: PopularBy,
 ) -> Result<Value, ReadApiError> {
+    let (domain, range) = (&report.domain, report.range);
     let (ids, exact) = match by.measure() {
         Some(measure) => {
             let top = range_top(state, domain, EntityType::Movie, measure, range, limit).await?;
@@ -145,8 +131,7 @@ async fn popular_report(
             domain,
             EntityType::Movie,
             &ids,
-            &range.first(),
-            &range.last(),
+            &range.labels(),
             Registers::Merge,
         )
         .await
@@ -190,17 +175,12 @@ async fn popular_report(
             })
         })
         .collect();
-    let (from, to, days) = range_json(&range);
-    Ok(json!({
-        "items": items,
-        "period_days": days,
-        "total_items": items.len(),
-        "domain": domain.as_str(),
-        "from": from,
-        "to": to,
-        "sort": by.name(),
-        "ranking": ranking_word(exact),
-    }))
+    let mut body = report.head();
+    body.insert("total_items".into(), json!(items.len()));
+    body.insert("items".into(), json!(items));
+    body.insert("sort".into(), json!(by.name()));
+    body.insert("ranking".into(), json!(ranking_word(exact)));
+    Ok(Value::Object(body))
 }
 
 fn round2(x: f64) -> f64 {
@@ -232,8 +212,7 @@ pub async fn video_metrics(
                     &domain,
                     EntityType::Movie,
                     std::slice::from_ref(&id),
-                    &range.first(),
-                    &range.last(),
+                    &range.labels(),
                     Registers::Merge,
                 )
                 .await
@@ -298,7 +277,6 @@ pub async fn user_stats(
                 .then_with(|| b.0.cmp(a.0))
         })
         .map(|(id, _)| id.clone());
-    let (from, to, days) = range_json(&range);
     Ok(HttpResponse::Ok().json(json!({
         "user_id": user_id,
         "movies_started": started,
@@ -306,11 +284,11 @@ pub async fn user_stats(
         "unique_movies_watched": movies.len(),
         "total_watch_time_seconds": watch_total,
         "completion_rate": percent(finished, started),
-        "period_days": days,
+        "period_days": range.days(),
         "most_watched_movie_id": most_watched,
         "domain": domain.as_str(),
-        "from": from,
-        "to": to,
+        "from": range.first(),
+        "to": range.last(),
     })))
 }
 
@@ -318,7 +296,7 @@ pub async fn user_stats(
 async fn site_hours(
     state: &AppState,
     domain: &Domain,
-    range: &DayRange,
+    range: &crate::params::DayRange,
 ) -> Result<
     std::collections::BTreeMap<(String, u8), analytics_store::rollups::SiteHour>,
     ReadApiError,
@@ -346,19 +324,16 @@ pub async fn viewing_trends(
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let format = table::format(&req, &q)?;
-    let domain = params::domain(&q, &state.rules)?;
-    let range = params::day_range(&q, ("from", "to"), state.today(&domain), 7)?;
-    let key = format!(
-        "trends|{}|{}|{}",
-        domain.as_str(),
-        range.first(),
-        range.last()
-    );
-    let body = state
-        .reports
-        .get_or_compute(key, || async {
-            let hours = site_hours(&state, &domain, &range).await?;
+    let report = Report::of(&req, &q, &state, 7)?;
+    let (domain, range) = (&report.domain, report.range);
+    let listing = Listing {
+        name: "trends",
+        rows_at: "/days",
+        columns: TREND_COLUMNS,
+    };
+    report
+        .serve(&state, &listing, "", || async {
+            let hours = site_hours(&state, domain, &range).await?;
             let mut by_date: HashMap<&str, RangeFigures> = HashMap::new();
             let mut everyone = Sketch::default();
             for ((date, _), hour) in &hours {
@@ -382,20 +357,12 @@ pub async fn viewing_trends(
                     })
                 })
                 .collect();
-            let (from, to, period_days) = range_json(&range);
-            Ok::<_, ReadApiError>(json!({
-                "domain": domain.as_str(),
-                "period_days": period_days,
-                "from": from,
-                "to": to,
-                "unique_viewers": everyone.estimate(),
-                "days": days,
-            }))
+            let mut body = report.head();
+            body.insert("unique_viewers".into(), json!(everyone.estimate()));
+            body.insert("days".into(), json!(days));
+            Ok(Value::Object(body))
         })
-        .await?;
-    Ok(table::respond(format, body, "trends", TREND_COLUMNS, |b| {
-        table::rows_at(b, "/days", TREND_COLUMNS)
-    }))
+        .await
 }
 
 pub const PEAK_COLUMNS: &[&str] = &["hour", "events_count", "unique_users"];
@@ -416,19 +383,16 @@ pub async fn peak_hours(
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let format = table::format(&req, &q)?;
-    let domain = params::domain(&q, &state.rules)?;
-    let range = params::day_range(&q, ("from", "to"), state.today(&domain), 7)?;
-    let key = format!(
-        "peak|{}|{}|{}",
-        domain.as_str(),
-        range.first(),
-        range.last()
-    );
-    let body = state
-        .reports
-        .get_or_compute(key, || async {
-            let hours = site_hours(&state, &domain, &range).await?;
+    let report = Report::of(&req, &q, &state, 7)?;
+    let (domain, range) = (&report.domain, report.range);
+    let listing = Listing {
+        name: "peak-hours",
+        rows_at: "/hours",
+        columns: PEAK_COLUMNS,
+    };
+    report
+        .serve(&state, &listing, "", || async {
+            let hours = site_hours(&state, domain, &range).await?;
             let mut events = [0i64; 24];
             let mut users: Vec<Sketch> = vec![Sketch::default(); 24];
             for ((_, hour), cell) in &hours {
@@ -445,24 +409,19 @@ pub async fn peak_hours(
                 .map(|h| (h, events[h], users[h].estimate()))
                 .collect();
             rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            let (from, to, period_days) = range_json(&range);
-            Ok::<_, ReadApiError>(json!({
-                "domain": domain.as_str(),
-                "period_days": period_days,
-                "from": from,
-                "to": to,
-                "timezone": zone_name(&state.rules.bucket_mode(&domain)),
-                "hours": rows.iter().map(|(hour, events_count, unique_users)| json!({
-                    "hour": hour, "events_count": events_count, "unique_users": unique_users,
-                })).collect::<Vec<_>>(),
-            }))
+            let hours: Vec<Value> = rows
+                .iter()
+                .map(|(hour, events_count, unique_users)| {
+                    json!({"hour": hour, "events_count": events_count, "unique_users": unique_users})
+                })
+                .collect();
+            let mut body = report.head();
+            body.insert(
+                "timezone".into(),
+                json!(zone_name(&state.rules.bucket_mode(domain))),
+            );
+            body.insert("hours".into(), json!(hours));
+            Ok(Value::Object(body))
         })
-        .await?;
-    Ok(table::respond(
-        format,
-        body,
-        "peak-hours",
-        PEAK_COLUMNS,
-        |b| table::rows_at(b, "/hours", PEAK_COLUMNS),
-    ))
+        .await
 }

@@ -337,3 +337,59 @@ async fn with_the_raw_log_off_events_are_counted_but_not_logged() -> anyhow::Res
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_long_log_copy_keeps_every_partitions_lease() -> anyhow::Result<()> {
+    // Copying many partitions' logs one after the other takes longer than
+    // the lease (1 s here), so the partitions copied last need their leases
+    // renewed while the first ones are copied.
+    let mut env = TestEnv::new().await?;
+    env.set("flush.lease_ttl_ms", "1000");
+    env.migrate().await?;
+    let counters = env.hot_counters()?;
+    let rules = analytics_domain::EventRules::default();
+    let mode = analytics_domain::BucketMode::default();
+    let now = chrono::Utc::now();
+    let events: Vec<analytics_domain::Event> = (0..40_000)
+        .map(|i| {
+            let body = json!({"event_id": format!("long-{i}"), "domain": "jav",
+                "entity_type": "movie", "entity_id": format!("m{}", i % 500), "action": "view",
+                "occurred_at": now.to_rfc3339(), "user_id": i % 1000});
+            rules
+                .validate(
+                    body.as_object().expect("object"),
+                    now,
+                    &analytics_domain::ValueLimits::contract(),
+                )
+                .map_err(|e| anyhow::anyhow!("{e:?}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let prepared: Vec<_> = events
+        .iter()
+        .map(|e| {
+            let log = e.log_entry(&mode, now, &Default::default());
+            (e, e.increments(&mode), log)
+        })
+        .collect();
+    for chunk in prepared.chunks(500) {
+        let items: Vec<analytics_store::hot_counters::IngestItem> = chunk
+            .iter()
+            .map(
+                |(event, increments, log_entry)| analytics_store::hot_counters::IngestItem {
+                    event,
+                    increments,
+                    log_entry,
+                },
+            )
+            .collect();
+        counters.ingest(&items, true).await?;
+    }
+    let out = env.flush_worker(&["flush"], &[]).await?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.logged_events().await?, 40_000);
+    Ok(())
+}

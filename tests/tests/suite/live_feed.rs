@@ -85,16 +85,22 @@ async fn realtime_reflects_accepted_refused_and_playback_events_within_a_second(
     assert_eq!((status, body["accepted"].clone()), (200, json!(5)));
     let (status, _) = ingest.post_json_to(BATCH, &events).await?;
     assert_eq!(status, 200, "the same batch again: 5 duplicates, 1 invalid");
+    // A reused id carrying another event: refused with 409.
+    let conflict = playback("rt-1", "pause", "s-1");
+    let (status, _) = ingest
+        .post_json_to("/api/v1/analytics/events", &conflict)
+        .await?;
+    assert_eq!(status, 409);
     let metrics = eventually(Duration::from_secs(10), || async {
         let (status, m) = api.admin("/api/metrics/realtime").await?;
         anyhow::ensure!(status == 200, "{m}");
-        Ok((m["received_last_minute"] == 12).then_some(m))
+        Ok((m["received_last_minute"] == 13).then_some(m))
     })
     .await?;
     assert_eq!(metrics["accepted_last_minute"], 5);
     assert_eq!(metrics["concurrent_viewers"], 2, "two sessions played");
     assert_eq!(metrics["viewer_window_seconds"], 60);
-    assert_eq!(metrics["error_rate"], 0.1667, "2 refused of 12");
+    assert_eq!(metrics["error_rate"], 0.2308, "3 refused of 13");
     assert_eq!(metrics["playback_error_rate"], 0.25, "1 error of 4");
     let now = chrono::Utc::now().timestamp();
     let as_of = metrics["as_of"].as_i64().unwrap_or(0);

@@ -14,11 +14,15 @@ impl HotCounters {
     /// The id of the newest entry now: a run copies up to it, so under
     /// continuous ingest it still ends.
     pub async fn log_end(&self, p: u16) -> Result<Option<String>, StoreError> {
-        let key = self.keys.log(p);
+        self.newest_stream_id(&self.keys.log(p)).await
+    }
+
+    /// The id of a stream's newest entry (none for an empty stream).
+    pub(super) async fn newest_stream_id(&self, key: &str) -> Result<Option<String>, StoreError> {
         let newest: Vec<(String, Vec<(String, String)>)> = self
             .run(async |c| {
                 redis::cmd("XREVRANGE")
-                    .arg(&key)
+                    .arg(key)
                     .arg("+")
                     .arg("-")
                     .arg("COUNT")

@@ -121,22 +121,10 @@ impl HotCounters {
     ) -> Result<(String, Vec<String>), StoreError> {
         let feed = self.keys.live_feed();
         let Some(after) = after else {
-            let newest: Vec<(String, Vec<(String, String)>)> = self
-                .run(async |c| {
-                    redis::cmd("XREVRANGE")
-                        .arg(&feed)
-                        .arg("+")
-                        .arg("-")
-                        .arg("COUNT")
-                        .arg(1)
-                        .query_async(c)
-                        .await
-                })
-                .await?;
-            let start = newest
-                .into_iter()
-                .next()
-                .map_or_else(|| "0-0".to_string(), |(id, _)| id);
+            let start = self
+                .newest_stream_id(&feed)
+                .await?
+                .unwrap_or_else(|| "0-0".to_string());
             return Ok((start, Vec::new()));
         };
         let exclusive = format!("({after}");

@@ -71,34 +71,46 @@ impl SiteHour {
 }
 
 impl RollupStore {
-    /// Some entities' daily documents between two day labels (inclusive),
-    /// added up per entity (absent = nothing in the range).
+    /// Some entities' daily documents of some days (labels), added up per
+    /// entity (absent = nothing in those days). One entity is one read of
+    /// its range; several are one read per day (the day and `$in` ids are
+    /// exact index points, which every MongoDB-wire server plans well, where
+    /// `$in` ids with a date range can become a scan), run concurrently.
     pub async fn entity_range(
         &self,
         domain: &Domain,
         entity_type: EntityType,
         ids: &[String],
-        from: &str,
-        to: &str,
+        days: &[String],
         registers: Registers,
     ) -> Result<HashMap<String, RangeFigures>, StoreError> {
-        let collection = self
-            .db
-            .collection::<Document>(period_collection(Period::Day));
-        let mut out: HashMap<String, RangeFigures> = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(IDS_PER_READ) {
-            let filter = doc! {
-                "domain": domain.as_str(),
-                "entity_type": entity_type.as_str(),
-                "entity_id": {"$in": chunk},
-                Period::Day.field(): {"$gte": from, "$lte": to},
-            };
-            let mut find = collection.find(filter);
-            if registers == Registers::Skip {
-                find = find.projection(super::without_registers());
+        let mut filters = Vec::new();
+        let base = doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str()};
+        match (ids, days.first(), days.last()) {
+            (_, None, _) | (_, _, None) | ([], ..) => return Ok(HashMap::new()),
+            ([one], Some(first), Some(last)) => {
+                let mut f = base.clone();
+                f.insert("entity_id", one);
+                f.insert(Period::Day.field(), doc! {"$gte": first, "$lte": last});
+                filters.push(f);
             }
-            let mut cursor = find.await?;
-            while let Some(doc) = cursor.try_next().await? {
+            (many, ..) => {
+                for day in days {
+                    for chunk in many.chunks(IDS_PER_READ) {
+                        let mut f = base.clone();
+                        f.insert(Period::Day.field(), day);
+                        f.insert("entity_id", doc! {"$in": chunk});
+                        filters.push(f);
+                    }
+                }
+            }
+        }
+        let reads = filters
+            .into_iter()
+            .map(|f| self.daily_documents(f, registers));
+        let mut out: HashMap<String, RangeFigures> = HashMap::with_capacity(ids.len());
+        for docs in futures_util::future::try_join_all(reads).await? {
+            for doc in docs {
                 let Ok(id) = doc.get_str("entity_id") else {
                     continue;
                 };
@@ -112,37 +124,59 @@ impl RollupStore {
         Ok(out)
     }
 
+    async fn daily_documents(
+        &self,
+        filter: Document,
+        registers: Registers,
+    ) -> Result<Vec<Document>, StoreError> {
+        let collection = self
+            .db
+            .collection::<Document>(period_collection(Period::Day));
+        let mut find = collection.find(filter);
+        if registers == Registers::Skip {
+            find = find.projection(super::without_registers());
+        }
+        Ok(find.await?.try_collect().await?)
+    }
+
     /// The site's hours between two dates (inclusive), keyed by (date,
     /// hour): the slot documents of every entity type added up, and the
-    /// unique users of the `site` documents merged.
+    /// unique users of the `site` documents merged. One read per entity
+    /// type (the index's prefix), run concurrently.
     pub async fn site_hours(
         &self,
         domain: &Domain,
         from: &str,
         to: &str,
     ) -> Result<BTreeMap<(String, u8), SiteHour>, StoreError> {
-        let filter = doc! {"domain": domain.as_str(), "date": {"$gte": from, "$lte": to}};
-        let mut cursor = self.db.collection::<Document>(HOURLY).find(filter).await?;
+        let hourly = self.db.collection::<Document>(HOURLY);
+        let reads = EntityType::ALL.map(|t| {
+            let filter = doc! {"domain": domain.as_str(), "entity_type": t.as_str(),
+            "date": {"$gte": from, "$lte": to}};
+            let hourly = hourly.clone();
+            async move {
+                let docs: Vec<Document> = hourly.find(filter).await?.try_collect().await?;
+                Ok::<_, StoreError>((t, docs))
+            }
+        });
         let mut out: BTreeMap<(String, u8), SiteHour> = BTreeMap::new();
-        while let Some(doc) = cursor.try_next().await? {
-            let (Ok(date), Ok(hour)) = (doc.get_str("date"), doc.get_i32("hour")) else {
-                continue;
-            };
-            let Some(entity_type) = doc.get_str("entity_type").ok().and_then(EntityType::parse)
-            else {
-                continue;
-            };
-            let Ok(hour) = u8::try_from(hour) else {
-                continue;
-            };
-            let slot = out.entry((date.to_string(), hour)).or_default();
-            if entity_type == EntityType::Site {
-                slot.users.merge(&registers_of(&doc, USER_REGISTERS));
-            } else {
-                slot.counts_by_type
-                    .entry(entity_type)
-                    .or_default()
-                    .merge(&counts_of(&doc));
+        for (entity_type, docs) in futures_util::future::try_join_all(reads).await? {
+            for doc in docs {
+                let (Ok(date), Ok(hour)) = (doc.get_str("date"), doc.get_i32("hour")) else {
+                    continue;
+                };
+                let Ok(hour) = u8::try_from(hour) else {
+                    continue;
+                };
+                let slot = out.entry((date.to_string(), hour)).or_default();
+                if entity_type == EntityType::Site {
+                    slot.users.merge(&registers_of(&doc, USER_REGISTERS));
+                } else {
+                    slot.counts_by_type
+                        .entry(entity_type)
+                        .or_default()
+                        .merge(&counts_of(&doc));
+                }
             }
         }
         Ok(out)

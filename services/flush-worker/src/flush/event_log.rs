@@ -18,6 +18,33 @@ use crate::stores::Stores;
 /// call: one for a single event, a partition's share of a batch).
 const COPY_CHUNK: usize = 500;
 
+/// The run's leases, renewed together: the partitions not copied yet must
+/// not expire while a long log of an earlier one is copied.
+struct Leases<'a> {
+    stores: &'a Stores,
+    run_id: &'a str,
+    leased: &'a [u16],
+    ttl: std::time::Duration,
+    renewed: Instant,
+}
+
+impl Leases<'_> {
+    /// Renews every lease once a third of the TTL has passed.
+    async fn keep(&mut self) -> Result<(), StoreError> {
+        if self.renewed.elapsed() < self.ttl / 3 {
+            return Ok(());
+        }
+        for &p in self.leased {
+            self.stores
+                .counters
+                .renew_lease(p, self.run_id, self.ttl)
+                .await?;
+        }
+        self.renewed = Instant::now();
+        Ok(())
+    }
+}
+
 pub(super) async fn copy(
     stores: &Stores,
     opts: &FlushOptions,
@@ -27,8 +54,18 @@ pub(super) async fn copy(
     report: &mut FlushReport,
 ) {
     let started = Instant::now();
+    let mut leases = Leases {
+        stores,
+        run_id,
+        leased,
+        ttl: opts.lease_ttl,
+        // The sweep renewed them last; renew before the first copy.
+        renewed: Instant::now()
+            .checked_sub(opts.lease_ttl)
+            .unwrap_or_else(Instant::now),
+    };
     for &p in leased {
-        match copy_partition(stores, opts, run_id, p, deadline, report).await {
+        match copy_partition(stores, opts, &mut leases, p, deadline, report).await {
             Ok(()) => {}
             Err(e) if e.store() == "mysql" => {
                 report.log_deferred = true;
@@ -48,7 +85,7 @@ pub(super) async fn copy(
 async fn copy_partition(
     stores: &Stores,
     opts: &FlushOptions,
-    run_id: &str,
+    leases: &mut Leases<'_>,
     p: u16,
     deadline: Instant,
     report: &mut FlushReport,
@@ -82,11 +119,9 @@ async fn copy_partition(
         report.log_rows += stores.catalogue.insert_events(&entries).await?;
         fault::trip(opts.fault, FaultPoint::AfterLogCopy);
         let ids: Vec<String> = records.into_iter().map(|(id, _)| id).collect();
-        stores
-            .counters
-            .renew_lease(p, run_id, opts.lease_ttl)
-            .await?;
-        stores.counters.trim_log(p, run_id, &ids).await?;
+        leases.keep().await?;
+        // Fenced by the lease: a run that lost it deletes nothing.
+        stores.counters.trim_log(p, leases.run_id, &ids).await?;
         report.log_entries += entries.len() as u64;
         if reached_end {
             return Ok(());

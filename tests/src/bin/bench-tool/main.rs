@@ -3,9 +3,13 @@
 //! `bare-upsert` measures the plain Mongo bulk-upsert rate the flush is
 //! compared with; `soak` drives a steady load through ingest-svc with the
 //! real flush beside it and checks the totals; `pipeline` finds the rate the
-//! flush keeps up with on a realistic v2 mix. Store settings come from the
+//! flush keeps up with on a realistic v2 mix; `seed-history` lays down days
+//! of that mix for the read benchmark, `live-clients` holds WebSocket
+//! clients on the live feed. Store settings come from the
 //! usual `ANALYTICS__…` env.
 
+mod history;
+mod live;
 mod measure;
 mod pipeline;
 mod soak;
@@ -53,8 +57,18 @@ enum Command {
         #[arg(long)]
         entities: u64,
     },
+    /// Days of a realistic v2 mix through the real ingest script (dated
+    /// over the last days), for the read benchmark to flush and read.
+    SeedHistory(history::HistoryArgs),
+    /// N WebSocket clients on read-api's live feed: fan-out lag and cadence.
+    LiveClients(live::LiveArgs),
     /// Drop the configured Mongo database (benchmark clean-up).
     DropDatabase,
+    /// How many documents a collection of the configured database holds.
+    CountDocuments {
+        #[arg(long)]
+        collection: String,
+    },
     /// Steady ingest at a fixed rate through ingest-svc for a while, with
     /// the real flush every few seconds; prints the figures and fails on any
     /// 5xx or a total that is not exact.
@@ -140,9 +154,21 @@ async fn main() -> anyhow::Result<()> {
         Command::SeedRollups { entities } => seed_rollups(&stores, entities).await,
         Command::Soak(args) => soak::run(&stores, args).await,
         Command::Pipeline(args) => pipeline::run(&stores, args).await,
+        Command::SeedHistory(args) => history::run(&stores, args).await,
+        Command::LiveClients(args) => live::run(args).await,
         Command::CleanTestData => {
             let (databases, schemas, keys) = analytics_tests::drop_leftover_test_data().await?;
             println!("dropped {databases} test databases, {schemas} schemas, {keys} Redis keys");
+            Ok(())
+        }
+        Command::CountDocuments { collection } => {
+            let store = analytics_store::RollupStore::connect(&stores.mongo_settings()?).await?;
+            let n = store
+                .collection(&collection)
+                .count_documents(doc! {})
+                .await?;
+            println!("{n}");
+            store.shutdown().await;
             Ok(())
         }
         Command::DropDatabase => {

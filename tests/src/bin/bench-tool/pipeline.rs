@@ -49,12 +49,12 @@ pub struct PipelineArgs {
 
 /// Movie ranks drawn with probability ∝ 1 / rank^s (inverse CDF over a
 /// precomputed table).
-struct Zipf {
+pub struct Zipf {
     cdf: Vec<f64>,
 }
 
 impl Zipf {
-    fn new(n: u64, s: f64) -> Self {
+    pub fn new(n: u64, s: f64) -> Self {
         let mut cdf = Vec::with_capacity(n as usize);
         let mut total = 0.0;
         for rank in 1..=n {
@@ -67,7 +67,7 @@ impl Zipf {
         Zipf { cdf }
     }
 
-    fn sample(&self, rng: &mut impl Rng) -> u64 {
+    pub fn sample(&self, rng: &mut impl Rng) -> u64 {
         let u: f64 = rng.random();
         self.cdf.partition_point(|c| *c < u) as u64
     }

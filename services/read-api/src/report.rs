@@ -1,0 +1,86 @@
+//! What every range report shares: its parameters (format, domain, range
+//! of local days), its cache key, the fields its body starts with, and how
+//! it is served (computed once per key, answered as JSON or CSV).
+
+use std::future::Future;
+
+use actix_web::{HttpRequest, HttpResponse};
+use analytics_domain::Domain;
+use serde_json::{json, Map, Value};
+
+use crate::error::ReadApiError;
+use crate::params::{self, DayRange, Query};
+use crate::table;
+use crate::AppState;
+
+/// The table a report's CSV is: the array at `rows_at`, these columns.
+pub struct Listing {
+    /// The CSV attachment's name (without `.csv`).
+    pub name: &'static str,
+    pub rows_at: &'static str,
+    pub columns: &'static [&'static str],
+}
+
+pub struct Report {
+    pub format: table::Format,
+    pub domain: Domain,
+    pub range: DayRange,
+}
+
+impl Report {
+    /// `domain`, `format` and the range (`days`, default `default_days`,
+    /// or `from`/`to`), each refused with a 422 naming it.
+    pub fn of(
+        req: &HttpRequest,
+        q: &Query,
+        state: &AppState,
+        default_days: i64,
+    ) -> Result<Self, ReadApiError> {
+        let domain = params::domain(q, &state.rules)?;
+        Ok(Report {
+            format: table::format(req, q)?,
+            range: params::day_range(q, ("from", "to"), state.today(&domain), default_days)?,
+            domain,
+        })
+    }
+
+    /// The fields every report body starts with.
+    pub fn head(&self) -> Map<String, Value> {
+        let mut head = Map::new();
+        head.insert("domain".into(), json!(self.domain.as_str()));
+        head.insert("period_days".into(), json!(self.range.days()));
+        head.insert("from".into(), json!(self.range.first()));
+        head.insert("to".into(), json!(self.range.last()));
+        head
+    }
+
+    /// The body `compute` makes (once per report, range and `variant` while
+    /// the cache keeps it), as JSON or as the listing's CSV.
+    pub async fn serve<F, Fut>(
+        &self,
+        state: &AppState,
+        listing: &Listing,
+        variant: &str,
+        compute: F,
+    ) -> Result<HttpResponse, ReadApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Value, ReadApiError>>,
+    {
+        let key = format!(
+            "{}|{}|{}|{}|{variant}",
+            listing.name,
+            self.domain.as_str(),
+            self.range.first(),
+            self.range.last()
+        );
+        let body = state.reports.get_or_compute(key, compute).await?;
+        Ok(table::respond(
+            self.format,
+            body,
+            listing.name,
+            listing.columns,
+            |b| table::rows_at(b, listing.rows_at, listing.columns),
+        ))
+    }
+}
