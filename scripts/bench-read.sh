@@ -69,15 +69,15 @@ start_read_api() {
 }
 
 results=()
-# measure LABEL PATH: wrk on one route; a non-2xx answer fails the run.
+# measure LABEL PATH [CONNECTIONS]: wrk on one route; a non-2xx answer fails the run.
 measure() {
-  local label="$1" route="$2"
-  log "wrk ${DURATION}s, $CONNECTIONS connections: $label $route"
+  local label="$1" route="$2" conns="${3:-$CONNECTIONS}"
+  log "wrk ${DURATION}s, $conns connections: $label $route"
   BENCH_PATH="$route" BENCH_ENTITIES="$ENTITIES" BENCH_TOKEN="$TOKEN" \
-    wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 60s --latency -s scripts/bench/read.lua "http://127.0.0.1:$PORT" \
+    wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 60s --latency -s scripts/bench/read.lua "http://127.0.0.1:$PORT" \
     >"$DEV/log/bench-read-wrk.txt"
   read -r rps p50 p99 non2xx done_n < <(wrk_summary "$DEV/log/bench-read-wrk.txt")
-  results+=("$(printf '%-6s %-72s %9s req/s  p50 %-8s p99 %-8s requests %s' "$label" "$route" "$rps" "$p50" "$p99" "$done_n")")
+  results+=("$(printf '%-8s %-72s %9s req/s  p50 %-8s p99 %-8s requests %s' "$label" "$route" "$rps" "$p50" "$p99" "$done_n")")
   [ "${non2xx:-0}" = 0 ] || { tail -5 "$DEV/log/bench-read.log"; die "$route answered non-2xx ($non2xx)"; }
 }
 
@@ -119,9 +119,15 @@ bench_viewing() {
   start_read_api 0
   for route in "${VIEWING_ROUTES[@]}"; do measure cold "$route"; done
   measure cold "/api/v1/analytics/user/bench-heavy/stats?days=7"
+  # The same computations one at a time: a report's own latency, no queue.
+  measure "cold/1" "/api/v1/analytics/content/popular?days=7&limit=10" 1
+  measure "cold/1" "/api/v1/analytics/peak-hours?days=7" 1
+  measure "cold/1" "/api/v1/analytics/user/bench-heavy/stats?days=7" 1
   start_read_api 5000
   for route in "${VIEWING_ROUTES[@]}"; do measure warm "$route"; done
 
+  # A fresh process, so its peak RSS is the live feed's.
+  start_read_api 5000
   log "ingest-svc under load for realtime and the live feed"
   "$BIN/ingest-svc" >"$DEV/log/bench-read-ingest.log" 2>&1 &
   local ingest_pid=$!
@@ -150,7 +156,7 @@ printf '\n== read-api benchmark (%s cores) ==\n' "$(nproc)"
 if [ "$PART" != catalogue ]; then
   printf 'viewing: %s events over 7 days, %s movies, %s users; flushed in %s s (%s log rows, %s daily documents)\n' \
     "$HISTORY" "$ENTITIES" "$USERS" "$FLUSH_SECS" "$LOG_ROWS" "$DAY_DOCS"
-  printf 'cold = report computed on every request (report_cache_ms 0); warm = the 5 s report cache\n'
+  printf 'cold = report computed on every request (report_cache_ms 0; cold/1: one connection); warm = the 5 s report cache\n'
 fi
 printf '%s\n' "${results[@]}"
 if [ "$PART" != catalogue ]; then

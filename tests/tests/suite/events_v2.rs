@@ -9,7 +9,7 @@ use analytics_domain::rollup::{BucketKey, DayKey, PeriodOrd, RollupDelta};
 use analytics_domain::unique::{Register, Sketch};
 use analytics_domain::vocabulary::{ValueRule, ALIASES};
 use analytics_domain::{Action, Period};
-use analytics_store::rollups::BatchDelta;
+use analytics_store::rollups::{registers_of, BatchDelta};
 use analytics_tests::{jav_entity, TestEnv};
 use mongodb::bson::{doc, Document};
 use rand::{Rng, SeedableRng};
@@ -32,22 +32,6 @@ async fn send_all(app: &analytics_tests::Ingest, events: &[Value]) -> anyhow::Re
         );
     }
     Ok(())
-}
-
-/// The unique-viewer registers of a document (`field.<index>: rank`).
-fn sketch_of(doc: &Document, field: &str) -> Sketch {
-    let mut sketch = Sketch::default();
-    if let Ok(registers) = doc.get_document(field) {
-        for (index, rank) in registers {
-            if let (Ok(index), Some(rank)) = (index.parse(), rank.as_i32()) {
-                sketch.merge_register(Register {
-                    index,
-                    rank: u8::try_from(rank).unwrap_or(0),
-                });
-            }
-        }
-    }
-    sketch
 }
 
 fn get(doc: &Document, field: &str) -> i64 {
@@ -220,7 +204,7 @@ async fn a_random_v2_mix_matches_a_model() -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("no day for {movie}"))?;
         // Small sets are counted exactly by the sketch.
         assert_eq!(
-            sketch_of(&daily, "viewers").estimate(),
+            registers_of(&daily, "viewers").estimate(),
             m.viewers.len() as u64,
             "{movie}"
         );
@@ -231,7 +215,7 @@ async fn a_random_v2_mix_matches_a_model() -> anyhow::Result<()> {
         .find(doc! {"entity_type": "site", "date": &today})
         .await?;
     while hours.advance().await? {
-        site.merge(&sketch_of(&hours.deserialize_current()?, "users"));
+        site.merge(&registers_of(&hours.deserialize_current()?, "users"));
     }
     assert_eq!(site.estimate(), site_users.len() as u64);
     assert_eq!(env.logged_events().await?, events.len() as i64);
@@ -280,7 +264,7 @@ async fn applying_the_same_registers_again_never_inflates_unique_viewers() -> an
         .find_one(doc! {"entity_id": &bucket.entity.entity_id, "date": &bucket.label})
         .await?
         .ok_or_else(|| anyhow::anyhow!("no daily document"))?;
-    assert_eq!(sketch_of(&daily, "viewers").estimate(), expected);
+    assert_eq!(registers_of(&daily, "viewers").estimate(), expected);
     let error = (expected as f64 - 5000.0).abs() / 5000.0;
     assert!(error <= 0.02, "{expected}");
     Ok(())

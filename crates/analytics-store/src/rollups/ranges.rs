@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use analytics_domain::rollup::Counts;
 use analytics_domain::unique::{Register, Sketch};
-use analytics_domain::{Domain, EntityType, Period};
+use analytics_domain::{Action, Domain, EntityType, Period, Sum};
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 
-use super::{counts_of, period_collection, RollupStore, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
+use super::{period_collection, RollupStore, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
 use crate::error::StoreError;
 
 /// Ids per `$in` read: keeps each query small enough to plan as index points.
@@ -115,23 +115,27 @@ impl RollupStore {
                     continue;
                 };
                 let figures = out.entry(id.to_string()).or_default();
-                figures.counts.merge(&counts_of(&doc));
+                figures.counts.merge(&raw_counts(&doc));
                 if registers == Registers::Merge {
-                    figures.uniques.merge(&registers_of(&doc, VIEWER_REGISTERS));
+                    if let Ok(viewers) = doc.get_document(VIEWER_REGISTERS) {
+                        merge_raw_registers(&mut figures.uniques, viewers);
+                    }
                 }
             }
         }
         Ok(out)
     }
 
+    /// Daily documents as raw BSON (a popular film's day holds thousands
+    /// of register fields).
     async fn daily_documents(
         &self,
         filter: Document,
         registers: Registers,
-    ) -> Result<Vec<Document>, StoreError> {
+    ) -> Result<Vec<RawDocumentBuf>, StoreError> {
         let collection = self
             .db
-            .collection::<Document>(period_collection(Period::Day));
+            .collection::<RawDocumentBuf>(period_collection(Period::Day));
         let mut find = collection.find(filter);
         if registers == Registers::Skip {
             find = find.projection(super::without_registers());
@@ -142,43 +146,93 @@ impl RollupStore {
     /// The site's hours between two dates (inclusive), keyed by (date,
     /// hour): the slot documents of every entity type added up, and the
     /// unique users of the `site` documents merged. One read per entity
-    /// type (the index's prefix), run concurrently.
+    /// type (the index's prefix), run concurrently, each folded as it
+    /// streams in and read as raw BSON: a week of a busy site is over a
+    /// million register fields, which parsed into documents would cost
+    /// seconds and a hundred megabytes.
     pub async fn site_hours(
         &self,
         domain: &Domain,
         from: &str,
         to: &str,
     ) -> Result<BTreeMap<(String, u8), SiteHour>, StoreError> {
-        let hourly = self.db.collection::<Document>(HOURLY);
-        let reads = EntityType::ALL.map(|t| {
-            let filter = doc! {"domain": domain.as_str(), "entity_type": t.as_str(),
+        let hourly = self.db.collection::<RawDocumentBuf>(HOURLY);
+        let reads = EntityType::ALL.map(|entity_type| {
+            let filter = doc! {"domain": domain.as_str(), "entity_type": entity_type.as_str(),
             "date": {"$gte": from, "$lte": to}};
             let hourly = hourly.clone();
             async move {
-                let docs: Vec<Document> = hourly.find(filter).await?.try_collect().await?;
-                Ok::<_, StoreError>((t, docs))
+                let mut cursor = hourly.find(filter).await?;
+                let mut hours: BTreeMap<(String, u8), SiteHour> = BTreeMap::new();
+                while let Some(doc) = cursor.try_next().await? {
+                    let (Ok(date), Ok(hour)) = (doc.get_str("date"), doc.get_i32("hour")) else {
+                        continue;
+                    };
+                    let Ok(hour) = u8::try_from(hour) else {
+                        continue;
+                    };
+                    let slot = hours.entry((date.to_string(), hour)).or_default();
+                    if entity_type == EntityType::Site {
+                        if let Ok(users) = doc.get_document(USER_REGISTERS) {
+                            merge_raw_registers(&mut slot.users, users);
+                        }
+                    } else {
+                        slot.counts_by_type
+                            .entry(entity_type)
+                            .or_default()
+                            .merge(&raw_counts(&doc));
+                    }
+                }
+                Ok::<_, StoreError>(hours)
             }
         });
         let mut out: BTreeMap<(String, u8), SiteHour> = BTreeMap::new();
-        for (entity_type, docs) in futures_util::future::try_join_all(reads).await? {
-            for doc in docs {
-                let (Ok(date), Ok(hour)) = (doc.get_str("date"), doc.get_i32("hour")) else {
-                    continue;
-                };
-                let Ok(hour) = u8::try_from(hour) else {
-                    continue;
-                };
-                let slot = out.entry((date.to_string(), hour)).or_default();
-                if entity_type == EntityType::Site {
-                    slot.users.merge(&registers_of(&doc, USER_REGISTERS));
-                } else {
-                    slot.counts_by_type
-                        .entry(entity_type)
-                        .or_default()
-                        .merge(&counts_of(&doc));
+        for hours in futures_util::future::try_join_all(reads).await? {
+            for (key, hour) in hours {
+                let slot = out.entry(key).or_default();
+                slot.users.merge(&hour.users);
+                for (t, c) in hour.counts_by_type {
+                    slot.counts_by_type.entry(t).or_default().merge(&c);
                 }
             }
         }
         Ok(out)
+    }
+}
+
+fn raw_number(value: RawBsonRef<'_>) -> Option<i64> {
+    match value {
+        RawBsonRef::Int32(n) => Some(i64::from(n)),
+        RawBsonRef::Int64(n) => Some(n),
+        RawBsonRef::Double(n) => Some(n as i64),
+        _ => None,
+    }
+}
+
+/// `counts_of` of a raw document.
+fn raw_counts(doc: &RawDocument) -> Counts {
+    let mut counts = Counts::default();
+    for (field, value) in doc.iter().flatten() {
+        let Some(n) = raw_number(value) else {
+            continue;
+        };
+        if let Some(action) = Action::parse(field) {
+            counts.add(action, n);
+        } else if let Some(sum) = Sum::parse(field) {
+            counts.add_sum(sum, n);
+        }
+    }
+    counts
+}
+
+/// [`registers_of`] of a raw registers document.
+fn merge_raw_registers(sketch: &mut Sketch, registers: &RawDocument) {
+    for (index, rank) in registers.iter().flatten() {
+        let (Ok(index), Some(rank)) = (index.parse(), raw_number(rank)) else {
+            continue;
+        };
+        if let Ok(rank) = u8::try_from(rank) {
+            sketch.merge_register(Register { index, rank });
+        }
     }
 }
