@@ -87,7 +87,7 @@ impl Tick {
     }
 }
 
-/// The realtime metrics (seed 003's `/api/metrics/realtime`, less what
+/// The realtime metrics (the video player's `/api/metrics/realtime`, less what
 /// only a CDN knows).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RealtimeMetrics {

@@ -52,7 +52,8 @@ impl LiveTally {
     pub fn counted(&self, p: &Prepared, outcome: IngestOutcome) {
         let accepted = outcome == IngestOutcome::Counted;
         let playback = accepted && p.event.action.is_playback();
-        // Built outside the lock; only the first few of a second are kept.
+        // The viewer id is built outside the lock (samples, inside it, only
+        // for the first few events of a second).
         let viewer = if playback { p.event.viewer() } else { None };
         self.with(|t| {
             t.counts.received += 1;
