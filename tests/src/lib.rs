@@ -382,8 +382,11 @@ impl TestEnv {
             .redis_keys()
             .await?
             .into_iter()
-            // Dedupe markers and the realtime tallies expire by themselves.
-            .filter(|k| !k.contains(":evt:") && !k.contains(":live:"))
+            // Dedupe markers and the realtime tallies expire by themselves;
+            // the rollup generation is one number kept for good.
+            .filter(|k| {
+                !k.contains(":evt:") && !k.contains(":live:") && !k.ends_with(":rollups:generation")
+            })
             .collect())
     }
 

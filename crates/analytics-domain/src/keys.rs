@@ -113,6 +113,12 @@ impl KeySpace {
         format!("{}:live:feed", self.prefix)
     }
 
+    /// Raised by every flush that changed the rollups, boards or raw log:
+    /// a reader keeps a report computed at one generation until the next.
+    pub fn rollup_generation(&self) -> String {
+        format!("{}:rollups:generation", self.prefix)
+    }
+
     /// The entity whose counter hash on partition `p` keeps the site's
     /// unique users per hour (one per partition, so their hourly documents
     /// spread over slots).

@@ -43,6 +43,7 @@ const MOVIES: &[Measure] = &[
     Measure::Count(Action::Download),
     Measure::Count(Action::Start),
     Measure::Total(Sum::WatchSeconds),
+    Measure::Count(Action::RecommendationClick),
 ];
 const QUERIES: &[Measure] = &[
     Measure::Count(Action::Search),
@@ -80,8 +81,9 @@ impl Measure {
     }
 
     /// The measures an entity type has boards for: a catalogue page's views
-    /// and downloads (contract v1), a movie's playback starts and watch
-    /// time too, a search query's searches and zero-result searches.
+    /// and downloads (contract v1), a movie's playback starts, watch time
+    /// and clicks from recommendations too, a search query's searches and
+    /// zero-result searches.
     pub fn ranked(entity_type: EntityType) -> &'static [Measure] {
         match entity_type {
             EntityType::Movie => MOVIES,

@@ -4,9 +4,10 @@
 //!
 //! The log's text columns are binary-collated (exact ids), which the driver
 //! reads as bytes, so every text column read is converted to utf8mb4. Each
-//! read names its index: with `action IN (…)` and a time range in the same
-//! query the planner may otherwise take the action + time index for a
-//! user's statistics and scan every player event of the window.
+//! read names its index, which holds every column it reads: with `action
+//! IN (…)` and a time range in the same query the planner may otherwise
+//! take the recommendation (action + time) index for a user's statistics
+//! and scan every player event of the window.
 
 use analytics_domain::details::Details;
 use analytics_domain::Action;
@@ -56,40 +57,6 @@ pub struct RecommendationCell {
     pub clicks: i64,
 }
 
-/// A movie's recommendation clicks and impressions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClickedMovie {
-    pub movie_id: String,
-    pub clicks: i64,
-    pub impressions: i64,
-}
-
-/// `SELECT <columns>, impressions, clicks` over the recommendation rows of
-/// a domain and range, ready for its GROUP BY.
-fn recommendation_query<'a>(
-    columns: &str,
-    domain: &'a str,
-    days: LocalDays,
-) -> QueryBuilder<'a, MySql> {
-    let mut q = QueryBuilder::<MySql>::new(format!(
-        "SELECT {columns}, \
-         CAST(SUM(action = 'recommendation_impression') AS SIGNED) AS impressions, \
-         CAST(SUM(action = 'recommendation_click') AS SIGNED) AS clicks \
-         FROM analytics_events FORCE INDEX (analytics_events_action_time_index) \
-         WHERE domain = "
-    ));
-    q.push_bind(domain);
-    push_actions(
-        &mut q,
-        &[
-            Action::RecommendationImpression,
-            Action::RecommendationClick,
-        ],
-    );
-    days.push_filter(&mut q);
-    q
-}
-
 fn push_actions(q: &mut QueryBuilder<'_, MySql>, actions: &[Action]) {
     q.push(" AND action IN (");
     let mut list = q.separated(", ");
@@ -112,7 +79,7 @@ impl CatalogueStore {
             "SELECT CONVERT(entity_id USING utf8mb4) AS movie_id, \
              CONVERT(action USING utf8mb4) AS action, position_seconds, duration_seconds, \
              watched_seconds FROM analytics_events \
-             FORCE INDEX (analytics_events_user_time_index) WHERE user_id = ",
+             FORCE INDEX (analytics_events_user_playback_index) WHERE user_id = ",
         );
         q.push_bind(user_id);
         days.push_filter(&mut q);
@@ -147,12 +114,23 @@ impl CatalogueStore {
         domain: &str,
         days: LocalDays,
     ) -> Result<Vec<RecommendationCell>, StoreError> {
-        let mut q = recommendation_query(
-            "CONVERT(COALESCE(placement, '') USING utf8mb4) AS placement, \
-             CONVERT(COALESCE(reason, '') USING utf8mb4) AS reason",
-            domain,
-            days,
+        let mut q = QueryBuilder::<MySql>::new(
+            "SELECT CONVERT(COALESCE(placement, '') USING utf8mb4) AS placement, \
+             CONVERT(COALESCE(reason, '') USING utf8mb4) AS reason, \
+             CAST(SUM(action = 'recommendation_impression') AS SIGNED) AS impressions, \
+             CAST(SUM(action = 'recommendation_click') AS SIGNED) AS clicks \
+             FROM analytics_events FORCE INDEX (analytics_events_recommendation_index) \
+             WHERE domain = ",
         );
+        q.push_bind(domain);
+        push_actions(
+            &mut q,
+            &[
+                Action::RecommendationImpression,
+                Action::RecommendationClick,
+            ],
+        );
+        days.push_filter(&mut q);
         q.push(" GROUP BY 1, 2 ORDER BY 1, 2");
         let rows = q.build().fetch_all(self.pool()).await?;
         rows.iter()
@@ -162,29 +140,6 @@ impl CatalogueStore {
                     reason: row.try_get("reason")?,
                     impressions: row.try_get("impressions")?,
                     clicks: row.try_get("clicks")?,
-                })
-            })
-            .collect()
-    }
-
-    /// The movies clicked most from recommendations (clicks, then id).
-    pub async fn most_clicked_recommendations(
-        &self,
-        domain: &str,
-        days: LocalDays,
-        limit: i64,
-    ) -> Result<Vec<ClickedMovie>, StoreError> {
-        let mut q =
-            recommendation_query("CONVERT(entity_id USING utf8mb4) AS movie_id", domain, days);
-        q.push(" AND entity_type = 'movie' GROUP BY entity_id HAVING clicks > 0 ORDER BY clicks DESC, movie_id LIMIT ")
-            .push_bind(limit);
-        let rows = q.build().fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ClickedMovie {
-                    movie_id: row.try_get("movie_id")?,
-                    clicks: row.try_get("clicks")?,
-                    impressions: row.try_get("impressions")?,
                 })
             })
             .collect()

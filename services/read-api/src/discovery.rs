@@ -1,8 +1,9 @@
 //! Search and recommendation analytics: what people search for (and find
 //! nothing for), searches per day, and how recommendations fare by where
 //! and why they were shown. Queries come from the rollups (a search's
-//! query is an entity); recommendations by placement and reason from the
-//! raw event log, the only place those fields are kept.
+//! query is an entity), as do the movies clicked most from recommendations;
+//! recommendations by placement and reason from the raw event log, the only
+//! place those fields are kept.
 
 use std::collections::BTreeMap;
 
@@ -240,7 +241,7 @@ pub async fn clicked_movies(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let report = Report::of(&req, &q, &state, 7)?;
-    let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)?;
+    let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)? as usize;
     let listing = Listing {
         name: "recommended-movies",
         rows_at: "/items",
@@ -249,24 +250,38 @@ pub async fn clicked_movies(
     report
         .serve(&state, &listing, &limit.to_string(), || async {
             let r = &report;
-            let movies = state
-                .catalogue
-                .most_clicked_recommendations(r.domain.as_str(), r.range.log_days(), limit)
+            let clicks = Measure::Count(Action::RecommendationClick);
+            let top =
+                range_top(&state, &r.domain, EntityType::Movie, clicks, r.range, limit).await?;
+            let ids: Vec<String> = top.items.iter().map(|(id, _)| id.clone()).collect();
+            let read = state
+                .rollups
+                .entity_range(
+                    &r.domain,
+                    EntityType::Movie,
+                    &ids,
+                    &r.range.labels(),
+                    Registers::Skip,
+                )
                 .await
                 .map_err(|e| state.store_error(e))?;
-            let ids: Vec<String> = movies.iter().map(|m| m.movie_id.clone()).collect();
             let titles = movie_titles(&state, &r.domain, &ids).await?;
-            let items: Vec<Value> = movies
+            let items: Vec<Value> = top
+                .items
                 .iter()
                 .enumerate()
-                .map(|(i, m)| {
-                    let (code, title) = titles.get(&m.movie_id).cloned().unwrap_or_default();
-                    json!({"rank": i + 1, "movie_id": m.movie_id, "code": code, "title": title,
-                           "clicks": m.clicks, "impressions": m.impressions,
-                           "ctr": ctr(m.clicks, m.impressions)})
+                .map(|(i, (id, clicks))| {
+                    let (code, title) = titles.get(id).cloned().unwrap_or_default();
+                    let impressions = read
+                        .get(id)
+                        .map_or(0, |f| f.counts.get(Action::RecommendationImpression));
+                    json!({"rank": i + 1, "movie_id": id, "code": code, "title": title,
+                           "clicks": clicks, "impressions": impressions,
+                           "ctr": ctr(*clicks, impressions)})
                 })
                 .collect();
             let mut body = r.head();
+            body.insert("ranking".into(), json!(ranking_word(top.exact)));
             body.insert("items".into(), json!(items));
             Ok::<_, ReadApiError>(Value::Object(body))
         })

@@ -109,6 +109,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         connections,
     ));
     live.spawn(counters.clone());
+    let reports = ReportCache::new(cfg.report_cache_ttl(), REPORT_CACHE_ENTRIES);
+    reports.watch(counters.clone());
     let rules = stores.event_rules()?;
     let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
     let openapi = openapi::document(&domains);
@@ -120,7 +122,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         retry_after: cfg.retry_after_seconds,
         max_series_points: cfg.max_series_points,
         counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
-        reports: ReportCache::new(cfg.report_cache_ttl(), REPORT_CACHE_ENTRIES),
+        reports,
         live,
     });
     let meta = ServiceMeta { registry, openapi };

@@ -1,30 +1,43 @@
-//! Computed reports kept for a short time, one computation per key at a
-//! time: a dashboard refresh storm (or a thousand live clients) costs one
-//! read of the stores per report and period, not one per request. Once a
-//! report is older than the TTL, the first request to see that recomputes
-//! it while every other request is answered with the previous body, so
-//! only that one request waits (stale by at most one computation).
+//! Computed reports kept in memory, one computation per key at a time: a
+//! dashboard refresh storm (or a thousand live clients) costs one read of
+//! the stores per report and period, not one per request.
+//!
+//! Reports are computed from what the flush writes, so a kept report stays
+//! exact until a flush changes the stores: each flush that does raises the
+//! rollup generation in Redis, which a task here reads twice a second. A
+//! report is recomputed when the generation moved or it is older than the
+//! TTL (the bound for what no flush announces: catalogue titles, a flush
+//! stopped before it could raise the generation). The first request to
+//! find a report outdated recomputes it while every other request is
+//! answered with the previous body, so only that one request waits.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use analytics_store::hot_counters::HotCounters;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+/// How often the rollup generation is read.
+const GENERATION_POLL: Duration = Duration::from_millis(500);
+
 struct Slot {
     created: Instant,
+    /// The rollup generation the body was computed at (read before).
+    generation: u64,
     body: OnceCell<Value>,
-    /// A request is recomputing this expired body.
+    /// A request is recomputing this outdated body.
     refreshing: AtomicBool,
 }
 
 impl Slot {
-    fn new(created: Instant, body: Option<Value>) -> Arc<Self> {
+    fn new(created: Instant, generation: u64, body: Option<Value>) -> Arc<Self> {
         Arc::new(Slot {
             created,
+            generation,
             body: OnceCell::new_with(body),
             refreshing: AtomicBool::new(false),
         })
@@ -33,11 +46,11 @@ impl Slot {
 
 /// What a lookup found for a key.
 enum Found {
-    /// Fresh, or being computed for the first time: wait on it.
+    /// Current, or being computed for the first time: wait on it.
     Current(Arc<Slot>),
-    /// Expired while another request recomputes it: the previous body.
+    /// Outdated while another request recomputes it: the previous body.
     Stale(Value),
-    /// Expired: this request recomputes it.
+    /// Outdated: this request recomputes it.
     Refresh(Arc<Slot>),
 }
 
@@ -45,6 +58,7 @@ pub struct ReportCache {
     ttl: Duration,
     max_entries: usize,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    generation: Arc<AtomicU64>,
 }
 
 impl ReportCache {
@@ -54,13 +68,39 @@ impl ReportCache {
             ttl,
             max_entries,
             slots: Mutex::new(HashMap::new()),
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// The report under `key`: the kept one while younger than the TTL,
-    /// else computed once for every request waiting on it (or, while one
-    /// request recomputes an expired one, the previous body). A failed
-    /// computation is not kept (the next request tries again).
+    /// Follows the rollup generation in Redis for as long as the runtime
+    /// runs. While Redis does not answer the last one read holds (no flush
+    /// can change the stores without Redis either).
+    pub fn watch(&self, counters: HotCounters) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no runtime: reports are kept for their TTL only");
+            return;
+        };
+        let generation = self.generation.clone();
+        runtime.spawn(async move {
+            let mut every = tokio::time::interval(GENERATION_POLL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                match counters.rollup_generation().await {
+                    Ok(g) => generation.store(g, Ordering::SeqCst),
+                    Err(e) => tracing::debug!(error = %e, "rollup generation not read"),
+                }
+            }
+        });
+    }
+
+    /// The report under `key`: the kept one while current, else computed
+    /// once for every request waiting on it (or, while one request
+    /// recomputes an outdated one, the previous body). A failed computation
+    /// is not kept (the next request tries again).
     pub async fn get_or_compute<E, F, Fut>(&self, key: String, compute: F) -> Result<Value, E>
     where
         F: FnOnce() -> Fut,
@@ -69,12 +109,16 @@ impl ReportCache {
         if self.ttl.is_zero() {
             return compute().await;
         }
-        match self.find(&key, Instant::now()) {
+        let generation = self.generation.load(Ordering::SeqCst);
+        match self.find(&key, Instant::now(), generation) {
             Found::Current(slot) => slot.body.get_or_try_init(compute).await.cloned(),
             Found::Stale(body) => Ok(body),
             Found::Refresh(old) => match compute().await {
                 Ok(body) => {
-                    self.store(key, Slot::new(Instant::now(), Some(body.clone())));
+                    self.store(
+                        key,
+                        Slot::new(Instant::now(), generation, Some(body.clone())),
+                    );
                     Ok(body)
                 }
                 Err(e) => {
@@ -91,10 +135,14 @@ impl ReportCache {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn find(&self, key: &str, now: Instant) -> Found {
+    fn is_current(&self, slot: &Slot, now: Instant, generation: u64) -> bool {
+        slot.generation == generation && now.duration_since(slot.created) < self.ttl
+    }
+
+    fn find(&self, key: &str, now: Instant, generation: u64) -> Found {
         let mut slots = self.lock();
         if let Some(slot) = slots.get(key) {
-            if now.duration_since(slot.created) < self.ttl {
+            if self.is_current(slot, now, generation) {
                 return Found::Current(slot.clone());
             }
             if let Some(body) = slot.body.get() {
@@ -104,27 +152,29 @@ impl ReportCache {
                 return Found::Refresh(slot.clone());
             }
         }
-        let slot = Slot::new(now, None);
-        self.insert(&mut slots, key.to_string(), slot.clone(), now);
+        let slot = Slot::new(now, generation, None);
+        self.insert(&mut slots, key.to_string(), slot.clone(), now, generation);
         Found::Current(slot)
     }
 
     fn store(&self, key: String, slot: Arc<Slot>) {
         let now = Instant::now();
-        self.insert(&mut self.lock(), key, slot, now);
+        let generation = self.generation.load(Ordering::SeqCst);
+        self.insert(&mut self.lock(), key, slot, now, generation);
     }
 
-    /// Inserts within the bound: expired entries go first; when every
-    /// entry is fresh and the map is full, the report is served uncached.
+    /// Inserts within the bound: outdated entries go first; when every
+    /// entry is current and the map is full, the report is served uncached.
     fn insert(
         &self,
         slots: &mut HashMap<String, Arc<Slot>>,
         key: String,
         slot: Arc<Slot>,
         now: Instant,
+        generation: u64,
     ) {
         if slots.len() >= self.max_entries && !slots.contains_key(&key) {
-            slots.retain(|_, s| now.duration_since(s.created) < self.ttl);
+            slots.retain(|_, s| self.is_current(s, now, generation));
         }
         if slots.len() < self.max_entries || slots.contains_key(&key) {
             slots.insert(key, slot);
@@ -190,21 +240,51 @@ mod tests {
         assert_eq!(first, Ok(Value::from(1)));
         // A minute later, without sleeping: the lookups are told the time.
         let later = Instant::now() + Duration::from_secs(61);
-        let Found::Refresh(slot) = cache.find("k", later) else {
+        let Found::Refresh(slot) = cache.find("k", later, 0) else {
             panic!("the first request after expiry refreshes");
         };
-        let Found::Stale(body) = cache.find("k", later) else {
+        let Found::Stale(body) = cache.find("k", later, 0) else {
             panic!("others get the previous body meanwhile");
         };
         assert_eq!(body, Value::from(1));
         // A failed refresh lets the next request try.
         slot.refreshing.store(false, Ordering::SeqCst);
-        assert!(matches!(cache.find("k", later), Found::Refresh(_)));
+        assert!(matches!(cache.find("k", later, 0), Found::Refresh(_)));
         // A successful one replaces the body, fresh again.
-        cache.store("k".into(), Slot::new(Instant::now(), Some(Value::from(2))));
+        cache.store(
+            "k".into(),
+            Slot::new(Instant::now(), 0, Some(Value::from(2))),
+        );
         let now: Result<Value, ()> = cache
             .get_or_compute("k".into(), || async { Ok(Value::from(3)) })
             .await;
         assert_eq!(now, Ok(Value::from(2)));
+    }
+
+    #[tokio::test]
+    async fn a_new_generation_outdates_every_kept_report() {
+        let cache = ReportCache::new(Duration::from_secs(60), 10);
+        for key in ["a", "b"] {
+            let kept: Result<Value, ()> = cache
+                .get_or_compute(key.into(), || async { Ok(Value::from(1)) })
+                .await;
+            assert_eq!(kept, Ok(Value::from(1)));
+        }
+        let now = Instant::now();
+        assert!(matches!(cache.find("a", now, 0), Found::Current(_)));
+        // A flush raised the generation: the next request recomputes.
+        cache.generation.store(1, Ordering::SeqCst);
+        let fresh: Result<Value, ()> = cache
+            .get_or_compute("a".into(), || async { Ok(Value::from(2)) })
+            .await;
+        assert_eq!(fresh, Ok(Value::from(2)));
+        assert!(matches!(
+            cache.find("a", Instant::now(), 1),
+            Found::Current(_)
+        ));
+        assert!(matches!(
+            cache.find("b", Instant::now(), 1),
+            Found::Refresh(_)
+        ));
     }
 }

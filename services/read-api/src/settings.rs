@@ -29,8 +29,9 @@ pub struct ReadApiConfig {
     pub trusted_proxies: Vec<String>,
     /// How long a public count is served from memory (0: not at all).
     pub counts_cache_ms: u64,
-    /// How long a computed report (popular content, trends, peak hours…)
-    /// is served from memory (0: not at all).
+    /// How long at most a computed report (popular content, trends, peak
+    /// hours…) is served from memory; a flush that changes the stores
+    /// outdates it sooner (0: not kept at all).
     pub report_cache_ms: u64,
     /// A concurrent viewer sent a playback event within this many seconds.
     pub live_viewer_window_seconds: i64,

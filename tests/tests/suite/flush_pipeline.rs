@@ -164,10 +164,16 @@ async fn one_flush_rolls_events_up_into_every_period_and_the_catalogue() -> anyh
     assert_eq!(env.replica("m-b").await?, Some((7, 7)));
     assert_eq!(env.replica("m-none").await?, None);
 
-    // Only the dedupe markers stay in Redis.
+    // Only the dedupe markers stay in Redis, and the rollup generation
+    // this flush raised.
     let left = env.redis_keys().await?;
-    assert_eq!(left.len(), 5, "{left:?}");
-    assert!(left.iter().all(|k| k.contains(":evt:")), "{left:?}");
+    assert_eq!(left.len(), 6, "{left:?}");
+    let generation = format!("{}:rollups:generation", env.id);
+    assert!(
+        left.iter().all(|k| k.contains(":evt:") || *k == generation),
+        "{left:?}"
+    );
+    assert_eq!(env.hot_counters()?.rollup_generation().await?, 1);
 
     // A second flush with nothing new changes nothing.
     let totals_before = env.docs("analytics_entity_totals").await?;
@@ -179,6 +185,8 @@ async fn one_flush_rolls_events_up_into_every_period_and_the_catalogue() -> anyh
     assert_eq!(env.docs("analytics_entity_totals").await?, totals_before);
     assert_eq!(env.docs("analytics_entity_daily").await?.len(), 5);
     assert_eq!(env.replica("m-a").await?, Some((3, 1)));
+    // Nor does it outdate what readers computed.
+    assert_eq!(env.hot_counters()?.rollup_generation().await?, 1);
     Ok(())
 }
 

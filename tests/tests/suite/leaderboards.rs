@@ -203,8 +203,9 @@ async fn rollups_without_a_board_are_ranked_by_a_sort_and_get_one_on_the_next_ch
     let out = env.flush_worker(&["rebuild-leaderboards"], &[]).await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.starts_with("Rebuilt 20 leaderboards in "),
-        "totals and four periods, each by views, downloads, starts and watch time: {stdout}"
+        stdout.starts_with("Rebuilt 25 leaderboards in "),
+        "totals and four periods, each by views, downloads, starts, watch time and \
+         recommendation clicks: {stdout}"
     );
     let all = board(&env, "jav|movie|view|all")
         .await?

@@ -747,6 +747,50 @@ async fn peak_hours_are_the_domains_local_hours() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_kept_report_is_recomputed_once_a_flush_changes_the_stores() -> anyhow::Result<()> {
+    let mut env = TestEnv::new().await?;
+    // Kept for ten minutes unless a flush outdates it.
+    env.set("read_api.report_cache_ms", "600000");
+    env.migrate().await?;
+    let start = |minute: i64| Sent {
+        at: "2026-01-02T10:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap_or_default()
+            + Duration::minutes(minute),
+        action: "start",
+        entity_type: "movie",
+        entity_id: "kept-film".into(),
+        viewer: Some(format!("u-{minute}")),
+        user: Some(format!("u-{minute}")),
+        ..random_mix(1, 1)[0].clone()
+    };
+    let first = start(0);
+    pipeline(&env, std::slice::from_ref(&first), BucketMode::default()).await?;
+    let api = env.spawn_read_api().await?;
+    let path = "/api/v1/analytics/content/popular?from=2026-01-02&to=2026-01-02";
+    let views = |body: &Value| body["items"][0]["total_views"].clone();
+    let (_, kept) = api.admin(path).await?;
+    assert_eq!(views(&kept), 1);
+
+    // The first event again (a duplicate, not counted) and a new one.
+    pipeline(&env, &[first, start(1)], BucketMode::default()).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, now) = api.admin(path).await?;
+        if views(&now) == 2 {
+            break;
+        }
+        assert_eq!(views(&now), 1, "the kept report until then: {now}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the report never saw the flush"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn every_report_parameter_is_checked_and_named() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
     env.migrate().await?;

@@ -6,6 +6,7 @@
 mod connections;
 mod event_log;
 mod flush;
+mod generation;
 mod ingest;
 mod live;
 mod reads;

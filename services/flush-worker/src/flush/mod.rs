@@ -73,6 +73,15 @@ pub struct FlushReport {
     pub log_copy_ms: u64,
 }
 
+impl FlushReport {
+    /// Whether the run wrote rollups, replicas or raw-log rows (what
+    /// readers compute from; a resumed batch or a log stretch copied again
+    /// may finish what a stopped run began).
+    pub fn changed_stores(&self) -> bool {
+        self.batches > 0 || self.replicas_updated > 0 || self.log_entries > 0
+    }
+}
+
 pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
     let run_id = uuid::Uuid::now_v7().to_string();
     let span = tracing::info_span!("flush_run", run_id = %run_id);
@@ -121,7 +130,14 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
     // Outside the leases: replicas deferred by this or earlier runs, then
     // the leaderboards (this run's change records and any a stopped run left).
     replicas.catch_up(stores, &mut report).await;
-    merge_leaderboards(stores).await;
+    let merged = merge_leaderboards(stores).await;
+    if report.changed_stores() || merged > 0 {
+        // Readers recompute what they keep; should this fail, they do so
+        // when their copy reaches its age limit.
+        if let Err(e) = stores.counters.raise_rollup_generation().await {
+            tracing::warn!(error = %e, "could not raise the rollup generation");
+        }
+    }
 
     let record = FlushRunRecord {
         run_id: run_id.clone(),
@@ -168,12 +184,17 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
 }
 
 /// Best effort: counting never waits on a leaderboard; a record that fails
-/// to merge stays pending and the next run merges it.
-async fn merge_leaderboards(stores: &Stores) {
+/// to merge stays pending and the next run merges it. Returns the records
+/// merged.
+async fn merge_leaderboards(stores: &Stores) -> usize {
     match stores.rollups.leaderboards().merge_pending().await {
-        Ok(records) => tracing::debug!(records, "leaderboard changes merged"),
+        Ok(records) => {
+            tracing::debug!(records, "leaderboard changes merged");
+            records
+        }
         Err(e) => {
-            tracing::warn!(error = %e, "leaderboard changes not merged yet; the next run retries")
+            tracing::warn!(error = %e, "leaderboard changes not merged yet; the next run retries");
+            0
         }
     }
 }
