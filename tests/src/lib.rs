@@ -3,6 +3,8 @@
 //! Store addresses come from `ANALYTICS_REDIS_URL`, `ANALYTICS_MONGO_URL` and
 //! `ANALYTICS_MYSQL_URL` (set by scripts/test.sh), with the dev ports as defaults.
 
+pub mod catalogue_data;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Output;
@@ -156,6 +158,7 @@ impl TestEnv {
             // Counts exact at once; the cache has its own test.
             ("read_api.counts_cache_ms", "0".into()),
             ("read_api.report_cache_ms", "0".into()),
+            ("read_api.snapshot_cache_ms", "0".into()),
             ("flush.lease_ttl_ms", "300".into()),
         ] {
             settings.insert(k.to_string(), v);

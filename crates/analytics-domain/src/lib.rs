@@ -14,6 +14,7 @@ pub mod producers;
 pub mod ranking;
 pub mod realtime;
 pub mod rollup;
+pub mod snapshot;
 pub mod sweep;
 pub mod time;
 pub mod unique;

@@ -71,6 +71,24 @@ impl BucketMode {
             BucketMode::EventOffset => now.date_naive(),
         }
     }
+
+    /// The first instant of a local date (UTC's for `EventOffset`). A zone
+    /// whose clocks skip midnight starts the day at the first local time
+    /// that exists.
+    pub fn day_start(&self, date: NaiveDate) -> DateTime<chrono::Utc> {
+        let midnight = date.and_time(chrono::NaiveTime::MIN);
+        match self {
+            BucketMode::Zone(tz) => (0..=3)
+                .find_map(|h| {
+                    (midnight + chrono::Duration::hours(h))
+                        .and_local_timezone(*tz)
+                        .earliest()
+                })
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_else(|| midnight.and_utc()),
+            BucketMode::EventOffset => midnight.and_utc(),
+        }
+    }
 }
 
 /// The local calendar hour an event is counted in.
@@ -184,6 +202,27 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("test date")
+    }
+
+    #[test]
+    fn a_local_day_starts_at_its_zones_midnight_or_the_first_time_after_it() {
+        let tokyo: BucketMode = "Asia/Tokyo".parse().expect("zone");
+        assert_eq!(
+            tokyo.day_start(date(2026, 11, 26)).to_rfc3339(),
+            "2026-11-25T15:00:00+00:00"
+        );
+        // São Paulo's clocks went from 00:00 to 01:00 on 2018-11-04.
+        let sao_paulo: BucketMode = "America/Sao_Paulo".parse().expect("zone");
+        assert_eq!(
+            sao_paulo.day_start(date(2018, 11, 4)).to_rfc3339(),
+            "2018-11-04T03:00:00+00:00"
+        );
+        assert_eq!(
+            BucketMode::EventOffset
+                .day_start(date(2026, 1, 1))
+                .to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub struct ViewingFigures {
     pub engagement_score: f64,
 }
 
-fn round_to(x: f64, decimals: i32) -> f64 {
+/// `x` rounded half away from zero to `decimals` places.
+pub fn round_to(x: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (x * scale).round() / scale
 }

@@ -381,6 +381,10 @@ impl fmt::Display for Action {
     }
 }
 
+/// The domain whose movies the MySQL catalogue holds (its replicas,
+/// parity and the admin snapshot are about this domain only).
+pub const CATALOGUE_DOMAIN: &str = "jav";
+
 /// A business domain name (`jav` today). Configured, not compiled in, but it
 /// goes into Redis keys, so it is restricted to a safe alphabet.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! flush-worker: the pipeline's batch jobs, run by Kubernetes CronJobs.
 
+pub mod evidence;
 pub mod fault;
 pub mod flush;
 pub mod parity;

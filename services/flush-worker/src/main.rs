@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use flush_worker::evidence::{self, GenerateOptions, VerifyOptions};
 use flush_worker::fault;
 use flush_worker::flush::{self, FlushOptions};
 use flush_worker::parity::{self, ParityOptions};
@@ -48,6 +49,52 @@ enum Command {
     /// Re-rank every top-N leaderboard from the rollups (after a restore or
     /// a manual fix of the rollups; safe while flushes run).
     RebuildLeaderboards,
+    /// Evidence files for the cut-over's reviewers.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Check parity today, then write the parity recorded on each of the
+    /// last days, optionally the rollback file and an archive of them.
+    Generate {
+        #[arg(long, default_value_t = 7)]
+        days: i64,
+        /// Movies per parity check (top by views).
+        #[arg(long, default_value_t = 500)]
+        limit: i64,
+        #[arg(long, env = "ANALYTICS_EVIDENCE_DIR", default_value = "evidence")]
+        dir: PathBuf,
+        /// Also write archive/evidence-<time>.zip with a SHA-256 manifest.
+        #[arg(long)]
+        archive: bool,
+        /// Also write rollback/rollback-<date>.json from the routes
+        /// ingest-svc serves.
+        #[arg(long)]
+        rollback: bool,
+        /// Where ingest-svc answers, for --rollback.
+        #[arg(
+            long,
+            env = "ANALYTICS_INGEST_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        ingest_url: String,
+    },
+    /// Check the artifacts of a directory, or of an archive (checksums
+    /// included); exit 1 if any is invalid.
+    Verify {
+        #[arg(long, env = "ANALYTICS_EVIDENCE_DIR", default_value = "evidence")]
+        dir: PathBuf,
+        /// An evidence zip (takes precedence over --dir).
+        #[arg(long)]
+        archive: Option<PathBuf>,
+        /// No artifact, or an archive without a manifest, fails too.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 #[tokio::main]
@@ -64,6 +111,22 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
+    // Verifying files needs no store (and no configuration).
+    if let Command::Report {
+        command:
+            ReportCommand::Verify {
+                dir,
+                archive,
+                strict,
+            },
+    } = &cli.command
+    {
+        return Ok(evidence::verify(&VerifyOptions {
+            dir: dir.clone(),
+            archive: archive.clone(),
+            strict: *strict,
+        }));
+    }
     let settings: Settings = analytics_runtime::load()?;
     settings.flush.validate()?;
     let stores = Stores::connect(&settings).await?;
@@ -106,17 +169,33 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 output,
             };
             let artifact = parity::check(&stores, &opts).await?;
-            let orphans = artifact.orphans.as_ref().map(|o| o.len() as i64);
-            if let Err(e) = stores
-                .rollups
-                .record_parity(artifact.checked, artifact.mismatches, orphans)
-                .await
-            {
+            if let Err(e) = stores.rollups.record_parity(&artifact).await {
                 tracing::warn!(error = %e, "could not record the parity result");
             }
             Ok(u8::try_from(parity::report(&artifact, &opts)).unwrap_or(1))
         }
         Command::Migrate => Ok(0),
+        Command::Report { command } => match command {
+            ReportCommand::Generate {
+                days,
+                limit,
+                dir,
+                archive,
+                rollback,
+                ingest_url,
+            } => {
+                let opts = GenerateOptions {
+                    days: days.max(1),
+                    limit: limit.max(1),
+                    dir,
+                    archive,
+                    rollback,
+                    ingest_url,
+                };
+                evidence::generate(&stores, &opts).await
+            }
+            ReportCommand::Verify { .. } => Ok(0),
+        },
         Command::RebuildLeaderboards => {
             let started = std::time::Instant::now();
             let boards = stores.rollups.leaderboards().rebuild().await?;

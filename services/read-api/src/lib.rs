@@ -13,6 +13,7 @@ pub mod report;
 pub mod report_cache;
 pub mod routes;
 pub mod settings;
+pub mod snapshot;
 pub mod table;
 pub mod viewing;
 
@@ -41,6 +42,8 @@ pub use analytics_runtime::http::Application;
 const COUNTS_CACHE_ENTRIES: usize = 50_000;
 /// Reports (distinct parameters) remembered at once.
 const REPORT_CACHE_ENTRIES: usize = 10_000;
+/// Snapshots remembered at once (one per period offered).
+const SNAPSHOT_CACHE_ENTRIES: usize = analytics_domain::snapshot::SNAPSHOT_DAYS.len();
 /// How long a client may take to send a request's head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -54,6 +57,9 @@ pub struct AppState {
     pub max_series_points: usize,
     pub counts_cache: CountsCache,
     pub reports: ReportCache,
+    /// Admin snapshots per period (kept for their TTL only: the catalogue
+    /// changes without a flush).
+    pub snapshots: ReportCache,
     pub live: Arc<LiveHub>,
 }
 
@@ -123,6 +129,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         max_series_points: cfg.max_series_points,
         counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
         reports,
+        snapshots: ReportCache::new(cfg.snapshot_cache_ttl(), SNAPSHOT_CACHE_ENTRIES),
         live,
     });
     let meta = ServiceMeta { registry, openapi };
@@ -142,6 +149,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                     .route(web::get().to(routes::entity)),
             )
             .service(get("/api/v1/admin/analytics/trends").route(web::get().to(routes::trends)))
+            .service(
+                get("/api/v1/admin/analytics/snapshot").route(web::get().to(snapshot::snapshot)),
+            )
             .service(
                 get("/api/v1/admin/analytics/search/queries")
                     .route(web::get().to(discovery::search_queries)),

@@ -254,6 +254,48 @@ fn live_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
     );
 }
 
+/// The admin snapshot of the catalogue.
+fn snapshot_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
+    let counts = object(json!({"jav": integer(0), "actors": integer(0), "tags": integer(0)}));
+    let labels = json!({"type": "array", "items": {"type": "string", "format": "date"}});
+    let values = json!({"type": "array", "items": integer(0)});
+    let series = object(json!({"labels": labels, "values": values}));
+    let movie = object(
+        json!({"uuid": {"type": "string"}, "code": nullable_string(),
+        "title": nullable_string(), "views": integer(0), "downloads": integer(0)}),
+    );
+    let rated = object(
+        json!({"uuid": {"type": "string"}, "code": nullable_string(),
+        "title": nullable_string(), "ratings_avg_rating": {"type": "number", "minimum": 1, "maximum": 5},
+        "ratings_count": integer(1)}),
+    );
+    let list = |item: &Value| json!({"type": "array", "maxItems": 10, "items": item});
+    let ratio = json!({"type": "number", "minimum": 0});
+    let snapshot = object(json!({
+        "days": {"type": "integer", "enum": [7, 14, 30, 90]},
+        "generated_at": {"type": "string"},
+        "timezone": {"type": "string"},
+        "totals": counts, "todayCreated": counts,
+        "dailyCreated": object(json!({"jav": series, "actors": series, "tags": series})),
+        "providerDailyCreated": object(json!({"labels": labels,
+            "series": {"type": "object", "additionalProperties": values}})),
+        "dailyEngagement": object(json!({"favorites": series, "watchlists": series,
+            "ratings": series, "history": series})),
+        "providerStats": {"type": "array", "items": object(json!({"source": {"type": "string"},
+            "total_count": integer(0), "today_count": integer(0), "window_count": integer(0)}))},
+        "topViewed": list(&movie), "topDownloaded": list(&movie), "topRated": list(&rated),
+        "quality": object(json!({"missing_actors": integer(0), "missing_tags": integer(0),
+            "missing_image": integer(0), "missing_date": integer(0), "orphan_actors": integer(0),
+            "orphan_tags": integer(0), "avg_actors_per_jav": ratio, "avg_tags_per_jav": ratio})),
+        "syncHealth": object(json!({"pending_jobs": integer(0), "failed_jobs_24h": integer(0)}))}));
+    paths.insert("/api/v1/admin/analytics/snapshot".into(), json!({"get": {
+        "summary": "The catalogue at a glance: growth per day and provider, engagement, top lists, data quality, sync queue (days counted in the catalogue domain's zone).",
+        "security": admin,
+        "parameters": [query("days", json!({"type": "integer", "enum": [7, 14, 30, 90], "default": 14}), "Window ending today.")],
+        "responses": responses(&[("200", "The snapshot (kept for read_api.snapshot_cache_ms per period).", snapshot)], &[401, 403, 422, 500, 503])
+    }}));
+}
+
 pub fn document(domains: &[&str]) -> Value {
     let entity_type = json!({"type": "string", "enum": ["movie", "actor", "tag"]});
     let action = json!({"type": "string", "enum": ["view", "download"], "default": "view"});
@@ -347,6 +389,7 @@ pub fn document(domains: &[&str]) -> Value {
         "responses": listing("Labels (dates) and values (CSV: date, value).", trends, &[401, 403, 422, 500, 503])
     }}));
     viewing_paths(&mut paths, &domain_param, &admin_security);
+    snapshot_paths(&mut paths, &admin_security);
     live_paths(&mut paths, &admin_security);
     paths.insert("/api/v1/analytics/counts/{entity_type}/{entity_id}".into(), json!({"get": {
         "summary": "Public display counts, including increments not yet flushed (rate limited per client; up to a second old).",

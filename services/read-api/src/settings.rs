@@ -33,6 +33,9 @@ pub struct ReadApiConfig {
     /// hours…) is served from memory; a flush that changes the stores
     /// outdates it sooner (0: not kept at all).
     pub report_cache_ms: u64,
+    /// How long the admin snapshot (read from the catalogue, which no flush
+    /// announces) is served from memory per period (0: not kept at all).
+    pub snapshot_cache_ms: u64,
     /// A concurrent viewer sent a playback event within this many seconds.
     pub live_viewer_window_seconds: i64,
     /// WebSocket clients of the live feed this process serves at most.
@@ -92,6 +95,12 @@ impl ReadApiConfig {
                 "must be at most 600000",
             ));
         }
+        if self.snapshot_cache_ms > 600_000 {
+            return Err(invalid(
+                "read_api.snapshot_cache_ms",
+                "must be at most 600000",
+            ));
+        }
         self.bind
             .parse()
             .map_err(|e| invalid("read_api.bind", format!("{:?}: {e}", self.bind)))
@@ -110,5 +119,9 @@ impl ReadApiConfig {
 
     pub fn report_cache_ttl(&self) -> Duration {
         Duration::from_millis(self.report_cache_ms)
+    }
+
+    pub fn snapshot_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.snapshot_cache_ms)
     }
 }

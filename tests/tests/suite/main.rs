@@ -2,8 +2,10 @@
 //! otherwise link the whole workspace again (a dozen links of every service
 //! on a 2-core machine). Each module is one area of the system.
 
+mod admin_snapshot;
 mod end_to_end;
 mod events_v2;
+mod evidence_reports;
 mod flush_faults;
 mod flush_pipeline;
 mod http_protocol;

@@ -3,8 +3,9 @@
 use analytics_tests::{TestEnv, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
-const ADMIN_ROUTES: [&str; 13] = [
+const ADMIN_ROUTES: [&str; 14] = [
     "/api/metrics/realtime",
+    "/api/v1/admin/analytics/snapshot",
     "/api/v1/admin/analytics/top",
     "/api/v1/admin/analytics/entities/movie/m-1",
     "/api/v1/admin/analytics/trends",
@@ -285,6 +286,7 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
             "/api/v1/admin/analytics/recommendations/movies",
             "/api/v1/admin/analytics/search/daily",
             "/api/v1/admin/analytics/search/queries",
+            "/api/v1/admin/analytics/snapshot",
             "/api/v1/admin/analytics/top",
             "/api/v1/admin/analytics/trends",
             "/api/v1/analytics/content/popular",

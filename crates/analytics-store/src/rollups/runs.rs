@@ -1,6 +1,10 @@
 //! The run log: what each flush and parity check did, for `/pipeline`.
 
+use std::collections::HashMap;
+
+use analytics_domain::artifact::ParityArtifact;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 
 use super::{bson_time, RollupStore, PARITY_RUNS, RUNS};
@@ -54,25 +58,57 @@ impl RollupStore {
             .await?)
     }
 
-    /// Records a parity check's outcome for the pipeline view.
-    pub async fn record_parity(
-        &self,
-        checked: i64,
-        mismatches: i64,
-        orphans: Option<i64>,
-    ) -> Result<(), StoreError> {
+    /// Records a parity check: its outcome for the pipeline view, and the
+    /// whole artifact, so the evidence of a past day is what was found that
+    /// day.
+    pub async fn record_parity(&self, artifact: &ParityArtifact) -> Result<(), StoreError> {
         let mut doc = doc! {
             "started_at": bson_time(Utc::now()),
-            "checked": checked,
-            "mismatches": mismatches,
+            "artifact_date": &artifact.artifact_date,
+            "checked": artifact.checked,
+            "mismatches": artifact.mismatches,
+            "artifact": mongodb::bson::to_document(artifact)
+                .map_err(|e| mongo_protocol(format!("parity artifact: {e}")))?,
         };
-        if let Some(o) = orphans {
-            doc.insert("orphans", o);
+        if let Some(o) = &artifact.orphans {
+            doc.insert("orphans", o.len() as i64);
         }
         self.db
             .collection::<Document>(PARITY_RUNS)
             .insert_one(doc)
             .await?;
         Ok(())
+    }
+
+    /// The last parity artifact recorded on each of these dates (a date
+    /// with no recorded check is absent).
+    pub async fn parity_history(
+        &self,
+        dates: &[String],
+    ) -> Result<HashMap<String, ParityArtifact>, StoreError> {
+        let mut cursor = self
+            .db
+            .collection::<Document>(PARITY_RUNS)
+            .find(doc! {"artifact_date": {"$in": dates}, "artifact": {"$exists": true}})
+            .sort(doc! {"started_at": 1})
+            .await?;
+        let mut out = HashMap::new();
+        while let Some(doc) = cursor.try_next().await? {
+            let artifact = doc
+                .get_document("artifact")
+                .map_err(|e| mongo_protocol(format!("parity run: {e}")))?;
+            let artifact: ParityArtifact = mongodb::bson::from_document(artifact.clone())
+                .map_err(|e| mongo_protocol(format!("parity artifact: {e}")))?;
+            // Oldest first: the last recorded check of a date wins.
+            out.insert(artifact.artifact_date.clone(), artifact);
+        }
+        Ok(out)
+    }
+}
+
+fn mongo_protocol(detail: String) -> StoreError {
+    StoreError::Protocol {
+        store: "mongodb",
+        detail,
     }
 }

@@ -9,8 +9,7 @@ use analytics_store::StoreError;
 use super::FlushReport;
 use crate::stores::Stores;
 
-/// The catalogue in MySQL holds this domain's movies.
-pub const CATALOGUE_DOMAIN: &str = "jav";
+pub use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
 
 /// Deferred movies written per catch-up page.
 const CATCH_UP_PAGE: i64 = 1000;

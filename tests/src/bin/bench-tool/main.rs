@@ -5,7 +5,8 @@
 //! real flush beside it and checks the totals; `pipeline` finds the rate the
 //! flush keeps up with on a realistic v2 mix; `seed-history` lays down days
 //! of that mix for the read benchmark, `live-clients` holds WebSocket
-//! clients on the live feed. Store settings come from the
+//! clients on the live feed, `seed-catalogue` fills the MySQL catalogue
+//! for the admin snapshot. Store settings come from the
 //! usual `ANALYTICS__…` env.
 
 mod history;
@@ -60,6 +61,18 @@ enum Command {
     /// Days of a realistic v2 mix through the real ingest script (dated
     /// over the last days), for the read benchmark to flush and read.
     SeedHistory(history::HistoryArgs),
+    /// Fill the (migrated, empty) MySQL catalogue with a realistic shape:
+    /// movies, actors, tags, links, engagement over 90 days, queue rows.
+    SeedCatalogue {
+        #[arg(long, default_value_t = analytics_tests::catalogue_data::Shape::FULL.movies)]
+        movies: usize,
+        #[arg(long, default_value_t = analytics_tests::catalogue_data::Shape::FULL.actors)]
+        actors: usize,
+        #[arg(long, default_value_t = analytics_tests::catalogue_data::Shape::FULL.tags)]
+        tags: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// N WebSocket clients on read-api's live feed: fan-out lag and cadence.
     LiveClients(live::LiveArgs),
     /// Drop the configured Mongo database (benchmark clean-up).
@@ -156,6 +169,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Pipeline(args) => pipeline::run(&stores, args).await,
         Command::SeedHistory(args) => history::run(&stores, args).await,
         Command::LiveClients(args) => live::run(args).await,
+        Command::SeedCatalogue {
+            movies,
+            actors,
+            tags,
+            seed,
+        } => seed_catalogue(&stores, movies, actors, tags, seed).await,
         Command::CleanTestData => {
             let (databases, schemas, keys) = analytics_tests::drop_leftover_test_data().await?;
             println!("dropped {databases} test databases, {schemas} schemas, {keys} Redis keys");
@@ -178,6 +197,39 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn seed_catalogue(
+    s: &StoreConfig,
+    movies: usize,
+    actors: usize,
+    tags: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    use analytics_tests::catalogue_data::{CatalogueData, Shape};
+    use sqlx::Connection;
+    let shape = Shape {
+        movies,
+        actors,
+        tags,
+        ..Shape::FULL
+    };
+    let started = Instant::now();
+    let data = CatalogueData::generate(shape, seed, chrono::Utc::now());
+    let mut conn = sqlx::MySqlConnection::connect(&s.mysql_settings()?.url).await?;
+    data.insert(&mut conn).await?;
+    println!(
+        "catalogue: {} movies, {} actors, {} tags, {} actor and {} tag links, {} engagement rows, {} queue rows in {:.1}s",
+        data.movies.len(),
+        data.actors.len(),
+        data.tags.len(),
+        data.actor_links.len(),
+        data.tag_links.len(),
+        data.favorites.len() + data.watchlists.len() + data.ratings.len() + data.history.len(),
+        data.jobs.len() + data.failed_jobs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn seed(

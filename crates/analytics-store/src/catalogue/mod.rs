@@ -1,5 +1,6 @@
 //! MySQL: the catalogue's migrations, the `jav.views`/`jav.downloads`
-//! replicas of the Mongo totals, and the reads parity needs.
+//! replicas of the Mongo totals, the reads parity needs and the admin
+//! snapshot's aggregations.
 
 use std::time::Duration;
 
@@ -7,6 +8,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{MySql, MySqlPool, QueryBuilder, Row, Transaction};
 
 use crate::error::StoreError;
+
+mod snapshot;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -1,0 +1,304 @@
+//! The admin snapshot's reads of the catalogue: each one aggregation MySQL
+//! answers from an index where one exists, all run at once. A table the
+//! catalogue does not have reads as empty (older catalogues lack some).
+
+use analytics_domain::snapshot::{DayCounts, RatedMovie, SnapshotFacts, TopMovie, TOP_LIST_SIZE};
+use sqlx::mysql::MySqlRow;
+use sqlx::{MySql, QueryBuilder, Row};
+
+use super::CatalogueStore;
+use crate::error::StoreError;
+
+/// The queue the catalogue's sync jobs run on.
+const SYNC_QUEUE: &str = "jav";
+
+/// A movie's catalogue row as the top lists show it.
+const TOP_MOVIE: &str = "SELECT uuid, code, title, CAST(COALESCE(views, 0) AS SIGNED), \
+    CAST(COALESCE(downloads, 0) AS SIGNED) FROM jav";
+
+/// The window a snapshot counts in: the first instant (epoch seconds) of
+/// each of its local days, then of the day after it.
+struct DayBounds<'a>(&'a [i64]);
+
+impl DayBounds<'_> {
+    fn start(&self) -> i64 {
+        self.0.first().copied().unwrap_or(0)
+    }
+
+    fn end(&self) -> i64 {
+        self.0.last().copied().unwrap_or(0)
+    }
+
+    /// `INTERVAL(UNIX_TIMESTAMP(created_at), b0, b1, …)`: 1 for the first
+    /// day, 2 for the second… (MySQL binary-searches the sorted bounds, so
+    /// days of any length, DST included, are exact).
+    fn push_day_of(&self, q: &mut QueryBuilder<'_, MySql>) {
+        q.push("INTERVAL(UNIX_TIMESTAMP(created_at)");
+        for b in self.0 {
+            q.push(", ").push_bind(*b);
+        }
+        q.push(")");
+    }
+
+    fn push_within(&self, q: &mut QueryBuilder<'_, MySql>) {
+        q.push(" WHERE created_at >= FROM_UNIXTIME(")
+            .push_bind(self.start())
+            .push(") AND created_at < FROM_UNIXTIME(")
+            .push_bind(self.end())
+            .push(")");
+    }
+}
+
+/// A read of a table that may not exist: its absence reads as `empty`.
+fn or_absent<T>(read: Result<T, sqlx::Error>, empty: T) -> Result<T, StoreError> {
+    match read {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42S02") => Ok(empty),
+        other => Ok(other?),
+    }
+}
+
+/// A window day from `INTERVAL`'s answer (1-based; 0 is before the window).
+fn day_index(interval: i64) -> Option<usize> {
+    usize::try_from(interval).ok()?.checked_sub(1)
+}
+
+impl CatalogueStore {
+    /// Everything the snapshot shows, read at once: rows created per day
+    /// between `day_starts` (epoch seconds, the window's days and the end),
+    /// failed jobs since 24 hours before `now`.
+    pub async fn snapshot_facts(
+        &self,
+        day_starts: &[i64],
+        now: i64,
+    ) -> Result<SnapshotFacts, StoreError> {
+        let bounds = &DayBounds(day_starts);
+        let (
+            movies_by_source,
+            movies_created,
+            actors_total,
+            actors_created,
+            tags_total,
+            tags_created,
+            favorites,
+            watchlists,
+            ratings,
+            history,
+            top_viewed,
+            top_downloaded,
+            top_rated,
+        ) = tokio::try_join!(
+            self.movies_by_source(),
+            self.movies_created(bounds),
+            self.count("SELECT COUNT(*) FROM actors"),
+            self.created_per_day("actors", bounds),
+            self.count("SELECT COUNT(*) FROM tags"),
+            self.created_per_day("tags", bounds),
+            self.created_per_day("favorites", bounds),
+            self.created_per_day("watchlists", bounds),
+            self.created_per_day("ratings", bounds),
+            self.created_per_day("user_jav_history", bounds),
+            self.top_movies_by("views DESC, downloads DESC, id DESC"),
+            self.top_movies_by("downloads DESC, views DESC, id DESC"),
+            self.top_rated(),
+        )?;
+        let (
+            movies_without_actors,
+            movies_without_tags,
+            (movies_without_image, movies_without_date),
+            actors_without_movies,
+            tags_without_movies,
+            actor_links,
+            tag_links,
+            pending_jobs,
+            failed_jobs_24h,
+        ) = tokio::try_join!(
+            self.count(
+                "SELECT COUNT(*) FROM jav j WHERE NOT EXISTS (SELECT 1 FROM jav_actor l \
+                 JOIN actors a ON a.id = l.actor_id WHERE l.jav_id = j.id)"
+            ),
+            self.count(
+                "SELECT COUNT(*) FROM jav j WHERE NOT EXISTS (SELECT 1 FROM jav_tag l \
+                 JOIN tags t ON t.id = l.tag_id WHERE l.jav_id = j.id)"
+            ),
+            self.movies_missing_fields(),
+            self.count(
+                "SELECT COUNT(*) FROM actors a WHERE NOT EXISTS (SELECT 1 FROM jav_actor l \
+                 JOIN jav j ON j.id = l.jav_id WHERE l.actor_id = a.id)"
+            ),
+            self.count(
+                "SELECT COUNT(*) FROM tags t WHERE NOT EXISTS (SELECT 1 FROM jav_tag l \
+                 JOIN jav j ON j.id = l.jav_id WHERE l.tag_id = t.id)"
+            ),
+            self.count("SELECT COUNT(*) FROM jav_actor"),
+            self.count("SELECT COUNT(*) FROM jav_tag"),
+            self.pending_jobs(),
+            self.failed_jobs_since(now - 24 * 3600),
+        )?;
+        Ok(SnapshotFacts {
+            movies_by_source,
+            movies_created,
+            actors_total,
+            actors_created,
+            tags_total,
+            tags_created,
+            favorites,
+            watchlists,
+            ratings,
+            history,
+            top_viewed,
+            top_downloaded,
+            top_rated,
+            movies_without_actors,
+            movies_without_tags,
+            movies_without_image,
+            movies_without_date,
+            actors_without_movies,
+            tags_without_movies,
+            actor_links,
+            tag_links,
+            pending_jobs,
+            failed_jobs_24h,
+        })
+    }
+
+    /// A single `COUNT(*)`-like figure.
+    async fn count(&self, sql: &str) -> Result<i64, StoreError> {
+        or_absent(
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(self.pool())
+                .await,
+            0,
+        )
+    }
+
+    async fn movies_by_source(&self) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT source, COUNT(*) FROM jav GROUP BY source")
+            .fetch_all(self.pool())
+            .await;
+        or_absent(rows, Vec::new())?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn movies_created(
+        &self,
+        bounds: &DayBounds<'_>,
+    ) -> Result<Vec<(Option<String>, usize, i64)>, StoreError> {
+        let mut q = QueryBuilder::<MySql>::new("SELECT source, ");
+        bounds.push_day_of(&mut q);
+        q.push(" AS d, COUNT(*) FROM jav");
+        bounds.push_within(&mut q);
+        q.push(" GROUP BY source, d");
+        let rows = or_absent(q.build().fetch_all(self.pool()).await, Vec::new())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(day) = day_index(r.try_get(1)?) {
+                out.push((r.try_get(0)?, day, r.try_get(2)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rows of `table` created on each window day.
+    async fn created_per_day(
+        &self,
+        table: &'static str,
+        bounds: &DayBounds<'_>,
+    ) -> Result<DayCounts, StoreError> {
+        let mut q = QueryBuilder::<MySql>::new("SELECT ");
+        bounds.push_day_of(&mut q);
+        q.push(format!(" AS d, COUNT(*) FROM {table}"));
+        bounds.push_within(&mut q);
+        q.push(" GROUP BY d");
+        let rows = or_absent(q.build().fetch_all(self.pool()).await, Vec::new())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(day) = day_index(r.try_get(0)?) {
+                out.push((day, r.try_get(1)?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn top_movies_by(&self, order: &'static str) -> Result<Vec<TopMovie>, StoreError> {
+        let rows = sqlx::query(&format!("{TOP_MOVIE} ORDER BY {order} LIMIT ?"))
+            .bind(TOP_LIST_SIZE)
+            .fetch_all(self.pool())
+            .await;
+        or_absent(rows, Vec::new())?
+            .iter()
+            .map(top_movie_of)
+            .collect()
+    }
+
+    /// The best average ratings (at least one rating), more ratings first
+    /// among equal averages.
+    async fn top_rated(&self) -> Result<Vec<RatedMovie>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT j.uuid, j.code, j.title, r.avg_rating, r.ratings FROM (\
+               SELECT jav_id, CAST(AVG(rating) AS DOUBLE) AS avg_rating, COUNT(*) AS ratings \
+               FROM ratings GROUP BY jav_id) r \
+             JOIN jav j ON j.id = r.jav_id \
+             ORDER BY r.avg_rating DESC, r.ratings DESC, j.id ASC LIMIT ?",
+        )
+        .bind(TOP_LIST_SIZE)
+        .fetch_all(self.pool())
+        .await;
+        or_absent(rows, Vec::new())?
+            .iter()
+            .map(|r| {
+                Ok(RatedMovie {
+                    uuid: r.try_get(0)?,
+                    code: r.try_get(1)?,
+                    title: r.try_get(2)?,
+                    ratings_avg_rating: r.try_get(3)?,
+                    ratings_count: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Movies without an image, and without a release date.
+    async fn movies_missing_fields(&self) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(image IS NULL OR image = ''), 0) AS SIGNED), \
+             CAST(COALESCE(SUM(`date` IS NULL), 0) AS SIGNED) FROM jav",
+        )
+        .fetch_one(self.pool())
+        .await;
+        match or_absent(row.map(Some), None)? {
+            Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
+            None => Ok((0, 0)),
+        }
+    }
+
+    async fn pending_jobs(&self) -> Result<i64, StoreError> {
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE queue = ?")
+            .bind(SYNC_QUEUE)
+            .fetch_one(self.pool())
+            .await;
+        or_absent(n, 0)
+    }
+
+    async fn failed_jobs_since(&self, since: i64) -> Result<i64, StoreError> {
+        let n = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM failed_jobs WHERE queue = ? AND failed_at >= FROM_UNIXTIME(?)",
+        )
+        .bind(SYNC_QUEUE)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await;
+        or_absent(n, 0)
+    }
+}
+
+fn top_movie_of(r: &MySqlRow) -> Result<TopMovie, StoreError> {
+    Ok(TopMovie {
+        uuid: r.try_get(0)?,
+        code: r.try_get(1)?,
+        title: r.try_get(2)?,
+        views: r.try_get(3)?,
+        downloads: r.try_get(4)?,
+    })
+}

@@ -1,0 +1,46 @@
+//! The admin analytics snapshot: the catalogue's growth, engagement, top
+//! lists, data quality and sync queue, for the last 7, 14, 30 or 90 days.
+//! Read from the MySQL catalogue (the top viewed and downloaded lists from
+//! the replicas the flush keeps there) and kept per period for
+//! `read_api.snapshot_cache_ms`, so a refresh storm costs one computation.
+
+use actix_web::{web, HttpResponse};
+use analytics_domain::snapshot::{Snapshot, SnapshotClock, DEFAULT_SNAPSHOT_DAYS, SNAPSHOT_DAYS};
+use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
+use analytics_domain::Domain;
+use serde_json::Value;
+
+use crate::auth::Admin;
+use crate::error::ReadApiError;
+use crate::params::{self, Query};
+use crate::AppState;
+
+/// GET /api/v1/admin/analytics/snapshot
+pub async fn snapshot(
+    _: Admin,
+    q: web::Query<Query>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    let options: Vec<(String, i64)> = SNAPSHOT_DAYS.iter().map(|d| (d.to_string(), *d)).collect();
+    let options: Vec<(&str, i64)> = options.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    let days = params::choice(&q, "days", &options, DEFAULT_SNAPSHOT_DAYS)?;
+    let body = state
+        .snapshots
+        .get_or_compute(days.to_string(), || compute(&state, days))
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn compute(state: &AppState, days: i64) -> Result<Value, ReadApiError> {
+    let mode = Domain::new(CATALOGUE_DOMAIN)
+        .map(|d| state.rules.bucket_mode(&d))
+        .unwrap_or_default();
+    let now = chrono::Utc::now();
+    let clock = SnapshotClock::at(&mode, now, usize::try_from(days).unwrap_or(1));
+    let facts = state
+        .catalogue
+        .snapshot_facts(&clock.day_starts, now.timestamp())
+        .await
+        .map_err(|e| state.store_error(e))?;
+    Ok(serde_json::to_value(Snapshot::build(clock, facts)).unwrap_or(Value::Null))
+}
