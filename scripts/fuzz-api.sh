@@ -81,8 +81,11 @@ for service in $SERVICES; do
       fuzz read-api 18181 "$ADMIN" ;;
     telemetry)
       start telemetry-svc ANALYTICS__TELEMETRY__BIND 18182
-      fuzz telemetry-writes 18182 "$JOBS" --include-path /api/v1/telemetry/jobs/events
-      fuzz telemetry-reads 18182 "$OPERATOR" --exclude-path /api/v1/telemetry/jobs/events ;;
+      # Producers write events and ask for cooldowns; operators read the rest.
+      fuzz telemetry-producers 18182 "$JOBS" --include-path /api/v1/telemetry/jobs/events \
+        --include-path '/api/v1/telemetry/hosts/{host}/cooldown'
+      fuzz telemetry-reads 18182 "$OPERATOR" --exclude-path /api/v1/telemetry/jobs/events \
+        --exclude-path '/api/v1/telemetry/hosts/{host}/cooldown' ;;
     *) die "unknown service $service" ;;
   esac
 done

@@ -178,8 +178,8 @@ pub fn validate(
     let queue = text(body, "queue", &mut errors).unwrap_or_else(|| "default".into());
     let connection = text(body, "connection", &mut errors);
     let attempt = integer(body, "attempt", 1, &mut errors).unwrap_or(1);
-    let site = text(body, "site", &mut errors).unwrap_or_else(|| "unknown".into());
-    let source = text(body, "source", &mut errors).unwrap_or_else(|| site.clone());
+    let sent_site = text(body, "site", &mut errors);
+    let sent_source = text(body, "source", &mut errors);
     let url = match body.get("url") {
         Some(Value::String(s)) if s.len() > 2048 => {
             errors.add(
@@ -273,7 +273,14 @@ pub fn validate(
         (Some(event_type), Some(job_uuid), Some(job_name), Some(timestamp))
             if errors.errors.is_empty() =>
         {
+            let site = crate::job_signals::resolve_site(
+                sent_site.as_deref().or(sent_source.as_deref()),
+                url.as_deref(),
+                &payload_meta,
+                &job_name,
+            );
             Ok(JobEvent {
+                source: sent_source.unwrap_or_else(|| site.clone()),
                 event_type,
                 job_uuid,
                 job_name,
@@ -281,7 +288,6 @@ pub fn validate(
                 connection,
                 attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
                 site,
-                source,
                 url,
                 timestamp,
                 duration_ms,

@@ -120,6 +120,31 @@ impl SummaryQuery {
     }
 }
 
+/// `window_minutes`, `host`, `limit` of the block-signal list, validated
+/// as the summary's parameters are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalQuery {
+    pub window_minutes: u32,
+    pub host: Option<String>,
+    pub limit: u32,
+}
+
+impl SignalQuery {
+    pub fn parse(params: &HashMap<String, String>) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let query = SignalQuery {
+            window_minutes: bounded(params, "window_minutes", WINDOW_MINUTES, &mut errors),
+            host: filter(params, "host", &mut errors),
+            limit: bounded(params, "limit", LIMIT, &mut errors),
+        };
+        if errors.errors.is_empty() {
+            Ok(query)
+        } else {
+            Err(errors.finish())
+        }
+    }
+}
+
 /// `part` of `total` in percent, two decimals; 0 when there is no total.
 pub fn percent(part: u64, total: u64) -> f64 {
     if total == 0 {
@@ -142,15 +167,14 @@ pub struct RateThresholds {
 }
 
 impl RateThresholds {
-    /// `critical`, `warning` or none for a second with `jobs_per_second` starts.
-    pub fn level(&self, jobs_per_second: u64) -> Option<&'static str> {
-        if jobs_per_second >= self.critical {
-            Some("critical")
-        } else if jobs_per_second >= self.warning {
-            Some("warning")
-        } else {
-            None
-        }
+    /// Every level a second with `jobs_per_second` starts has reached (each
+    /// is alerted once, so a critical second also has its warning).
+    pub fn levels_reached(&self, jobs_per_second: u64) -> Vec<&'static str> {
+        [("warning", self.warning), ("critical", self.critical)]
+            .into_iter()
+            .filter(|(_, threshold)| jobs_per_second >= *threshold)
+            .map(|(level, _)| level)
+            .collect()
     }
 }
 
@@ -247,9 +271,18 @@ mod tests {
             warning: 20,
             critical: 40,
         };
+        let reached: Vec<Vec<&str>> = [19, 20, 39, 40]
+            .into_iter()
+            .map(|n| t.levels_reached(n))
+            .collect();
         assert_eq!(
-            [t.level(19), t.level(20), t.level(39), t.level(40)],
-            [None, Some("warning"), Some("warning"), Some("critical")]
+            reached,
+            [
+                vec![],
+                vec!["warning"],
+                vec!["warning"],
+                vec!["warning", "critical"]
+            ]
         );
     }
 }

@@ -119,6 +119,12 @@ impl KeySpace {
         format!("{}:rollups:generation", self.prefix)
     }
 
+    /// Jobs a crawled site started in one epoch second (rate alerts); the
+    /// site is last, so any text it holds cannot blur the key.
+    pub fn job_starts(&self, second: i64, site: &str) -> String {
+        format!("{}:jobs:rate:{second}:{site}", self.prefix)
+    }
+
     /// The entity whose counter hash on partition `p` keeps the site's
     /// unique users per hour (one per partition, so their hourly documents
     /// spread over slots).

@@ -6,6 +6,7 @@ pub mod details;
 pub mod event;
 pub mod hash;
 pub mod job_event;
+pub mod job_signals;
 pub mod job_summary;
 pub mod keys;
 pub mod measures;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use analytics_domain::job_event::JobEvent;
+use analytics_domain::job_summary::RateThresholds;
 use chrono::Utc;
 use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
 use mongodb::options::IndexOptions;
@@ -123,4 +124,56 @@ impl JobEventStore {
         self.events.insert_one(doc).await?;
         Ok(duration)
     }
+
+    /// Records that `site` started `jobs_per_second` jobs in `second`, at or
+    /// over the threshold of `level`: one document per site, second and
+    /// level (its id says which), however many starts or retries report
+    /// it; `jobs_per_second` keeps the highest count seen.
+    pub async fn record_rate_alert(&self, alert: &RateAlert<'_>) -> Result<(), StoreError> {
+        let second = alert.second.timestamp_millis() / 1000 * 1000;
+        let at = BsonDateTime::from_millis(second);
+        let retention = chrono::Duration::from_std(self.retention).unwrap_or_default();
+        let id = format!("rate:{}:{}:{}", alert.site, second / 1000, alert.level);
+        let e = alert.event;
+        let opt = |v: &Option<String>| v.as_ref().map_or(Bson::Null, |s| Bson::String(s.clone()));
+        self.events
+            .update_one(
+                doc! {"_id": id},
+                doc! {
+                    "$setOnInsert": {
+                        "event_type": "rate_limit_exceeded",
+                        "status": alert.level,
+                        "timestamp": at,
+                        "second_bucket": at,
+                        "site": alert.site,
+                        "warning_threshold": to_i64(alert.thresholds.warning),
+                        "critical_threshold": to_i64(alert.thresholds.critical),
+                        "job_name": &e.job_name,
+                        "queue": &e.queue,
+                        "connection": opt(&e.connection),
+                        "worker_host": opt(&e.worker_host),
+                        "expire_at": millis(alert.second + retention),
+                    },
+                    "$max": {"jobs_per_second": to_i64(alert.jobs_per_second)},
+                },
+            )
+            .upsert(true)
+            .await?;
+        Ok(())
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A site's starts in one second reached a threshold.
+pub struct RateAlert<'a> {
+    pub site: &'a str,
+    pub second: chrono::DateTime<Utc>,
+    pub level: &'static str,
+    pub jobs_per_second: u64,
+    pub thresholds: RateThresholds,
+    /// The start that reached it.
+    pub event: &'a JobEvent,
 }

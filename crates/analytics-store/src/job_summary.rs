@@ -19,8 +19,9 @@ const PERCENTILES: [(u32, &str); 3] = [(50, "p50_ms"), (95, "p95_ms"), (99, "p99
 /// Stored `event_type`s that end an attempt (the legacy's "completed" rows).
 const ENDED: [&str; 2] = ["completed", "failed"];
 const ROW_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
-/// At most this many busy seconds are returned as rate alerts.
-pub const MAX_ALERT_SECONDS: i64 = 1000;
+/// At most this many rate alerts (and producer-side rate-limited events)
+/// are returned.
+pub const MAX_ALERTS: i64 = 1000;
 
 /// Counts and percentiles over the attempts that ended in the window.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -76,12 +77,26 @@ pub struct StartsInLabel {
     pub count: u64,
 }
 
-/// A second in which a site started at least the asked number of jobs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BusySecond {
+/// A rate alert as recorded at ingest: a site's starts in one second
+/// reached a threshold (`status` is its level).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RateAlertRow {
+    pub timestamp: String,
     pub site: String,
-    pub second: DateTime<Utc>,
-    pub jobs_per_second: u64,
+    pub status: String,
+    pub jobs_per_second: i64,
+    pub warning_threshold: i64,
+    pub critical_threshold: i64,
+}
+
+/// A job its producer held back because a site's own limit was reached.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RateLimitedRow {
+    pub timestamp: String,
+    pub site: Option<String>,
+    pub job_name: Option<String>,
+    pub queue: Option<String>,
+    pub error_message_short: Option<String>,
 }
 
 /// Everything the summary reads from `job_events`.
@@ -92,7 +107,9 @@ pub struct JobSummaryData {
     pub failures: Vec<FailureRow>,
     pub slow_jobs: Vec<SlowJobRow>,
     pub starts: Vec<StartsInLabel>,
-    pub busy_seconds: Vec<BusySecond>,
+    /// Newest first (critical before warning within a second).
+    pub alerts: Vec<RateAlertRow>,
+    pub rate_limited: Vec<RateLimitedRow>,
     pub sites: Vec<String>,
     pub job_names: Vec<String>,
 }
@@ -177,15 +194,14 @@ impl JobEventStore {
         Ok(cursor.try_next().await?.unwrap_or_default())
     }
 
-    /// Reads the summary of `query`'s window ending at `now`. `alert_floor`
-    /// is the lowest warning threshold: seconds with fewer starts are not
-    /// returned. Filters apply to everything but the lists of sites and jobs,
-    /// which offer every choice the window has.
+    /// Reads the summary of `query`'s window ending at `now`. Filters apply
+    /// to everything but the lists of sites and jobs, which offer every
+    /// choice the window has, and rate alerts, which are about a site
+    /// whatever its jobs (the site filter only).
     pub async fn summary(
         &self,
         query: &SummaryQuery,
         now: DateTime<Utc>,
-        alert_floor: u64,
     ) -> Result<JobSummaryData, StoreError> {
         let (from, to) = query.window(now);
         let window = doc! {
@@ -196,6 +212,11 @@ impl JobEventStore {
         if let Some(site) = &query.site {
             filtered.insert("site", site);
         }
+        let mut rates = filtered.clone();
+        rates.insert(
+            "event_type",
+            doc! {"$in": ["rate_limit_exceeded", "rate_limited"]},
+        );
         if let Some(job) = &query.job_name {
             filtered.insert("job_name", job);
         }
@@ -262,11 +283,25 @@ impl JobEventStore {
                 }},
                 {"$project": {"_id": 0, "site": "$_id.site", "label": "$_id.label", "count": 1}},
             ],
-            "busy_seconds": [
-                {"$group": {"_id": {"site": "$site", "second": "$second_bucket"}, "n": {"$sum": 1}}},
-                {"$match": {"n": {"$gte": i64::try_from(alert_floor).unwrap_or(i64::MAX)}}},
-                {"$sort": {"_id.second": -1, "_id.site": 1}},
-                {"$limit": MAX_ALERT_SECONDS},
+        };
+        let rate_facets = doc! {
+            "alerts": [
+                {"$match": {"event_type": "rate_limit_exceeded"}},
+                {"$sort": {"timestamp": -1, "status": 1, "site": 1}},
+                {"$limit": MAX_ALERTS},
+                {"$project": {
+                    "_id": 0, "timestamp": formatted_time(), "site": 1, "status": 1,
+                    "jobs_per_second": 1, "warning_threshold": 1, "critical_threshold": 1,
+                }},
+            ],
+            "rate_limited": [
+                {"$match": {"event_type": "rate_limited"}},
+                {"$sort": {"timestamp": -1, "_id": -1}},
+                {"$limit": limit},
+                {"$project": {
+                    "_id": 0, "timestamp": formatted_time(), "site": 1, "job_name": 1,
+                    "queue": 1, "error_message_short": 1,
+                }},
             ],
         };
 
@@ -279,10 +314,11 @@ impl JobEventStore {
             "jobs": [{"$group": {"_id": "$job_name"}}],
         };
 
-        let (ended, started, choices) = tokio::try_join!(
+        let (ended, started, choices, rates) = tokio::try_join!(
             self.facets(ended, ended_facets),
             self.facets(started, started_facets),
             self.facets(choices, choice_facets),
+            self.facets(rates, rate_facets),
         )?;
 
         let mut overview: EndedOverview = first(facet(&ended, "counts"))?.unwrap_or_default();
@@ -307,38 +343,17 @@ impl JobEventStore {
                 }
             })
             .collect();
-        let busy_seconds = facet(&started, "busy_seconds")
-            .iter()
-            .filter_map(Bson::as_document)
-            .filter_map(|d| {
-                let id = d.get_document("_id").ok()?;
-                Some(BusySecond {
-                    site: id.get_str("site").ok()?.to_string(),
-                    second: DateTime::from_timestamp_millis(
-                        id.get_datetime("second").ok()?.timestamp_millis(),
-                    )?,
-                    jobs_per_second: u64::try_from(integer(d.get("n")?)?).ok()?,
-                })
-            })
-            .collect();
         Ok(JobSummaryData {
             overview,
             jobs,
             failures: all(facet(&ended, "failures"))?,
             slow_jobs: all(facet(&ended, "slow_jobs"))?,
             starts: all(facet(&started, "per_label"))?,
-            busy_seconds,
+            alerts: all(facet(&rates, "alerts"))?,
+            rate_limited: all(facet(&rates, "rate_limited"))?,
             sites: distinct_names(facet(&choices, "sites")),
             job_names: distinct_names(facet(&choices, "jobs")),
         })
-    }
-}
-
-fn integer(value: &Bson) -> Option<i64> {
-    match value {
-        Bson::Int32(n) => Some(i64::from(*n)),
-        Bson::Int64(n) => Some(*n),
-        _ => None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Store adapters. Each adapter owns its store's schema and scripts; the
 //! services compose them and never talk to a store directly.
 
+pub mod block_signals;
 pub mod catalogue;
 pub mod error;
 pub mod event_log;

@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod pipeline;
 pub mod routes;
 pub mod settings;
+pub mod signals;
 pub mod summary;
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use actix_web::web;
 use analytics_runtime::body::BodyLimits;
 use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
+use analytics_store::block_signals::BlockSignalStore;
 use analytics_store::{HotCounters, JobEventStore, RollupStore, StoreError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -30,6 +32,7 @@ pub use analytics_runtime::http::Application;
 pub struct AppState {
     pub rollups: RollupStore,
     pub events: JobEventStore,
+    pub signals: BlockSignalStore,
     pub config: TelemetryConfig,
     pub body: BodyLimits,
     pub recorded: Family<Vec<(&'static str, &'static str)>, Counter>,
@@ -55,9 +58,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         rollups.database(),
         Duration::from_secs(cfg.retention_days * 86_400),
     );
+    let signals = BlockSignalStore::new(
+        rollups.database(),
+        Duration::from_secs(cfg.retention_days * 86_400),
+    );
     if let Err(e) = events.ensure_indexes().await {
         // Not fatal: the service starts and reports not ready until Mongo answers.
         tracing::warn!(error = %e, "job_events indexes not ensured yet");
+    }
+    if let Err(e) = signals.ensure_indexes().await {
+        tracing::warn!(error = %e, "crawler_block_signals indexes not ensured yet");
     }
     let mut registry = Registry::default();
     let recorded = Family::default();
@@ -74,6 +84,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let state = web::Data::new(AppState {
         rollups,
         events,
+        signals,
         config: cfg.clone(),
         body: BodyLimits {
             max_bytes: cfg.body_limit_bytes,
@@ -101,6 +112,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             )
             .service(get("/api/v1/telemetry/jobs/summary").route(web::get().to(summary::summary)))
             .service(get("/api/v1/telemetry/pipeline").route(web::get().to(pipeline::pipeline)))
+            .service(get("/api/v1/telemetry/block-signals").route(web::get().to(signals::list)))
+            .service(
+                get("/api/v1/telemetry/hosts/{host}/cooldown")
+                    .route(web::get().to(signals::cooldown)),
+            )
             .service(get("/ready").route(web::get().to(routes::ready)));
     })?)
 }

@@ -39,9 +39,34 @@ pub fn document() -> Value {
                     {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}}
         }
     });
-    let recorded = json!({"type": "object", "required": ["status"], "properties": {
+    let recorded = json!({"type": "object", "required": ["status", "site"], "properties": {
         "status": {"type": "string", "enum": ["accepted"]},
-        "duration_ms": {"type": "integer", "nullable": true}}});
+        "site": {"type": "string", "description": "As sent, else from a payload property, the URL's host or the job class; else unknown."},
+        "duration_ms": {"type": "integer", "nullable": true},
+        "rate_alerts": {"type": "array", "items": {"type": "string", "enum": ["warning", "critical"]},
+            "description": "started: the levels the site's starts in this second have reached."},
+        "block_signal": {"type": "object", "nullable": true,
+            "description": "failed with 403, 429 or 503: the signal recorded and its cooldown."}}});
+    let time = json!({"type": "string", "format": "date-time"});
+    let host = json!({"type": "object", "required": ["target_host", "signals", "last_signal_type", "last_status",
+        "last_at", "cooldown_until", "cooling_down"], "properties": {
+        "target_host": {"type": "string"}, "signals": {"type": "integer", "minimum": 1},
+        "last_signal_type": {"type": "string", "enum": ["forbidden", "rate_limit", "service_unavailable"]},
+        "last_status": {"type": "integer", "enum": [403, 429, 503]},
+        "last_at": time, "cooldown_until": time, "cooling_down": {"type": "boolean"}}});
+    let signals = json!({"type": "object", "required": ["filters", "window", "hosts", "signals", "generated_at"],
+        "properties": {
+            "filters": {"type": "object"}, "window": {"type": "object"},
+            "hosts": {"type": "array", "items": host},
+            "signals": {"type": "array", "items": {"type": "object"}},
+            "generated_at": {"type": "string"}}});
+    let cooldown = json!({"type": "object", "required": ["target_host", "allowed", "retry_after_seconds"],
+        "properties": {
+            "target_host": {"type": "string"}, "allowed": {"type": "boolean"},
+            "cooldown_until": {"type": "string", "nullable": true},
+            "signal_type": {"type": "string", "nullable": true},
+            "status": {"type": "integer", "nullable": true},
+            "retry_after_seconds": {"type": "integer", "minimum": 0}}});
     let summary = json!({"type": "object", "required": ["filters", "window", "overview", "job_performance",
         "throughput", "failures", "slow_jobs", "available_sites", "available_jobs", "generated_at"],
         "properties": {
@@ -76,6 +101,23 @@ pub fn document() -> Value {
             query("limit", json!({"type": "integer", "minimum": 5, "maximum": 200, "default": 30}), "Rows per list.")
         ],
         "responses": responses(&[("200", "The summary.", summary)], &[401, 403, 422, 500, 503])
+    }}));
+    paths.insert("/api/v1/telemetry/block-signals".into(), json!({"get": {
+        "summary": "Block signals (403 forbidden: 600 s, 429 rate limit: 300 s, 503 unavailable: 120 s cooldown) of a window: per host, cooling down first, and the latest signals.",
+        "security": [{"operator": []}],
+        "parameters": [
+            query("window_minutes", json!({"type": "integer", "minimum": 5, "maximum": 1440, "default": 60}), "Minutes back from now."),
+            query("host", json!({"type": "string", "maxLength": 255}), "Only this target host (blank: all)."),
+            query("limit", json!({"type": "integer", "minimum": 5, "maximum": 200, "default": 30}), "Latest signals listed.")
+        ],
+        "responses": responses(&[("200", "Hosts and signals.", signals)], &[401, 403, 422, 500, 503])
+    }}));
+    paths.insert("/api/v1/telemetry/hosts/{host}/cooldown".into(), json!({"get": {
+        "summary": "May a crawler hit this host now? Not while a block signal's cooldown runs.",
+        "security": [{"producer": []}],
+        "parameters": [{"name": "host", "in": "path", "required": true,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+        "responses": responses(&[("200", "Allowed, or the cooldown's end.", cooldown)], &[401, 403, 422, 500, 503])
     }}));
     paths.insert("/api/v1/telemetry/pipeline".into(), json!({"get": {
         "summary": "The pipeline's health: a verdict, its problems in words, the last runs and the backlog. Answers even when a store is down (the problem says which).",

@@ -3,9 +3,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use analytics_store::HotCounters;
+
 use crate::auth::Producer;
 use crate::error::TelemetryError;
-use crate::AppState;
+use crate::{signals, AppState};
 
 /// POST /api/v1/telemetry/jobs/events
 pub async fn record(
@@ -13,6 +15,7 @@ pub async fn record(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
+    counters: web::Data<HotCounters>,
 ) -> Result<HttpResponse, TelemetryError> {
     if !analytics_runtime::body::is_json(&req) {
         return Err(TelemetryError::UnsupportedMediaType);
@@ -34,7 +37,14 @@ pub async fn record(
         .recorded
         .get_or_create(&vec![("event_type", event.event_type.as_str())])
         .inc();
-    Ok(HttpResponse::Accepted().json(json!({"status": "accepted", "duration_ms": duration})))
+    let mut answer = json!({"status": "accepted", "site": event.site, "duration_ms": duration});
+    if let (Value::Object(answer), Value::Object(more)) = (
+        &mut answer,
+        signals::after_record(&state, &counters, &event).await,
+    ) {
+        answer.extend(more);
+    }
+    Ok(HttpResponse::Accepted().json(answer))
 }
 
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {

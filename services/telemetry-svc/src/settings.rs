@@ -95,14 +95,4 @@ impl TelemetryConfig {
             .copied()
             .unwrap_or_else(|| self.default_thresholds())
     }
-
-    /// The lowest warning threshold of any site: quieter seconds never alert.
-    pub fn alert_floor(&self) -> u64 {
-        self.site_thresholds
-            .values()
-            .map(|t| t.warning)
-            .chain([self.rate_warning_per_second])
-            .min()
-            .unwrap_or(1)
-    }
 }

@@ -12,7 +12,6 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::Operator;
 use crate::error::TelemetryError;
-use crate::settings::TelemetryConfig;
 use crate::AppState;
 
 /// The legacy chart shows at most this many sites (and peaks).
@@ -28,10 +27,10 @@ pub async fn summary(
     let now = Utc::now();
     let data = state
         .events
-        .summary(&query, now, state.config.alert_floor())
+        .summary(&query, now)
         .await
         .map_err(|e| state.store_error(e))?;
-    Ok(HttpResponse::Ok().json(compose(&query, now, data, &state.config)))
+    Ok(HttpResponse::Ok().json(compose(&query, now, data)))
 }
 
 fn time(t: DateTime<Utc>) -> String {
@@ -68,53 +67,29 @@ fn throughput_series(labels: &[String], data: &JobSummaryData) -> Vec<Value> {
         .collect()
 }
 
-/// Seconds in which a site started jobs at or above its thresholds, newest
-/// first (one alert per site and second, at its highest level), and each
-/// site's peak.
-fn rate_alerts(
-    data: &JobSummaryData,
-    config: &TelemetryConfig,
-) -> (Vec<Value>, Map<String, Value>) {
-    let mut alerts = Vec::new();
-    let mut peaks: HashMap<&str, u64> = HashMap::new();
-    for busy in &data.busy_seconds {
-        let thresholds = config.thresholds(&busy.site);
-        let Some(level) = thresholds.level(busy.jobs_per_second) else {
-            continue;
-        };
-        alerts.push(json!({
-            "timestamp": time(busy.second),
-            "site": busy.site,
-            "status": level,
-            "jobs_per_second": busy.jobs_per_second,
-            "warning_threshold": thresholds.warning,
-            "critical_threshold": thresholds.critical,
-        }));
-        let peak = peaks.entry(busy.site.as_str()).or_default();
-        *peak = (*peak).max(busy.jobs_per_second);
+/// Each site's highest rate among its alerts, highest first.
+fn peaks(data: &JobSummaryData) -> Map<String, Value> {
+    let mut peaks: HashMap<&str, i64> = HashMap::new();
+    for alert in &data.alerts {
+        let peak = peaks.entry(alert.site.as_str()).or_default();
+        *peak = (*peak).max(alert.jobs_per_second);
     }
     let mut peaks: Vec<_> = peaks.into_iter().collect();
     peaks.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let peak_by_site = peaks
+    peaks
         .into_iter()
         .take(MAX_SERIES)
         .map(|(site, peak)| (site.to_string(), json!(peak)))
-        .collect();
-    (alerts, peak_by_site)
+        .collect()
 }
 
 /// The response body: the shape the existing operator page reads, field for field.
-pub fn compose(
-    query: &SummaryQuery,
-    now: DateTime<Utc>,
-    data: JobSummaryData,
-    config: &TelemetryConfig,
-) -> Value {
+pub fn compose(query: &SummaryQuery, now: DateTime<Utc>, data: JobSummaryData) -> Value {
     let (from, to) = query.window(now);
     let o = &data.overview;
     let labels = query.labels(now);
     let series = throughput_series(&labels, &data);
-    let (alerts, peak_by_site) = rate_alerts(&data, config);
+    let peak_by_site = peaks(&data);
     let jobs: Vec<Value> = data
         .jobs
         .iter()
@@ -151,8 +126,9 @@ pub fn compose(
         "throughput": {
             "labels": labels,
             "series": series,
-            "alerts": alerts,
+            "alerts": data.alerts,
             "peak_by_site": peak_by_site,
+            "rate_limited": data.rate_limited,
         },
         "failures": data.failures,
         "slow_jobs": data.slow_jobs,

@@ -385,6 +385,8 @@ async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
                 "/api/v1/telemetry/jobs/events",
                 "/api/v1/telemetry/jobs/summary",
                 "/api/v1/telemetry/pipeline",
+                "/api/v1/telemetry/block-signals",
+                "/api/v1/telemetry/hosts/{host}/cooldown",
             ],
         ),
     ] {

@@ -49,7 +49,10 @@ async fn a_started_and_completed_pair_yields_the_duration() -> anyhow::Result<()
     .await?;
     assert_eq!(
         (status, body),
-        (202, json!({"status": "accepted", "duration_ms": 1500}))
+        (
+            202,
+            json!({"status": "accepted", "site": "onejav", "duration_ms": 1500})
+        )
     );
 
     let stored = env

@@ -1,5 +1,6 @@
-//! The rollups' generation: a number each flush that changed the stores
-//! raises, so a reader can keep what it computed from them until it does.
+//! Plain counters: the rollups' generation (a number each flush that
+//! changed the stores raises, so a reader can keep what it computed from
+//! them until it does) and the jobs a site started per second.
 
 use deadpool_redis::redis;
 
@@ -22,4 +23,27 @@ impl HotCounters {
             .await?;
         Ok(current.unwrap_or(0))
     }
+
+    /// Counts a job a site started in `second` (epoch seconds); returns the
+    /// count so far. The counter lives two minutes: long enough for late
+    /// events of that second, short enough to cost nothing.
+    pub async fn count_job_start(&self, site: &str, second: i64) -> Result<u64, StoreError> {
+        let key = self.keys.job_starts(second, site);
+        let (count,): (u64,) = self
+            .run(async |c| {
+                redis::pipe()
+                    .cmd("INCR")
+                    .arg(&key)
+                    .cmd("EXPIRE")
+                    .arg(&key)
+                    .arg(JOB_RATE_TTL_SECONDS)
+                    .ignore()
+                    .query_async(c)
+                    .await
+            })
+            .await?;
+        Ok(count)
+    }
 }
+
+const JOB_RATE_TTL_SECONDS: u64 = 120;
