@@ -15,7 +15,7 @@ use crate::BucketMode;
 /// The periods the snapshot offers (days, ending today).
 pub const SNAPSHOT_DAYS: [i64; 4] = [7, 14, 30, 90];
 pub const DEFAULT_SNAPSHOT_DAYS: i64 = 14;
-/// Entries of each top list.
+/// Entries of each of the snapshot's top lists (reports may ask for more).
 pub const TOP_LIST_SIZE: i64 = 10;
 
 /// The local days a snapshot covers, oldest first, ending today.
@@ -331,6 +331,53 @@ fn per_movie(links: i64, movies: i64) -> f64 {
     round_to(links as f64 / movies as f64, 2)
 }
 
+/// The crawled providers a report always lists first, in this order.
+pub const FIXED_PROVIDERS: [&str; 4] = ["onejav", "141jav", "ffjav", "missav"];
+
+/// A provider's movies and its share of the catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderShare {
+    pub source: String,
+    pub total_count: i64,
+    pub today_count: i64,
+    pub window_count: i64,
+    /// Of all movies, in percent, 2 decimals.
+    pub share_percent: f64,
+}
+
+/// The fixed providers (zeros when they have no movie), then every other
+/// provider as [`Snapshot::provider_stats`] orders them (most movies first).
+pub fn provider_breakdown(stats: &[ProviderStat], movies: i64) -> Vec<ProviderShare> {
+    let share = |p: &ProviderStat| ProviderShare {
+        source: p.source.clone(),
+        total_count: p.total_count,
+        today_count: p.today_count,
+        window_count: p.window_count,
+        share_percent: if movies > 0 {
+            round_to(p.total_count as f64 * 100.0 / movies as f64, 2)
+        } else {
+            0.0
+        },
+    };
+    let fixed = FIXED_PROVIDERS.iter().map(|name| {
+        stats.iter().find(|p| p.source == *name).map_or_else(
+            || ProviderShare {
+                source: (*name).to_string(),
+                total_count: 0,
+                today_count: 0,
+                window_count: 0,
+                share_percent: 0.0,
+            },
+            share,
+        )
+    });
+    let others = stats
+        .iter()
+        .filter(|p| !FIXED_PROVIDERS.contains(&p.source.as_str()))
+        .map(share);
+    fixed.chain(others).collect()
+}
+
 /// Every provider with its all-time, today's and the window's movies, most
 /// movies first (ties by name, so the order is stable).
 fn provider_stats(
@@ -460,6 +507,33 @@ mod tests {
         );
         assert_eq!(s.quality.avg_actors_per_jav, 1.11);
         assert_eq!(s.quality.avg_tags_per_jav, 0.22);
+    }
+
+    #[test]
+    fn the_breakdown_lists_the_fixed_providers_first_with_their_shares() {
+        let stat = |source: &str, total_count| ProviderStat {
+            source: source.into(),
+            total_count,
+            today_count: 1,
+            window_count: 2,
+        };
+        let stats = [stat("unknown", 5), stat("onejav", 3), stat("javdb", 2)];
+        let rows: Vec<(String, i64, f64)> = provider_breakdown(&stats, 11)
+            .into_iter()
+            .map(|p| (p.source, p.total_count, p.share_percent))
+            .collect();
+        let want: Vec<(String, i64, f64)> = [
+            ("onejav", 3, 27.27),
+            ("141jav", 0, 0.0),
+            ("ffjav", 0, 0.0),
+            ("missav", 0, 0.0),
+            ("unknown", 5, 45.45),
+            ("javdb", 2, 18.18),
+        ]
+        .into_iter()
+        .map(|(s, n, p)| (s.to_string(), n, p))
+        .collect();
+        assert_eq!(rows, want);
     }
 
     #[test]

@@ -6,3 +6,4 @@ pub mod flush;
 pub mod parity;
 pub mod settings;
 pub mod stores;
+pub mod summary_report;

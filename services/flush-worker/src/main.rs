@@ -2,6 +2,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
+use analytics_domain::Domain;
 use clap::{Parser, Subcommand};
 use flush_worker::evidence::{self, GenerateOptions, VerifyOptions};
 use flush_worker::fault;
@@ -9,6 +11,7 @@ use flush_worker::flush::{self, FlushOptions};
 use flush_worker::parity::{self, ParityOptions};
 use flush_worker::settings::{parse_partitions, Settings};
 use flush_worker::stores::Stores;
+use flush_worker::summary_report::{self, SummaryOptions};
 
 #[derive(Parser)]
 #[command(name = "flush-worker", version, about = "Analytics batch jobs")]
@@ -83,6 +86,21 @@ enum ReportCommand {
         )]
         ingest_url: String,
     },
+    /// The catalogue snapshot, provider shares, xcity coverage, top lists
+    /// and recent job telemetry in one report (exit 2 on a bad option).
+    Summary {
+        #[arg(long, default_value_t = 14)]
+        days: i64,
+        /// Entries per top list.
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+        /// Minutes of job telemetry.
+        #[arg(long, default_value_t = 60)]
+        telemetry_window: i64,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the artifacts of a directory, or of an archive (checksums
     /// included); exit 1 if any is invalid.
     Verify {
@@ -126,6 +144,30 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             archive: archive.clone(),
             strict: *strict,
         }));
+    }
+    if let Command::Report {
+        command:
+            ReportCommand::Summary {
+                days,
+                limit,
+                telemetry_window,
+                json,
+            },
+    } = &cli.command
+    {
+        let opts = SummaryOptions {
+            days: *days,
+            limit: *limit,
+            telemetry_window: *telemetry_window,
+            json: *json,
+        };
+        let problems = opts.problems();
+        if !problems.is_empty() {
+            for p in problems {
+                eprintln!("{p}");
+            }
+            return Ok(2);
+        }
     }
     let settings: Settings = analytics_runtime::load()?;
     settings.flush.validate()?;
@@ -193,6 +235,24 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     ingest_url,
                 };
                 evidence::generate(&stores, &opts).await
+            }
+            ReportCommand::Summary {
+                days,
+                limit,
+                telemetry_window,
+                json,
+            } => {
+                let opts = SummaryOptions {
+                    days,
+                    limit,
+                    telemetry_window,
+                    json,
+                };
+                let rules = settings.stores.event_rules()?;
+                let mode = Domain::new(CATALOGUE_DOMAIN)
+                    .map(|d| rules.bucket_mode(&d))
+                    .unwrap_or_default();
+                summary_report::run(&stores, &mode, &opts).await
             }
             ReportCommand::Verify { .. } => Ok(0),
         },

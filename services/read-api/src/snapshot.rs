@@ -5,7 +5,9 @@
 //! `read_api.snapshot_cache_ms`, so a refresh storm costs one computation.
 
 use actix_web::{web, HttpResponse};
-use analytics_domain::snapshot::{Snapshot, SnapshotClock, DEFAULT_SNAPSHOT_DAYS, SNAPSHOT_DAYS};
+use analytics_domain::snapshot::{
+    Snapshot, SnapshotClock, DEFAULT_SNAPSHOT_DAYS, SNAPSHOT_DAYS, TOP_LIST_SIZE,
+};
 use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
 use analytics_domain::Domain;
 use serde_json::Value;
@@ -39,7 +41,7 @@ async fn compute(state: &AppState, days: i64) -> Result<Value, ReadApiError> {
     let clock = SnapshotClock::at(&mode, now, usize::try_from(days).unwrap_or(1));
     let facts = state
         .catalogue
-        .snapshot_facts(&clock.day_starts, now.timestamp())
+        .snapshot_facts(&clock.day_starts, now.timestamp(), TOP_LIST_SIZE)
         .await
         .map_err(|e| state.store_error(e))?;
     Ok(serde_json::to_value(Snapshot::build(clock, facts)).unwrap_or(Value::Null))

@@ -337,3 +337,156 @@ async fn the_period_must_be_one_the_snapshot_offers() -> anyhow::Result<()> {
     api.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn the_cli_summary_reports_the_snapshot_shares_coverage_and_telemetry() -> anyhow::Result<()>
+{
+    let env = catalogue_env().await?;
+    let data = CatalogueData::generate(Shape::SMALL, 5, Utc::now());
+    let mut mysql = env.mysql().await?;
+    data.insert(&mut mysql).await?;
+    let summary = |args: &'static [&'static str]| {
+        let env = &env;
+        async move {
+            let mut all = vec!["report", "summary"];
+            all.extend_from_slice(args);
+            env.flush_worker(&all, &[]).await
+        }
+    };
+    let out = summary(&["--json", "--days", "7", "--limit", "3"]).await?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    let keys: Vec<&str> = report
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        keys,
+        [
+            "generated_at",
+            "days",
+            "snapshot_generated_at",
+            "timezone",
+            "totals",
+            "todayCreated",
+            "provider_breakdown",
+            "provider_stats",
+            "quality",
+            "syncHealth",
+            "xcity",
+            "dailyCreated",
+            "dailyEngagement",
+            "topViewed",
+            "topDownloaded",
+            "topRated",
+            "telemetry"
+        ]
+    );
+    let today = NaiveDate::parse_from_str(
+        report["generated_at"]
+            .as_str()
+            .unwrap_or_default()
+            .get(..10)
+            .unwrap_or_default(),
+        "%Y-%m-%d",
+    )?;
+    let want = expected(&data, today, 7);
+    for key in [
+        "totals",
+        "todayCreated",
+        "quality",
+        "syncHealth",
+        "dailyCreated",
+        "dailyEngagement",
+    ] {
+        assert_eq!(report[key], want[key], "{key}");
+    }
+    assert_eq!(report["provider_stats"], want["providerStats"]);
+    let top3 = |v: &Value| Value::Array(v.as_array().map(|a| a[..3].to_vec()).unwrap_or_default());
+    assert_eq!(report["topViewed"], top3(&want["topViewed"]));
+    assert_eq!(report["topRated"], top3(&want["topRated"]));
+    // The crawled providers first, then the rest by size; shares of all movies.
+    let movies = data.movies.len() as f64;
+    let breakdown: Vec<(String, f64)> = report["provider_breakdown"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["source"].as_str().unwrap_or_default().to_string(),
+                p["share_percent"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect();
+    let mut want_breakdown = Vec::new();
+    for stat in want["providerStats"].as_array().into_iter().flatten() {
+        let total = stat["total_count"].as_f64().unwrap_or_default();
+        let share = (total * 100.0 / movies * 100.0).round() / 100.0;
+        want_breakdown.push((
+            stat["source"].as_str().unwrap_or_default().to_string(),
+            share,
+        ));
+    }
+    let fixed = ["onejav", "141jav", "ffjav", "missav"];
+    want_breakdown.sort_by_key(|(s, _)| fixed.iter().position(|f| f == s).unwrap_or(fixed.len()));
+    assert_eq!(breakdown, want_breakdown);
+    // This catalogue has no xcity columns: actors counted, coverage zero.
+    assert_eq!(report["xcity"]["actors_total"], data.actors.len());
+    assert_eq!(report["xcity"]["with_xcity_id"], 0);
+    assert!(
+        report["telemetry"]["overview"].is_object(),
+        "{}",
+        report["telemetry"]
+    );
+
+    // With the crawler's columns, its coverage.
+    for sql in [
+        "ALTER TABLE actors ADD COLUMN xcity_id VARCHAR(64) NULL, ADD COLUMN xcity_url VARCHAR(255) NULL, \
+         ADD COLUMN xcity_cover VARCHAR(255) NULL, ADD COLUMN xcity_birth_date DATE NULL, \
+         ADD COLUMN xcity_size VARCHAR(32) NULL, ADD COLUMN xcity_synced_at TIMESTAMP NULL",
+        "UPDATE actors SET xcity_id = CONCAT('x', id), xcity_url = '' WHERE id <= 12",
+        "UPDATE actors SET xcity_synced_at = NOW() WHERE id <= 5",
+    ] {
+        mysql.execute(sql).await?;
+    }
+    let out = summary(&["--json"]).await?;
+    let report: Value = serde_json::from_slice(&out.stdout)?;
+    let x = &report["xcity"];
+    assert_eq!(
+        (
+            &x["with_xcity_id"],
+            &x["with_xcity_url"],
+            &x["xcity_synced_today"]
+        ),
+        (&json!(12), &json!(0), &json!(5))
+    );
+    let coverage = (12.0 * 100.0 / data.actors.len() as f64 * 100.0).round() / 100.0;
+    assert_eq!(x["xcity_id_coverage_percent"], json!(coverage));
+
+    let text = summary(&[]).await?;
+    assert!(text.status.success());
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("Analytics report, last 14 days"));
+    for (args, message) in [
+        (
+            &["--days", "0"][..],
+            "--days must be between 1 and 365 (got 0).",
+        ),
+        (
+            &["--limit", "101"][..],
+            "--limit must be between 1 and 100 (got 101).",
+        ),
+        (
+            &["--telemetry-window", "4"][..],
+            "--telemetry-window must be between 5 and 1440 (got 4).",
+        ),
+    ] {
+        let out = summary(args).await?;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), message);
+    }
+    Ok(())
+}

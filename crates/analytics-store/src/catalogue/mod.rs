@@ -11,6 +11,8 @@ use crate::error::StoreError;
 
 mod snapshot;
 
+pub use snapshot::XcityCoverage;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Applied migrations later edited in their comments only: (version, the

@@ -2,7 +2,8 @@
 //! answers from an index where one exists, all run at once. A table the
 //! catalogue does not have reads as empty (older catalogues lack some).
 
-use analytics_domain::snapshot::{DayCounts, RatedMovie, SnapshotFacts, TopMovie, TOP_LIST_SIZE};
+use analytics_domain::snapshot::{DayCounts, RatedMovie, SnapshotFacts, TopMovie};
+use serde::Serialize;
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySql, QueryBuilder, Row};
 
@@ -49,12 +50,38 @@ impl DayBounds<'_> {
     }
 }
 
-/// A read of a table that may not exist: its absence reads as `empty`.
+/// A read of a table (or column) that may not exist: its absence reads as
+/// `empty`.
 fn or_absent<T>(read: Result<T, sqlx::Error>, empty: T) -> Result<T, StoreError> {
     match read {
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42S02") => Ok(empty),
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42S02" | "42S22")) => {
+            Ok(empty)
+        }
         other => Ok(other?),
     }
+}
+
+/// How much of the actor catalogue the xcity.jp profile crawler has filled
+/// in: read from its columns on `actors` (`xcity_id`, `xcity_url`,
+/// `xcity_cover`, `xcity_birth_date`, `xcity_size`, `xcity_synced_at`) and
+/// its `actor_profile_sources` rows where the catalogue has them, else 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct XcityCoverage {
+    pub actors_total: i64,
+    pub actors_created_today: i64,
+    pub with_xcity_id: i64,
+    pub with_xcity_url: i64,
+    pub with_xcity_cover: i64,
+    pub with_xcity_birth_date: i64,
+    pub with_xcity_size: i64,
+    pub xcity_synced_today: i64,
+    pub xcity_profile_source_total: i64,
+    pub xcity_profile_source_today: i64,
+}
+
+/// `SUM(column is filled)` as a number.
+fn filled(column: &str) -> String {
+    format!("CAST(COALESCE(SUM({column} IS NOT NULL AND {column} <> ''), 0) AS SIGNED)")
 }
 
 /// A window day from `INTERVAL`'s answer (1-based; 0 is before the window).
@@ -65,11 +92,12 @@ fn day_index(interval: i64) -> Option<usize> {
 impl CatalogueStore {
     /// Everything the snapshot shows, read at once: rows created per day
     /// between `day_starts` (epoch seconds, the window's days and the end),
-    /// failed jobs since 24 hours before `now`.
+    /// `top` movies per top list, failed jobs since 24 hours before `now`.
     pub async fn snapshot_facts(
         &self,
         day_starts: &[i64],
         now: i64,
+        top: i64,
     ) -> Result<SnapshotFacts, StoreError> {
         let bounds = &DayBounds(day_starts);
         let (
@@ -97,9 +125,9 @@ impl CatalogueStore {
             self.created_per_day("watchlists", bounds),
             self.created_per_day("ratings", bounds),
             self.created_per_day("user_jav_history", bounds),
-            self.top_movies_by("views DESC, downloads DESC, id DESC"),
-            self.top_movies_by("downloads DESC, views DESC, id DESC"),
-            self.top_rated(),
+            self.top_movies_by("views DESC, downloads DESC, id DESC", top),
+            self.top_movies_by("downloads DESC, views DESC, id DESC", top),
+            self.top_rated(top),
         )?;
         let (
             movies_without_actors,
@@ -159,6 +187,62 @@ impl CatalogueStore {
             pending_jobs,
             failed_jobs_24h,
         })
+    }
+
+    /// The xcity.jp crawler's coverage; `today` starts at `today_start`.
+    pub async fn xcity_coverage(&self, today_start: i64) -> Result<XcityCoverage, StoreError> {
+        let since = "FROM_UNIXTIME(?)";
+        let (actors_total, actors_created_today) = self
+            .count_pair(
+                &format!("SELECT COUNT(*), CAST(COALESCE(SUM(created_at >= {since}), 0) AS SIGNED) FROM actors"),
+                today_start,
+            )
+            .await?;
+        let columns = sqlx::query(&format!(
+            "SELECT {}, {}, {}, CAST(COALESCE(SUM(xcity_birth_date IS NOT NULL), 0) AS SIGNED), {}, \
+             CAST(COALESCE(SUM(xcity_synced_at >= {since}), 0) AS SIGNED) FROM actors",
+            filled("xcity_id"),
+            filled("xcity_url"),
+            filled("xcity_cover"),
+            filled("xcity_size"),
+        ))
+        .bind(today_start)
+        .fetch_one(self.pool())
+        .await;
+        let (profiles, profiles_today) = self
+            .count_pair(
+                &format!(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(created_at >= {since}), 0) AS SIGNED) \
+                     FROM actor_profile_sources WHERE source = 'xcity'"
+                ),
+                today_start,
+            )
+            .await?;
+        let mut coverage = XcityCoverage {
+            actors_total,
+            actors_created_today,
+            xcity_profile_source_total: profiles,
+            xcity_profile_source_today: profiles_today,
+            ..XcityCoverage::default()
+        };
+        if let Some(r) = or_absent(columns.map(Some), None)? {
+            coverage.with_xcity_id = r.try_get(0)?;
+            coverage.with_xcity_url = r.try_get(1)?;
+            coverage.with_xcity_cover = r.try_get(2)?;
+            coverage.with_xcity_birth_date = r.try_get(3)?;
+            coverage.with_xcity_size = r.try_get(4)?;
+            coverage.xcity_synced_today = r.try_get(5)?;
+        }
+        Ok(coverage)
+    }
+
+    /// Two figures of one row, the query taking one time bound.
+    async fn count_pair(&self, sql: &str, bound: i64) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(sql).bind(bound).fetch_one(self.pool()).await;
+        match or_absent(row.map(Some), None)? {
+            Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
+            None => Ok((0, 0)),
+        }
     }
 
     /// A single `COUNT(*)`-like figure.
@@ -221,9 +305,13 @@ impl CatalogueStore {
         Ok(out)
     }
 
-    async fn top_movies_by(&self, order: &'static str) -> Result<Vec<TopMovie>, StoreError> {
+    async fn top_movies_by(
+        &self,
+        order: &'static str,
+        top: i64,
+    ) -> Result<Vec<TopMovie>, StoreError> {
         let rows = sqlx::query(&format!("{TOP_MOVIE} ORDER BY {order} LIMIT ?"))
-            .bind(TOP_LIST_SIZE)
+            .bind(top)
             .fetch_all(self.pool())
             .await;
         or_absent(rows, Vec::new())?
@@ -234,7 +322,7 @@ impl CatalogueStore {
 
     /// The best average ratings (at least one rating), more ratings first
     /// among equal averages.
-    async fn top_rated(&self) -> Result<Vec<RatedMovie>, StoreError> {
+    async fn top_rated(&self, top: i64) -> Result<Vec<RatedMovie>, StoreError> {
         let rows = sqlx::query(
             "SELECT j.uuid, j.code, j.title, r.avg_rating, r.ratings FROM (\
                SELECT jav_id, CAST(AVG(rating) AS DOUBLE) AS avg_rating, COUNT(*) AS ratings \
@@ -242,7 +330,7 @@ impl CatalogueStore {
              JOIN jav j ON j.id = r.jav_id \
              ORDER BY r.avg_rating DESC, r.ratings DESC, j.id ASC LIMIT ?",
         )
-        .bind(TOP_LIST_SIZE)
+        .bind(top)
         .fetch_all(self.pool())
         .await;
         or_absent(rows, Vec::new())?
