@@ -1,6 +1,7 @@
 //! The analytics pipeline's vocabulary and rules, free of I/O so every service
 //! (and every test) shares one definition of what an event is and where it counts.
 
+pub mod actor_segments;
 pub mod artifact;
 pub mod details;
 pub mod event;

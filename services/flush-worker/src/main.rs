@@ -52,6 +52,9 @@ enum Command {
     /// Re-rank every top-N leaderboard from the rollups (after a restore or
     /// a manual fix of the rollups; safe while flushes run).
     RebuildLeaderboards,
+    /// Rebuild the actor–genre index the actor segment analytics read
+    /// (a CronJob: the catalogue changes outside this product).
+    RefreshActorIndex,
     /// Evidence files for the cut-over's reviewers.
     Report {
         #[command(subcommand)]
@@ -217,6 +220,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(u8::try_from(parity::report(&artifact, &opts)).unwrap_or(1))
         }
         Command::Migrate => Ok(0),
+        Command::RefreshActorIndex => {
+            let started = std::time::Instant::now();
+            let (actors, pairs) = stores.catalogue.refresh_actor_index().await?;
+            println!(
+                "Indexed {pairs} actor genres of {actors} actors in {:.1}s.",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(0)
+        }
         Command::Report { command } => match command {
             ReportCommand::Generate {
                 days,

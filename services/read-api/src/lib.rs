@@ -1,6 +1,7 @@
 //! read-api: what admins read (top lists, entity series, trends) and the
 //! public display counts, from the rollups plus what still waits in Redis.
 
+pub mod actors;
 pub mod auth;
 pub mod counts_cache;
 pub mod discovery;
@@ -151,6 +152,24 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             .service(get("/api/v1/admin/analytics/trends").route(web::get().to(routes::trends)))
             .service(
                 get("/api/v1/admin/analytics/snapshot").route(web::get().to(snapshot::snapshot)),
+            )
+            .service(
+                get("/api/v1/admin/analytics/actors/distribution")
+                    .route(web::get().to(actors::distribution)),
+            )
+            .service(
+                get("/api/v1/admin/analytics/actors/association")
+                    .route(web::get().to(actors::association)),
+            )
+            .service(
+                get("/api/v1/admin/analytics/actors/overview")
+                    .route(web::get().to(actors::overview)),
+            )
+            .service(
+                get("/api/v1/admin/analytics/actors/quality").route(web::get().to(actors::quality)),
+            )
+            .service(
+                get("/api/v1/admin/analytics/actors/suggest").route(web::get().to(actors::suggest)),
             )
             .service(
                 get("/api/v1/admin/analytics/search/queries")

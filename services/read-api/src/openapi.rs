@@ -296,6 +296,75 @@ fn snapshot_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
     }}));
 }
 
+/// The actor segment analytics.
+fn actor_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
+    let errors: &[u16] = &[401, 403, 422, 500, 503];
+    let text = |name: &str, description: &str| {
+        query(
+            name,
+            json!({"type": "string", "maxLength": 120}),
+            description,
+        )
+    };
+    let size = |default: i64| {
+        query(
+            "size",
+            json!({"type": "integer", "minimum": 1, "maximum": 30, "default": default}),
+            "How many.",
+        )
+    };
+    let dimension = |name: &str| {
+        query(name, json!({"type": "string", "enum": ["age_bucket", "blood_type", "birthplace"], "default": "age_bucket"}),
+            "Segment actors by age bucket (18-22, 23-27, 28-32, 33-37, 38+), blood type or birthplace (missing: unknown).")
+    };
+    let ratio = json!({"type": "number", "minimum": 0});
+    let stamped = |mut properties: Value| {
+        properties["generated_at"] = json!({"type": "string"});
+        properties["index_refreshed_at"] = json!({"type": "string", "nullable": true,
+            "description": "When flush-worker refresh-actor-index last rebuilt the actor-genre index."});
+        object(properties)
+    };
+    let counted = |key: &str| json!({"type": "array", "items": object(json!({key: {"type": "string"}, "count": integer(0)}))});
+    let coverage = object(json!({"count": integer(0), "rate": ratio, "missing": integer(0)}));
+    let routes = [
+        ("distribution", "How a genre's actors spread over a dimension: per segment its count, confidence (share of the genre's actors) and lift against all actors (null without a baseline).",
+            vec![text("genre", "Required: a genre (tag) name, any case."), dimension("dimension"), size(10)],
+            stamped(json!({"dimension": {"type": "string"}, "genre": {"type": "string"},
+                "genre_total": integer(0), "overall_total": integer(0),
+                "segments": {"type": "array", "items": object(json!({"segment": {"type": "string"},
+                    "count": integer(1), "confidence": ratio, "lift": {"type": "number", "nullable": true}}))}}))),
+        ("association", "The genres a segment's actors play in, by confidence: count, support (of all actors), confidence (of the segment), lift.",
+            vec![text("segment_value", "Required: 23-27 or 38+ (ages), a blood type, a birthplace."), dimension("segment_type"), size(10),
+                query("min_support", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}), "Fewest actors a genre needs.")],
+            stamped(json!({"segment_type": {"type": "string"}, "segment_value": {"type": "string"},
+                "segment_total": integer(0), "population_total": integer(0),
+                "rules": {"type": "array", "items": object(json!({"genre": {"type": "string"}, "count": integer(1),
+                    "support": ratio, "confidence": ratio, "lift": ratio}))}}))),
+        ("overview", "The actor catalogue at a glance: top genres, age buckets, blood types, actors added per month.",
+            vec![size(8)],
+            stamped(json!({"total_actors": integer(0), "top_genres": counted("genre"), "age_buckets": counted("bucket"),
+                "blood_types": counted("type"), "actors_timeline": counted("period")}))),
+        ("quality", "How complete actor profiles are: per field the actors that have it, the rate and those missing it.",
+            vec![],
+            stamped(json!({"total_actors": integer(0), "coverage": object(json!({"genres": coverage, "age": coverage,
+                "blood_type": coverage, "birthplace": coverage, "birth_date": coverage}))}))),
+        ("suggest", "Values for a search box: actors (name or uuid), genres, birthplaces, blood types containing q.",
+            vec![query("type", json!({"type": "string", "enum": ["actor", "genre", "birthplace", "blood_type"], "default": "genre"}), "What to suggest."),
+                text("q", "Contained text (any case)."), size(8)],
+            stamped(json!({"type": {"type": "string"}, "query": {"type": "string"},
+                "items": {"type": "array", "maxItems": 20, "items": {"type": "object", "required": ["label", "value"]}}}))),
+    ];
+    for (name, summary, parameters, body) in routes {
+        paths.insert(
+            format!("/api/v1/admin/analytics/actors/{name}"),
+            json!({"get": {
+                "summary": summary, "security": admin, "parameters": parameters,
+                "responses": responses(&[("200", "The analysis.", body)], errors)
+            }}),
+        );
+    }
+}
+
 pub fn document(domains: &[&str]) -> Value {
     let entity_type = json!({"type": "string", "enum": ["movie", "actor", "tag"]});
     let action = json!({"type": "string", "enum": ["view", "download"], "default": "view"});
@@ -390,6 +459,7 @@ pub fn document(domains: &[&str]) -> Value {
     }}));
     viewing_paths(&mut paths, &domain_param, &admin_security);
     snapshot_paths(&mut paths, &admin_security);
+    actor_paths(&mut paths, &admin_security);
     live_paths(&mut paths, &admin_security);
     paths.insert("/api/v1/analytics/counts/{entity_type}/{entity_id}".into(), json!({"get": {
         "summary": "Public display counts, including increments not yet flushed (rate limited per client; up to a second old).",

@@ -2,6 +2,7 @@
 //! otherwise link the whole workspace again (a dozen links of every service
 //! on a 2-core machine). Each module is one area of the system.
 
+mod actor_analytics;
 mod admin_snapshot;
 mod crawler_signals;
 mod end_to_end;

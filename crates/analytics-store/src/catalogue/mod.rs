@@ -9,8 +9,10 @@ use sqlx::{MySql, MySqlPool, QueryBuilder, Row, Transaction};
 
 use crate::error::StoreError;
 
+mod actors;
 mod snapshot;
 
+pub use actors::{ProfileCoverage, Segment, SegmentGenre};
 pub use snapshot::XcityCoverage;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
