@@ -176,7 +176,7 @@ impl CatalogueData {
             let id = i as u64 + 1;
             data.actors.push(Actor {
                 id,
-                uuid: format!("a-{id:06}"),
+                uuid: format!("00000000-0000-4000-8000-{id:012}"),
                 name: format!("Actor {id}"),
                 birth_date: (!rng.random_bool(0.15)).then(|| {
                     NaiveDate::from_ymd_opt(1980, 1, 1).unwrap_or_default()

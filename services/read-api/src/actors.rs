@@ -2,7 +2,8 @@
 //! spread over ages, blood types and birthplaces (distribution), which
 //! genres a segment plays in (association), the actor catalogue at a glance
 //! (overview), how complete its profiles are (quality) and what to offer in
-//! a search box (suggest). Parameters, messages, payloads and the 4-decimal
+//! a search box (suggest), how segments grew (trends), which genres a
+//! profile predicts (predict) and one actor in depth (insights). Parameters, messages, payloads and the 4-decimal
 //! ratios are the ones the admin pages were built against; the counting is
 //! SQL over `actors` and the actor–genre index (`flush-worker
 //! refresh-actor-index`), whose age every answer carries.
@@ -11,7 +12,7 @@ use actix_web::{web, HttpResponse};
 use analytics_domain::actor_segments::{
     age_range, lift, ratio, Dimension, AGE_BUCKETS, BLOOD_TYPES,
 };
-use analytics_store::catalogue::Segment;
+use analytics_store::catalogue::{Grain, PeriodCounts, ProfileQuery, Segment};
 use serde_json::{json, Map, Value};
 
 use crate::auth::Admin;
@@ -318,6 +319,306 @@ pub async fn suggest(
     respond(
         &state,
         json!({"type": kind, "query": query, "items": items}),
+    )
+    .await
+}
+
+/// GET /api/v1/admin/analytics/actors/trends
+pub async fn trends(
+    _: Admin,
+    q: web::Query<Query>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    let dimension = dimension(&q, "dimension")?;
+    let genre = text(&q, "genre")?.map(|g| g.to_lowercase());
+    let grain = match q
+        .get("interval")
+        .map(|i| i.trim())
+        .filter(|i| !i.is_empty())
+    {
+        None | Some("month") => Grain::Month,
+        Some("week") => Grain::Week,
+        Some(_) => {
+            return Err(ReadApiError::invalid(
+                "interval",
+                "The selected interval is invalid.",
+            ))
+        }
+    };
+    let size = usize::try_from(int(&q, "size", (1, 30), 5)?).unwrap_or(5);
+    let store = &state.catalogue;
+    let fail = |e| state.store_error(e);
+    let tag = match &genre {
+        Some(g) => Some(store.genre_id(g).await.map_err(fail)?.unwrap_or(0)),
+        None => None,
+    };
+    let (totals, split) = store
+        .segment_trends(dimension, tag, grain)
+        .await
+        .map_err(fail)?;
+    let periods: Vec<Value> = totals
+        .iter()
+        .filter(|(_, total)| *total > 0)
+        .map(|(period, total)| {
+            let mut segments: Vec<(&String, i64)> = split
+                .iter()
+                .filter(|(p, _, _)| p == period)
+                .map(|(_, s, n)| (s, *n))
+                .collect();
+            segments.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            segments.truncate(size);
+            let top = segments.first();
+            json!({
+                "period": period,
+                "total": total,
+                "segments": segments.iter().map(|(s, n)| ((*s).clone(), json!(n))).collect::<Map<String, Value>>(),
+                "top_segment": top.map(|(s, _)| s),
+                "top_count": top.map_or(0, |(_, n)| *n),
+                "top_share": ratio(top.map_or(0, |(_, n)| *n), *total),
+            })
+        })
+        .collect();
+    respond(
+        &state,
+        json!({"dimension": dimension.as_str(), "genre": genre,
+               "interval": if grain == Grain::Week { "week" } else { "month" }, "periods": periods}),
+    )
+    .await
+}
+
+/// The genres a profile's actors play in most, with each one's share of
+/// those returned.
+fn predictions(genres: &[(String, i64)]) -> Vec<Value> {
+    let sum: i64 = genres.iter().map(|(_, n)| n).sum();
+    genres
+        .iter()
+        .map(|(g, n)| json!({"genre": g, "count": n, "probability": ratio(*n, sum)}))
+        .collect()
+}
+
+/// Sampled actors shown with a prediction.
+const SAMPLE_ACTORS: i64 = 5;
+
+/// POST /api/v1/admin/analytics/actors/predict
+pub async fn predict(
+    _: Admin,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Value::Object(fields) = body else {
+        return Err(ReadApiError::invalid(
+            "body",
+            "The request body must be a JSON object.",
+        ));
+    };
+    let profile = profile_of(&fields)?;
+    let size = match fields.get("size") {
+        None | Some(Value::Null) => 5,
+        Some(v) => match v.as_i64() {
+            Some(n) if (1..=30).contains(&n) => n,
+            Some(_) => {
+                return Err(ReadApiError::invalid(
+                    "size",
+                    "The size field must be between 1 and 30.",
+                ))
+            }
+            None => {
+                return Err(ReadApiError::invalid(
+                    "size",
+                    "The size field must be an integer.",
+                ))
+            }
+        },
+    };
+    let (matched, genres, sample) = state
+        .catalogue
+        .profile_matches(&profile, size, SAMPLE_ACTORS)
+        .await
+        .map_err(|e| state.store_error(e))?;
+    respond(
+        &state,
+        json!({
+            "input_profile": {"age": profile.age, "blood_type": profile.blood_type,
+                              "birthplace": profile.birthplace, "movie_tags": profile.genres},
+            "matched_actors": matched,
+            "predictions": predictions(&genres),
+            "sample_actors": sample,
+        }),
+    )
+    .await
+}
+
+/// The profile a predict body describes, each field checked.
+fn profile_of(fields: &Map<String, Value>) -> Result<ProfileQuery, ReadApiError> {
+    let text = |name: &'static str, max: usize| -> Result<Option<String>, ReadApiError> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.chars().count() <= max => {
+                Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()))
+            }
+            Some(Value::String(_)) => Err(ReadApiError::invalid(
+                name,
+                format!(
+                    "The {} field must not be greater than {max} characters.",
+                    label(name)
+                ),
+            )),
+            Some(_) => Err(ReadApiError::invalid(
+                name,
+                format!("The {} field must be a string.", label(name)),
+            )),
+        }
+    };
+    let age = match fields.get("age") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(n) if (16..=80).contains(&n) => u32::try_from(n).ok(),
+            Some(_) => {
+                return Err(ReadApiError::invalid(
+                    "age",
+                    "The age field must be between 16 and 80.",
+                ))
+            }
+            None => {
+                return Err(ReadApiError::invalid(
+                    "age",
+                    "The age field must be an integer.",
+                ))
+            }
+        },
+    };
+    let genres = match fields.get("movie_tags") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(tags)) if tags.len() > 10 => {
+            return Err(ReadApiError::invalid(
+                "movie_tags",
+                "The movie tags field must not have more than 10 items.",
+            ))
+        }
+        Some(Value::Array(tags)) => {
+            let mut out = Vec::new();
+            for tag in tags {
+                match tag.as_str() {
+                    Some(t) if t.chars().count() <= 100 => {
+                        let t = t.trim().to_lowercase();
+                        if !t.is_empty() && !out.contains(&t) {
+                            out.push(t);
+                        }
+                    }
+                    _ => {
+                        return Err(ReadApiError::invalid(
+                            "movie_tags",
+                            "Each movie tag must be a string of at most 100 characters.",
+                        ))
+                    }
+                }
+            }
+            out
+        }
+        Some(_) => {
+            return Err(ReadApiError::invalid(
+                "movie_tags",
+                "The movie tags field must be an array.",
+            ))
+        }
+    };
+    Ok(ProfileQuery {
+        age,
+        blood_type: text("blood_type", 20)?,
+        birthplace: text("birthplace", MAX_TEXT)?,
+        genres,
+    })
+}
+
+/// `{points, total, avg}` of a per-period series (avg per period, 2 decimals).
+fn period_series(points: &[(String, i64)]) -> Value {
+    let total: i64 = points.iter().map(|(_, n)| n).sum();
+    let avg = if points.is_empty() {
+        0.0
+    } else {
+        analytics_domain::viewing::round_to(total as f64 / points.len() as f64, 2)
+    };
+    json!({
+        "points": points.iter().map(|(p, n)| json!({"period": p, "count": n})).collect::<Vec<_>>(),
+        "total": total,
+        "avg": avg,
+    })
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// GET /api/v1/admin/analytics/actors/insights
+pub async fn insights(
+    _: Admin,
+    q: web::Query<Query>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    let uuid = match q
+        .get("actor_uuid")
+        .map(|u| u.trim())
+        .filter(|u| !u.is_empty())
+    {
+        None => {
+            return Err(ReadApiError::invalid(
+                "actor_uuid",
+                "Actor UUID is required.",
+            ))
+        }
+        Some(u) if !is_uuid(u) => {
+            return Err(ReadApiError::invalid(
+                "actor_uuid",
+                "The actor uuid field must be a valid UUID.",
+            ))
+        }
+        Some(u) => u.to_string(),
+    };
+    let size = int(&q, "size", (1, 30), 5)?;
+    let store = &state.catalogue;
+    let fail = |e| state.store_error(e);
+    let Some((actor, movies)) = store.actor_by_uuid(&uuid).await.map_err(fail)? else {
+        return Err(ReadApiError::NotFound("Actor not found."));
+    };
+    let profile = ProfileQuery {
+        age: actor.age.and_then(|a| u32::try_from(a).ok()),
+        blood_type: actor.blood_type.clone().filter(|b| !b.trim().is_empty()),
+        birthplace: actor.birthplace.clone().filter(|b| !b.trim().is_empty()),
+        genres: Vec::new(),
+    };
+    let (prediction, genres, week, month, year) = tokio::try_join!(
+        store.profile_matches(&profile, size, 0),
+        store.actor_genres(actor.id),
+        store.actor_periods(actor.id, Grain::Week),
+        store.actor_periods(actor.id, Grain::Month),
+        store.actor_periods(actor.id, Grain::Year),
+    )
+    .map_err(fail)?;
+    let (matched, predicted, _) = prediction;
+    let total_genres = genres.len();
+    let series = |pick: fn(&PeriodCounts) -> &Vec<(String, i64)>| {
+        json!({"week": period_series(pick(&week)), "month": period_series(pick(&month)),
+               "year": period_series(pick(&year))})
+    };
+    let mut actor_json = json!(actor);
+    actor_json["javs_count"] = json!(movies);
+    respond(
+        &state,
+        json!({
+            "actor": actor_json,
+            "predicted_genres": predictions(&predicted),
+            "matched_actors": matched,
+            "actor_genres": genres.iter().take(usize::try_from(size).unwrap_or(5))
+                .map(|(g, n)| json!({"genre": g, "count": n})).collect::<Vec<_>>(),
+            "actor_genres_total": total_genres,
+            "genre_period_counts": series(|p| &p.genres),
+            "movie_period_counts": series(|p| &p.movies),
+        }),
     )
     .await
 }

@@ -18,6 +18,8 @@ pub enum ReadApiError {
         param: &'static str,
         message: String,
     },
+    #[error("{0}")]
+    NotFound(&'static str),
     #[error("This route needs a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket).")]
     NotWebSocket,
     #[error("The live feed has as many clients as it serves; retry later.")]
@@ -54,6 +56,7 @@ impl ServiceError for ReadApiError {
             ReadApiError::Unauthorized => ErrorKind::Unauthorized,
             ReadApiError::Forbidden => ErrorKind::Forbidden,
             ReadApiError::InvalidParam { .. } => ErrorKind::Unprocessable,
+            ReadApiError::NotFound(_) => ErrorKind::NotFound,
             ReadApiError::NotWebSocket => ErrorKind::BadRequest,
             ReadApiError::Busy { .. } => ErrorKind::Unavailable,
             ReadApiError::Store { source, .. } => store_kind(source),

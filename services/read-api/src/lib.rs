@@ -172,6 +172,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 get("/api/v1/admin/analytics/actors/suggest").route(web::get().to(actors::suggest)),
             )
             .service(
+                get("/api/v1/admin/analytics/actors/trends").route(web::get().to(actors::trends)),
+            )
+            .service(
+                get("/api/v1/admin/analytics/actors/insights")
+                    .route(web::get().to(actors::insights)),
+            )
+            .service(
+                http::resource("/api/v1/admin/analytics/actors/predict", "POST")
+                    .route(web::post().to(actors::predict)),
+            )
+            .service(
                 get("/api/v1/admin/analytics/search/queries")
                     .route(web::get().to(discovery::search_queries)),
             )

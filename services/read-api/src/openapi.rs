@@ -354,7 +354,53 @@ fn actor_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
             stamped(json!({"type": {"type": "string"}, "query": {"type": "string"},
                 "items": {"type": "array", "maxItems": 20, "items": {"type": "object", "required": ["label", "value"]}}}))),
     ];
+    let series = object(json!({"points": counted("period"), "total": integer(0), "avg": ratio}));
+    let grains = object(json!({"week": series, "month": series, "year": series}));
+    let predictions = json!({"type": "array", "items": object(json!({"genre": {"type": "string"},
+        "count": integer(1), "probability": ratio}))});
+    let profile = object(
+        json!({"id": integer(1), "uuid": {"type": "string"}, "name": {"type": "string"},
+        "age": {"type": "integer", "nullable": true}, "blood_type": nullable_string(),
+        "birthplace": nullable_string()}),
+    );
+    let more = [
+        ("trends", "Actors added per month or ISO week (of a genre, if given), each period split by a dimension: its top segments, the leader and its share.",
+            vec![dimension("dimension"), text("genre", "Only actors playing in this genre."),
+                query("interval", json!({"type": "string", "enum": ["week", "month"], "default": "month"}), "Period length."),
+                size(5)],
+            stamped(json!({"dimension": {"type": "string"}, "genre": nullable_string(),
+                "interval": {"type": "string"}, "periods": {"type": "array", "items": object(json!({
+                    "period": {"type": "string"}, "total": integer(1), "segments": {"type": "object"},
+                    "top_segment": nullable_string(), "top_count": integer(0), "top_share": ratio}))}}))),
+        ("insights", "One actor in depth: profile and movies, their genres, genres and movies per week, month and year, and the genres actors of the same profile play in. 404 Actor not found.",
+            vec![query("actor_uuid", json!({"type": "string", "format": "uuid"}), "Required: the actor's uuid."), size(5)],
+            stamped(json!({"actor": profile, "predicted_genres": predictions, "matched_actors": integer(0),
+                "actor_genres": counted("genre"), "actor_genres_total": integer(0),
+                "genre_period_counts": grains, "movie_period_counts": grains}))),
+    ];
+    let mut routes: Vec<_> = routes.into_iter().collect();
+    routes.extend(more);
+    let mut insights_errors = errors.to_vec();
+    insights_errors.push(404);
+    paths.insert("/api/v1/admin/analytics/actors/predict".into(), json!({"post": {
+        "summary": "The genres actors of a profile play in: actors matching any given part (age within 2 years, blood type, birthplace containing, any of the genres; nothing given: all), their top genres with probabilities, and the best-matching five.",
+        "security": admin,
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
+            "age": {"type": "integer", "minimum": 16, "maximum": 80, "nullable": true},
+            "blood_type": {"type": "string", "maxLength": 20, "nullable": true},
+            "birthplace": {"type": "string", "maxLength": 120, "nullable": true},
+            "movie_tags": {"type": "array", "maxItems": 10, "nullable": true, "items": {"type": "string", "maxLength": 100}},
+            "size": {"type": "integer", "minimum": 1, "maximum": 30, "nullable": true}}}}}},
+        "responses": responses(&[("200", "The prediction.", stamped(json!({
+            "input_profile": {"type": "object"}, "matched_actors": integer(0),
+            "predictions": predictions, "sample_actors": {"type": "array", "maxItems": 5, "items": profile}})))], errors)
+    }}));
     for (name, summary, parameters, body) in routes {
+        let errors = if name == "insights" {
+            &insights_errors[..]
+        } else {
+            errors
+        };
         paths.insert(
             format!("/api/v1/admin/analytics/actors/{name}"),
             json!({"get": {

@@ -428,7 +428,359 @@ async fn each_bad_parameter_gets_the_admin_pages_message() -> anyhow::Result<()>
         assert_eq!(status, 422, "{path}");
         assert_eq!(body["errors"][field], json!([message]), "{path}");
     }
+    // The two routes the table above does not reach need the token too.
+    let uuid = "00000000-0000-4000-8000-000000000001";
+    let insights = format!("{base}/insights?actor_uuid={uuid}");
+    assert_eq!(api.get_as(&insights, None).await?.0, 401);
+    assert_eq!(api.get_as(&insights, Some("wrong-token")).await?.0, 403);
+    let predict = api
+        .client
+        .post(format!("{}{base}/predict", api.base))
+        .json(&json!({}));
+    assert_eq!(predict.send().await?.status().as_u16(), 401);
     // Sizes past suggest's limit are clamped, not refused.
     assert_eq!(api.admin(&format!("{base}/suggest?size=30")).await?.0, 200);
+    Ok(())
+}
+
+impl Model {
+    fn profile_score(
+        &self,
+        a: &Actor,
+        (age, blood, place): (Option<u32>, Option<&str>, Option<&str>),
+        tags: &[&str],
+    ) -> u32 {
+        let today = Utc::now().date_naive();
+        let mut score = 0;
+        if let Some(want) = age {
+            score += u32::from(self::age(a, today).is_some_and(|y| y + 2 >= want && y <= want + 2));
+        }
+        if let Some(b) = blood {
+            let b = b.to_uppercase();
+            score += u32::from(
+                a.blood_type
+                    .as_deref()
+                    .is_some_and(|t| t.to_uppercase() == b),
+            );
+        }
+        if let Some(p) = place {
+            let p = p.to_lowercase();
+            score += u32::from(
+                a.birthplace
+                    .as_deref()
+                    .is_some_and(|b| b.to_lowercase().contains(&p)),
+            );
+        }
+        if !tags.is_empty() {
+            score += u32::from(tags.iter().any(|t| self.has_genre(a, t)));
+        }
+        score
+    }
+
+    /// (matched, predictions, sample) of a profile.
+    fn predict(
+        &self,
+        profile: (Option<u32>, Option<&str>, Option<&str>),
+        tags: &[&str],
+        size: usize,
+    ) -> (usize, Value, Vec<Value>) {
+        let today = Utc::now().date_naive();
+        let mut matched: Vec<(u32, &Actor)> = self
+            .data
+            .actors
+            .iter()
+            .map(|a| (self.profile_score(a, profile, tags), a))
+            .filter(|(s, _)| *s > 0)
+            .collect();
+        let mut per_genre: BTreeMap<&String, usize> = BTreeMap::new();
+        for (_, a) in &matched {
+            for g in self.genres.get(&a.id).into_iter().flatten() {
+                *per_genre.entry(g).or_default() += 1;
+            }
+        }
+        let mut genres: Vec<(&String, usize)> = per_genre.into_iter().collect();
+        genres.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        genres.truncate(size);
+        let sum: usize = genres.iter().map(|(_, n)| n).sum();
+        let predictions = genres
+            .iter()
+            .map(|(g, n)| json!({"genre": g, "count": n, "probability": ratio(*n, sum)}))
+            .collect();
+        matched.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+        let sample = matched
+            .iter()
+            .take(5)
+            .map(|(_, a)| {
+                json!({"id": a.id, "uuid": a.uuid, "name": a.name, "age": self::age(a, today),
+                       "blood_type": a.blood_type, "birthplace": a.birthplace})
+            })
+            .collect();
+        (matched.len(), predictions, sample)
+    }
+}
+
+#[tokio::test]
+async fn trends_follow_the_actors_added_per_period() -> anyhow::Result<()> {
+    let (_env, api, model) = indexed_catalogue().await?;
+    for (query, genre, week) in [
+        ("?dimension=blood_type&size=2", None, false),
+        (
+            "?dimension=birthplace&genre=genre-0001&interval=week&size=1",
+            Some("genre-0001"),
+            true,
+        ),
+    ] {
+        let dimension = if query.contains("blood_type") {
+            "blood_type"
+        } else {
+            "birthplace"
+        };
+        let format = if week { "%G-W%V" } else { "%Y-%m" };
+        let size = if week { 1 } else { 2 };
+        let mut periods: BTreeMap<String, Vec<&Actor>> = BTreeMap::new();
+        for a in model
+            .data
+            .actors
+            .iter()
+            .filter(|a| genre.is_none_or(|g| model.has_genre(a, g)))
+        {
+            periods
+                .entry(a.created_at.format(format).to_string())
+                .or_default()
+                .push(a);
+        }
+        let want: Vec<Value> = periods
+            .iter()
+            .map(|(period, actors)| {
+                let mut segments: Vec<(String, usize)> = model.counts(actors.iter().copied(), dimension).into_iter().collect();
+                segments.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                segments.truncate(size);
+                let (top, top_count) = segments.first().cloned().unwrap_or_default();
+                json!({"period": period, "total": actors.len(),
+                       "segments": segments.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                       "top_segment": top, "top_count": top_count, "top_share": ratio(top_count, actors.len())})
+            })
+            .collect();
+        let (status, body) = api
+            .admin(&format!("/api/v1/admin/analytics/actors/trends{query}"))
+            .await?;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            without_stamps(body),
+            json!({"dimension": dimension, "genre": genre, "interval": if week { "week" } else { "month" }, "periods": want}),
+            "{query}"
+        );
+    }
+    let (status, body) = api
+        .admin("/api/v1/admin/analytics/actors/trends?interval=day")
+        .await?;
+    assert_eq!(
+        (status, &body["errors"]["interval"]),
+        (422, &json!(["The selected interval is invalid."]))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn predict_and_insights_match_the_rows() -> anyhow::Result<()> {
+    let (_env, api, model) = indexed_catalogue().await?;
+    let resp = api
+        .client
+        .post(format!(
+            "{}/api/v1/admin/analytics/actors/predict",
+            api.base
+        ))
+        .bearer_auth(analytics_tests::ADMIN_TOKEN)
+        .json(&json!({"age": 30, "blood_type": "b", "movie_tags": ["GENRE-0001"], "size": 3}))
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    let (matched, predictions, sample) =
+        model.predict((Some(30), Some("b"), None), &["genre-0001"], 3);
+    assert_eq!(
+        without_stamps(resp.json().await?),
+        json!({"input_profile": {"age": 30, "blood_type": "b", "birthplace": null, "movie_tags": ["genre-0001"]},
+               "matched_actors": matched, "predictions": predictions, "sample_actors": sample})
+    );
+    for (body, field, message) in [
+        (
+            json!({"age": 15}),
+            "age",
+            "The age field must be between 16 and 80.",
+        ),
+        (
+            json!({"age": "thirty"}),
+            "age",
+            "The age field must be an integer.",
+        ),
+        (
+            json!({"movie_tags": vec!["a"; 11]}),
+            "movie_tags",
+            "The movie tags field must not have more than 10 items.",
+        ),
+        (
+            json!({"movie_tags": "drama"}),
+            "movie_tags",
+            "The movie tags field must be an array.",
+        ),
+        (
+            json!({"blood_type": "x".repeat(21)}),
+            "blood_type",
+            "The blood type field must not be greater than 20 characters.",
+        ),
+        (
+            json!([1]),
+            "body",
+            "The request body must be a JSON object.",
+        ),
+    ] {
+        let resp = api
+            .client
+            .post(format!(
+                "{}/api/v1/admin/analytics/actors/predict",
+                api.base
+            ))
+            .bearer_auth(analytics_tests::ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await?;
+        assert_eq!(resp.status().as_u16(), 422, "{body}");
+        let answer: Value = resp.json().await?;
+        assert_eq!(answer["errors"][field], json!([message]), "{body}");
+    }
+
+    // The actor with the most movies, in depth.
+    let mut links: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    for (movie, actor) in &model.data.actor_links {
+        links.entry(*actor).or_default().insert(*movie);
+    }
+    let actor = model
+        .data
+        .actors
+        .iter()
+        .max_by_key(|a| {
+            (
+                links.get(&a.id).map_or(0, BTreeSet::len),
+                std::cmp::Reverse(a.id),
+            )
+        })
+        .ok_or_else(|| anyhow::anyhow!("no actors"))?;
+    let today = Utc::now().date_naive();
+    let movies: HashMap<u64, &analytics_tests::catalogue_data::Movie> =
+        model.data.movies.iter().map(|m| (m.id, m)).collect();
+    let tags: BTreeMap<u64, String> = model
+        .data
+        .tags
+        .iter()
+        .map(|t| (t.id, t.name.to_lowercase()))
+        .collect();
+    let mut genre_movies: BTreeMap<&String, usize> = BTreeMap::new();
+    for (movie, tag) in &model.data.tag_links {
+        if links[&actor.id].contains(movie) {
+            if let Some(name) = tags.get(tag) {
+                *genre_movies.entry(name).or_default() += 1;
+            }
+        }
+    }
+    let mut genres: Vec<(&String, usize)> = genre_movies.into_iter().collect();
+    genres.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let series = |format: &str, genres_too: bool| {
+        let mut points: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+        for m in &links[&actor.id] {
+            let Some(movie) = movies.get(m) else { continue };
+            let day = movie.date.unwrap_or_else(|| movie.created_at.date_naive());
+            let key = day.format(format).to_string();
+            let entry = points.entry(key).or_default();
+            if genres_too {
+                for (mm, tag) in &model.data.tag_links {
+                    if mm == m && tags.contains_key(tag) {
+                        entry.insert(*tag);
+                    }
+                }
+            } else {
+                entry.insert(*m);
+            }
+        }
+        // A period whose movies have no genre has no genre count.
+        points.retain(|_, set| !set.is_empty());
+        let total: usize = points.values().map(BTreeSet::len).sum();
+        let avg = (total as f64 / points.len() as f64 * 100.0).round() / 100.0;
+        json!({"points": points.iter().map(|(p, s)| json!({"period": p, "count": s.len()})).collect::<Vec<_>>(),
+               "total": total, "avg": avg})
+    };
+    let (matched, predicted, _) = model.predict(
+        (
+            age(actor, today),
+            actor.blood_type.as_deref(),
+            actor.birthplace.as_deref(),
+        ),
+        &[],
+        4,
+    );
+    let (status, body) = api
+        .admin(&format!(
+            "/api/v1/admin/analytics/actors/insights?actor_uuid={}&size=4",
+            actor.uuid
+        ))
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    let body = without_stamps(body);
+    assert_eq!(
+        body["actor"],
+        json!({"id": actor.id, "uuid": actor.uuid, "name": actor.name, "age": age(actor, today),
+               "blood_type": actor.blood_type, "birthplace": actor.birthplace, "javs_count": links[&actor.id].len()})
+    );
+    assert_eq!(
+        body["actor_genres"],
+        json!(genres
+            .iter()
+            .take(4)
+            .map(|(g, n)| json!({"genre": g, "count": n}))
+            .collect::<Vec<_>>())
+    );
+    assert_eq!(body["actor_genres_total"], genres.len());
+    for (grain, format) in [("week", "%G-W%V"), ("month", "%Y-%m"), ("year", "%Y")] {
+        assert_eq!(
+            body["movie_period_counts"][grain],
+            series(format, false),
+            "{grain}"
+        );
+        assert_eq!(
+            body["genre_period_counts"][grain],
+            series(format, true),
+            "{grain}"
+        );
+    }
+    assert_eq!(
+        (&body["matched_actors"], &body["predicted_genres"]),
+        (&json!(matched), &predicted)
+    );
+
+    let unknown = "00000000-0000-4000-8000-999999999999";
+    let (status, body) = api
+        .admin(&format!(
+            "/api/v1/admin/analytics/actors/insights?actor_uuid={unknown}"
+        ))
+        .await?;
+    assert_eq!(
+        (status, &body["message"]),
+        (404, &json!("Actor not found."))
+    );
+    for (query, message) in [
+        ("", "Actor UUID is required."),
+        (
+            "?actor_uuid=a-1",
+            "The actor uuid field must be a valid UUID.",
+        ),
+    ] {
+        let (status, body) = api
+            .admin(&format!("/api/v1/admin/analytics/actors/insights{query}"))
+            .await?;
+        assert_eq!(
+            (status, &body["errors"]["actor_uuid"]),
+            (422, &json!([message])),
+            "{query}"
+        );
+    }
     Ok(())
 }

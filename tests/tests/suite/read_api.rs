@@ -3,7 +3,7 @@
 use analytics_tests::{TestEnv, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
-const ADMIN_ROUTES: [&str; 19] = [
+const ADMIN_ROUTES: [&str; 20] = [
     "/api/metrics/realtime",
     "/api/v1/admin/analytics/snapshot",
     "/api/v1/admin/analytics/actors/distribution?genre=drama",
@@ -11,6 +11,7 @@ const ADMIN_ROUTES: [&str; 19] = [
     "/api/v1/admin/analytics/actors/overview",
     "/api/v1/admin/analytics/actors/quality",
     "/api/v1/admin/analytics/actors/suggest",
+    "/api/v1/admin/analytics/actors/trends",
     "/api/v1/admin/analytics/top",
     "/api/v1/admin/analytics/entities/movie/m-1",
     "/api/v1/admin/analytics/trends",
@@ -287,9 +288,12 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
             "/api/metrics/video/{video_id}",
             "/api/v1/admin/analytics/actors/association",
             "/api/v1/admin/analytics/actors/distribution",
+            "/api/v1/admin/analytics/actors/insights",
             "/api/v1/admin/analytics/actors/overview",
+            "/api/v1/admin/analytics/actors/predict",
             "/api/v1/admin/analytics/actors/quality",
             "/api/v1/admin/analytics/actors/suggest",
+            "/api/v1/admin/analytics/actors/trends",
             "/api/v1/admin/analytics/entities/{entity_type}/{entity_id}",
             "/api/v1/admin/analytics/live",
             "/api/v1/admin/analytics/recommendations",

@@ -333,6 +333,260 @@ impl CatalogueStore {
     }
 }
 
+/// What a profile asks of an actor; an actor matches when any given part
+/// does (none given: every actor), and scores one per part it matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileQuery {
+    /// Within two years of this age.
+    pub age: Option<u32>,
+    pub blood_type: Option<String>,
+    /// Contained in the birthplace.
+    pub birthplace: Option<String>,
+    /// Plays in any of these genres.
+    pub genres: Vec<String>,
+}
+
+impl ProfileQuery {
+    fn is_empty(&self) -> bool {
+        self.age.is_none()
+            && self.blood_type.is_none()
+            && self.birthplace.is_none()
+            && self.genres.is_empty()
+    }
+
+    /// Each part as a 0/1 SQL term (summed: the score; any: a match).
+    fn push_terms(&self, q: &mut QueryBuilder<'_, MySql>) {
+        if self.is_empty() {
+            q.push("1");
+            return;
+        }
+        let mut first = true;
+        let mut plus = |q: &mut QueryBuilder<'_, MySql>| {
+            if !first {
+                q.push(" + ");
+            }
+            first = false;
+        };
+        if let Some(age) = self.age {
+            plus(q);
+            q.push(format!("(a.birth_date IS NOT NULL AND {AGE} BETWEEN "))
+                .push_bind(age.saturating_sub(2))
+                .push(" AND ")
+                .push_bind(age + 2)
+                .push(")");
+        }
+        if let Some(blood) = &self.blood_type {
+            plus(q);
+            q.push("(COALESCE(a.blood_type IN (")
+                .push_bind(blood.clone())
+                .push(", ")
+                .push_bind(blood.to_lowercase())
+                .push(", ")
+                .push_bind(blood.to_uppercase())
+                .push("), 0))");
+        }
+        if let Some(place) = &self.birthplace {
+            plus(q);
+            q.push("(COALESCE(a.birthplace LIKE ")
+                .push_bind(like_pattern(place))
+                .push(", 0))");
+        }
+        if !self.genres.is_empty() {
+            plus(q);
+            q.push(
+                "(EXISTS (SELECT 1 FROM actor_genres pg JOIN tags pt ON pt.id = pg.tag_id \
+                    WHERE pg.actor_id = a.id AND pt.name IN (",
+            );
+            let mut list = q.separated(", ");
+            for g in &self.genres {
+                list.push_bind(g.clone());
+            }
+            q.push(")))");
+        }
+    }
+}
+
+/// An actor as the analytics show one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ActorProfile {
+    pub id: u64,
+    pub uuid: String,
+    pub name: String,
+    pub age: Option<i64>,
+    pub blood_type: Option<String>,
+    pub birthplace: Option<String>,
+}
+
+const PROFILE_COLUMNS: &str = "a.id, a.uuid, a.name, \
+    CASE WHEN a.birth_date IS NULL THEN NULL ELSE CAST(TIMESTAMPDIFF(YEAR, a.birth_date, CURDATE()) AS SIGNED) END, \
+    a.blood_type, a.birthplace";
+
+fn profile_of(r: &sqlx::mysql::MySqlRow) -> Result<ActorProfile, StoreError> {
+    Ok(ActorProfile {
+        id: r.try_get(0)?,
+        uuid: r.try_get(1)?,
+        name: r.try_get(2)?,
+        age: r.try_get(3)?,
+        blood_type: r.try_get(4)?,
+        birthplace: r.try_get(5)?,
+    })
+}
+
+/// The grain of a time series: ISO week, month or year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    Week,
+    Month,
+    Year,
+}
+
+impl Grain {
+    fn format(self) -> &'static str {
+        match self {
+            Grain::Week => "%x-W%v",
+            Grain::Month => "%Y-%m",
+            Grain::Year => "%Y",
+        }
+    }
+}
+
+impl CatalogueStore {
+    /// Actors created per period (of those in a genre, if given), and per
+    /// period and segment: `(totals, [(period, segment, count)])`, oldest
+    /// first.
+    pub async fn segment_trends(
+        &self,
+        dimension: Dimension,
+        genre: Option<u64>,
+        grain: Grain,
+    ) -> Result<(Vec<(String, i64)>, Vec<(String, String, i64)>), StoreError> {
+        let segment = segment_sql(dimension);
+        let period = format!("DATE_FORMAT(a.created_at, '{}')", grain.format());
+        let from = |q: &mut QueryBuilder<'_, MySql>| {
+            q.push(" FROM actors a");
+            if let Some(tag) = genre {
+                q.push(" JOIN actor_genres g ON g.actor_id = a.id AND g.tag_id = ")
+                    .push_bind(tag);
+            }
+            q.push(" WHERE a.created_at IS NOT NULL");
+        };
+        let mut totals = QueryBuilder::<MySql>::new(format!("SELECT {period} AS p, COUNT(*)"));
+        from(&mut totals);
+        totals.push(" GROUP BY p ORDER BY p");
+        let mut split =
+            QueryBuilder::<MySql>::new(format!("SELECT {period} AS p, {segment} AS s, COUNT(*)"));
+        from(&mut split);
+        split.push(format!(" AND {segment} IS NOT NULL GROUP BY p, s"));
+        let (totals, split) = tokio::try_join!(
+            totals.build().fetch_all(self.pool()),
+            split.build().fetch_all(self.pool()),
+        )?;
+        let split = split
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<_, StoreError>>()?;
+        Ok((pairs(&totals)?, split))
+    }
+
+    /// The actors matching a profile: how many, the genres they play in
+    /// most (at most `limit`), and the best-matching few.
+    pub async fn profile_matches(
+        &self,
+        profile: &ProfileQuery,
+        limit: i64,
+        samples: i64,
+    ) -> Result<(i64, Vec<(String, i64)>, Vec<ActorProfile>), StoreError> {
+        let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM actors a WHERE (");
+        profile.push_terms(&mut count);
+        count.push(") > 0");
+        let mut genres = QueryBuilder::<MySql>::new(
+            "SELECT LOWER(t.name) AS genre, COUNT(*) AS n FROM actors a \
+             JOIN actor_genres g ON g.actor_id = a.id JOIN tags t ON t.id = g.tag_id WHERE (",
+        );
+        profile.push_terms(&mut genres);
+        genres
+            .push(") > 0 GROUP BY g.tag_id, t.name ORDER BY n DESC, genre ASC LIMIT ")
+            .push_bind(limit);
+        let mut best = QueryBuilder::<MySql>::new(format!("SELECT {PROFILE_COLUMNS}, ("));
+        profile.push_terms(&mut best);
+        best.push(") AS score FROM actors a HAVING score > 0 ORDER BY score DESC, a.id ASC LIMIT ")
+            .push_bind(samples);
+        let (count, genres, best) = tokio::try_join!(
+            count.build_query_scalar::<i64>().fetch_one(self.pool()),
+            genres.build().fetch_all(self.pool()),
+            best.build().fetch_all(self.pool()),
+        )?;
+        let best = best.iter().map(profile_of).collect::<Result<_, _>>()?;
+        Ok((count, pairs(&genres)?, best))
+    }
+
+    /// An actor by uuid, with the number of movies they are linked to.
+    pub async fn actor_by_uuid(
+        &self,
+        uuid: &str,
+    ) -> Result<Option<(ActorProfile, i64)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROFILE_COLUMNS}, (SELECT COUNT(*) FROM jav_actor l WHERE l.actor_id = a.id) \
+             FROM actors a WHERE a.uuid = ?"
+        ))
+        .bind(uuid)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| Ok((profile_of(&r)?, r.try_get(6)?)))
+            .transpose()
+    }
+
+    /// An actor's genres with their movies, most first (ties by name).
+    pub async fn actor_genres(&self, actor: u64) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT LOWER(t.name) AS genre, CAST(g.movies AS SIGNED) FROM actor_genres g \
+             JOIN tags t ON t.id = g.tag_id WHERE g.actor_id = ? ORDER BY g.movies DESC, genre ASC",
+        )
+        .bind(actor)
+        .fetch_all(self.pool())
+        .await?;
+        pairs(&rows)
+    }
+
+    /// Per period of an actor's movies (their release date, else when
+    /// added): distinct movies, and distinct genres of those movies.
+    pub async fn actor_periods(
+        &self,
+        actor: u64,
+        grain: Grain,
+    ) -> Result<PeriodCounts, StoreError> {
+        let period = format!(
+            "DATE_FORMAT(COALESCE(j.`date`, DATE(j.created_at)), '{}')",
+            grain.format()
+        );
+        let movies = format!(
+            "SELECT {period} AS p, COUNT(DISTINCT j.id) FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
+             WHERE l.actor_id = ? GROUP BY p HAVING p IS NOT NULL ORDER BY p"
+        );
+        let genres = format!(
+            "SELECT {period} AS p, COUNT(DISTINCT t.tag_id) FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
+             JOIN jav_tag t ON t.jav_id = j.id JOIN tags g ON g.id = t.tag_id \
+             WHERE l.actor_id = ? GROUP BY p HAVING p IS NOT NULL ORDER BY p"
+        );
+        let (movies, genres) = tokio::try_join!(
+            sqlx::query(&movies).bind(actor).fetch_all(self.pool()),
+            sqlx::query(&genres).bind(actor).fetch_all(self.pool()),
+        )?;
+        Ok(PeriodCounts {
+            movies: pairs(&movies)?,
+            genres: pairs(&genres)?,
+        })
+    }
+}
+
+/// An actor's movies and their genres per period, oldest first (periods
+/// without any left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodCounts {
+    pub movies: Vec<(String, i64)>,
+    pub genres: Vec<(String, i64)>,
+}
+
 /// `%q%` with LIKE's wildcards in `q` taken literally.
 fn like_pattern(q: &str) -> String {
     let escaped = q

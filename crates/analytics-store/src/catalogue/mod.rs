@@ -12,7 +12,9 @@ use crate::error::StoreError;
 mod actors;
 mod snapshot;
 
-pub use actors::{ProfileCoverage, Segment, SegmentGenre};
+pub use actors::{
+    ActorProfile, Grain, PeriodCounts, ProfileCoverage, ProfileQuery, Segment, SegmentGenre,
+};
 pub use snapshot::XcityCoverage;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
