@@ -10,8 +10,9 @@
 #    served from the report cache, then realtime under ingest load, then
 #    CLIENTS WebSocket clients (1,000) on the live feed.
 #  admin: a generated MySQL catalogue (200,000 movies, 20,000 actors, 2,000
-#    tags, links, engagement over 90 days, queue rows); wrk drives the admin
-#    snapshot computed on each request (cold) and kept per period (warm).
+#    tags, links, engagement over 90 days, queue rows) and its actor-genre
+#    index; wrk drives the admin snapshot computed on each request (cold) and
+#    kept per period (warm), and every actor analytics route.
 # Prints p50/p99 and requests/s per route, the feed's fan-out lag and cadence,
 # and read-api's peak RSS. Knobs: PART, ENTITIES, HISTORY, USERS, CLIENTS,
 # DURATION (s per route, 10), CONNECTIONS (8).
@@ -78,7 +79,7 @@ results=()
 measure() {
   local label="$1" route="$2" conns="${3:-$CONNECTIONS}"
   log "wrk ${DURATION}s, $conns connections: $label $route"
-  BENCH_PATH="$route" BENCH_ENTITIES="$ENTITIES" BENCH_TOKEN="$TOKEN" \
+  BENCH_PATH="$route" BENCH_ENTITIES="$ENTITIES" BENCH_TOKEN="$TOKEN" BENCH_BODY="${BODY:-}" \
     wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 60s --latency -s scripts/bench/read.lua "http://127.0.0.1:$PORT" \
     >"$DEV/log/bench-read-wrk.txt"
   read -r rps p50 p99 non2xx done_n < <(wrk_summary "$DEV/log/bench-read-wrk.txt")
@@ -163,15 +164,37 @@ bench_viewing() {
   wait "$load_pid" 2>/dev/null || true
 }
 
+ACTOR_ROUTES=(
+  "/api/v1/admin/analytics/actors/distribution?genre=genre-0000&dimension=age_bucket"
+  "/api/v1/admin/analytics/actors/distribution?genre=genre-0000&dimension=birthplace"
+  "/api/v1/admin/analytics/actors/association?segment_type=blood_type&segment_value=A"
+  "/api/v1/admin/analytics/actors/association?segment_value=23-27"
+  "/api/v1/admin/analytics/actors/trends?dimension=blood_type&interval=month"
+  "/api/v1/admin/analytics/actors/trends?genre=genre-0001&interval=week"
+  "/api/v1/admin/analytics/actors/overview"
+  "/api/v1/admin/analytics/actors/quality"
+  "/api/v1/admin/analytics/actors/suggest?type=actor&q=Actor%2012"
+  "/api/v1/admin/analytics/actors/suggest?type=birthplace&q=a"
+  "/api/v1/admin/analytics/actors/insights?actor_uuid=00000000-0000-4000-8000-000000000001"
+  "/api/v1/admin/analytics/actors/insights?actor_uuid=00000000-0000-4000-8000-000000004321"
+)
+
 bench_admin() {
   namespace benchadmin
   log "seeding the MySQL catalogue"
   CATALOGUE=$("$BIN/bench-tool" seed-catalogue)
   printf 'admin %s\n' "$CATALOGUE" >>"$RESULTS"
+  INDEX=$("$BIN/flush-worker" refresh-catalogue-index)
+  printf 'admin %s\n' "$INDEX" >>"$RESULTS"
   start_read_api 0
   measure "cold/1" "/api/v1/admin/analytics/snapshot?days=14" 1
   measure "cold/1" "/api/v1/admin/analytics/snapshot?days=90" 1
   measure cold "/api/v1/admin/analytics/snapshot?days=14"
+  # The actor analytics are computed on every request (no cache).
+  for route in "${ACTOR_ROUTES[@]}"; do measure "cold/1" "$route" 1; done
+  for route in "${ACTOR_ROUTES[@]}"; do measure cold "$route"; done
+  BODY='{"age": 25, "blood_type": "A", "birthplace": "Tokyo", "movie_tags": ["genre-0003"], "size": 5}' \
+    measure cold "/api/v1/admin/analytics/actors/predict"
   start_read_api 15000
   measure warm "/api/v1/admin/analytics/snapshot?days=14"
 }

@@ -30,9 +30,9 @@ ADMIN_TOKEN="${ANALYTICS__READ_API__ADMIN_TOKEN:-dev-admin-token}"
 
 log "migrations and indexes"
 "$BIN/flush-worker" migrate
-# The actor analytics' index of the catalogue as it is now (a CronJob in a
-# cluster; rerun it after loading catalogue data).
-"$BIN/flush-worker" refresh-actor-index
+# What the admin analytics derive from the catalogue as it is now (a CronJob
+# in a cluster; rerun it after loading catalogue data).
+"$BIN/flush-worker" refresh-catalogue-index
 
 running() { [ -f "$DEV/run/$1.pid" ] && kill -0 "$(cat "$DEV/run/$1.pid")" 2>/dev/null; }
 
@@ -84,6 +84,6 @@ Read it back (fresh before any flush), then the admin top list:
 
 Flush now instead of waiting:   $BIN/flush-worker flush
 Check parity:                   $BIN/flush-worker parity-check
-Re-index actors for analytics:  $BIN/flush-worker refresh-actor-index
+Re-index the catalogue:         $BIN/flush-worker refresh-catalogue-index
 Stop everything started here:   scripts/dev-down.sh
 INFO

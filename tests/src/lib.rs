@@ -650,6 +650,42 @@ impl ReadApi {
     }
 }
 
+/// telemetry-svc in this process, and the requests its tests make.
+pub struct Telemetry {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Telemetry {
+    pub async fn spawn(env: &TestEnv) -> anyhow::Result<Self> {
+        Ok(Telemetry {
+            base: env.spawn_telemetry().await?,
+            client: reqwest::Client::new(),
+        })
+    }
+
+    /// Posts a job event with the producer token; returns the answer,
+    /// which must be a 202.
+    pub async fn post(&self, body: Value) -> anyhow::Result<Value> {
+        let resp = self
+            .client
+            .post(format!("{}/api/v1/telemetry/jobs/events", self.base))
+            .bearer_auth(PRODUCER_TOKEN)
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let answer: Value = resp.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status == 202, "{body} → {status} {answer}");
+        Ok(answer)
+    }
+
+    /// GET `path` with an optional bearer token: (status, JSON body).
+    pub async fn get(&self, path: &str, token: Option<&str>) -> anyhow::Result<(u16, Value)> {
+        get_json(&self.client, &format!("{}{path}", self.base), token).await
+    }
+}
+
 /// An entity of the `jav` domain.
 pub fn jav_entity(
     entity_type: analytics_domain::EntityType,

@@ -102,7 +102,7 @@ pub struct TopMovie {
     pub downloads: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct RatedMovie {
     pub uuid: String,
     pub code: Option<String>,
@@ -128,7 +128,17 @@ pub struct SnapshotFacts {
     pub history: DayCounts,
     pub top_viewed: Vec<TopMovie>,
     pub top_downloaded: Vec<TopMovie>,
-    pub top_rated: Vec<RatedMovie>,
+    pub figures: CatalogueFigures,
+    /// When the refresh kept `figures` (none: computed for this snapshot).
+    pub figures_refreshed_at: Option<String>,
+    pub pending_jobs: i64,
+    pub failed_jobs_24h: i64,
+}
+
+/// Figures that take a pass over every movie, actor, tag or rating: kept by
+/// the catalogue refresh, or computed when it has not run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct CatalogueFigures {
     pub movies_without_actors: i64,
     pub movies_without_tags: i64,
     pub movies_without_image: i64,
@@ -137,8 +147,9 @@ pub struct SnapshotFacts {
     pub tags_without_movies: i64,
     pub actor_links: i64,
     pub tag_links: i64,
-    pub pending_jobs: i64,
-    pub failed_jobs_24h: i64,
+    /// Best average first (at least one rating), more ratings first among
+    /// equal averages.
+    pub top_rated: Vec<RatedMovie>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -210,6 +221,10 @@ pub struct Snapshot {
     #[serde(rename = "generated_at")]
     pub generated_at: String,
     pub timezone: String,
+    /// When the quality figures and the best rated were last refreshed
+    /// (none: computed for this snapshot).
+    #[serde(rename = "stats_refreshed_at")]
+    pub stats_refreshed_at: Option<String>,
     pub totals: CatalogueCounts,
     pub today_created: CatalogueCounts,
     pub daily_created: DailyCreated,
@@ -268,20 +283,22 @@ impl Snapshot {
             tags: last(&daily_created.tags),
         };
         let provider_stats = provider_stats(&facts.movies_by_source, &by_provider);
+        let f = facts.figures;
         let quality = Quality {
-            missing_actors: facts.movies_without_actors,
-            missing_tags: facts.movies_without_tags,
-            missing_image: facts.movies_without_image,
-            missing_date: facts.movies_without_date,
-            orphan_actors: facts.actors_without_movies,
-            orphan_tags: facts.tags_without_movies,
-            avg_actors_per_jav: per_movie(facts.actor_links, movies_total),
-            avg_tags_per_jav: per_movie(facts.tag_links, movies_total),
+            missing_actors: f.movies_without_actors,
+            missing_tags: f.movies_without_tags,
+            missing_image: f.movies_without_image,
+            missing_date: f.movies_without_date,
+            orphan_actors: f.actors_without_movies,
+            orphan_tags: f.tags_without_movies,
+            avg_actors_per_jav: per_movie(f.actor_links, movies_total),
+            avg_tags_per_jav: per_movie(f.tag_links, movies_total),
         };
         Snapshot {
             days: window.days,
             generated_at,
             timezone,
+            stats_refreshed_at: facts.figures_refreshed_at,
             totals,
             today_created,
             daily_engagement: DailyEngagement {
@@ -298,7 +315,7 @@ impl Snapshot {
             provider_stats,
             top_viewed: facts.top_viewed,
             top_downloaded: facts.top_downloaded,
-            top_rated: facts.top_rated,
+            top_rated: f.top_rated,
             quality,
             sync_health: SyncHealth {
                 pending_jobs: facts.pending_jobs,
@@ -467,8 +484,11 @@ mod tests {
                 (None, 2, 1),
                 (Some(" ".into()), 1, 1),
             ],
-            actor_links: 10,
-            tag_links: 2,
+            figures: CatalogueFigures {
+                actor_links: 10,
+                tag_links: 2,
+                ..CatalogueFigures::default()
+            },
             ..SnapshotFacts::default()
         };
         let s = Snapshot::build(clock("2026-11-26T10:00:00Z", 3), facts);
@@ -553,6 +573,7 @@ mod tests {
                 "days",
                 "generated_at",
                 "timezone",
+                "stats_refreshed_at",
                 "totals",
                 "todayCreated",
                 "dailyCreated",

@@ -1,6 +1,6 @@
 -- The actor segment analytics ask which genres actors of a kind play in: the
 -- genres of an actor are the tags of the movies the actor is linked to, a
--- join over every link. `flush-worker refresh-actor-index` keeps that join
+-- join over every link. `flush-worker refresh-catalogue-index` keeps that join
 -- here, one row per actor and genre, with each genre's number of actors, so
 -- a request reads an index instead of the whole link graph.
 CREATE TABLE IF NOT EXISTS actor_genres (
@@ -32,3 +32,21 @@ ALTER TABLE actors
     ADD KEY actors_birthplace_index (birthplace),
     ADD KEY actors_birth_date_index (birth_date),
     ADD KEY actors_name_index (name);
+
+-- The admin snapshot's whole-catalogue figures that need a pass over every
+-- movie, actor, tag or rating (the quality counts, the best rated), kept by
+-- the same refresh so a snapshot reads one row instead of scanning them.
+CREATE TABLE IF NOT EXISTS catalogue_stats (
+    id                     TINYINT UNSIGNED NOT NULL PRIMARY KEY,
+    refreshed_at           TIMESTAMP NOT NULL,
+    movies_without_actors  BIGINT NOT NULL,
+    movies_without_tags    BIGINT NOT NULL,
+    movies_without_image   BIGINT NOT NULL,
+    movies_without_date    BIGINT NOT NULL,
+    actors_without_movies  BIGINT NOT NULL,
+    tags_without_movies    BIGINT NOT NULL,
+    actor_links            BIGINT NOT NULL,
+    tag_links              BIGINT NOT NULL,
+    -- The best rated movies, JSON, as the snapshot lists them.
+    top_rated              LONGTEXT NOT NULL
+);

@@ -52,9 +52,10 @@ enum Command {
     /// Re-rank every top-N leaderboard from the rollups (after a restore or
     /// a manual fix of the rollups; safe while flushes run).
     RebuildLeaderboards,
-    /// Rebuild the actor–genre index the actor segment analytics read
+    /// Rebuild what is derived from the catalogue: the actor–genre index
+    /// the actor analytics read and the snapshot's whole-catalogue figures
     /// (a CronJob: the catalogue changes outside this product).
-    RefreshActorIndex,
+    RefreshCatalogueIndex,
     /// Evidence files for the cut-over's reviewers.
     Report {
         #[command(subcommand)]
@@ -220,11 +221,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(u8::try_from(parity::report(&artifact, &opts)).unwrap_or(1))
         }
         Command::Migrate => Ok(0),
-        Command::RefreshActorIndex => {
+        Command::RefreshCatalogueIndex => {
             let started = std::time::Instant::now();
             let (actors, pairs) = stores.catalogue.refresh_actor_index().await?;
+            stores.catalogue.refresh_catalogue_stats().await?;
             println!(
-                "Indexed {pairs} actor genres of {actors} actors in {:.1}s.",
+                "Indexed {pairs} actor genres of {actors} actors and the catalogue figures in {:.1}s.",
                 started.elapsed().as_secs_f64()
             );
             Ok(0)

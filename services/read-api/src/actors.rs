@@ -6,7 +6,7 @@
 //! profile predicts (predict) and one actor in depth (insights). Parameters, messages, payloads and the 4-decimal
 //! ratios are the ones the admin pages were built against; the counting is
 //! SQL over `actors` and the actor–genre index (`flush-worker
-//! refresh-actor-index`), whose age every answer carries.
+//! refresh-catalogue-index`), whose age every answer carries.
 
 use actix_web::{web, HttpResponse};
 use analytics_domain::actor_segments::{

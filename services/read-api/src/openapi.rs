@@ -275,6 +275,8 @@ fn snapshot_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
         "days": {"type": "integer", "enum": [7, 14, 30, 90]},
         "generated_at": {"type": "string"},
         "timezone": {"type": "string"},
+        "stats_refreshed_at": {"type": "string", "nullable": true,
+            "description": "When flush-worker refresh-catalogue-index kept the quality figures and topRated (null: computed for this snapshot)."},
         "totals": counts, "todayCreated": counts,
         "dailyCreated": object(json!({"jav": series, "actors": series, "tags": series})),
         "providerDailyCreated": object(json!({"labels": labels,
@@ -321,7 +323,7 @@ fn actor_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
     let stamped = |mut properties: Value| {
         properties["generated_at"] = json!({"type": "string"});
         properties["index_refreshed_at"] = json!({"type": "string", "nullable": true,
-            "description": "When flush-worker refresh-actor-index last rebuilt the actor-genre index."});
+            "description": "When flush-worker refresh-catalogue-index last rebuilt the actor-genre index."});
         object(properties)
     };
     let counted = |key: &str| json!({"type": "array", "items": object(json!({key: {"type": "string"}, "count": integer(0)}))});

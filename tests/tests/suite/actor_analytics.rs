@@ -167,6 +167,19 @@ impl Model {
     }
 }
 
+async fn predict(api: &ReadApi, body: &Value) -> anyhow::Result<reqwest::Response> {
+    Ok(api
+        .client
+        .post(format!(
+            "{}/api/v1/admin/analytics/actors/predict",
+            api.base
+        ))
+        .bearer_auth(analytics_tests::ADMIN_TOKEN)
+        .json(body)
+        .send()
+        .await?)
+}
+
 fn without_stamps(mut body: Value) -> Value {
     if let Some(o) = body.as_object_mut() {
         o.shift_remove("generated_at");
@@ -183,14 +196,14 @@ async fn indexed_catalogue() -> anyhow::Result<(TestEnv, ReadApi, Model)> {
     let api = env.spawn_read_api().await?;
     let (_, before) = api.admin("/api/v1/admin/analytics/actors/quality").await?;
     assert_eq!(before["index_refreshed_at"], Value::Null);
-    let out = env.flush_worker(&["refresh-actor-index"], &[]).await?;
+    let out = env.flush_worker(&["refresh-catalogue-index"], &[]).await?;
     let model = Model::new(data);
     let pairs: usize = model.genres.values().map(BTreeSet::len).sum();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).split(" in ").next(),
         Some(
             format!(
-                "Indexed {pairs} actor genres of {} actors",
+                "Indexed {pairs} actor genres of {} actors and the catalogue figures",
                 model.genres.len()
             )
             .as_str()
@@ -584,16 +597,11 @@ async fn trends_follow_the_actors_added_per_period() -> anyhow::Result<()> {
 #[tokio::test]
 async fn predict_and_insights_match_the_rows() -> anyhow::Result<()> {
     let (_env, api, model) = indexed_catalogue().await?;
-    let resp = api
-        .client
-        .post(format!(
-            "{}/api/v1/admin/analytics/actors/predict",
-            api.base
-        ))
-        .bearer_auth(analytics_tests::ADMIN_TOKEN)
-        .json(&json!({"age": 30, "blood_type": "b", "movie_tags": ["GENRE-0001"], "size": 3}))
-        .send()
-        .await?;
+    let resp = predict(
+        &api,
+        &json!({"age": 30, "blood_type": "b", "movie_tags": ["GENRE-0001"], "size": 3}),
+    )
+    .await?;
     assert_eq!(resp.status().as_u16(), 200);
     let (matched, predictions, sample) =
         model.predict((Some(30), Some("b"), None), &["genre-0001"], 3);
@@ -634,16 +642,7 @@ async fn predict_and_insights_match_the_rows() -> anyhow::Result<()> {
             "The request body must be a JSON object.",
         ),
     ] {
-        let resp = api
-            .client
-            .post(format!(
-                "{}/api/v1/admin/analytics/actors/predict",
-                api.base
-            ))
-            .bearer_auth(analytics_tests::ADMIN_TOKEN)
-            .json(&body)
-            .send()
-            .await?;
+        let resp = predict(&api, &body).await?;
         assert_eq!(resp.status().as_u16(), 422, "{body}");
         let answer: Value = resp.json().await?;
         assert_eq!(answer["errors"][field], json!([message]), "{body}");

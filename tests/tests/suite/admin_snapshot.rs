@@ -188,7 +188,7 @@ fn expected(data: &CatalogueData, today: NaiveDate, days: i64) -> Value {
     })
 }
 
-/// The response without its time stamp, and the local date it was made on.
+/// The response without its time stamps, and the local date it was made on.
 fn split_stamp(mut body: Value) -> (Value, NaiveDate) {
     let stamp = body["generated_at"]
         .as_str()
@@ -197,6 +197,7 @@ fn split_stamp(mut body: Value) -> (Value, NaiveDate) {
     if let Some(o) = body.as_object_mut() {
         o.shift_remove("generated_at");
         o.shift_remove("timezone");
+        o.shift_remove("stats_refreshed_at");
     }
     let today = NaiveDate::parse_from_str(stamp.get(..10).unwrap_or_default(), "%Y-%m-%d")
         .unwrap_or_default();
@@ -488,5 +489,57 @@ async fn the_cli_summary_reports_the_snapshot_shares_coverage_and_telemetry() ->
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), message);
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn refreshed_figures_are_served_until_the_next_refresh() -> anyhow::Result<()> {
+    let env = catalogue_env().await?;
+    let data = CatalogueData::generate(Shape::SMALL, 13, Utc::now());
+    let mut mysql = env.mysql().await?;
+    data.insert(&mut mysql).await?;
+    let api = env.spawn_read_api().await?;
+    let path = "/api/v1/admin/analytics/snapshot?days=30";
+    let (_, computed) = api.admin(path).await?;
+    assert_eq!(computed["stats_refreshed_at"], Value::Null);
+
+    let out = env.flush_worker(&["refresh-catalogue-index"], &[]).await?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, kept) = api.admin(path).await?;
+    assert_eq!(status, 200, "{kept}");
+    assert!(kept["stats_refreshed_at"].is_string(), "{kept}");
+    let (kept, today) = split_stamp(kept);
+    assert_eq!(kept, expected(&data, today, 30));
+
+    // A change to the catalogue shows in the kept figures at the next
+    // refresh; what is counted per day shows at once.
+    mysql
+        .execute("DELETE FROM jav_actor WHERE jav_id = 1")
+        .await?;
+    mysql
+        .execute("INSERT INTO favorites (user_id, jav_id, created_at) VALUES (1, 1, NOW())")
+        .await?;
+    let (_, before) = api.admin(path).await?;
+    let (before, _) = split_stamp(before);
+    assert_eq!(before["quality"], kept["quality"]);
+    let favorites = |b: &Value| b["dailyEngagement"]["favorites"]["values"][29].as_i64();
+    assert_eq!(favorites(&before), favorites(&kept).map(|n| n + 1));
+    env.flush_worker(&["refresh-catalogue-index"], &[]).await?;
+    let (_, after) = api.admin(path).await?;
+    let had_actors = data
+        .actor_links
+        .iter()
+        .any(|(m, a)| *m == 1 && data.actors.iter().any(|x| x.id == *a));
+    assert_eq!(
+        after["quality"]["missing_actors"].as_i64(),
+        kept["quality"]["missing_actors"]
+            .as_i64()
+            .map(|n| n + i64::from(had_actors))
+    );
+    api.stop().await;
     Ok(())
 }

@@ -2,44 +2,11 @@
 //! starts arrive, block signals with their cooldowns, and the site of a job
 //! that did not name one.
 
-use analytics_tests::{get_json, TestEnv, OPERATOR_TOKEN, PRODUCER_TOKEN};
+use analytics_tests::{Telemetry, TestEnv, OPERATOR_TOKEN, PRODUCER_TOKEN};
 use chrono::{DateTime, Duration, DurationRound, SecondsFormat, Utc};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
-
-struct Telemetry {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Telemetry {
-    async fn spawn(env: &TestEnv) -> anyhow::Result<Self> {
-        Ok(Telemetry {
-            base: env.spawn_telemetry().await?,
-            client: reqwest::Client::new(),
-        })
-    }
-
-    /// Posts a job event; returns the answer (which must be a 202).
-    async fn post(&self, body: Value) -> anyhow::Result<Value> {
-        let resp = self
-            .client
-            .post(format!("{}/api/v1/telemetry/jobs/events", self.base))
-            .bearer_auth(PRODUCER_TOKEN)
-            .json(&body)
-            .send()
-            .await?;
-        let status = resp.status().as_u16();
-        let answer: Value = resp.json().await?;
-        anyhow::ensure!(status == 202, "{body} → {status} {answer}");
-        Ok(answer)
-    }
-
-    async fn get(&self, path: &str, token: &str) -> anyhow::Result<(u16, Value)> {
-        get_json(&self.client, &format!("{}{path}", self.base), Some(token)).await
-    }
-}
 
 fn job(event_type: &str, uuid: &str, site: Option<&str>, at: DateTime<Utc>) -> Value {
     let mut body = json!({"event_type": event_type, "job_uuid": uuid, "job_name": "CrawlJob",
@@ -145,7 +112,7 @@ async fn rate_alerts_are_recorded_once_per_site_second_and_level() -> anyhow::Re
     );
 
     let (status, summary) = t
-        .get("/api/v1/telemetry/jobs/summary", OPERATOR_TOKEN)
+        .get("/api/v1/telemetry/jobs/summary", Some(OPERATOR_TOKEN))
         .await?;
     assert_eq!(status, 200, "{summary}");
     let time = second.format("%Y-%m-%d %H:%M:%S").to_string();
@@ -219,7 +186,7 @@ async fn block_signals_carry_their_cooldowns_per_host() -> anyhow::Result<()> {
     let (status, list) = t
         .get(
             "/api/v1/telemetry/block-signals?window_minutes=60",
-            OPERATOR_TOKEN,
+            Some(OPERATOR_TOKEN),
         )
         .await?;
     assert_eq!(status, 200, "{list}");
@@ -245,14 +212,17 @@ async fn block_signals_carry_their_cooldowns_per_host() -> anyhow::Result<()> {
     let (_, one) = t
         .get(
             "/api/v1/telemetry/block-signals?host=141jav",
-            OPERATOR_TOKEN,
+            Some(OPERATOR_TOKEN),
         )
         .await?;
     assert_eq!(one["signals"].as_array().map(Vec::len), Some(1));
 
     // A crawler asks before it hits a host.
     let (status, wait) = t
-        .get("/api/v1/telemetry/hosts/onejav/cooldown", PRODUCER_TOKEN)
+        .get(
+            "/api/v1/telemetry/hosts/onejav/cooldown",
+            Some(PRODUCER_TOKEN),
+        )
         .await?;
     assert_eq!(status, 200, "{wait}");
     assert_eq!(
@@ -270,7 +240,10 @@ async fn block_signals_carry_their_cooldowns_per_host() -> anyhow::Result<()> {
     let retry = wait["retry_after_seconds"].as_i64().unwrap_or_default();
     assert!((590..=600).contains(&retry), "{retry}");
     let (_, free) = t
-        .get("/api/v1/telemetry/hosts/141jav/cooldown", PRODUCER_TOKEN)
+        .get(
+            "/api/v1/telemetry/hosts/141jav/cooldown",
+            Some(PRODUCER_TOKEN),
+        )
         .await?;
     assert_eq!(
         free,
@@ -280,21 +253,24 @@ async fn block_signals_carry_their_cooldowns_per_host() -> anyhow::Result<()> {
 
     // Operators list, producers ask; each needs its token; bad parameters are named.
     assert_eq!(
-        t.get("/api/v1/telemetry/block-signals", PRODUCER_TOKEN)
+        t.get("/api/v1/telemetry/block-signals", Some(PRODUCER_TOKEN))
             .await?
             .0,
         403
     );
     assert_eq!(
-        t.get("/api/v1/telemetry/hosts/onejav/cooldown", OPERATOR_TOKEN)
-            .await?
-            .0,
+        t.get(
+            "/api/v1/telemetry/hosts/onejav/cooldown",
+            Some(OPERATOR_TOKEN)
+        )
+        .await?
+        .0,
         403
     );
     let (status, bad) = t
         .get(
             "/api/v1/telemetry/block-signals?window_minutes=1&limit=0",
-            OPERATOR_TOKEN,
+            Some(OPERATOR_TOKEN),
         )
         .await?;
     assert_eq!(status, 422);
@@ -335,7 +311,7 @@ async fn a_job_without_a_site_gets_one_from_its_url_payload_or_class() -> anyhow
         ]
     );
     let (_, summary) = t
-        .get("/api/v1/telemetry/jobs/summary", OPERATOR_TOKEN)
+        .get("/api/v1/telemetry/jobs/summary", Some(OPERATOR_TOKEN))
         .await?;
     assert_eq!(
         summary["available_sites"],

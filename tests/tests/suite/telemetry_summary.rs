@@ -1,49 +1,24 @@
 //! telemetry-svc `GET /api/v1/telemetry/jobs/summary`: the legacy summary
 //! payload computed by the MongoDB-wire server's aggregations.
 
-use analytics_tests::{get_json, TestEnv, OPERATOR_TOKEN, PRODUCER_TOKEN};
+use analytics_tests::{Telemetry, TestEnv, OPERATOR_TOKEN, PRODUCER_TOKEN};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{json, Value};
 
-struct Telemetry {
-    base: String,
-    client: reqwest::Client,
+async fn summary_as(
+    t: &Telemetry,
+    query: &str,
+    token: Option<&str>,
+) -> anyhow::Result<(u16, Value)> {
+    t.get(&format!("/api/v1/telemetry/jobs/summary{query}"), token)
+        .await
 }
 
-impl Telemetry {
-    async fn spawn(env: &TestEnv) -> anyhow::Result<Self> {
-        Ok(Telemetry {
-            base: env.spawn_telemetry().await?,
-            client: reqwest::Client::new(),
-        })
-    }
-
-    async fn post(&self, body: Value) -> anyhow::Result<()> {
-        let resp = self
-            .client
-            .post(format!("{}/api/v1/telemetry/jobs/events", self.base))
-            .bearer_auth(PRODUCER_TOKEN)
-            .json(&body)
-            .send()
-            .await?;
-        anyhow::ensure!(
-            resp.status().as_u16() == 202,
-            "{body} → {}",
-            resp.text().await?
-        );
-        Ok(())
-    }
-
-    async fn summary_as(&self, query: &str, token: Option<&str>) -> anyhow::Result<(u16, Value)> {
-        let url = format!("{}/api/v1/telemetry/jobs/summary{query}", self.base);
-        get_json(&self.client, &url, token).await
-    }
-
-    async fn summary(&self, query: &str) -> anyhow::Result<Value> {
-        let (status, body) = self.summary_as(query, Some(OPERATOR_TOKEN)).await?;
-        anyhow::ensure!(status == 200, "{status}: {body}");
-        Ok(body)
-    }
+/// The summary as the operator reads it (which must be a 200).
+async fn summary(t: &Telemetry, query: &str) -> anyhow::Result<Value> {
+    let (status, body) = summary_as(t, query, Some(OPERATOR_TOKEN)).await?;
+    anyhow::ensure!(status == 200, "{status}: {body}");
+    Ok(body)
 }
 
 fn job(
@@ -66,13 +41,16 @@ fn label(at: DateTime<Utc>) -> String {
 async fn the_summary_needs_the_operator_token_and_names_bad_parameters() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
     let t = Telemetry::spawn(&env).await?;
-    assert_eq!(t.summary_as("", None).await?.0, 401);
-    assert_eq!(t.summary_as("", Some(PRODUCER_TOKEN)).await?.0, 403);
-    assert_eq!(t.summary_as("", Some(OPERATOR_TOKEN)).await?.0, 200);
+    assert_eq!(summary_as(&t, "", None).await?.0, 401);
+    assert_eq!(summary_as(&t, "", Some(PRODUCER_TOKEN)).await?.0, 403);
+    assert_eq!(summary_as(&t, "", Some(OPERATOR_TOKEN)).await?.0, 200);
 
-    let (status, body) = t
-        .summary_as("?window_minutes=4&limit=500&site=", Some(OPERATOR_TOKEN))
-        .await?;
+    let (status, body) = summary_as(
+        &t,
+        "?window_minutes=4&limit=500&site=",
+        Some(OPERATOR_TOKEN),
+    )
+    .await?;
     assert_eq!(status, 422);
     assert_eq!(
         body["errors"],
@@ -98,7 +76,7 @@ async fn the_summary_needs_the_operator_token_and_names_bad_parameters() -> anyh
 async fn an_empty_window_has_zero_rates_and_null_percentiles() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
     let t = Telemetry::spawn(&env).await?;
-    let s = t.summary("?window_minutes=15&limit=5").await?;
+    let s = summary(&t, "?window_minutes=15&limit=5").await?;
     assert_eq!(
         s["overview"],
         json!({"total_completed": 0, "success": 0, "failed": 0, "success_rate": 0.0,
@@ -182,7 +160,7 @@ async fn the_summary_reports_nearest_rank_percentiles_failures_and_rate_alerts(
         .await?;
     }
 
-    let s = t.summary("?window_minutes=60&limit=5").await?;
+    let s = summary(&t, "?window_minutes=60&limit=5").await?;
     assert_eq!(
         s["overview"],
         json!({"total_completed": 6, "success": 4, "failed": 2, "success_rate": 66.67,
@@ -283,9 +261,7 @@ async fn the_summary_reports_nearest_rank_percentiles_failures_and_rate_alerts(
     );
 
     // Filters narrow the figures but still offer every site and job.
-    let one = t
-        .summary("?window_minutes=60&limit=5&job_name=OnejavJob")
-        .await?;
+    let one = summary(&t, "?window_minutes=60&limit=5&job_name=OnejavJob").await?;
     assert_eq!(
         (
             &one["overview"]["total_completed"],
@@ -303,7 +279,7 @@ async fn the_summary_reports_nearest_rank_percentiles_failures_and_rate_alerts(
         Some(3)
     );
     assert_eq!(one["available_jobs"], s["available_jobs"]);
-    let site = t.summary("?site=ffjav").await?;
+    let site = summary(&t, "?site=ffjav").await?;
     assert_eq!(
         (
             &site["overview"]["total_completed"],
@@ -314,7 +290,7 @@ async fn the_summary_reports_nearest_rank_percentiles_failures_and_rate_alerts(
     assert_eq!(site["filters"]["site"], "ffjav");
 
     // A shorter window leaves out what happened before it.
-    let recent = t.summary("?window_minutes=7").await?;
+    let recent = summary(&t, "?window_minutes=7").await?;
     assert_eq!(recent["overview"]["total_completed"], 2);
     Ok(())
 }
@@ -329,7 +305,7 @@ async fn a_flush_run_shows_up_in_the_summary() -> anyhow::Result<()> {
     let out = env.flush_worker(&["flush"], &[]).await?;
     assert!(out.status.success(), "{out:?}");
 
-    let s = t.summary("?job_name=analytics:flush").await?;
+    let s = summary(&t, "?job_name=analytics:flush").await?;
     let flush = &s["job_performance"][0];
     assert_eq!(
         (&flush["job_name"], &flush["total"], &flush["failed"]),
@@ -367,7 +343,7 @@ async fn twenty_durations_rank_at_ten_nineteen_and_twenty() -> anyhow::Result<()
         ))
         .await?;
     }
-    let s = t.summary("").await?;
+    let s = summary(&t, "").await?;
     assert_eq!(
         (
             &s["overview"]["p50_ms"],

@@ -1,7 +1,8 @@
 //! The actor segment analytics' reads: actors counted by age bucket, blood
 //! type or birthplace, alone or with a genre, and the genres of a segment —
 //! each one SQL aggregation over `actors` and the actor–genre index that
-//! `refresh_actor_index` rebuilds from the movie links.
+//! `refresh_actor_index` rebuilds from the movie links (`flush-worker
+//! refresh-catalogue-index`).
 
 use analytics_domain::actor_segments::{Dimension, AGE_BUCKETS, UNKNOWN};
 use sqlx::{MySql, QueryBuilder, Row};
@@ -31,6 +32,17 @@ fn segment_sql(dimension: Dimension) -> String {
     }
 }
 
+/// `a.blood_type` is the value as given, lower-cased or upper-cased.
+fn push_blood_type(q: &mut QueryBuilder<'_, MySql>, value: &str) {
+    q.push("a.blood_type IN (")
+        .push_bind(value.to_string())
+        .push(", ")
+        .push_bind(value.to_lowercase())
+        .push(", ")
+        .push_bind(value.to_uppercase())
+        .push(")");
+}
+
 /// Which actors a segment holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -50,15 +62,7 @@ impl Segment {
                     .push(format!(" AND {AGE} < "))
                     .push_bind(*max);
             }
-            Segment::BloodType(v) => {
-                q.push("a.blood_type IN (")
-                    .push_bind(v.clone())
-                    .push(", ")
-                    .push_bind(v.to_lowercase())
-                    .push(", ")
-                    .push_bind(v.to_uppercase())
-                    .push(")");
-            }
+            Segment::BloodType(v) => push_blood_type(q, v),
             Segment::Birthplace(v) => {
                 q.push("a.birthplace = ").push_bind(v.clone());
             }
@@ -377,13 +381,9 @@ impl ProfileQuery {
         }
         if let Some(blood) = &self.blood_type {
             plus(q);
-            q.push("(COALESCE(a.blood_type IN (")
-                .push_bind(blood.clone())
-                .push(", ")
-                .push_bind(blood.to_lowercase())
-                .push(", ")
-                .push_bind(blood.to_uppercase())
-                .push("), 0))");
+            q.push("COALESCE(");
+            push_blood_type(q, blood);
+            q.push(", 0)");
         }
         if let Some(place) = &self.birthplace {
             plus(q);

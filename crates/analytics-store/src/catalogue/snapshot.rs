@@ -1,14 +1,20 @@
 //! The admin snapshot's reads of the catalogue: each one aggregation MySQL
-//! answers from an index where one exists, all run at once. A table the
+//! answers from an index, all run at once; the figures that need a pass over
+//! the whole catalogue are kept by the catalogue refresh. A table the
 //! catalogue does not have reads as empty (older catalogues lack some).
 
-use analytics_domain::snapshot::{DayCounts, RatedMovie, SnapshotFacts, TopMovie};
+use analytics_domain::snapshot::{
+    CatalogueFigures, DayCounts, RatedMovie, SnapshotFacts, TopMovie,
+};
 use serde::Serialize;
 use sqlx::mysql::MySqlRow;
 use sqlx::{MySql, QueryBuilder, Row};
 
 use super::CatalogueStore;
 use crate::error::StoreError;
+
+/// Best rated movies the refresh keeps (the most a report lists).
+const STORED_TOP_RATED: usize = 100;
 
 /// The queue the catalogue's sync jobs run on.
 const SYNC_QUEUE: &str = "jav";
@@ -92,7 +98,10 @@ fn day_index(interval: i64) -> Option<usize> {
 impl CatalogueStore {
     /// Everything the snapshot shows, read at once: rows created per day
     /// between `day_starts` (epoch seconds, the window's days and the end),
-    /// `top` movies per top list, failed jobs since 24 hours before `now`.
+    /// `top` movies per top list (at most the 100 the refresh keeps of the
+    /// best rated), failed jobs since 24 hours before `now`; the
+    /// whole-catalogue figures as the last refresh kept them, or computed
+    /// now before the first one.
     pub async fn snapshot_facts(
         &self,
         day_starts: &[i64],
@@ -113,7 +122,8 @@ impl CatalogueStore {
             history,
             top_viewed,
             top_downloaded,
-            top_rated,
+            (pending_jobs, failed_jobs_24h),
+            stored,
         ) = tokio::try_join!(
             self.movies_by_source(),
             self.movies_created(bounds),
@@ -127,8 +137,42 @@ impl CatalogueStore {
             self.created_per_day("user_jav_history", bounds),
             self.top_movies_by("views DESC, downloads DESC, id DESC", top),
             self.top_movies_by("downloads DESC, views DESC, id DESC", top),
-            self.top_rated(top),
+            async {
+                tokio::try_join!(self.pending_jobs(), self.failed_jobs_since(now - 24 * 3600))
+            },
+            self.stored_figures(),
         )?;
+        let (figures_refreshed_at, figures) = match stored {
+            Some((at, mut figures)) => {
+                figures
+                    .top_rated
+                    .truncate(usize::try_from(top).unwrap_or(0));
+                (Some(at), figures)
+            }
+            None => (None, self.catalogue_figures(top).await?),
+        };
+        Ok(SnapshotFacts {
+            movies_by_source,
+            movies_created,
+            actors_total,
+            actors_created,
+            tags_total,
+            tags_created,
+            favorites,
+            watchlists,
+            ratings,
+            history,
+            top_viewed,
+            top_downloaded,
+            figures,
+            figures_refreshed_at,
+            pending_jobs,
+            failed_jobs_24h,
+        })
+    }
+
+    /// The whole-catalogue figures, computed now (`top` best rated).
+    pub async fn catalogue_figures(&self, top: i64) -> Result<CatalogueFigures, StoreError> {
         let (
             movies_without_actors,
             movies_without_tags,
@@ -137,8 +181,7 @@ impl CatalogueStore {
             tags_without_movies,
             actor_links,
             tag_links,
-            pending_jobs,
-            failed_jobs_24h,
+            top_rated,
         ) = tokio::try_join!(
             self.count(
                 "SELECT COUNT(*) FROM jav j WHERE NOT EXISTS (SELECT 1 FROM jav_actor l \
@@ -159,23 +202,9 @@ impl CatalogueStore {
             ),
             self.count("SELECT COUNT(*) FROM jav_actor"),
             self.count("SELECT COUNT(*) FROM jav_tag"),
-            self.pending_jobs(),
-            self.failed_jobs_since(now - 24 * 3600),
+            self.top_rated(top),
         )?;
-        Ok(SnapshotFacts {
-            movies_by_source,
-            movies_created,
-            actors_total,
-            actors_created,
-            tags_total,
-            tags_created,
-            favorites,
-            watchlists,
-            ratings,
-            history,
-            top_viewed,
-            top_downloaded,
-            top_rated,
+        Ok(CatalogueFigures {
             movies_without_actors,
             movies_without_tags,
             movies_without_image,
@@ -184,9 +213,68 @@ impl CatalogueStore {
             tags_without_movies,
             actor_links,
             tag_links,
-            pending_jobs,
-            failed_jobs_24h,
+            top_rated,
         })
+    }
+
+    /// Computes the whole-catalogue figures and keeps them for the
+    /// snapshots until the next refresh.
+    pub async fn refresh_catalogue_stats(&self) -> Result<(), StoreError> {
+        let f = self.catalogue_figures(STORED_TOP_RATED as i64).await?;
+        let top_rated = serde_json::to_string(&f.top_rated).map_err(|e| StoreError::Protocol {
+            store: "mysql",
+            detail: format!("best rated: {e}"),
+        })?;
+        sqlx::query(
+            "REPLACE INTO catalogue_stats (id, refreshed_at, movies_without_actors, \
+             movies_without_tags, movies_without_image, movies_without_date, \
+             actors_without_movies, tags_without_movies, actor_links, tag_links, top_rated) \
+             VALUES (1, CURRENT_TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(f.movies_without_actors)
+        .bind(f.movies_without_tags)
+        .bind(f.movies_without_image)
+        .bind(f.movies_without_date)
+        .bind(f.actors_without_movies)
+        .bind(f.tags_without_movies)
+        .bind(f.actor_links)
+        .bind(f.tag_links)
+        .bind(top_rated)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The figures the last refresh kept, with when (`YYYY-MM-DD HH:MM:SS`
+    /// UTC); none before the first refresh.
+    async fn stored_figures(&self) -> Result<Option<(String, CatalogueFigures)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT DATE_FORMAT(refreshed_at, '%Y-%m-%d %H:%i:%s'), movies_without_actors, \
+             movies_without_tags, movies_without_image, movies_without_date, \
+             actors_without_movies, tags_without_movies, actor_links, tag_links, top_rated \
+             FROM catalogue_stats WHERE id = 1",
+        )
+        .fetch_optional(self.pool())
+        .await;
+        let Some(r) = or_absent(row, None)? else {
+            return Ok(None);
+        };
+        let top_rated: String = r.try_get(9)?;
+        let figures = CatalogueFigures {
+            movies_without_actors: r.try_get(1)?,
+            movies_without_tags: r.try_get(2)?,
+            movies_without_image: r.try_get(3)?,
+            movies_without_date: r.try_get(4)?,
+            actors_without_movies: r.try_get(5)?,
+            tags_without_movies: r.try_get(6)?,
+            actor_links: r.try_get(7)?,
+            tag_links: r.try_get(8)?,
+            top_rated: serde_json::from_str(&top_rated).map_err(|e| StoreError::Protocol {
+                store: "mysql",
+                detail: format!("catalogue_stats.top_rated: {e}"),
+            })?,
+        };
+        Ok(Some((r.try_get(0)?, figures)))
     }
 
     /// The xcity.jp crawler's coverage; `today` starts at `today_start`.

@@ -109,8 +109,10 @@ impl RollupStore {
             .into_iter()
             .map(|f| self.daily_documents(f, registers));
         let mut out: HashMap<String, RangeFigures> = HashMap::with_capacity(ids.len());
+        let mut folded = 0;
         for docs in futures_util::future::try_join_all(reads).await? {
             for doc in docs {
+                breathe(&mut folded).await;
                 let Ok(id) = doc.get_str("entity_id") else {
                     continue;
                 };
@@ -164,7 +166,9 @@ impl RollupStore {
             async move {
                 let mut cursor = hourly.find(filter).await?;
                 let mut hours: BTreeMap<(String, u8), SiteHour> = BTreeMap::new();
+                let mut folded = 0;
                 while let Some(doc) = cursor.try_next().await? {
+                    breathe(&mut folded).await;
                     let (Ok(date), Ok(hour)) = (doc.get_str("date"), doc.get_i32("hour")) else {
                         continue;
                     };
@@ -197,6 +201,19 @@ impl RollupStore {
             }
         }
         Ok(out)
+    }
+}
+
+/// Documents folded between two yields.
+const FOLD_SLICE: usize = 16;
+
+/// Yields to the worker's other tasks every [`FOLD_SLICE`] documents: an
+/// HTTP worker is one thread, and folding a week of register documents in
+/// one go would stall every other request it serves for a second.
+async fn breathe(folded: &mut usize) {
+    *folded += 1;
+    if *folded % FOLD_SLICE == 0 {
+        tokio::task::yield_now().await;
     }
 }
 
