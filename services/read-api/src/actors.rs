@@ -591,12 +591,10 @@ pub async fn insights(
         birthplace: actor.birthplace.clone().filter(|b| !b.trim().is_empty()),
         genres: Vec::new(),
     };
-    let (prediction, genres, week, month, year) = tokio::try_join!(
+    let (prediction, genres, [week, month, year]) = tokio::try_join!(
         store.profile_matches(&profile, size, 0),
         store.actor_genres(actor.id),
-        store.actor_periods(actor.id, Grain::Week),
-        store.actor_periods(actor.id, Grain::Month),
-        store.actor_periods(actor.id, Grain::Year),
+        store.actor_periods(actor.id),
     )
     .map_err(fail)?;
     let (matched, predicted, _) = prediction;

@@ -4,7 +4,10 @@
 //! `refresh_actor_index` rebuilds from the movie links (`flush-worker
 //! refresh-catalogue-index`).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use analytics_domain::actor_segments::{Dimension, AGE_BUCKETS, UNKNOWN};
+use chrono::{Datelike, NaiveDate};
 use sqlx::{MySql, QueryBuilder, Row};
 
 use super::CatalogueStore;
@@ -217,15 +220,20 @@ impl CatalogueStore {
         min_support: i64,
         limit: i64,
     ) -> Result<Vec<SegmentGenre>, StoreError> {
+        // Counted per tag first, named after: grouping by the index's tag
+        // id alone keeps the aggregation on actor_genres.
         let mut q = QueryBuilder::<MySql>::new(
-            "SELECT LOWER(t.name) AS genre, COUNT(*) AS n, CAST(MAX(c.actors) AS SIGNED) \
-             FROM actors a JOIN actor_genres g ON g.actor_id = a.id \
-             JOIN tags t ON t.id = g.tag_id JOIN genre_actor_counts c ON c.tag_id = g.tag_id WHERE ",
+            "SELECT LOWER(t.name) AS genre, c.n, CAST(k.actors AS SIGNED) FROM (\
+             SELECT g.tag_id, COUNT(*) AS n FROM actors a \
+             JOIN actor_genres g ON g.actor_id = a.id WHERE ",
         );
         segment.push_filter(&mut q);
-        q.push(" GROUP BY g.tag_id, t.name HAVING n >= ")
+        q.push(" GROUP BY g.tag_id HAVING n >= ")
             .push_bind(min_support)
-            .push(" ORDER BY n DESC, genre ASC LIMIT ")
+            .push(
+                ") c JOIN tags t ON t.id = c.tag_id JOIN genre_actor_counts k ON k.tag_id = c.tag_id \
+                 ORDER BY c.n DESC, genre ASC LIMIT ",
+            )
             .push_bind(limit);
         q.build()
             .fetch_all(self.pool())
@@ -276,10 +284,11 @@ impl CatalogueStore {
         )
         .fetch_one(self.pool())
         .await?;
-        let with_genres: i64 =
-            sqlx::query_scalar("SELECT COUNT(DISTINCT actor_id) FROM actor_genres")
-                .fetch_one(self.pool())
-                .await?;
+        // Counted by the last index refresh (a pass over the whole index).
+        let with_genres = self
+            .actor_index_run()
+            .await?
+            .map_or(0, |(_, actors)| actors);
         Ok(ProfileCoverage {
             actors: row.try_get(0)?,
             with_genres,
@@ -441,11 +450,26 @@ pub enum Grain {
 }
 
 impl Grain {
+    pub const ALL: [Grain; 3] = [Grain::Week, Grain::Month, Grain::Year];
+
+    /// MySQL's `DATE_FORMAT` of the period (`2026-W48`, `2026-11`, `2026`).
     fn format(self) -> &'static str {
         match self {
             Grain::Week => "%x-W%v",
             Grain::Month => "%Y-%m",
             Grain::Year => "%Y",
+        }
+    }
+
+    /// The period a date falls in, labelled as [`Grain::format`] does.
+    pub fn label(self, day: NaiveDate) -> String {
+        match self {
+            Grain::Week => {
+                let week = day.iso_week();
+                format!("{}-W{:02}", week.year(), week.week())
+            }
+            Grain::Month => day.format("%Y-%m").to_string(),
+            Grain::Year => day.format("%Y").to_string(),
         }
     }
 }
@@ -499,13 +523,15 @@ impl CatalogueStore {
         let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM actors a WHERE (");
         profile.push_terms(&mut count);
         count.push(") > 0");
+        // Counted per tag first (each actor's terms evaluated once, before
+        // its genre rows are joined), named after.
         let mut genres = QueryBuilder::<MySql>::new(
-            "SELECT LOWER(t.name) AS genre, COUNT(*) AS n FROM actors a \
-             JOIN actor_genres g ON g.actor_id = a.id JOIN tags t ON t.id = g.tag_id WHERE (",
+            "SELECT LOWER(t.name) AS genre, c.n FROM (SELECT g.tag_id, COUNT(*) AS n \
+             FROM actors a JOIN actor_genres g ON g.actor_id = a.id WHERE (",
         );
         profile.push_terms(&mut genres);
         genres
-            .push(") > 0 GROUP BY g.tag_id, t.name ORDER BY n DESC, genre ASC LIMIT ")
+            .push(") > 0 GROUP BY g.tag_id) c JOIN tags t ON t.id = c.tag_id ORDER BY c.n DESC, genre ASC LIMIT ")
             .push_bind(limit);
         let mut best = QueryBuilder::<MySql>::new(format!("SELECT {PROFILE_COLUMNS}, ("));
         profile.push_terms(&mut best);
@@ -514,7 +540,13 @@ impl CatalogueStore {
         let (count, genres, best) = tokio::try_join!(
             count.build_query_scalar::<i64>().fetch_one(self.pool()),
             genres.build().fetch_all(self.pool()),
-            best.build().fetch_all(self.pool()),
+            async {
+                if samples > 0 {
+                    best.build().fetch_all(self.pool()).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },
         )?;
         let best = best.iter().map(profile_of).collect::<Result<_, _>>()?;
         Ok((count, pairs(&genres)?, best))
@@ -548,40 +580,59 @@ impl CatalogueStore {
         pairs(&rows)
     }
 
-    /// Per period of an actor's movies (their release date, else when
-    /// added): distinct movies, and distinct genres of those movies.
-    pub async fn actor_periods(
-        &self,
-        actor: u64,
-        grain: Grain,
-    ) -> Result<PeriodCounts, StoreError> {
-        let period = format!(
-            "DATE_FORMAT(COALESCE(j.`date`, DATE(j.created_at)), '{}')",
-            grain.format()
-        );
+    /// Per week, month and year of an actor's movies (their release date,
+    /// else when added): distinct movies, and distinct genres of those
+    /// movies. Two reads (movies per day, distinct day–genre pairs) folded
+    /// into the three grains.
+    pub async fn actor_periods(&self, actor: u64) -> Result<[PeriodCounts; 3], StoreError> {
+        const DAY: &str = "DATE_FORMAT(COALESCE(j.`date`, DATE(j.created_at)), '%Y-%m-%d')";
         let movies = format!(
-            "SELECT {period} AS p, COUNT(DISTINCT j.id) FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
-             WHERE l.actor_id = ? GROUP BY p HAVING p IS NOT NULL ORDER BY p"
+            "SELECT {DAY} AS d, COUNT(*) FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
+             WHERE l.actor_id = ? GROUP BY d HAVING d IS NOT NULL"
         );
         let genres = format!(
-            "SELECT {period} AS p, COUNT(DISTINCT t.tag_id) FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
+            "SELECT DISTINCT {DAY} AS d, t.tag_id FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
              JOIN jav_tag t ON t.jav_id = j.id JOIN tags g ON g.id = t.tag_id \
-             WHERE l.actor_id = ? GROUP BY p HAVING p IS NOT NULL ORDER BY p"
+             WHERE l.actor_id = ? HAVING d IS NOT NULL"
         );
         let (movies, genres) = tokio::try_join!(
             sqlx::query(&movies).bind(actor).fetch_all(self.pool()),
             sqlx::query(&genres).bind(actor).fetch_all(self.pool()),
         )?;
-        Ok(PeriodCounts {
-            movies: pairs(&movies)?,
-            genres: pairs(&genres)?,
-        })
+        let day = |r: &sqlx::mysql::MySqlRow| -> Result<Option<NaiveDate>, StoreError> {
+            let text: String = r.try_get(0)?;
+            Ok(NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok())
+        };
+        let mut out: [PeriodCounts; 3] = Default::default();
+        for (grain, counts) in Grain::ALL.into_iter().zip(out.iter_mut()) {
+            let mut per_movie: BTreeMap<String, i64> = BTreeMap::new();
+            for r in &movies {
+                if let Some(d) = day(r)? {
+                    *per_movie.entry(grain.label(d)).or_default() += r.try_get::<i64, _>(1)?;
+                }
+            }
+            let mut per_genre: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+            for r in &genres {
+                if let Some(d) = day(r)? {
+                    per_genre
+                        .entry(grain.label(d))
+                        .or_default()
+                        .insert(r.try_get(1)?);
+                }
+            }
+            counts.movies = per_movie.into_iter().collect();
+            counts.genres = per_genre
+                .into_iter()
+                .map(|(p, tags)| (p, i64::try_from(tags.len()).unwrap_or(i64::MAX)))
+                .collect();
+        }
+        Ok(out)
     }
 }
 
 /// An actor's movies and their genres per period, oldest first (periods
 /// without any left out).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeriodCounts {
     pub movies: Vec<(String, i64)>,
     pub genres: Vec<(String, i64)>,
