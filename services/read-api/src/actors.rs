@@ -51,7 +51,8 @@ fn int(
     (min, max): (i64, i64),
     default: i64,
 ) -> Result<i64, ReadApiError> {
-    let Some(raw) = q.get(name).filter(|r| !r.trim().is_empty()) else {
+    // Given means given: an empty value is refused, not taken for the default.
+    let Some(raw) = q.get(name) else {
         return Ok(default);
     };
     let n: i64 = raw.trim().parse().map_err(|_| {
@@ -70,7 +71,7 @@ fn int(
 }
 
 fn dimension(q: &Query, name: &'static str) -> Result<Dimension, ReadApiError> {
-    match q.get(name).map(|r| r.trim()).filter(|r| !r.is_empty()) {
+    match q.get(name).map(|r| r.trim()) {
         None => Ok(Dimension::AgeBucket),
         Some(raw) => Dimension::parse(raw).ok_or_else(|| {
             ReadApiError::invalid(name, format!("The selected {} is invalid.", label(name)))
@@ -273,7 +274,7 @@ pub async fn suggest(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     const TYPES: [&str; 4] = ["actor", "genre", "birthplace", "blood_type"];
-    let kind = match q.get("type").map(|t| t.trim()).filter(|t| !t.is_empty()) {
+    let kind = match q.get("type").map(|t| t.trim()) {
         None => "genre",
         Some(t) => *TYPES
             .iter()
@@ -331,11 +332,7 @@ pub async fn trends(
 ) -> Result<HttpResponse, ReadApiError> {
     let dimension = dimension(&q, "dimension")?;
     let genre = text(&q, "genre")?.map(|g| g.to_lowercase());
-    let grain = match q
-        .get("interval")
-        .map(|i| i.trim())
-        .filter(|i| !i.is_empty())
-    {
+    let grain = match q.get("interval").map(|i| i.trim()) {
         None | Some("month") => Grain::Month,
         Some("week") => Grain::Week,
         Some(_) => {

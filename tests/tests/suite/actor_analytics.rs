@@ -432,6 +432,26 @@ async fn each_bad_parameter_gets_the_admin_pages_message() -> anyhow::Result<()>
             "The selected type is invalid.",
         ),
         (
+            format!("{base}/suggest?type="),
+            "type",
+            "The selected type is invalid.",
+        ),
+        (
+            format!("{base}/trends?interval="),
+            "interval",
+            "The selected interval is invalid.",
+        ),
+        (
+            format!("{base}/overview?size="),
+            "size",
+            "The size field must be an integer.",
+        ),
+        (
+            format!("{base}/distribution?genre=a&dimension="),
+            "dimension",
+            "The selected dimension is invalid.",
+        ),
+        (
             format!("{base}/suggest?q={long}"),
             "q",
             "The q field must not be greater than 120 characters.",
