@@ -67,56 +67,13 @@ enum Command {
 enum ReportCommand {
     /// Check parity today, then write the parity recorded on each of the
     /// last days, optionally the rollback file and an archive of them.
-    Generate {
-        #[arg(long, default_value_t = 7)]
-        days: i64,
-        /// Movies per parity check (top by views).
-        #[arg(long, default_value_t = 500)]
-        limit: i64,
-        #[arg(long, env = "ANALYTICS_EVIDENCE_DIR", default_value = "evidence")]
-        dir: PathBuf,
-        /// Also write archive/evidence-<time>.zip with a SHA-256 manifest.
-        #[arg(long)]
-        archive: bool,
-        /// Also write rollback/rollback-<date>.json from the routes
-        /// ingest-svc serves.
-        #[arg(long)]
-        rollback: bool,
-        /// Where ingest-svc answers, for --rollback.
-        #[arg(
-            long,
-            env = "ANALYTICS_INGEST_URL",
-            default_value = "http://127.0.0.1:8080"
-        )]
-        ingest_url: String,
-    },
+    Generate(GenerateOptions),
     /// The catalogue snapshot, provider shares, xcity coverage, top lists
     /// and recent job telemetry in one report (exit 2 on a bad option).
-    Summary {
-        #[arg(long, default_value_t = 14)]
-        days: i64,
-        /// Entries per top list.
-        #[arg(long, default_value_t = 10)]
-        limit: i64,
-        /// Minutes of job telemetry.
-        #[arg(long, default_value_t = 60)]
-        telemetry_window: i64,
-        /// One JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Summary(SummaryOptions),
     /// Check the artifacts of a directory, or of an archive (checksums
     /// included); exit 1 if any is invalid.
-    Verify {
-        #[arg(long, env = "ANALYTICS_EVIDENCE_DIR", default_value = "evidence")]
-        dir: PathBuf,
-        /// An evidence zip (takes precedence over --dir).
-        #[arg(long)]
-        archive: Option<PathBuf>,
-        /// No artifact, or an archive without a manifest, fails too.
-        #[arg(long)]
-        strict: bool,
-    },
+    Verify(VerifyOptions),
 }
 
 #[tokio::main]
@@ -133,45 +90,23 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
-    // Verifying files needs no store (and no configuration).
-    if let Command::Report {
-        command:
-            ReportCommand::Verify {
-                dir,
-                archive,
-                strict,
-            },
-    } = &cli.command
-    {
-        return Ok(evidence::verify(&VerifyOptions {
-            dir: dir.clone(),
-            archive: archive.clone(),
-            strict: *strict,
-        }));
-    }
-    if let Command::Report {
-        command:
-            ReportCommand::Summary {
-                days,
-                limit,
-                telemetry_window,
-                json,
-            },
-    } = &cli.command
-    {
-        let opts = SummaryOptions {
-            days: *days,
-            limit: *limit,
-            telemetry_window: *telemetry_window,
-            json: *json,
-        };
-        let problems = opts.problems();
-        if !problems.is_empty() {
-            for p in problems {
-                eprintln!("{p}");
+    match &cli.command {
+        // Verifying files needs no store (and no configuration).
+        Command::Report {
+            command: ReportCommand::Verify(opts),
+        } => return Ok(evidence::verify(opts)),
+        Command::Report {
+            command: ReportCommand::Summary(opts),
+        } => {
+            let problems = opts.problems();
+            if !problems.is_empty() {
+                for p in problems {
+                    eprintln!("{p}");
+                }
+                return Ok(2);
             }
-            return Ok(2);
         }
+        _ => {}
     }
     let settings: Settings = analytics_runtime::load()?;
     settings.flush.validate()?;
@@ -232,43 +167,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Report { command } => match command {
-            ReportCommand::Generate {
-                days,
-                limit,
-                dir,
-                archive,
-                rollback,
-                ingest_url,
-            } => {
-                let opts = GenerateOptions {
-                    days: days.max(1),
-                    limit: limit.max(1),
-                    dir,
-                    archive,
-                    rollback,
-                    ingest_url,
-                };
-                evidence::generate(&stores, &opts).await
-            }
-            ReportCommand::Summary {
-                days,
-                limit,
-                telemetry_window,
-                json,
-            } => {
-                let opts = SummaryOptions {
-                    days,
-                    limit,
-                    telemetry_window,
-                    json,
-                };
+            ReportCommand::Generate(opts) => evidence::generate(&stores, &opts).await,
+            ReportCommand::Summary(opts) => {
                 let rules = settings.stores.event_rules()?;
                 let mode = Domain::new(CATALOGUE_DOMAIN)
                     .map(|d| rules.bucket_mode(&d))
                     .unwrap_or_default();
                 summary_report::run(&stores, &mode, &opts).await
             }
-            ReportCommand::Verify { .. } => Ok(0),
+            ReportCommand::Verify(_) => Ok(0),
         },
         Command::RebuildLeaderboards => {
             let started = std::time::Instant::now();

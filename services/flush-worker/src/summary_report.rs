@@ -13,11 +13,19 @@ use serde_json::{json, Value};
 
 use crate::stores::Stores;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct SummaryOptions {
+    /// Days of the snapshot, 1..365.
+    #[arg(long, default_value_t = 14)]
     pub days: i64,
+    /// Entries per top list, 1..100.
+    #[arg(long, default_value_t = 10)]
     pub limit: i64,
+    /// Minutes of job telemetry, 5..1440.
+    #[arg(long, default_value_t = 60)]
     pub telemetry_window: i64,
+    /// One JSON object instead of text.
+    #[arg(long)]
     pub json: bool,
 }
 

@@ -25,14 +25,29 @@ use crate::stores::Stores;
 const INGEST_ROUTE: &str = "/api/v1/analytics/events";
 const LEGACY_VIEW_ROUTE: &str = "/jav/movies/{jav}/view";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct GenerateOptions {
+    /// Days of parity files, ending today (at least 1).
+    #[arg(long, default_value_t = 7)]
     pub days: i64,
+    /// Movies per parity check, top by views (at least 1).
+    #[arg(long, default_value_t = 500)]
     pub limit: i64,
+    #[arg(long, env = "ANALYTICS_EVIDENCE_DIR", default_value = "evidence")]
     pub dir: PathBuf,
+    /// Also write archive/evidence-<time>.zip with a SHA-256 manifest.
+    #[arg(long)]
     pub archive: bool,
+    /// Also write rollback/rollback-<date>.json from the routes ingest-svc
+    /// serves.
+    #[arg(long)]
     pub rollback: bool,
     /// Where ingest-svc answers (its `/openapi.json` lists what it serves).
+    #[arg(
+        long,
+        env = "ANALYTICS_INGEST_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub ingest_url: String,
 }
 
@@ -76,7 +91,7 @@ impl Written {
 /// could not be written.
 pub async fn generate(stores: &Stores, opts: &GenerateOptions) -> anyhow::Result<u8> {
     let check = ParityOptions {
-        limit: opts.limit,
+        limit: opts.limit.max(1),
         all: false,
         print_json: false,
         output: None,
@@ -86,7 +101,7 @@ pub async fn generate(stores: &Stores, opts: &GenerateOptions) -> anyhow::Result
         println!("Today's parity check could not be recorded: {e}");
     }
     let now = Utc::now();
-    let dates: Vec<String> = (0..opts.days)
+    let dates: Vec<String> = (0..opts.days.max(1))
         .rev()
         .map(|back| (now.date_naive() - chrono::Duration::days(back)).to_string())
         .collect();
@@ -174,11 +189,15 @@ async fn rollback(ingest_url: &str) -> RollbackArtifact {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct VerifyOptions {
+    #[arg(long, env = "ANALYTICS_EVIDENCE_DIR", default_value = "evidence")]
     pub dir: PathBuf,
-    /// Takes precedence over `dir`.
+    /// An evidence zip (takes precedence over --dir).
+    #[arg(long)]
     pub archive: Option<PathBuf>,
+    /// No artifact, or an archive without a manifest, fails too.
+    #[arg(long)]
     pub strict: bool,
 }
 
