@@ -1,12 +1,13 @@
 //! Actor segment analytics for the admin pages: how a genre's actors are
 //! spread over ages, blood types and birthplaces (distribution), which
-//! genres a segment plays in (association), the actor catalogue at a glance
-//! (overview), how complete its profiles are (quality) and what to offer in
-//! a search box (suggest), how segments grew (trends), which genres a
-//! profile predicts (predict) and one actor in depth (insights). Parameters, messages, payloads and the 4-decimal
-//! ratios are the ones the admin pages were built against; the counting is
-//! SQL over `actors` and the actor–genre index (`flush-worker
-//! refresh-catalogue-index`), whose age every answer carries.
+//! genres a segment plays in (association), how segments grew (trends),
+//! which genres a profile predicts (predict), the actor catalogue at a
+//! glance (overview), how complete its profiles are (quality), what to offer
+//! in a search box (suggest) and one actor in depth (insights). Parameters,
+//! messages, payloads and the 4-decimal ratios are the ones the admin pages
+//! were built against; the counting is SQL over `actors` and the actor–genre
+//! index (`flush-worker refresh-catalogue-index`), whose age every answer
+//! carries.
 
 use actix_web::{web, HttpResponse};
 use analytics_domain::actor_segments::{
