@@ -12,7 +12,7 @@
 #  admin: a generated MySQL catalogue (200,000 movies, 20,000 actors, 2,000
 #    tags, links, engagement over 90 days, queue rows) and its actor-genre
 #    index; wrk drives the admin snapshot computed on each request (cold) and
-#    kept per period (warm), and every actor analytics route.
+#    kept per period (warm), and every actor analytics route both ways.
 # Prints p50/p99 and requests/s per route, the feed's fan-out lag and cadence,
 # and read-api's peak RSS. Knobs: PART, ENTITIES, HISTORY, USERS, CLIENTS,
 # DURATION (s per route, 10), CONNECTIONS (8).
@@ -197,6 +197,9 @@ bench_admin() {
     measure cold "/api/v1/admin/analytics/actors/predict"
   start_read_api 15000
   measure warm "/api/v1/admin/analytics/snapshot?days=14"
+  for route in "${ACTOR_ROUTES[@]}"; do measure warm "$route"; done
+  BODY='{"age": 25, "blood_type": "A", "birthplace": "Tokyo", "movie_tags": ["genre-0003"], "size": 5}' \
+    measure warm "/api/v1/admin/analytics/actors/predict"
 }
 
 case "$PART" in

@@ -103,13 +103,30 @@ async fn stamp(state: &AppState, body: &mut Map<String, Value>) -> Result<(), Re
     Ok(())
 }
 
-async fn respond(state: &AppState, body: Value) -> Result<HttpResponse, ReadApiError> {
-    let mut body = match body {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    stamp(state, &mut body).await?;
-    Ok(HttpResponse::Ok().json(Value::Object(body)))
+/// The answer under `key`: kept for `read_api.snapshot_cache_ms` (the
+/// catalogue changes without telling us), computed once for every request
+/// waiting on it, stamped with its time and the index's age.
+async fn serve<F, Fut>(
+    state: &AppState,
+    key: String,
+    compute: F,
+) -> Result<HttpResponse, ReadApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Value, ReadApiError>>,
+{
+    let body = state
+        .catalogue_reports
+        .get_or_compute(format!("actors|{key}"), || async {
+            let mut body = match compute().await? {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            stamp(state, &mut body).await?;
+            Ok::<_, ReadApiError>(Value::Object(body))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// GET /api/v1/admin/analytics/actors/distribution
@@ -122,42 +139,44 @@ pub async fn distribution(
     let genre = text(&q, "genre")?;
     let size = int(&q, "size", (1, 30), 10)?;
     let genre = required(genre, "genre", "Genre is required.")?.to_lowercase();
-    let store = &state.catalogue;
-    let fail = |e| state.store_error(e);
-    let (tag, overall_total, overall) = tokio::try_join!(
-        store.genre_id(&genre),
-        store.actors_total(),
-        store.segment_counts(dimension, None),
-    )
-    .map_err(fail)?;
-    let (genre_total, mut counts) = match tag {
-        Some(tag) => tokio::try_join!(
-            store.genre_actors(tag),
-            store.segment_counts(dimension, Some(tag))
+    let key = format!("distribution|{}|{genre}|{size}", dimension.as_str());
+    serve(&state, key, || async {
+        let store = &state.catalogue;
+        let fail = |e| state.store_error(e);
+        let (tag, overall_total, overall) = tokio::try_join!(
+            store.genre_id(&genre),
+            store.actors_total(),
+            store.segment_counts(dimension, None),
         )
-        .map_err(fail)?,
-        None => (0, Vec::new()),
-    };
-    counts.retain(|(_, n)| *n > 0);
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    counts.truncate(usize::try_from(size).unwrap_or(10));
-    let segments: Vec<Value> = counts
-        .iter()
-        .map(|(segment, count)| {
-            let baseline = overall
-                .iter()
-                .find(|(s, _)| s == segment)
-                .map_or(0, |(_, n)| *n);
-            json!({"segment": segment, "count": count,
+        .map_err(fail)?;
+        let (genre_total, mut counts) = match tag {
+            Some(tag) => tokio::try_join!(
+                store.genre_actors(tag),
+                store.segment_counts(dimension, Some(tag))
+            )
+            .map_err(fail)?,
+            None => (0, Vec::new()),
+        };
+        counts.retain(|(_, n)| *n > 0);
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        counts.truncate(usize::try_from(size).unwrap_or(10));
+        let segments: Vec<Value> = counts
+            .iter()
+            .map(|(segment, count)| {
+                let baseline = overall
+                    .iter()
+                    .find(|(s, _)| s == segment)
+                    .map_or(0, |(_, n)| *n);
+                json!({"segment": segment, "count": count,
                    "confidence": ratio(*count, genre_total),
                    "lift": lift(*count, genre_total, baseline, overall_total)})
-        })
-        .collect();
-    respond(
-        &state,
-        json!({"dimension": dimension.as_str(), "genre": genre, "genre_total": genre_total,
+            })
+            .collect();
+        Ok(
+            json!({"dimension": dimension.as_str(), "genre": genre, "genre_total": genre_total,
                "overall_total": overall_total, "segments": segments}),
-    )
+        )
+    })
     .await
 }
 
@@ -180,28 +199,33 @@ pub async fn association(
         Dimension::BloodType => Segment::BloodType(value.clone()),
         Dimension::Birthplace => Segment::Birthplace(value.clone()),
     };
-    let store = &state.catalogue;
-    let (population_total, segment_total, genres) = tokio::try_join!(
-        store.actors_total(),
-        store.segment_size(&segment),
-        store.segment_genres(&segment, min_support, size),
-    )
-    .map_err(|e| state.store_error(e))?;
-    let rules: Vec<Value> = genres
-        .iter()
-        .map(|g| {
-            json!({"genre": g.genre, "count": g.count,
+    let key = format!(
+        "association|{}|{value}|{size}|{min_support}",
+        segment_type.as_str()
+    );
+    serve(&state, key, || async {
+        let store = &state.catalogue;
+        let (population_total, segment_total, genres) = tokio::try_join!(
+            store.actors_total(),
+            store.segment_size(&segment),
+            store.segment_genres(&segment, min_support, size),
+        )
+        .map_err(|e| state.store_error(e))?;
+        let rules: Vec<Value> = genres
+            .iter()
+            .map(|g| {
+                json!({"genre": g.genre, "count": g.count,
                    "support": ratio(g.count, population_total),
                    "confidence": ratio(g.count, segment_total),
                    "lift": lift(g.count, segment_total, g.genre_actors, population_total)})
-        })
-        .collect();
-    respond(
-        &state,
-        json!({"segment_type": segment_type.as_str(), "segment_value": value,
+            })
+            .collect();
+        Ok(
+            json!({"segment_type": segment_type.as_str(), "segment_value": value,
                "segment_total": segment_total, "population_total": population_total,
                "rules": rules}),
-    )
+        )
+    })
     .await
 }
 
@@ -212,6 +236,8 @@ pub async fn overview(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let size = int(&q, "size", (1, 30), 8)?;
+    let key = format!("overview|{size}");
+    serve(&state, key, || async {
     let store = &state.catalogue;
     let (total, genres, ages, blood, timeline) = tokio::try_join!(
         store.actors_total(),
@@ -234,37 +260,35 @@ pub async fn overview(
     let mut blood = blood;
     blood.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     blood.truncate(8);
-    respond(
-        &state,
-        json!({
+        Ok(json!({
             "total_actors": total,
             "top_genres": genres.iter().map(|(g, n)| json!({"genre": g, "count": n})).collect::<Vec<_>>(),
             "age_buckets": age_buckets,
             "blood_types": blood.iter().map(|(t, n)| json!({"type": t, "count": n})).collect::<Vec<_>>(),
             "actors_timeline": timeline.iter().map(|(p, n)| json!({"period": p, "count": n})).collect::<Vec<_>>(),
-        }),
-    )
+        }))
+    })
     .await
 }
 
 /// GET /api/v1/admin/analytics/actors/quality
 pub async fn quality(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ReadApiError> {
+    let key = "quality".to_string();
+    serve(&state, key, || async {
     let c = state
         .catalogue
         .profile_coverage()
         .await
         .map_err(|e| state.store_error(e))?;
     let field = |count: i64| json!({"count": count, "rate": ratio(count, c.actors), "missing": c.actors - count});
-    respond(
-        &state,
-        json!({"total_actors": c.actors, "coverage": {
+        Ok(json!({"total_actors": c.actors, "coverage": {
             "genres": field(c.with_genres),
             "age": field(c.with_birth_date),
             "blood_type": field(c.with_blood_type),
             "birthplace": field(c.with_birthplace),
             "birth_date": field(c.with_birth_date),
-        }}),
-    )
+        }}))
+    })
     .await
 }
 
@@ -284,6 +308,8 @@ pub async fn suggest(
     };
     let query = text(&q, "q")?.unwrap_or_default();
     let size = int(&q, "size", (1, 30), 8)?.clamp(1, MAX_SUGGESTIONS);
+    let key = format!("suggest|{kind}|{size}|{query}");
+    serve(&state, key, || async {
     let store = &state.catalogue;
     let fail = |e| state.store_error(e);
     let items: Vec<Value> = match kind {
@@ -318,10 +344,8 @@ pub async fn suggest(
             .map(|g| json!({"label": g, "value": g.to_lowercase()}))
             .collect(),
     };
-    respond(
-        &state,
-        json!({"type": kind, "query": query, "items": items}),
-    )
+        Ok(json!({"type": kind, "query": query, "items": items}))
+    })
     .await
 }
 
@@ -344,6 +368,8 @@ pub async fn trends(
         }
     };
     let size = usize::try_from(int(&q, "size", (1, 30), 5)?).unwrap_or(5);
+    let key = format!("trends|{}|{genre:?}|{grain:?}|{size}", dimension.as_str());
+    serve(&state, key, || async {
     let store = &state.catalogue;
     let fail = |e| state.store_error(e);
     let tag = match &genre {
@@ -376,11 +402,9 @@ pub async fn trends(
             })
         })
         .collect();
-    respond(
-        &state,
-        json!({"dimension": dimension.as_str(), "genre": genre,
-               "interval": if grain == Grain::Week { "week" } else { "month" }, "periods": periods}),
-    )
+        Ok(json!({"dimension": dimension.as_str(), "genre": genre,
+               "interval": if grain == Grain::Week { "week" } else { "month" }, "periods": periods}))
+    })
     .await
 }
 
@@ -429,21 +453,21 @@ pub async fn predict(
             }
         },
     };
-    let (matched, genres, sample) = state
-        .catalogue
-        .profile_matches(&profile, size, SAMPLE_ACTORS)
-        .await
-        .map_err(|e| state.store_error(e))?;
-    respond(
-        &state,
-        json!({
+    let key = format!("predict|{profile:?}|{size}");
+    serve(&state, key, || async {
+        let (matched, genres, sample) = state
+            .catalogue
+            .profile_matches(&profile, size, SAMPLE_ACTORS)
+            .await
+            .map_err(|e| state.store_error(e))?;
+        Ok(json!({
             "input_profile": {"age": profile.age, "blood_type": profile.blood_type,
                               "birthplace": profile.birthplace, "movie_tags": profile.genres},
             "matched_actors": matched,
             "predictions": predictions(&genres),
             "sample_actors": sample,
-        }),
-    )
+        }))
+    })
     .await
 }
 
@@ -578,34 +602,34 @@ pub async fn insights(
         Some(u) => u.to_string(),
     };
     let size = int(&q, "size", (1, 30), 5)?;
-    let store = &state.catalogue;
-    let fail = |e| state.store_error(e);
-    let Some((actor, movies)) = store.actor_by_uuid(&uuid).await.map_err(fail)? else {
-        return Err(ReadApiError::NotFound("Actor not found."));
-    };
-    let profile = ProfileQuery {
-        age: actor.age.and_then(|a| u32::try_from(a).ok()),
-        blood_type: actor.blood_type.clone().filter(|b| !b.trim().is_empty()),
-        birthplace: actor.birthplace.clone().filter(|b| !b.trim().is_empty()),
-        genres: Vec::new(),
-    };
-    let (prediction, genres, [week, month, year]) = tokio::try_join!(
-        store.profile_matches(&profile, size, 0),
-        store.actor_genres(actor.id),
-        store.actor_periods(actor.id),
-    )
-    .map_err(fail)?;
-    let (matched, predicted, _) = prediction;
-    let total_genres = genres.len();
-    let series = |pick: fn(&PeriodCounts) -> &Vec<(String, i64)>| {
-        json!({"week": period_series(pick(&week)), "month": period_series(pick(&month)),
+    let key = format!("insights|{uuid}|{size}");
+    serve(&state, key, || async {
+        let store = &state.catalogue;
+        let fail = |e| state.store_error(e);
+        let Some((actor, movies)) = store.actor_by_uuid(&uuid).await.map_err(fail)? else {
+            return Err(ReadApiError::NotFound("Actor not found."));
+        };
+        let profile = ProfileQuery {
+            age: actor.age.and_then(|a| u32::try_from(a).ok()),
+            blood_type: actor.blood_type.clone().filter(|b| !b.trim().is_empty()),
+            birthplace: actor.birthplace.clone().filter(|b| !b.trim().is_empty()),
+            genres: Vec::new(),
+        };
+        let (prediction, genres, [week, month, year]) = tokio::try_join!(
+            store.profile_matches(&profile, size, 0),
+            store.actor_genres(actor.id),
+            store.actor_periods(actor.id),
+        )
+        .map_err(fail)?;
+        let (matched, predicted, _) = prediction;
+        let total_genres = genres.len();
+        let series = |pick: fn(&PeriodCounts) -> &Vec<(String, i64)>| {
+            json!({"week": period_series(pick(&week)), "month": period_series(pick(&month)),
                "year": period_series(pick(&year))})
-    };
-    let mut actor_json = json!(actor);
-    actor_json["javs_count"] = json!(movies);
-    respond(
-        &state,
-        json!({
+        };
+        let mut actor_json = json!(actor);
+        actor_json["javs_count"] = json!(movies);
+        Ok(json!({
             "actor": actor_json,
             "predicted_genres": predictions(&predicted),
             "matched_actors": matched,
@@ -614,7 +638,7 @@ pub async fn insights(
             "actor_genres_total": total_genres,
             "genre_period_counts": series(|p| &p.genres),
             "movie_period_counts": series(|p| &p.movies),
-        }),
-    )
+        }))
+    })
     .await
 }

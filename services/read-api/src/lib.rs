@@ -43,8 +43,6 @@ pub use analytics_runtime::http::Application;
 const COUNTS_CACHE_ENTRIES: usize = 50_000;
 /// Reports (distinct parameters) remembered at once.
 const REPORT_CACHE_ENTRIES: usize = 10_000;
-/// Snapshots remembered at once (one per period offered).
-const SNAPSHOT_CACHE_ENTRIES: usize = analytics_domain::snapshot::SNAPSHOT_DAYS.len();
 /// How long a client may take to send a request's head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -58,9 +56,9 @@ pub struct AppState {
     pub max_series_points: usize,
     pub counts_cache: CountsCache,
     pub reports: ReportCache,
-    /// Admin snapshots per period (kept for their TTL only: the catalogue
-    /// changes without a flush).
-    pub snapshots: ReportCache,
+    /// Admin snapshots and actor analytics per parameters (kept for their
+    /// TTL only: the catalogue changes without a flush).
+    pub catalogue_reports: ReportCache,
     pub live: Arc<LiveHub>,
 }
 
@@ -130,7 +128,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         max_series_points: cfg.max_series_points,
         counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
         reports,
-        snapshots: ReportCache::new(cfg.snapshot_cache_ttl(), SNAPSHOT_CACHE_ENTRIES),
+        catalogue_reports: ReportCache::new(cfg.snapshot_cache_ttl(), REPORT_CACHE_ENTRIES),
         live,
     });
     let meta = ServiceMeta { registry, openapi };

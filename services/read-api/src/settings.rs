@@ -33,8 +33,9 @@ pub struct ReadApiConfig {
     /// hours…) is served from memory; a flush that changes the stores
     /// outdates it sooner (0: not kept at all).
     pub report_cache_ms: u64,
-    /// How long the admin snapshot (read from the catalogue, which no flush
-    /// announces) is served from memory per period (0: not kept at all).
+    /// How long the admin snapshot and the actor analytics (read from the
+    /// catalogue, which no flush announces) are served from memory per
+    /// parameters (0: not kept at all).
     pub snapshot_cache_ms: u64,
     /// A concurrent viewer sent a playback event within this many seconds.
     pub live_viewer_window_seconds: i64,

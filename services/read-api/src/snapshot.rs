@@ -27,8 +27,8 @@ pub async fn snapshot(
     let options: Vec<(&str, i64)> = options.iter().map(|(n, d)| (n.as_str(), *d)).collect();
     let days = params::choice(&q, "days", &options, DEFAULT_SNAPSHOT_DAYS)?;
     let body = state
-        .snapshots
-        .get_or_compute(days.to_string(), || compute(&state, days))
+        .catalogue_reports
+        .get_or_compute(format!("snapshot|{days}"), || compute(&state, days))
         .await?;
     Ok(HttpResponse::Ok().json(body))
 }

@@ -803,3 +803,24 @@ async fn predict_and_insights_match_the_rows() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn answers_are_kept_for_the_catalogue_cache_time() -> anyhow::Result<()> {
+    let mut env = TestEnv::new().await?;
+    env.set("read_api.snapshot_cache_ms", "600000");
+    env.migrate().await?;
+    let api = env.spawn_read_api().await?;
+    let path = "/api/v1/admin/analytics/actors/overview";
+    let (status, first) = api.admin(path).await?;
+    assert_eq!((status, &first["total_actors"]), (200, &json!(0)));
+    sqlx::query(
+        "INSERT INTO actors (uuid, name) VALUES ('00000000-0000-4000-8000-000000000001', 'New')",
+    )
+    .execute(&mut env.mysql().await?)
+    .await?;
+    // The kept answer, stamp and all; other parameters are computed anew.
+    assert_eq!(api.admin(path).await?.1, first);
+    let (_, other) = api.admin(&format!("{path}?size=3")).await?;
+    assert_eq!(other["total_actors"], 1);
+    Ok(())
+}
