@@ -90,7 +90,6 @@ impl JobEventStore {
                 duration = Some((at.timestamp_millis() - started.timestamp_millis()).max(0));
             }
         }
-        let opt = |v: &Option<String>| v.as_ref().map_or(Bson::Null, |s| Bson::String(s.clone()));
         let opt_i = |v: Option<i64>| v.map_or(Bson::Null, Bson::Int64);
         let meta: Document = e
             .payload_meta
@@ -105,19 +104,19 @@ impl JobEventStore {
             "job_uuid": &e.job_uuid,
             "job_name": &e.job_name,
             "queue": &e.queue,
-            "connection": opt(&e.connection),
+            "connection": optional_text(&e.connection),
             "attempt": i64::from(e.attempt),
             "site": &e.site,
             "source": &e.source,
-            "url": opt(&e.url),
+            "url": optional_text(&e.url),
             "timestamp": millis(at),
             "second_bucket": BsonDateTime::from_millis(second),
             "duration_ms": opt_i(duration),
-            "error_class": opt(&e.error_class),
+            "error_class": optional_text(&e.error_class),
             "error_code": opt_i(e.error_code),
-            "error_message_short": opt(&e.error_message_short),
+            "error_message_short": optional_text(&e.error_message_short),
             "timeout_ms_observed": opt_i(e.timeout_ms_observed),
-            "worker_host": opt(&e.worker_host),
+            "worker_host": optional_text(&e.worker_host),
             "payload_meta": meta,
             "expire_at": millis(at + retention),
         };
@@ -135,7 +134,6 @@ impl JobEventStore {
         let retention = chrono::Duration::from_std(self.retention).unwrap_or_default();
         let id = format!("rate:{}:{}:{}", alert.site, second / 1000, alert.level);
         let e = alert.event;
-        let opt = |v: &Option<String>| v.as_ref().map_or(Bson::Null, |s| Bson::String(s.clone()));
         self.events
             .update_one(
                 doc! {"_id": id},
@@ -150,8 +148,8 @@ impl JobEventStore {
                         "critical_threshold": to_i64(alert.thresholds.critical),
                         "job_name": &e.job_name,
                         "queue": &e.queue,
-                        "connection": opt(&e.connection),
-                        "worker_host": opt(&e.worker_host),
+                        "connection": optional_text(&e.connection),
+                        "worker_host": optional_text(&e.worker_host),
                         "expire_at": millis(alert.second + retention),
                     },
                     "$max": {"jobs_per_second": to_i64(alert.jobs_per_second)},
@@ -161,6 +159,11 @@ impl JobEventStore {
             .await?;
         Ok(())
     }
+}
+
+/// An optional text field: the text, or null.
+fn optional_text(v: &Option<String>) -> Bson {
+    v.as_ref().map_or(Bson::Null, |s| Bson::String(s.clone()))
 }
 
 fn to_i64(n: u64) -> i64 {

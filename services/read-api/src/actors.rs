@@ -158,7 +158,7 @@ pub async fn distribution(
             None => (0, Vec::new()),
         };
         counts.retain(|(_, n)| *n > 0);
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        most_first(&mut counts);
         counts.truncate(usize::try_from(size).unwrap_or(10));
         let segments: Vec<Value> = counts
             .iter()
@@ -236,10 +236,15 @@ pub async fn overview(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let size = int(&q, "size", (1, 30), 8)?;
-    let key = format!("overview|{size}");
-    serve(&state, key, || async {
+    serve(&state, format!("overview|{size}"), || {
+        overview_body(&state, size)
+    })
+    .await
+}
+
+async fn overview_body(state: &AppState, size: i64) -> Result<Value, ReadApiError> {
     let store = &state.catalogue;
-    let (total, genres, ages, blood, timeline) = tokio::try_join!(
+    let (total, genres, ages, mut blood, timeline) = tokio::try_join!(
         store.actors_total(),
         store.top_genres(size),
         store.segment_counts(Dimension::AgeBucket, None),
@@ -247,49 +252,46 @@ pub async fn overview(
         store.actors_per_month(),
     )
     .map_err(|e| state.store_error(e))?;
-    let age_buckets: Vec<Value> = AGE_BUCKETS
+    let ages: Vec<(String, i64)> = AGE_BUCKETS
         .iter()
         .map(|(bucket, _, _)| {
             let count = ages
                 .iter()
                 .find(|(s, _)| s == bucket)
                 .map_or(0, |(_, n)| *n);
-            json!({"bucket": bucket, "count": count})
+            (bucket.to_string(), count)
         })
         .collect();
-    let mut blood = blood;
-    blood.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    most_first(&mut blood);
     blood.truncate(8);
-        Ok(json!({
-            "total_actors": total,
-            "top_genres": genres.iter().map(|(g, n)| json!({"genre": g, "count": n})).collect::<Vec<_>>(),
-            "age_buckets": age_buckets,
-            "blood_types": blood.iter().map(|(t, n)| json!({"type": t, "count": n})).collect::<Vec<_>>(),
-            "actors_timeline": timeline.iter().map(|(p, n)| json!({"period": p, "count": n})).collect::<Vec<_>>(),
-        }))
-    })
-    .await
+    Ok(json!({
+        "total_actors": total,
+        "top_genres": counted(&genres, "genre"),
+        "age_buckets": counted(&ages, "bucket"),
+        "blood_types": counted(&blood, "type"),
+        "actors_timeline": counted(&timeline, "period"),
+    }))
 }
 
 /// GET /api/v1/admin/analytics/actors/quality
 pub async fn quality(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ReadApiError> {
-    let key = "quality".to_string();
-    serve(&state, key, || async {
+    serve(&state, "quality".to_string(), || quality_body(&state)).await
+}
+
+async fn quality_body(state: &AppState) -> Result<Value, ReadApiError> {
     let c = state
         .catalogue
         .profile_coverage()
         .await
         .map_err(|e| state.store_error(e))?;
     let field = |count: i64| json!({"count": count, "rate": ratio(count, c.actors), "missing": c.actors - count});
-        Ok(json!({"total_actors": c.actors, "coverage": {
-            "genres": field(c.with_genres),
-            "age": field(c.with_birth_date),
-            "blood_type": field(c.with_blood_type),
-            "birthplace": field(c.with_birthplace),
-            "birth_date": field(c.with_birth_date),
-        }}))
-    })
-    .await
+    Ok(json!({"total_actors": c.actors, "coverage": {
+        "genres": field(c.with_genres),
+        "age": field(c.with_birth_date),
+        "blood_type": field(c.with_blood_type),
+        "birthplace": field(c.with_birthplace),
+        "birth_date": field(c.with_birth_date),
+    }}))
 }
 
 /// GET /api/v1/admin/analytics/actors/suggest
@@ -309,7 +311,15 @@ pub async fn suggest(
     let query = text(&q, "q")?.unwrap_or_default();
     let size = int(&q, "size", (1, 30), 8)?.clamp(1, MAX_SUGGESTIONS);
     let key = format!("suggest|{kind}|{size}|{query}");
-    serve(&state, key, || async {
+    serve(&state, key, || suggest_body(&state, kind, query, size)).await
+}
+
+async fn suggest_body(
+    state: &AppState,
+    kind: &str,
+    query: String,
+    size: i64,
+) -> Result<Value, ReadApiError> {
     let store = &state.catalogue;
     let fail = |e| state.store_error(e);
     let items: Vec<Value> = match kind {
@@ -318,7 +328,9 @@ pub async fn suggest(
             .await
             .map_err(fail)?
             .into_iter()
-            .map(|(name, uuid)| json!({"label": format!("{name} ({uuid})"), "value": uuid, "name": name}))
+            .map(|(name, uuid)| {
+                json!({"label": format!("{name} ({uuid})"), "value": uuid, "name": name})
+            })
             .collect(),
         "birthplace" => store
             .suggest_birthplaces(&query, size)
@@ -344,9 +356,7 @@ pub async fn suggest(
             .map(|g| json!({"label": g, "value": g.to_lowercase()}))
             .collect(),
     };
-        Ok(json!({"type": kind, "query": query, "items": items}))
-    })
-    .await
+    Ok(json!({"type": kind, "query": query, "items": items}))
 }
 
 /// GET /api/v1/admin/analytics/actors/trends
@@ -369,10 +379,23 @@ pub async fn trends(
     };
     let size = usize::try_from(int(&q, "size", (1, 30), 5)?).unwrap_or(5);
     let key = format!("trends|{}|{genre:?}|{grain:?}|{size}", dimension.as_str());
-    serve(&state, key, || async {
+    serve(&state, key, || {
+        trends_body(&state, dimension, genre, grain, size)
+    })
+    .await
+}
+
+async fn trends_body(
+    state: &AppState,
+    dimension: Dimension,
+    genre: Option<String>,
+    grain: Grain,
+    size: usize,
+) -> Result<Value, ReadApiError> {
     let store = &state.catalogue;
     let fail = |e| state.store_error(e);
     let tag = match &genre {
+        // A genre no tag has: the periods of no actor.
         Some(g) => Some(store.genre_id(g).await.map_err(fail)?.unwrap_or(0)),
         None => None,
     };
@@ -382,30 +405,49 @@ pub async fn trends(
         .map_err(fail)?;
     let periods: Vec<Value> = totals
         .iter()
-        .filter(|(_, total)| *total > 0)
         .map(|(period, total)| {
-            let mut segments: Vec<(&String, i64)> = split
+            let mut segments: Vec<(String, i64)> = split
                 .iter()
                 .filter(|(p, _, _)| p == period)
-                .map(|(_, s, n)| (s, *n))
+                .map(|(_, s, n)| (s.clone(), *n))
                 .collect();
-            segments.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            most_first(&mut segments);
             segments.truncate(size);
-            let top = segments.first();
+            let (top, top_count) = segments
+                .first()
+                .map_or((None, 0), |(s, n)| (Some(s.clone()), *n));
+            let segments: Map<String, Value> =
+                segments.into_iter().map(|(s, n)| (s, json!(n))).collect();
             json!({
                 "period": period,
                 "total": total,
-                "segments": segments.iter().map(|(s, n)| ((*s).clone(), json!(n))).collect::<Map<String, Value>>(),
-                "top_segment": top.map(|(s, _)| s),
-                "top_count": top.map_or(0, |(_, n)| *n),
-                "top_share": ratio(top.map_or(0, |(_, n)| *n), *total),
+                "segments": segments,
+                "top_segment": top,
+                "top_count": top_count,
+                "top_share": ratio(top_count, *total),
             })
         })
         .collect();
-        Ok(json!({"dimension": dimension.as_str(), "genre": genre,
-               "interval": if grain == Grain::Week { "week" } else { "month" }, "periods": periods}))
-    })
-    .await
+    let interval = if grain == Grain::Week {
+        "week"
+    } else {
+        "month"
+    };
+    Ok(json!({"dimension": dimension.as_str(), "genre": genre,
+              "interval": interval, "periods": periods}))
+}
+
+/// Most counted first; equal counts by key, so the order is stable.
+fn most_first(counts: &mut [(String, i64)]) {
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+}
+
+/// `[{<key>: name, count}]` of named counts.
+fn counted(counts: &[(String, i64)], key: &str) -> Vec<Value> {
+    counts
+        .iter()
+        .map(|(name, n)| json!({key: name, "count": n}))
+        .collect()
 }
 
 /// The genres a profile's actors play in most, with each one's share of
@@ -435,24 +477,7 @@ pub async fn predict(
         ));
     };
     let profile = profile_of(&fields)?;
-    let size = match fields.get("size") {
-        None | Some(Value::Null) => 5,
-        Some(v) => match v.as_i64() {
-            Some(n) if (1..=30).contains(&n) => n,
-            Some(_) => {
-                return Err(ReadApiError::invalid(
-                    "size",
-                    "The size field must be between 1 and 30.",
-                ))
-            }
-            None => {
-                return Err(ReadApiError::invalid(
-                    "size",
-                    "The size field must be an integer.",
-                ))
-            }
-        },
-    };
+    let size = json_int(&fields, "size", (1, 30))?.unwrap_or(5);
     let key = format!("predict|{profile:?}|{size}");
     serve(&state, key, || async {
         let (matched, genres, sample) = state
@@ -469,6 +494,29 @@ pub async fn predict(
         }))
     })
     .await
+}
+
+/// An integer field of a JSON body within `min..=max` (absent or null:
+/// none).
+fn json_int(
+    fields: &Map<String, Value>,
+    name: &'static str,
+    (min, max): (i64, i64),
+) -> Result<Option<i64>, ReadApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            Some(_) => Err(ReadApiError::invalid(
+                name,
+                format!("The {} field must be between {min} and {max}.", label(name)),
+            )),
+            None => Err(ReadApiError::invalid(
+                name,
+                format!("The {} field must be an integer.", label(name)),
+            )),
+        },
+    }
 }
 
 /// The profile a predict body describes, each field checked.
@@ -492,24 +540,7 @@ fn profile_of(fields: &Map<String, Value>) -> Result<ProfileQuery, ReadApiError>
             )),
         }
     };
-    let age = match fields.get("age") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_i64() {
-            Some(n) if (16..=80).contains(&n) => u32::try_from(n).ok(),
-            Some(_) => {
-                return Err(ReadApiError::invalid(
-                    "age",
-                    "The age field must be between 16 and 80.",
-                ))
-            }
-            None => {
-                return Err(ReadApiError::invalid(
-                    "age",
-                    "The age field must be an integer.",
-                ))
-            }
-        },
-    };
+    let age = json_int(fields, "age", (16, 80))?.and_then(|a| u32::try_from(a).ok());
     let genres = match fields.get("movie_tags") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(tags)) if tags.len() > 10 => {
@@ -623,6 +654,7 @@ pub async fn insights(
         .map_err(fail)?;
         let (matched, predicted, _) = prediction;
         let total_genres = genres.len();
+        let shown = usize::try_from(size).unwrap_or(5);
         let series = |pick: fn(&PeriodCounts) -> &Vec<(String, i64)>| {
             json!({"week": period_series(pick(&week)), "month": period_series(pick(&month)),
                "year": period_series(pick(&year))})
@@ -633,8 +665,7 @@ pub async fn insights(
             "actor": actor_json,
             "predicted_genres": predictions(&predicted),
             "matched_actors": matched,
-            "actor_genres": genres.iter().take(usize::try_from(size).unwrap_or(5))
-                .map(|(g, n)| json!({"genre": g, "count": n})).collect::<Vec<_>>(),
+            "actor_genres": counted(&genres[..genres.len().min(shown)], "genre"),
             "actor_genres_total": total_genres,
             "genre_period_counts": series(|p| &p.genres),
             "movie_period_counts": series(|p| &p.movies),

@@ -805,7 +805,7 @@ async fn predict_and_insights_match_the_rows() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn answers_are_kept_for_the_catalogue_cache_time() -> anyhow::Result<()> {
+async fn catalogue_answers_are_kept_for_the_cache_time() -> anyhow::Result<()> {
     let mut env = TestEnv::new().await?;
     env.set("read_api.snapshot_cache_ms", "600000");
     env.migrate().await?;
@@ -822,5 +822,16 @@ async fn answers_are_kept_for_the_catalogue_cache_time() -> anyhow::Result<()> {
     assert_eq!(api.admin(path).await?.1, first);
     let (_, other) = api.admin(&format!("{path}?size=3")).await?;
     assert_eq!(other["total_actors"], 1);
+
+    // The admin snapshot is kept per period the same way.
+    let snapshot = "/api/v1/admin/analytics/snapshot?days=7";
+    let (_, kept) = api.admin(snapshot).await?;
+    assert_eq!(kept["totals"]["jav"], 0);
+    env.insert_movies(&[("m-1", "ABC-001", 0, 0)]).await?;
+    assert_eq!(api.admin(snapshot).await?.1, kept);
+    let (_, fresh) = api
+        .admin("/api/v1/admin/analytics/snapshot?days=14")
+        .await?;
+    assert_eq!(fresh["totals"]["jav"], 1);
     Ok(())
 }

@@ -172,7 +172,7 @@ impl CatalogueStore {
     }
 
     /// The whole-catalogue figures, computed now (`top` best rated).
-    pub async fn catalogue_figures(&self, top: i64) -> Result<CatalogueFigures, StoreError> {
+    async fn catalogue_figures(&self, top: i64) -> Result<CatalogueFigures, StoreError> {
         let (
             movies_without_actors,
             movies_without_tags,
