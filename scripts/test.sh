@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
 
 start_stores
+install_browser_tools
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -25,6 +26,14 @@ target/debug/bench-tool clean-test-data
 
 log "fuzzing every service from its OpenAPI document (short pass)"
 EXAMPLES="${FUZZ_EXAMPLES:-25}" bash "$ROOT/scripts/fuzz-api.sh"
+
+log "browser SDK unit tests (node --test)"
+(cd sdk && node --disable-warning=ExperimentalWarning --test test/)
+
+# Page tests write their screenshots here for review.
+export ANALYTICS_TEST_OUTPUT="${ANALYTICS_TEST_OUTPUT:-$ROOT/target/test-output}"
+rm -rf "$ANALYTICS_TEST_OUTPUT/screenshots"
+log "page screenshots go to $ANALYTICS_TEST_OUTPUT/screenshots"
 
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run"

@@ -49,6 +49,20 @@ install_packages() {
   export PATH="$HOME/.cargo/bin:$PATH"
 }
 
+# The page tests' tools: Debian's Chromium and ChromeDriver, and Node.js
+# for the SDK's unit tests (the machine's own, or Debian's).
+install_browser_tools() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  command -v node >/dev/null || missing+=(nodejs)
+  if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
 redis_pong() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 
 url_is_local_default() { [[ "$1" == *"127.0.0.1:$2"* ]]; }

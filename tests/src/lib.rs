@@ -3,6 +3,7 @@
 //! Store addresses come from `ANALYTICS_REDIS_URL`, `ANALYTICS_MONGO_URL` and
 //! `ANALYTICS_MYSQL_URL` (set by scripts/test.sh), with the dev ports as defaults.
 
+pub mod browser;
 pub mod catalogue_data;
 
 use std::collections::BTreeMap;

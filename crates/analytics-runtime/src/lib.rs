@@ -1,5 +1,6 @@
 //! Plumbing shared by the four services, so each service is only its own job.
 
+pub mod assets;
 pub mod auth;
 pub mod body;
 pub mod client_ip;

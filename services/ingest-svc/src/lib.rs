@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use actix_web::{middleware, web};
 use analytics_domain::{EventRules, ValueLimits};
+use analytics_runtime::assets::{Asset, Assets, Audience};
 use analytics_runtime::auth::Token;
 use analytics_runtime::body::BodyLimits;
 use analytics_runtime::client_ip::IpNet;
@@ -28,6 +29,13 @@ use crate::metrics::IngestMetrics;
 pub use crate::settings::Settings;
 pub use actix_web::dev::ServerHandle;
 pub use analytics_runtime::http::Application;
+
+/// The browser SDK, served where pages load it from; the path names its
+/// major version, so a breaking SDK gets a new path.
+pub const SDK: Asset = Asset {
+    path: "/sdk/v1/analytics.js",
+    body: include_bytes!("../../../sdk/analytics.js"),
+};
 
 /// What every worker shares. Store connections are per worker (see
 /// [`build`]).
@@ -124,7 +132,9 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
             }))
             .route(handler)
     };
+    let sdk = Arc::new(Assets::new(Audience::AnyOrigin, &[SDK]));
     Ok(http::serve(cfg.bind_addr()?, options, meta, move |app| {
+        sdk.configure(app);
         app.app_data(state.clone())
             .app_data(web::Data::new(counters.for_worker()))
             .service(event_route(

@@ -1,0 +1,249 @@
+//! Static files embedded in a service's binary (the dashboard, the operator
+//! page, the browser SDK): no web server or CDN beside the services, and a
+//! page can never be out of step with the API it calls. Each file is gzipped
+//! and given an ETag once, when the service starts; a request with the ETag
+//! gets 304.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use sha2::{Digest, Sha256};
+
+/// One embedded file: where it is served and its bytes (`include_bytes!`).
+#[derive(Debug, Clone, Copy)]
+pub struct Asset {
+    pub path: &'static str,
+    pub body: &'static [u8],
+}
+
+/// Who may use a set of files, which decides the headers they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Pages of this service: a strict Content-Security-Policy (scripts,
+    /// styles and connections to this origin only, WebSockets included),
+    /// never framed; revalidated on every load so an upgrade shows at once.
+    Pages,
+    /// A script other sites load (the SDK): any origin may fetch it (module
+    /// scripts are fetched with CORS) and caches may keep it for a week.
+    AnyOrigin,
+}
+
+const PAGE_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
+     style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+struct Prepared {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+    gzip: Option<Vec<u8>>,
+    etag: String,
+}
+
+/// A set of embedded files served under their paths.
+pub struct Assets {
+    audience: Audience,
+    files: Vec<Arc<Prepared>>,
+}
+
+impl Assets {
+    pub fn new(audience: Audience, files: &[Asset]) -> Self {
+        let files = files
+            .iter()
+            .map(|asset| {
+                let gzip = gzip(asset.body).filter(|g| g.len() < asset.body.len());
+                Arc::new(Prepared {
+                    path: asset.path,
+                    content_type: content_type(asset.path),
+                    body: asset.body,
+                    gzip,
+                    etag: etag(asset.body),
+                })
+            })
+            .collect();
+        Assets { audience, files }
+    }
+
+    /// The ETag a file is served with (tests and the README's figures).
+    pub fn etag(&self, path: &str) -> Option<&str> {
+        self.files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.etag.as_str())
+    }
+
+    /// Registers a GET route for every file.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        for file in &self.files {
+            let (file, audience) = (file.clone(), self.audience);
+            cfg.service(crate::http::resource(file.path, "GET").route(web::get().to(
+                move |req: HttpRequest| {
+                    let file = file.clone();
+                    async move { respond(&file, audience, &req) }
+                },
+            )));
+        }
+    }
+}
+
+fn respond(file: &Prepared, audience: Audience, req: &HttpRequest) -> HttpResponse {
+    let unchanged = matches_etag(req, &file.etag);
+    let mut res = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header((header::ETAG, file.etag.as_str()))
+        .insert_header((header::VARY, "Accept-Encoding"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    match audience {
+        Audience::Pages => res
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::CONTENT_SECURITY_POLICY, PAGE_POLICY))
+            .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+            .insert_header((header::REFERRER_POLICY, "no-referrer")),
+        Audience::AnyOrigin => res
+            .insert_header((header::CACHE_CONTROL, "public, max-age=604800"))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+            .insert_header(("Cross-Origin-Resource-Policy", "cross-origin")),
+    };
+    if unchanged {
+        return res.finish();
+    }
+    res.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.content_type),
+    ));
+    match &file.gzip {
+        Some(gz) if accepts_gzip(req) => res
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(gz.clone()),
+        _ => res.body(file.body),
+    }
+}
+
+fn matches_etag(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == etag || tag == "*")
+}
+
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok()
+}
+
+/// A strong ETag: the first 128 bits of the body's SHA-256.
+fn etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("json") => "application/json",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "text/html; charset=utf-8",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test;
+
+    const FILES: &[Asset] = &[
+        Asset {
+            path: "/p/",
+            body: b"<!doctype html><title>t</title><p>hello hello hello hello hello hello</p>",
+        },
+        Asset {
+            path: "/p/app.js",
+            body: b"export const x = 1;",
+        },
+    ];
+
+    async fn get(
+        audience: Audience,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> actix_web::dev::ServiceResponse {
+        let assets = Assets::new(audience, FILES);
+        let app =
+            test::init_service(actix_web::App::new().configure(|c| assets.configure(c))).await;
+        let mut req = test::TestRequest::get().uri(path);
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        test::call_service(&app, req.to_request()).await
+    }
+
+    fn header<'a>(res: &'a actix_web::dev::ServiceResponse, name: &str) -> &'a str {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    #[actix_web::test]
+    async fn pages_carry_their_type_policy_and_etag_and_gzip_when_asked() {
+        let res = get(Audience::Pages, "/p/", &[("accept-encoding", "br, gzip")]).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(header(&res, "content-type"), "text/html; charset=utf-8");
+        assert_eq!(header(&res, "content-encoding"), "gzip");
+        assert_eq!(header(&res, "cache-control"), "no-cache");
+        assert!(header(&res, "content-security-policy").contains("script-src 'self'"));
+        let etag = header(&res, "etag").to_string();
+        assert_eq!(etag.len(), 34);
+        let again = get(Audience::Pages, "/p/", &[("if-none-match", &etag)]).await;
+        assert_eq!(again.status(), 304);
+        let plain = get(Audience::Pages, "/p/", &[("accept-encoding", "gzip;q=0")]).await;
+        assert_eq!(header(&plain, "content-encoding"), "");
+        let body = test::read_body(plain).await;
+        assert_eq!(&body[..], FILES[0].body);
+    }
+
+    #[actix_web::test]
+    async fn a_script_for_any_origin_may_be_fetched_cross_origin_and_kept() {
+        let res = get(Audience::AnyOrigin, "/p/app.js", &[]).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            header(&res, "content-type"),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(header(&res, "access-control-allow-origin"), "*");
+        assert_eq!(header(&res, "cache-control"), "public, max-age=604800");
+        // Too small to gain from gzip: served as it is.
+        let res = get(
+            Audience::AnyOrigin,
+            "/p/app.js",
+            &[("accept-encoding", "gzip")],
+        )
+        .await;
+        assert_eq!(header(&res, "content-encoding"), "");
+    }
+}
