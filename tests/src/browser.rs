@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
@@ -125,13 +125,58 @@ impl Browser {
         }
     }
 
+    /// Types `text` into the element `css` selects, as a user would.
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let field = self.client.find(Locator::Css(css)).await?;
+        field.clear().await?;
+        Ok(field.send_keys(text).await?)
+    }
+
+    /// Clicks the element `css` selects.
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        Ok(self.client.find(Locator::Css(css)).await?.click().await?)
+    }
+
+    /// The visible text of the element `css` selects.
+    pub async fn text(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self.client.find(Locator::Css(css)).await?.text().await?)
+    }
+
+    /// Whether the page is wider than the window (a horizontal scrollbar).
+    pub async fn overflows(&self) -> anyhow::Result<bool> {
+        let wider = self
+            .eval(
+                "return document.documentElement.scrollWidth > window.innerWidth;",
+                vec![],
+            )
+            .await?;
+        Ok(wider == json!(true))
+    }
+
     pub async fn set_width(&self, width: u32, height: u32) -> anyhow::Result<()> {
         Ok(self.client.set_window_size(width, height).await?)
     }
 
-    /// Saves a PNG of the viewport as `<output>/screenshots/<name>.png`.
+    /// Saves a PNG of the whole page (the window is stretched to the
+    /// page's height for the shot) as `<output>/screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
-        let png = self.client.screenshot().await?;
+        let size = self
+            .eval(
+                "return [window.outerWidth, window.outerHeight, \
+                 window.outerHeight - window.innerHeight + document.documentElement.scrollHeight];",
+                vec![],
+            )
+            .await?;
+        let px = |i: usize| size[i].as_u64().and_then(|n| u32::try_from(n).ok());
+        let (Some(width), Some(height), Some(page)) = (px(0), px(1), px(2)) else {
+            bail!("no window size: {size}");
+        };
+        self.client
+            .set_window_size(width, page.clamp(height, 6000))
+            .await?;
+        let png = self.client.screenshot().await;
+        self.client.set_window_size(width, height).await?;
+        let png = png?;
         let dir = output_dir().join("screenshots");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));

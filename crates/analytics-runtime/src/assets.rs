@@ -20,6 +20,32 @@ pub struct Asset {
     pub body: &'static [u8],
 }
 
+/// What the admin dashboard and the operator page share, served at
+/// `/assets/…` by the services that have pages: the helpers, the look, and
+/// uPlot (MIT, vendored with its licence: no network at run time).
+pub const PAGE_KIT: &[Asset] = &[
+    Asset {
+        path: "/assets/kit.js",
+        body: include_bytes!("../web/kit.js"),
+    },
+    Asset {
+        path: "/assets/kit.css",
+        body: include_bytes!("../web/kit.css"),
+    },
+    Asset {
+        path: "/assets/uPlot.iife.min.js",
+        body: include_bytes!("../web/vendor/uPlot.iife.min.js"),
+    },
+    Asset {
+        path: "/assets/uPlot.min.css",
+        body: include_bytes!("../web/vendor/uPlot.min.css"),
+    },
+    Asset {
+        path: "/assets/uPlot-LICENSE.txt",
+        body: include_bytes!("../web/vendor/uPlot-LICENSE.txt"),
+    },
+];
+
 /// Who may use a set of files, which decides the headers they carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
@@ -87,6 +113,15 @@ impl Assets {
             )));
         }
     }
+}
+
+/// `from` (a page's path without its slash) sends the browser to `to`.
+pub fn redirect(from: &str, to: &'static str) -> actix_web::Resource {
+    crate::http::resource(from, "GET").route(web::get().to(move || async move {
+        HttpResponse::Found()
+            .insert_header((header::LOCATION, to))
+            .finish()
+    }))
 }
 
 fn respond(file: &Prepared, audience: Audience, req: &HttpRequest) -> HttpResponse {

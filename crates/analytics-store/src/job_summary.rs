@@ -469,6 +469,9 @@ pub fn summary_body(query: &SummaryQuery, now: DateTime<Utc>, data: &JobSummaryD
         },
         "window": {"from": time(from), "to": time(to)},
         "overview": {
+            // Not in the legacy payload: the starts of every site, for the
+            // operator page's card (the series stop at eight sites).
+            "total_started": data.starts.iter().map(|s| s.count).sum::<u64>(),
             "total_completed": o.total,
             "success": o.success,
             "failed": o.failed,

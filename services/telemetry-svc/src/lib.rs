@@ -11,9 +11,11 @@ pub mod settings;
 pub mod signals;
 pub mod summary;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
+use analytics_runtime::assets::{self, Asset, Assets, Audience, PAGE_KIT};
 use analytics_runtime::body::BodyLimits;
 use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_store::block_signals::BlockSignalStore;
@@ -100,7 +102,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
         head_timeout: body_timeout,
     };
+    let pages = Arc::new(Assets::new(Audience::Pages, &ops_page()));
     Ok(http::serve(addr, options, meta, move |app| {
+        pages.configure(app);
+        app.service(assets::redirect("/ops", "/ops/"));
         // Each worker's own Redis connections stop with it.
         let counters = counters.for_worker();
         let get = |path: &str| http::resource(path, "GET");
@@ -119,4 +124,19 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             )
             .service(get("/ready").route(web::get().to(routes::ready)));
     })?)
+}
+
+/// The operator page (`/ops/`) and what it shares with the dashboard.
+fn ops_page() -> Vec<Asset> {
+    let page = [
+        Asset {
+            path: "/ops/",
+            body: include_bytes!("../web/index.html"),
+        },
+        Asset {
+            path: "/ops/ops.js",
+            body: include_bytes!("../web/ops.js"),
+        },
+    ];
+    page.into_iter().chain(PAGE_KIT.iter().copied()).collect()
 }

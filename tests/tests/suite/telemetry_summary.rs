@@ -79,7 +79,7 @@ async fn an_empty_window_has_zero_rates_and_null_percentiles() -> anyhow::Result
     let s = summary(&t, "?window_minutes=15&limit=5").await?;
     assert_eq!(
         s["overview"],
-        json!({"total_completed": 0, "success": 0, "failed": 0, "success_rate": 0.0,
+        json!({"total_started": 0, "total_completed": 0, "success": 0, "failed": 0, "success_rate": 0.0,
                "fail_rate": 0.0, "timeout_count": 0, "timeout_rate": 0.0,
                "throughput_per_sec": 0.0, "p50_ms": null, "p95_ms": null, "p99_ms": null})
     );
@@ -163,7 +163,7 @@ async fn the_summary_reports_nearest_rank_percentiles_failures_and_rate_alerts(
     let s = summary(&t, "?window_minutes=60&limit=5").await?;
     assert_eq!(
         s["overview"],
-        json!({"total_completed": 6, "success": 4, "failed": 2, "success_rate": 66.67,
+        json!({"total_started": 8, "total_completed": 6, "success": 4, "failed": 2, "success_rate": 66.67,
                "fail_rate": 33.33, "timeout_count": 2, "timeout_rate": 33.33,
                "throughput_per_sec": 0.002, "p50_ms": 30, "p95_ms": 100, "p99_ms": 100}),
         "durations 10, 20, 30, 40, 100"
