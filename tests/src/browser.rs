@@ -90,6 +90,9 @@ impl Browser {
             .connect(&base)
             .await
             .context("open a Chromium session")?;
+        // Below Chromium's minimum window width only a resize of the
+        // running window gives the viewport asked for.
+        client.set_window_size(width, height).await?;
         Ok(Browser {
             client,
             driver,
@@ -159,10 +162,12 @@ impl Browser {
 
     /// Saves a PNG of the whole page (the window is stretched to the
     /// page's height for the shot) as `<output>/screenshots/<name>.png`.
+    /// Widths are the viewport's: a window narrower than Chromium's
+    /// minimum (500 px) reports that as its outer width.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let size = self
             .eval(
-                "return [window.outerWidth, window.outerHeight, \
+                "return [window.innerWidth, window.outerHeight, \
                  window.outerHeight - window.innerHeight + document.documentElement.scrollHeight];",
                 vec![],
             )

@@ -73,6 +73,8 @@ struct Prepared {
 pub struct Assets {
     audience: Audience,
     files: Vec<Arc<Prepared>>,
+    /// A page's root (`/ops/`): its path without the slash redirects here.
+    root: Option<&'static str>,
 }
 
 impl Assets {
@@ -90,7 +92,21 @@ impl Assets {
                 })
             })
             .collect();
-        Assets { audience, files }
+        Assets {
+            audience,
+            files,
+            root: None,
+        }
+    }
+
+    /// A page served at `root` (ending in `/`; its own files are under it)
+    /// with the shared [`PAGE_KIT`]; `root` without its slash redirects.
+    pub fn page(root: &'static str, files: &[Asset]) -> Self {
+        let all: Vec<Asset> = files.iter().chain(PAGE_KIT).copied().collect();
+        Assets {
+            root: Some(root),
+            ..Assets::new(Audience::Pages, &all)
+        }
     }
 
     /// The ETag a file is served with (tests and the README's figures).
@@ -101,8 +117,11 @@ impl Assets {
             .map(|f| f.etag.as_str())
     }
 
-    /// Registers a GET route for every file.
+    /// Registers a GET route for every file (and the page's redirect).
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        if let Some(root) = self.root {
+            cfg.service(redirect(root.trim_end_matches('/'), root));
+        }
         for file in &self.files {
             let (file, audience) = (file.clone(), self.audience);
             cfg.service(crate::http::resource(file.path, "GET").route(web::get().to(
@@ -116,7 +135,7 @@ impl Assets {
 }
 
 /// `from` (a page's path without its slash) sends the browser to `to`.
-pub fn redirect(from: &str, to: &'static str) -> actix_web::Resource {
+fn redirect(from: &str, to: &'static str) -> actix_web::Resource {
     crate::http::resource(from, "GET").route(web::get().to(move || async move {
         HttpResponse::Found()
             .insert_header((header::LOCATION, to))

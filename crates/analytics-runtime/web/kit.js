@@ -30,7 +30,7 @@ export const fmt = {
     if (seconds === null || seconds === undefined) return "–";
     const s = Math.max(0, Math.round(Number(seconds)));
     if (s >= 3600) return `${fmt.int(Math.floor(s / 3600))} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
-    if (s >= 60) return `${Math.floor(s / 60)} min ${s % 60} s`;
+    if (s >= 60) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
     return `${s} s`;
   },
   /** A timestamp ("2026-11-21 19:00:05" UTC or RFC 3339) as time since. */
@@ -99,14 +99,33 @@ export class Session {
   }
   /** Downloads `path` as CSV under `filename`. */
   async download(path, filename) {
-    const blob = await (await this.request(path, "text/csv")).blob();
-    const url = URL.createObjectURL(blob);
-    const link = h("a", { href: url, download: filename, hidden: true });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    saveFile(filename, await (await this.request(path, "text/csv")).blob());
   }
+}
+
+/** Hands `blob` to the browser as a download named `filename`. */
+export function saveFile(filename, blob) {
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/**
+ * CSV of `rows` under a header of the column keys, for the tables the API
+ * has no CSV of; like the API's, text a spreadsheet would run as a formula
+ * gets a leading `'`.
+ */
+export function toCsv(columns, rows) {
+  const cell = (value) => {
+    let text = value === null || value === undefined ? "" : String(value);
+    if (/^[=+\-@]/.test(text)) text = `'${text}`;
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  const lines = [columns.map((c) => cell(c.name ?? c.key)), ...rows.map((r) => columns.map((c) => cell(r[c.key])))];
+  return `${lines.map((l) => l.join(",")).join("\r\n")}\r\n`;
 }
 
 /**
@@ -194,13 +213,27 @@ export function csvTools(container, title, session, path, filename) {
   );
 }
 
+/** A section's title with a CSV download of rows the page already has. */
+export function rowsCsvTools(container, title, filename, columns, rows) {
+  container.replaceChildren(
+    h("h2", {}, title),
+    h("button", {
+      type: "button",
+      class: "link",
+      "data-csv": filename,
+      onclick: () => saveFile(filename, new Blob([toCsv(columns, rows)], { type: "text/csv" })),
+    }, "CSV ↓"),
+  );
+}
+
 const PALETTE = ["#2f6fdb", "#d9480f", "#2b8a3e", "#7048e8", "#c2255c", "#0b7285", "#e67700", "#495057"];
 const plots = new WeakMap();
 
 /**
- * A chart of `series` (`[{ label, values }]`) over categorical `labels`,
- * drawn with uPlot, followed by the same figures as a table (for screen
- * readers, and to read exact values). `kind`: "line" or "bars".
+ * A chart of `series` (`[{ label, values, kind }]`) over categorical
+ * `labels`, drawn with uPlot, followed by the same figures as a table (for
+ * screen readers, and to read exact values). `kind` ("line" or "bars") is
+ * the chart's, or a series' own.
  */
 export function chart(container, { labels, series, kind = "line", height = 220, caption }) {
   plots.get(container)?.destroy();
@@ -215,14 +248,15 @@ export function chart(container, { labels, series, kind = "line", height = 220, 
   });
   const uPlot = globalThis.uPlot;
   if (!uPlot || labels.length === 0) return null;
-  const bars = kind === "bars" ? uPlot.paths.bars({ size: [0.7, 48] }) : undefined;
+  const barPaths = uPlot.paths.bars({ size: [0.7, 48] });
+  const isBars = (s) => (s.kind ?? kind) === "bars";
   const plot = new uPlot(
     {
       width: Math.max(box.clientWidth, 280),
       height,
       legend: { show: series.length > 1 },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: false, range: (u, min, max) => (kind === "bars" ? [min - 0.5, max + 0.5] : [min, max]) } },
+      scales: { x: { time: false, range: (u, min, max) => (series.some(isBars) ? [min - 0.5, max + 0.5] : [min, max]) } },
       axes: [
         { incrs: [1, 2, 3, 4, 6, 12, 24, 50, 100], values: (u, splits) => splits.map((i) => labels[i] ?? "") },
         { size: 60, values: (u, splits) => splits.map((v) => fmt.num(v, 1)) },
@@ -232,10 +266,10 @@ export function chart(container, { labels, series, kind = "line", height = 220, 
         ...series.map((s, i) => ({
           label: s.label,
           stroke: PALETTE[i % PALETTE.length],
-          fill: bars ? `${PALETTE[i % PALETTE.length]}aa` : undefined,
-          width: bars ? 1 : 2,
-          paths: bars,
-          points: { show: labels.length < 40 },
+          fill: isBars(s) ? `${PALETTE[i % PALETTE.length]}aa` : undefined,
+          width: isBars(s) ? 1 : 2,
+          paths: isBars(s) ? barPaths : undefined,
+          points: { show: !isBars(s) && labels.length < 40 },
         })),
       ],
     },
@@ -264,7 +298,8 @@ export function setStatus(text, tone = "") {
 /**
  * The live feed over a WebSocket on `path` (the token travels as a
  * subprotocol, the only way a browser can send one), reconnecting with
- * backoff; `onMessage(type, payload)`, `onState("open" | "closed")`.
+ * backoff; `onMessage(type, payload)`, `onState("open" | "closed")` (open:
+ * messages are arriving).
  * Returns a function that closes it for good.
  */
 export function liveFeed(path, token, { onMessage, onState }) {
@@ -274,11 +309,14 @@ export function liveFeed(path, token, { onMessage, onState }) {
   function connect() {
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
     socket = new WebSocket(url, ["analytics.v1", `bearer.${token}`]);
-    socket.onopen = () => {
-      delay = 1000;
-      onState?.("open");
-    };
+    let flowing = false;
+    // "open" once the first message arrived: connected is not yet live.
     socket.onmessage = (event) => {
+      if (!flowing) {
+        flowing = true;
+        delay = 1000;
+        onState?.("open");
+      }
       try {
         const message = JSON.parse(event.data);
         onMessage(message.type, message.payload);

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use actix_web::{middleware, web};
 use analytics_domain::{Domain, EventRules};
+use analytics_runtime::assets::{Asset, Assets};
 use analytics_runtime::auth::Token;
 use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
@@ -136,7 +137,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
         head_timeout: HEAD_TIMEOUT,
     };
+    let dashboard = Arc::new(Assets::page("/admin/", DASHBOARD));
     Ok(http::serve(addr, options, meta, move |app| {
+        dashboard.configure(app);
         // Each worker's own Redis connections stop with it.
         let counters = counters.for_worker();
         let get = |path: &str| http::resource(path, "GET");
@@ -222,3 +225,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             .service(get("/ready").route(web::get().to(routes::ready)));
     })?)
 }
+
+/// The admin dashboard's own files (the API it calls needs the token; the
+/// files themselves hold no data).
+const DASHBOARD: &[Asset] = &[
+    Asset {
+        path: "/admin/",
+        body: include_bytes!("../web/index.html"),
+    },
+    Asset {
+        path: "/admin/admin.js",
+        body: include_bytes!("../web/admin.js"),
+    },
+];

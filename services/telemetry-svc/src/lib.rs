@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use analytics_runtime::assets::{self, Asset, Assets, Audience, PAGE_KIT};
+use analytics_runtime::assets::{Asset, Assets};
 use analytics_runtime::body::BodyLimits;
 use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_store::block_signals::BlockSignalStore;
@@ -102,10 +102,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
         head_timeout: body_timeout,
     };
-    let pages = Arc::new(Assets::new(Audience::Pages, &ops_page()));
+    let page = Arc::new(Assets::page("/ops/", OPS_PAGE));
     Ok(http::serve(addr, options, meta, move |app| {
-        pages.configure(app);
-        app.service(assets::redirect("/ops", "/ops/"));
+        page.configure(app);
         // Each worker's own Redis connections stop with it.
         let counters = counters.for_worker();
         let get = |path: &str| http::resource(path, "GET");
@@ -126,17 +125,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     })?)
 }
 
-/// The operator page (`/ops/`) and what it shares with the dashboard.
-fn ops_page() -> Vec<Asset> {
-    let page = [
-        Asset {
-            path: "/ops/",
-            body: include_bytes!("../web/index.html"),
-        },
-        Asset {
-            path: "/ops/ops.js",
-            body: include_bytes!("../web/ops.js"),
-        },
-    ];
-    page.into_iter().chain(PAGE_KIT.iter().copied()).collect()
-}
+/// The operator page's own files.
+const OPS_PAGE: &[Asset] = &[
+    Asset {
+        path: "/ops/",
+        body: include_bytes!("../web/index.html"),
+    },
+    Asset {
+        path: "/ops/ops.js",
+        body: include_bytes!("../web/ops.js"),
+    },
+];

@@ -3,6 +3,7 @@
 //! on a 2-core machine). Each module is one area of the system.
 
 mod actor_analytics;
+mod admin_dashboard;
 mod admin_snapshot;
 mod crawler_signals;
 mod end_to_end;

@@ -1,0 +1,353 @@
+//! The admin dashboard (`/admin/` of read-api) in headless Chromium, on a
+//! seeded stack: a catalogue, a day of events of every kind through the
+//! real ingest and flush.
+
+use std::time::{Duration, Instant};
+
+use analytics_tests::browser::Browser;
+use analytics_tests::catalogue_data::{CatalogueData, Shape};
+use analytics_tests::{Ingest, ReadApi, TestEnv, ADMIN_TOKEN};
+use chrono::Utc;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A stack with a catalogue and today's events about its movies 1 and 2.
+struct Seeded {
+    /// Kept for the test's life: its stores are this test's.
+    _env: TestEnv,
+    ingest: Ingest,
+    api: ReadApi,
+    data: CatalogueData,
+}
+
+fn event(n: &mut u32, action: &str, entity: &str, extra: Value) -> Value {
+    *n += 1;
+    let mut e = json!({"event_id": format!("seed-{n}"), "domain": "jav", "action": action,
+                       "entity_type": if action == "search" { "query" } else { "movie" },
+                       "entity_id": entity, "occurred_at": Utc::now().to_rfc3339()});
+    if let (Some(e), Some(extra)) = (e.as_object_mut(), extra.as_object()) {
+        e.extend(extra.clone());
+    }
+    e
+}
+
+async fn seeded() -> anyhow::Result<Seeded> {
+    let env = TestEnv::new().await?;
+    env.migrate().await?;
+    let data = CatalogueData::generate(Shape::SMALL, 5, Utc::now());
+    data.insert(&mut env.mysql().await?).await?;
+    let ingest = env.spawn_ingest().await?;
+    let (a, b) = (data.movies[0].uuid.as_str(), data.movies[1].uuid.as_str());
+    let n = &mut 0;
+    let mut events = Vec::new();
+    for user in ["u1", "u2", "u3"] {
+        events.push(event(n, "view", a, json!({"user_id": user})));
+    }
+    events.push(event(n, "view", b, json!({"user_id": "u1"})));
+    events.push(event(n, "download", a, json!({"user_id": "u1"})));
+    for user in ["u2", "u3"] {
+        events.push(event(n, "download", b, json!({"user_id": user})));
+    }
+    for user in ["u1", "u2"] {
+        events.push(event(
+            n,
+            "start",
+            a,
+            json!({"user_id": user, "duration_seconds": 600, "position_seconds": 0}),
+        ));
+    }
+    events.push(event(n, "complete", a, json!({"user_id": "u1", "duration_seconds": 600, "position_seconds": 600, "watched_seconds": 600})));
+    events.push(event(
+        n,
+        "start",
+        b,
+        json!({"user_id": "u3", "duration_seconds": 1200, "position_seconds": 0}),
+    ));
+    events.push(event(n, "progress", b, json!({"user_id": "u3", "duration_seconds": 1200, "position_seconds": 120, "watched_seconds": 120})));
+    for results in [5, 5, 0] {
+        let query = if results == 0 {
+            "nothing here"
+        } else {
+            "tokyo"
+        };
+        events.push(event(
+            n,
+            "search",
+            query,
+            json!({"query": query, "result_count": results, "user_id": "u1"}),
+        ));
+    }
+    for action in [
+        "recommendation_impression",
+        "recommendation_impression",
+        "recommendation_click",
+    ] {
+        events.push(event(
+            n,
+            action,
+            b,
+            json!({"placement": "home", "reason": "trending", "user_id": "u2"}),
+        ));
+    }
+    let (status, answer) = ingest
+        .post_json_to("/api/v1/analytics/events/batch", &json!({"events": events}))
+        .await?;
+    anyhow::ensure!(status == 200 && answer["invalid"] == 0, "{status} {answer}");
+    env.flush_until_clean().await?;
+    env.flush_worker(&["refresh-catalogue-index"], &[]).await?;
+    let api = env.spawn_read_api().await?;
+    Ok(Seeded {
+        _env: env,
+        ingest,
+        api,
+        data,
+    })
+}
+
+/// A browser signed in to the dashboard, every section loaded.
+async fn dashboard(s: &Seeded, width: u32) -> anyhow::Result<Browser> {
+    let browser = Browser::start(width, 900).await?;
+    browser.goto(&format!("{}/admin", s.api.base)).await?;
+    browser.fill("#token", ADMIN_TOKEN).await?;
+    browser.click("#signin button[type=submit]").await?;
+    browser
+        .wait_for("document.documentElement.dataset.state === 'ready'", WAIT)
+        .await?;
+    Ok(browser)
+}
+
+async fn card(browser: &Browser, id: &str) -> anyhow::Result<String> {
+    browser.text(&format!("[data-card={id}] .value")).await
+}
+
+async fn rows(browser: &Browser, container: &str) -> anyhow::Result<Vec<String>> {
+    let rows = browser
+        .eval(
+            "return [...document.querySelectorAll(arguments[0] + ' > .table-wrap tbody tr')].map((r) => r.innerText.replaceAll('\\t', ' '));",
+            vec![json!(container)],
+        )
+        .await?;
+    Ok(serde_json::from_value(rows)?)
+}
+
+#[tokio::test]
+async fn the_dashboard_renders_every_card_chart_and_table_from_the_seeded_stack(
+) -> anyhow::Result<()> {
+    let s = seeded().await?;
+    let browser = dashboard(&s, 1440).await?;
+    for (id, value) in [
+        ("today-page-views", "4"),
+        ("today-plays", "3"),
+        ("today-downloads", "3"),
+        ("today-viewers", "3"),
+        ("today-watch-time", "12 min"),
+        ("today-completions", "1"),
+        ("period-downloads", "3"),
+        ("movies", "400"),
+    ] {
+        assert_eq!(card(&browser, id).await?, value, "card {id}");
+    }
+    // Every chart is drawn, and readable as a table.
+    for (chart, rows_expected) in [
+        ("#trends", 7),
+        ("#watch-time", 7),
+        ("#peak-hours", 24),
+        ("#searches", 7),
+        ("#created", 7),
+        ("#engagement", 7),
+    ] {
+        let drawn = browser
+            .eval(
+                "const c = document.querySelector(arguments[0]); \
+                 return [c.querySelectorAll('canvas').length, c.querySelectorAll('details tbody tr').length];",
+                vec![json!(chart)],
+            )
+            .await?;
+        assert_eq!(drawn, json!([1, rows_expected]), "chart {chart}");
+    }
+    let movie = |i: usize| s.data.movies[i].title.clone();
+    let first = |rows: Vec<String>| rows.first().cloned().unwrap_or_default();
+    let popular = rows(&browser, "#popular").await?;
+    assert_eq!(popular.len(), 2);
+    assert!(
+        popular[0].starts_with(&format!("1 {} ", movie(0))),
+        "{popular:?}"
+    );
+    assert!(
+        popular[0].contains(" 2 3 10 min 50 % 100 % 3"),
+        "{popular:?}"
+    );
+    assert!(first(rows(&browser, "#top-views").await?).contains(&format!("{} ", movie(0))));
+    assert!(first(rows(&browser, "#top-downloads").await?).contains(&format!("{} ", movie(1))));
+    assert_eq!(
+        rows(&browser, "#queries").await?,
+        ["1 tokyo 2 0", "2 nothing here 1 1"]
+    );
+    assert_eq!(
+        rows(&browser, "#zero-queries").await?,
+        ["1 nothing here 1 1"]
+    );
+    assert_eq!(
+        rows(&browser, "#recommendations").await?,
+        ["home trending 2 1 50 %"]
+    );
+    assert!(first(rows(&browser, "#clicked").await?).contains(&movie(1)));
+    let (_, snap) = s
+        .api
+        .admin("/api/v1/admin/analytics/snapshot?days=7")
+        .await?;
+    let providers = snap["providerStats"].as_array().map(Vec::len).unwrap_or(0);
+    assert_eq!(rows(&browser, "#providers").await?.len(), providers);
+    assert_eq!(rows(&browser, "#quality").await?.len(), 8);
+    assert_eq!(rows(&browser, "#actor-quality").await?.len(), 5);
+    assert!(!browser.overflows().await?);
+    browser.screenshot("dashboard-1440").await?;
+
+    browser.set_width(375, 900).await?;
+    browser
+        .wait_for(
+            "document.querySelector('#trends canvas').width <= 375",
+            WAIT,
+        )
+        .await?;
+    assert!(
+        !browser.overflows().await?,
+        "no sideways scrolling at 375 px"
+    );
+    browser.screenshot("dashboard-375").await?;
+
+    // First paint and the first full dashboard, on a load with the token
+    // already in the tab (the figures the README gives).
+    browser.goto(&format!("{}/admin/", s.api.base)).await?;
+    browser
+        .wait_for(
+            "performance.getEntriesByName('dashboard-ready').length",
+            WAIT,
+        )
+        .await?;
+    let timing = browser
+        .eval(
+            "return [performance.getEntriesByName('first-contentful-paint')[0]?.startTime, \
+                     performance.getEntriesByName('dashboard-ready')[0].startTime];",
+            vec![],
+        )
+        .await?;
+    println!(
+        "dashboard at 375 px: first contentful paint {} ms, every section loaded {} ms",
+        timing[0], timing[1]
+    );
+    browser.close().await
+}
+
+/// `text/csv` with a header row, as rows of (header → field).
+fn parse_csv(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut lines = text
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>());
+    let header = lines.next().unwrap_or_default();
+    lines
+        .map(|fields| header.iter().cloned().zip(fields).collect())
+        .collect()
+}
+
+/// Each CSV field equals the JSON item's value of the same name.
+fn csv_matches(csv: &str, items: &[Value]) {
+    let rows = parse_csv(csv);
+    assert_eq!(rows.len(), items.len(), "{csv}");
+    for (row, item) in rows.iter().zip(items) {
+        for (name, field) in row {
+            let equal = match &item[name] {
+                Value::Number(n) => field.parse::<f64>().ok() == n.as_f64(),
+                Value::String(t) => field == t,
+                Value::Null => field.is_empty(),
+                other => field == &other.to_string(),
+            };
+            assert!(equal, "{name}: CSV {field:?}, JSON {}", item[name]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_live_event_shows_within_seconds_and_a_csv_download_equals_the_json() -> anyhow::Result<()>
+{
+    let s = seeded().await?;
+    let browser = dashboard(&s, 1280).await?;
+    browser
+        .wait_for(
+            "document.getElementById('live-state').textContent === 'live'",
+            WAIT,
+        )
+        .await?;
+    let before = card(&browser, "live-viewers").await?;
+    let sent = Instant::now();
+    let mut n = 1000;
+    let (status, _) = s
+        .ingest
+        .post_json_to(
+            "/api/v1/analytics/events",
+            &event(&mut n, "start", "m-live", json!({"user_id": "u-live"})),
+        )
+        .await?;
+    assert_eq!(status, 202);
+    browser
+        .wait_for(
+            "document.getElementById('live-events').textContent.includes('m-live')",
+            WAIT,
+        )
+        .await?;
+    let seen = sent.elapsed();
+    let after = card(&browser, "live-viewers").await?;
+    let watching = |t: &str| t.parse::<i64>().unwrap_or(-1);
+    assert!(
+        watching(&after) > watching(&before)
+            || {
+                browser
+                .wait_for(&format!("document.querySelector('[data-card=live-viewers] .value').textContent !== '{before}'"), WAIT)
+                .await
+                .is_ok()
+            },
+        "watching now: {before} → {after}"
+    );
+    println!(
+        "a new event reached the dashboard's live feed in {} ms",
+        seen.as_millis()
+    );
+    browser.screenshot("dashboard-live").await?;
+
+    // The server's CSV of a table, downloaded as a user would, is its JSON.
+    browser
+        .eval(
+            "window.downloaded = null; const make = URL.createObjectURL; \
+             URL.createObjectURL = (blob) => { blob.text().then((t) => { window.downloaded = t; }); return make(blob); };",
+            vec![],
+        )
+        .await?;
+    let path = "/api/v1/analytics/content/popular?days=7&limit=10&sort=views";
+    browser.click(&format!("[data-csv='{path}']")).await?;
+    let csv = browser.wait_for("window.downloaded", WAIT).await?;
+    let (_, json) = s.api.admin(path).await?;
+    csv_matches(
+        csv.as_str().unwrap_or_default(),
+        json["items"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    );
+    // And a table made in the page (the snapshot has no CSV route).
+    browser.eval("window.downloaded = null;", vec![]).await?;
+    browser.click("[data-csv='sources-7d.csv']").await?;
+    let csv = browser.wait_for("window.downloaded", WAIT).await?;
+    let (_, snap) = s
+        .api
+        .admin("/api/v1/admin/analytics/snapshot?days=7")
+        .await?;
+    csv_matches(
+        csv.as_str().unwrap_or_default(),
+        snap["providerStats"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+    );
+    browser.close().await
+}
