@@ -73,6 +73,11 @@ Pipeline is up.
   mongodb      $ANALYTICS_MONGO_URL   (secantusd-rs)
   logs         $DEV/log/
 
+Pages:
+  dashboard    http://127.0.0.1:$READ_API_PORT/admin/   (admin token: $ADMIN_TOKEN)
+  operators    http://127.0.0.1:$TELEMETRY_PORT/ops/   (operator token: dev-operator-token)
+  browser SDK  http://127.0.0.1:$INGEST_PORT/sdk/v1/analytics.js
+
 Send a first event:
   curl -i -X POST http://127.0.0.1:$INGEST_PORT/api/v1/analytics/events \\
     -H 'content-type: application/json' \\

@@ -129,11 +129,21 @@ export function toCsv(columns, rows) {
 }
 
 /**
- * Wires the sign-in form: `start()` runs with a token, and an AuthError
- * from it shows the form again with the reason.
+ * The sign-in form (in `#signin`, asking for `tokenLabel`): `start()` runs
+ * with a token, and an AuthError from it shows the form again with the
+ * reason.
  */
-export function signIn({ session, start }) {
+export function signIn({ session, start, tokenLabel }) {
   const form = document.getElementById("signin");
+  form.replaceChildren(
+    h("h2", {}, "Sign in"),
+    h("form", {},
+      h("label", { for: "token" }, tokenLabel),
+      h("input", { id: "token", type: "password", autocomplete: "off", required: true }),
+      h("button", { class: "primary", type: "submit" }, "Sign in"),
+      h("p", { class: "error", id: "signin-error", role: "alert" })),
+    h("p", { class: "muted" }, "The token is kept for this tab only."),
+  );
   const app = document.getElementById("app");
   const error = document.getElementById("signin-error");
   const signOut = document.getElementById("signout");
@@ -285,6 +295,24 @@ export function chart(container, { labels, series, kind = "line", height = 220, 
     destroy();
   };
   return plot;
+}
+
+/**
+ * Runs every loader at once. A refused token signs out (the AuthError is
+ * thrown); other failures are named in the status line, the rest of the
+ * page still shows. Returns whether everything loaded.
+ */
+export async function loadAll(loaders) {
+  setStatus("Loading…");
+  const results = await Promise.allSettled(loaders.map((load) => load()));
+  const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
+  const refused = failed.find((e) => e instanceof AuthError);
+  if (refused) throw refused;
+  setStatus(
+    failed.length ? `Could not load everything: ${failed.map((e) => e.message).join("; ")}` : `Updated ${new Date().toLocaleTimeString()}`,
+    failed.length ? "bad" : "",
+  );
+  return failed.length === 0;
 }
 
 /** The header's status line: "" clears it. */

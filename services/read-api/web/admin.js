@@ -2,7 +2,7 @@
 // the catalogue's state. Everything comes from read-api with the admin
 // token; each table downloads as CSV, each chart reads as a table too.
 import {
-  Session, signIn, cards, table, chart, csvTools, rowsCsvTools, fmt, setStatus, liveFeed, h, AuthError,
+  Session, signIn, loadAll, cards, table, chart, csvTools, rowsCsvTools, fmt, setStatus, liveFeed, h,
 } from "/assets/kit.js";
 
 const session = new Session("analytics-admin-token");
@@ -310,17 +310,9 @@ function startLive() {
 
 async function load() {
   document.documentElement.dataset.state = "loading";
-  setStatus("Loading…");
   const sections = [renderActivity, renderPeakHours, renderPopular, renderTop, renderSearch, renderRecommendations, renderCatalogue];
-  const results = await Promise.allSettled(sections.map((render) => render()));
-  const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
-  const auth = failed.find((e) => e instanceof AuthError);
-  if (auth) throw auth;
-  setStatus(
-    failed.length ? `Could not load everything: ${failed.map((e) => e.message).join("; ")}` : `Updated ${new Date().toLocaleTimeString()}`,
-    failed.length ? "bad" : "",
-  );
-  document.documentElement.dataset.state = failed.length ? "partial" : "ready";
+  const complete = await loadAll(sections);
+  document.documentElement.dataset.state = complete ? "ready" : "partial";
   // When the first full dashboard was on screen (the README's figure).
   if (performance.getEntriesByName("dashboard-ready").length === 0) performance.mark("dashboard-ready");
 }
@@ -339,4 +331,4 @@ $("days").addEventListener("change", reload);
 $("popular-sort").addEventListener("change", () => renderPopular().catch((e) => setStatus(e.message, "bad")));
 $("top-period").addEventListener("change", () => renderTop().catch((e) => setStatus(e.message, "bad")));
 
-signIn({ session, start });
+signIn({ session, start, tokenLabel: "Admin token" });

@@ -2,7 +2,7 @@
 // doing — summary, throughput, rate alerts, hosts that blocked us,
 // failures and slow jobs. Everything comes from telemetry-svc's operator
 // API with the operator token.
-import { Session, signIn, cards, table, chart, fmt, parseTime, setStatus, AuthError, h } from "/assets/kit.js";
+import { Session, signIn, loadAll, cards, table, chart, fmt, parseTime, setStatus, h } from "/assets/kit.js";
 
 const session = new Session("analytics-operator-token");
 const $ = (id) => document.getElementById(id);
@@ -157,19 +157,12 @@ function renderBlocks(b) {
 
 async function refresh() {
   clearTimeout(timer);
-  setStatus("Loading…");
   const params = query();
-  const results = await Promise.allSettled([
-    session.get("/api/v1/telemetry/pipeline").then(renderPipeline),
-    session.get(`/api/v1/telemetry/jobs/summary?${params}`).then(renderSummary),
-    session.get(`/api/v1/telemetry/block-signals?window_minutes=${params.get("window_minutes")}`).then(renderBlocks),
+  await loadAll([
+    () => session.get("/api/v1/telemetry/pipeline").then(renderPipeline),
+    () => session.get(`/api/v1/telemetry/jobs/summary?${params}`).then(renderSummary),
+    () => session.get(`/api/v1/telemetry/block-signals?window_minutes=${params.get("window_minutes")}`).then(renderBlocks),
   ]);
-  const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
-  if (failed.some((e) => e instanceof AuthError)) throw failed.find((e) => e instanceof AuthError);
-  setStatus(
-    failed.length ? `Could not load everything: ${failed.map((e) => e.message).join("; ")}` : `Updated ${new Date().toLocaleTimeString()}`,
-    failed.length ? "bad" : "",
-  );
   const every = Number($("refresh").value);
   if (every > 0) timer = setTimeout(() => refresh().catch(() => location.reload()), every * 1000);
 }
@@ -180,4 +173,4 @@ $("filters").addEventListener("submit", (event) => {
 });
 $("refresh").addEventListener("change", () => refresh().catch((e) => setStatus(e.message, "bad")));
 
-signIn({ session, start: refresh });
+signIn({ session, start: refresh, tokenLabel: "Operator token" });
