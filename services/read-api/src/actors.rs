@@ -107,22 +107,23 @@ async fn stamp(state: &AppState, body: &mut Map<String, Value>) -> Result<(), Re
 /// catalogue changes without telling us), computed once for every request
 /// waiting on it, stamped with its time and the index's age.
 async fn serve<F, Fut>(
-    state: &AppState,
+    state: &web::Data<AppState>,
     key: String,
     compute: F,
 ) -> Result<HttpResponse, ReadApiError>
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<Value, ReadApiError>>,
+    F: FnOnce(web::Data<AppState>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Value, ReadApiError>> + Send + 'static,
 {
+    let owned = state.clone();
     let body = state
         .catalogue_reports
-        .get_or_compute(format!("actors|{key}"), || async {
-            let mut body = match compute().await? {
+        .get_or_compute(format!("actors|{key}"), move || async move {
+            let mut body = match compute(owned.clone()).await? {
                 Value::Object(m) => m,
                 _ => Map::new(),
             };
-            stamp(state, &mut body).await?;
+            stamp(&owned, &mut body).await?;
             Ok::<_, ReadApiError>(Value::Object(body))
         })
         .await?;
@@ -140,7 +141,7 @@ pub async fn distribution(
     let size = int(&q, "size", (1, 30), 10)?;
     let genre = required(genre, "genre", "Genre is required.")?.to_lowercase();
     let key = format!("distribution|{}|{genre}|{size}", dimension.as_str());
-    serve(&state, key, || async {
+    serve(&state, key, move |state| async move {
         let store = &state.catalogue;
         let fail = |e| state.store_error(e);
         let (tag, overall_total, overall) = tokio::try_join!(
@@ -203,7 +204,7 @@ pub async fn association(
         "association|{}|{value}|{size}|{min_support}",
         segment_type.as_str()
     );
-    serve(&state, key, || async {
+    serve(&state, key, move |state| async move {
         let store = &state.catalogue;
         let (population_total, segment_total, genres) = tokio::try_join!(
             store.actors_total(),
@@ -236,9 +237,11 @@ pub async fn overview(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let size = int(&q, "size", (1, 30), 8)?;
-    serve(&state, format!("overview|{size}"), || {
-        overview_body(&state, size)
-    })
+    serve(
+        &state,
+        format!("overview|{size}"),
+        move |state| async move { overview_body(&state, size).await },
+    )
     .await
 }
 
@@ -275,7 +278,10 @@ async fn overview_body(state: &AppState, size: i64) -> Result<Value, ReadApiErro
 
 /// GET /api/v1/admin/analytics/actors/quality
 pub async fn quality(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ReadApiError> {
-    serve(&state, "quality".to_string(), || quality_body(&state)).await
+    serve(&state, "quality".to_string(), |state| async move {
+        quality_body(&state).await
+    })
+    .await
 }
 
 async fn quality_body(state: &AppState) -> Result<Value, ReadApiError> {
@@ -311,7 +317,10 @@ pub async fn suggest(
     let query = text(&q, "q")?.unwrap_or_default();
     let size = int(&q, "size", (1, 30), 8)?.clamp(1, MAX_SUGGESTIONS);
     let key = format!("suggest|{kind}|{size}|{query}");
-    serve(&state, key, || suggest_body(&state, kind, query, size)).await
+    serve(&state, key, move |state| async move {
+        suggest_body(&state, kind, query, size).await
+    })
+    .await
 }
 
 async fn suggest_body(
@@ -379,8 +388,8 @@ pub async fn trends(
     };
     let size = usize::try_from(int(&q, "size", (1, 30), 5)?).unwrap_or(5);
     let key = format!("trends|{}|{genre:?}|{grain:?}|{size}", dimension.as_str());
-    serve(&state, key, || {
-        trends_body(&state, dimension, genre, grain, size)
+    serve(&state, key, move |state| async move {
+        trends_body(&state, dimension, genre, grain, size).await
     })
     .await
 }
@@ -479,7 +488,7 @@ pub async fn predict(
     let profile = profile_of(&fields)?;
     let size = json_int(&fields, "size", (1, 30))?.unwrap_or(5);
     let key = format!("predict|{profile:?}|{size}");
-    serve(&state, key, || async {
+    serve(&state, key, move |state| async move {
         let (matched, genres, sample) = state
             .catalogue
             .profile_matches(&profile, size, SAMPLE_ACTORS)
@@ -634,7 +643,7 @@ pub async fn insights(
     };
     let size = int(&q, "size", (1, 30), 5)?;
     let key = format!("insights|{uuid}|{size}");
-    serve(&state, key, || async {
+    serve(&state, key, move |state| async move {
         let store = &state.catalogue;
         let fail = |e| state.store_error(e);
         let Some((actor, movies)) = store.actor_by_uuid(&uuid).await.map_err(fail)? else {

@@ -59,7 +59,7 @@ pub async fn search_queries(
             &state,
             &listing,
             &format!("{limit}|{}", measure.as_str()),
-            || async {
+            move |state, report| async move {
                 let r = &report;
                 let top = range_top(
                     &state,
@@ -117,7 +117,7 @@ pub async fn search_daily(
         columns: SEARCH_DAY_COLUMNS,
     };
     report
-        .serve(&state, &listing, "", || async {
+        .serve(&state, &listing, "", move |state, report| async move {
             let r = &report;
             let found = state
                 .rollups
@@ -181,44 +181,49 @@ pub async fn recommendations(
         columns: RECOMMENDATION_COLUMNS,
     };
     report
-        .serve(&state, &listing, &format!("{by:?}"), || async {
-            let r = &report;
-            let cells = state
-                .catalogue
-                .recommendation_cells(r.domain.as_str(), r.range.log_days())
-                .await
-                .map_err(|e| state.store_error(e))?;
-            let mut groups: BTreeMap<(Option<String>, Option<String>), (i64, i64)> =
-                BTreeMap::new();
-            for c in cells {
-                let placement = (by != GroupBy::Reason).then_some(c.placement);
-                let reason = (by != GroupBy::Placement).then_some(c.reason);
-                let g = groups.entry((placement, reason)).or_default();
-                g.0 += c.impressions;
-                g.1 += c.clicks;
-            }
-            let mut rows: Vec<_> = groups.into_iter().collect();
-            // Most shown first, then by name.
-            rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
-            let items: Vec<Value> = rows
-                .into_iter()
-                .map(|((placement, reason), (impressions, clicks))| {
-                    json!({"placement": placement, "reason": reason, "impressions": impressions,
+        .serve(
+            &state,
+            &listing,
+            &format!("{by:?}"),
+            move |state, report| async move {
+                let r = &report;
+                let cells = state
+                    .catalogue
+                    .recommendation_cells(r.domain.as_str(), r.range.log_days())
+                    .await
+                    .map_err(|e| state.store_error(e))?;
+                let mut groups: BTreeMap<(Option<String>, Option<String>), (i64, i64)> =
+                    BTreeMap::new();
+                for c in cells {
+                    let placement = (by != GroupBy::Reason).then_some(c.placement);
+                    let reason = (by != GroupBy::Placement).then_some(c.reason);
+                    let g = groups.entry((placement, reason)).or_default();
+                    g.0 += c.impressions;
+                    g.1 += c.clicks;
+                }
+                let mut rows: Vec<_> = groups.into_iter().collect();
+                // Most shown first, then by name.
+                rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
+                let items: Vec<Value> = rows
+                    .into_iter()
+                    .map(|((placement, reason), (impressions, clicks))| {
+                        json!({"placement": placement, "reason": reason, "impressions": impressions,
                            "clicks": clicks, "ctr": ctr(clicks, impressions)})
-                })
-                .collect();
-            let mut body = r.head();
-            body.insert(
-                "by".into(),
-                json!(match by {
-                    GroupBy::Placement => "placement",
-                    GroupBy::Reason => "reason",
-                    GroupBy::Both => "both",
-                }),
-            );
-            body.insert("items".into(), json!(items));
-            Ok::<_, ReadApiError>(Value::Object(body))
-        })
+                    })
+                    .collect();
+                let mut body = r.head();
+                body.insert(
+                    "by".into(),
+                    json!(match by {
+                        GroupBy::Placement => "placement",
+                        GroupBy::Reason => "reason",
+                        GroupBy::Both => "both",
+                    }),
+                );
+                body.insert("items".into(), json!(items));
+                Ok::<_, ReadApiError>(Value::Object(body))
+            },
+        )
         .await
 }
 
@@ -248,42 +253,47 @@ pub async fn clicked_movies(
         columns: CLICKED_COLUMNS,
     };
     report
-        .serve(&state, &listing, &limit.to_string(), || async {
-            let r = &report;
-            let clicks = Measure::Count(Action::RecommendationClick);
-            let top =
-                range_top(&state, &r.domain, EntityType::Movie, clicks, r.range, limit).await?;
-            let ids: Vec<String> = top.items.iter().map(|(id, _)| id.clone()).collect();
-            let read = state
-                .rollups
-                .entity_range(
-                    &r.domain,
-                    EntityType::Movie,
-                    &ids,
-                    &r.range.labels(),
-                    Registers::Skip,
-                )
-                .await
-                .map_err(|e| state.store_error(e))?;
-            let titles = movie_titles(&state, &r.domain, &ids).await?;
-            let items: Vec<Value> = top
-                .items
-                .iter()
-                .enumerate()
-                .map(|(i, (id, clicks))| {
-                    let (code, title) = titles.get(id).cloned().unwrap_or_default();
-                    let impressions = read
-                        .get(id)
-                        .map_or(0, |f| f.counts.get(Action::RecommendationImpression));
-                    json!({"rank": i + 1, "movie_id": id, "code": code, "title": title,
+        .serve(
+            &state,
+            &listing,
+            &limit.to_string(),
+            move |state, report| async move {
+                let r = &report;
+                let clicks = Measure::Count(Action::RecommendationClick);
+                let top =
+                    range_top(&state, &r.domain, EntityType::Movie, clicks, r.range, limit).await?;
+                let ids: Vec<String> = top.items.iter().map(|(id, _)| id.clone()).collect();
+                let read = state
+                    .rollups
+                    .entity_range(
+                        &r.domain,
+                        EntityType::Movie,
+                        &ids,
+                        &r.range.labels(),
+                        Registers::Skip,
+                    )
+                    .await
+                    .map_err(|e| state.store_error(e))?;
+                let titles = movie_titles(&state, &r.domain, &ids).await?;
+                let items: Vec<Value> = top
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (id, clicks))| {
+                        let (code, title) = titles.get(id).cloned().unwrap_or_default();
+                        let impressions = read
+                            .get(id)
+                            .map_or(0, |f| f.counts.get(Action::RecommendationImpression));
+                        json!({"rank": i + 1, "movie_id": id, "code": code, "title": title,
                            "clicks": clicks, "impressions": impressions,
                            "ctr": ctr(*clicks, impressions)})
-                })
-                .collect();
-            let mut body = r.head();
-            body.insert("ranking".into(), json!(ranking_word(top.exact)));
-            body.insert("items".into(), json!(items));
-            Ok::<_, ReadApiError>(Value::Object(body))
-        })
+                    })
+                    .collect();
+                let mut body = r.head();
+                body.insert("ranking".into(), json!(ranking_word(top.exact)));
+                body.insert("items".into(), json!(items));
+                Ok::<_, ReadApiError>(Value::Object(body))
+            },
+        )
         .await
 }

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::Domain;
 use serde_json::{json, Map, Value};
 
@@ -21,6 +21,7 @@ pub struct Listing {
     pub columns: &'static [&'static str],
 }
 
+#[derive(Clone)]
 pub struct Report {
     pub format: table::Format,
     pub domain: Domain,
@@ -54,18 +55,20 @@ impl Report {
         head
     }
 
-    /// The body `compute` makes (once per report, range and `variant` while
-    /// the cache keeps it), as JSON or as the listing's CSV.
+    /// The body `compute` makes from the state and this report (once per
+    /// report, range and `variant` while the cache keeps it; it may run
+    /// after this request is answered, so it owns what it reads), as JSON
+    /// or as the listing's CSV.
     pub async fn serve<F, Fut>(
         &self,
-        state: &AppState,
+        state: &web::Data<AppState>,
         listing: &Listing,
         variant: &str,
         compute: F,
     ) -> Result<HttpResponse, ReadApiError>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Value, ReadApiError>>,
+        F: FnOnce(web::Data<AppState>, Report) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Value, ReadApiError>> + Send + 'static,
     {
         let key = format!(
             "{}|{}|{}|{}|{variant}",
@@ -74,7 +77,11 @@ impl Report {
             self.range.first(),
             self.range.last()
         );
-        let body = state.reports.get_or_compute(key, compute).await?;
+        let (owned_state, report) = (state.clone(), self.clone());
+        let body = state
+            .reports
+            .get_or_compute(key, move || compute(owned_state, report))
+            .await?;
         Ok(table::respond(
             self.format,
             body,

@@ -7,9 +7,10 @@
 //! rollup generation in Redis, which a task here reads twice a second. A
 //! report is recomputed when the generation moved or it is older than the
 //! TTL (the bound for what no flush announces: catalogue titles, a flush
-//! stopped before it could raise the generation). The first request to
-//! find a report outdated recomputes it while every other request is
-//! answered with the previous body, so only that one request waits.
+//! stopped before it could raise the generation). An outdated report is
+//! recomputed in the background, once, while every request (the one that
+//! found it outdated too) is answered with the previous body: only a
+//! report's very first computation is waited for.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -50,14 +51,16 @@ enum Found {
     Current(Arc<Slot>),
     /// Outdated while another request recomputes it: the previous body.
     Stale(Value),
-    /// Outdated: this request recomputes it.
+    /// Outdated: this request starts its recomputation.
     Refresh(Arc<Slot>),
 }
 
+/// Cheap to clone: clones share the kept reports.
+#[derive(Clone)]
 pub struct ReportCache {
     ttl: Duration,
     max_entries: usize,
-    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    slots: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
     generation: Arc<AtomicU64>,
 }
 
@@ -67,7 +70,7 @@ impl ReportCache {
         ReportCache {
             ttl,
             max_entries,
-            slots: Mutex::new(HashMap::new()),
+            slots: Arc::new(Mutex::new(HashMap::new())),
             generation: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -98,13 +101,15 @@ impl ReportCache {
     }
 
     /// The report under `key`: the kept one while current, else computed
-    /// once for every request waiting on it (or, while one request
-    /// recomputes an outdated one, the previous body). A failed computation
-    /// is not kept (the next request tries again).
+    /// once for every request waiting on it; an outdated one is answered at
+    /// once and recomputed in the background (a failure there is logged and
+    /// the next request tries again). A failed first computation is not
+    /// kept either.
     pub async fn get_or_compute<E, F, Fut>(&self, key: String, compute: F) -> Result<Value, E>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Value, E>>,
+        E: std::fmt::Display + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Value, E>> + Send + 'static,
     {
         if self.ttl.is_zero() {
             return compute().await;
@@ -113,19 +118,22 @@ impl ReportCache {
         match self.find(&key, Instant::now(), generation) {
             Found::Current(slot) => slot.body.get_or_try_init(compute).await.cloned(),
             Found::Stale(body) => Ok(body),
-            Found::Refresh(old) => match compute().await {
-                Ok(body) => {
-                    self.store(
-                        key,
-                        Slot::new(Instant::now(), generation, Some(body.clone())),
-                    );
-                    Ok(body)
-                }
-                Err(e) => {
-                    old.refreshing.store(false, Ordering::SeqCst);
-                    Err(e)
-                }
-            },
+            Found::Refresh(old) => {
+                let previous = old.body.get().cloned().unwrap_or(Value::Null);
+                let cache = self.clone();
+                tokio::spawn(async move {
+                    match compute().await {
+                        Ok(body) => {
+                            cache.store(key, Slot::new(Instant::now(), generation, Some(body)))
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, report = %key, "report not recomputed; the previous one is served");
+                            old.refreshing.store(false, Ordering::SeqCst);
+                        }
+                    }
+                });
+                Ok(previous)
+            }
         }
     }
 
@@ -196,10 +204,10 @@ mod tests {
             let (cache, runs) = (cache.clone(), runs.clone());
             tasks.push(tokio::spawn(async move {
                 cache
-                    .get_or_compute("k".into(), || async {
+                    .get_or_compute("k".into(), move || async move {
                         runs.fetch_add(1, Ordering::SeqCst);
                         tokio::task::yield_now().await;
-                        Ok::<_, ()>(Value::from(7))
+                        Ok::<_, &str>(Value::from(7))
                     })
                     .await
             }));
@@ -224,17 +232,17 @@ mod tests {
 
         let uncached = ReportCache::new(Duration::ZERO, 10);
         for n in 0..3 {
-            let got: Result<Value, ()> = uncached
-                .get_or_compute("k".into(), || async move { Ok(Value::from(n)) })
+            let got: Result<Value, &str> = uncached
+                .get_or_compute("k".into(), move || async move { Ok(Value::from(n)) })
                 .await;
             assert_eq!(got, Ok(Value::from(n)));
         }
     }
 
     #[tokio::test]
-    async fn an_expired_report_is_served_stale_while_one_request_recomputes_it() {
+    async fn an_expired_report_is_served_stale_while_one_recomputation_runs() {
         let cache = ReportCache::new(Duration::from_secs(60), 10);
-        let first: Result<Value, ()> = cache
+        let first: Result<Value, &str> = cache
             .get_or_compute("k".into(), || async { Ok(Value::from(1)) })
             .await;
         assert_eq!(first, Ok(Value::from(1)));
@@ -255,36 +263,77 @@ mod tests {
             "k".into(),
             Slot::new(Instant::now(), 0, Some(Value::from(2))),
         );
-        let now: Result<Value, ()> = cache
+        let now: Result<Value, &str> = cache
             .get_or_compute("k".into(), || async { Ok(Value::from(3)) })
             .await;
         assert_eq!(now, Ok(Value::from(2)));
     }
 
     #[tokio::test]
-    async fn a_new_generation_outdates_every_kept_report() {
+    async fn a_new_generation_outdates_every_kept_report_which_is_recomputed_behind_the_answers() {
         let cache = ReportCache::new(Duration::from_secs(60), 10);
         for key in ["a", "b"] {
-            let kept: Result<Value, ()> = cache
+            let kept: Result<Value, &str> = cache
                 .get_or_compute(key.into(), || async { Ok(Value::from(1)) })
                 .await;
             assert_eq!(kept, Ok(Value::from(1)));
         }
         let now = Instant::now();
         assert!(matches!(cache.find("a", now, 0), Found::Current(_)));
-        // A flush raised the generation: the next request recomputes.
+        // A flush raised the generation: the next request is answered with
+        // the kept body at once and starts the one recomputation (a task of
+        // this single-threaded runtime: it runs once the test yields), and
+        // the requests until it ends are answered without waiting for it.
         cache.generation.store(1, Ordering::SeqCst);
-        let fresh: Result<Value, ()> = cache
-            .get_or_compute("a".into(), || async { Ok(Value::from(2)) })
+        let runs = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            let runs = runs.clone();
+            let answer: Result<Value, &str> = cache
+                .get_or_compute("a".into(), move || async move {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Ok(Value::from(2))
+                })
+                .await;
+            assert_eq!(answer, Ok(Value::from(1)));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if matches!(cache.find("a", Instant::now(), 1), Found::Current(_)) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never recomputed");
+            tokio::task::yield_now().await;
+        }
+        let fresh: Result<Value, &str> = cache
+            .get_or_compute("a".into(), || async { Ok(Value::from(3)) })
             .await;
         assert_eq!(fresh, Ok(Value::from(2)));
-        assert!(matches!(
-            cache.find("a", Instant::now(), 1),
-            Found::Current(_)
-        ));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert!(matches!(
             cache.find("b", Instant::now(), 1),
             Found::Refresh(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_failed_recomputation_keeps_the_previous_body_and_is_tried_again() {
+        let cache = ReportCache::new(Duration::from_secs(60), 10);
+        let kept: Result<Value, &str> = cache
+            .get_or_compute("k".into(), || async { Ok(Value::from(1)) })
+            .await;
+        assert_eq!(kept, Ok(Value::from(1)));
+        cache.generation.store(1, Ordering::SeqCst);
+        let answer: Result<Value, &str> = cache
+            .get_or_compute("k".into(), || async { Err("MongoDB did not answer") })
+            .await;
+        assert_eq!(answer, Ok(Value::from(1)));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !matches!(cache.find("k", Instant::now(), 1), Found::Refresh(_)) {
+            assert!(
+                Instant::now() < deadline,
+                "the failed refresh was never released"
+            );
+            tokio::task::yield_now().await;
+        }
     }
 }

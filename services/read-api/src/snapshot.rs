@@ -26,9 +26,12 @@ pub async fn snapshot(
     let options: Vec<(String, i64)> = SNAPSHOT_DAYS.iter().map(|d| (d.to_string(), *d)).collect();
     let options: Vec<(&str, i64)> = options.iter().map(|(n, d)| (n.as_str(), *d)).collect();
     let days = params::choice(&q, "days", &options, DEFAULT_SNAPSHOT_DAYS)?;
+    let owned = state.clone();
     let body = state
         .catalogue_reports
-        .get_or_compute(format!("snapshot|{days}"), || compute(&state, days))
+        .get_or_compute(format!("snapshot|{days}"), move || async move {
+            compute(&owned, days).await
+        })
         .await?;
     Ok(HttpResponse::Ok().json(body))
 }

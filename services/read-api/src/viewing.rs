@@ -91,9 +91,12 @@ pub async fn popular(
         columns: POPULAR_COLUMNS,
     };
     report
-        .serve(&state, &listing, &format!("{limit}|{}", by.name()), || {
-            popular_report(&state, &report, limit, by)
-        })
+        .serve(
+            &state,
+            &listing,
+            &format!("{limit}|{}", by.name()),
+            move |state, report| async move { popular_report(&state, &report, limit, by).await },
+        )
         .await
 }
 
@@ -203,9 +206,11 @@ pub async fn video_metrics(
         range.first(),
         range.last()
     );
+    let owned = state.clone();
     let body = state
         .reports
-        .get_or_compute(key, || async {
+        .get_or_compute(key, move || async move {
+            let state = owned;
             let mut read = state
                 .rollups
                 .entity_range(
@@ -325,14 +330,14 @@ pub async fn viewing_trends(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let report = Report::of(&req, &q, &state, 7)?;
-    let (domain, range) = (&report.domain, report.range);
     let listing = Listing {
         name: "trends",
         rows_at: "/days",
         columns: TREND_COLUMNS,
     };
     report
-        .serve(&state, &listing, "", || async {
+        .serve(&state, &listing, "", move |state, report| async move {
+            let (domain, range) = (&report.domain, report.range);
             let hours = site_hours(&state, domain, &range).await?;
             let mut by_date: HashMap<&str, RangeFigures> = HashMap::new();
             let mut everyone = Sketch::default();
@@ -384,14 +389,14 @@ pub async fn peak_hours(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let report = Report::of(&req, &q, &state, 7)?;
-    let (domain, range) = (&report.domain, report.range);
     let listing = Listing {
         name: "peak-hours",
         rows_at: "/hours",
         columns: PEAK_COLUMNS,
     };
     report
-        .serve(&state, &listing, "", || async {
+        .serve(&state, &listing, "", move |state, report| async move {
+            let (domain, range) = (&report.domain, report.range);
             let hours = site_hours(&state, domain, &range).await?;
             let mut events = [0i64; 24];
             let mut users: Vec<Sketch> = vec![Sketch::default(); 24];
