@@ -48,6 +48,8 @@ const BATCH_PATH = "/api/v1/analytics/events/batch";
 const MAX_EVENT_AGE_MS = 47 * 3600 * 1000;
 // A beacon's body is limited (64 KiB in browsers); a batch stays well under.
 const BEACON_MAX_EVENTS = 100;
+// Actions tracked `once` remembered per tab.
+const MAX_ONCE_MARKS = 1000;
 
 const DEFAULTS = {
   domain: "jav",
@@ -189,7 +191,11 @@ export function createAnalytics(options = {}) {
     };
     for (const key of Object.keys(full)) if (full[key] === undefined) delete full[key];
     if (full.entity_id != null) full.entity_id = String(full.entity_id);
-    if (onlyOnce) once.add(onceKey);
+    if (onlyOnce) {
+      once.add(onceKey);
+      // Bounded like the queue: the oldest marks go first.
+      if (once.size > MAX_ONCE_MARKS) once.delete(once.values().next().value);
+    }
     queue.push(full);
     while (queue.length > o.maxQueue) onDrop(queue.shift(), "queue full");
     save();
@@ -244,7 +250,9 @@ export function createAnalytics(options = {}) {
           backOff(0);
           return;
         }
-        if (response.status === 429 || response.status >= 500) {
+        // Worth another try later: the body was late (408), too many
+        // requests (429), the server or a proxy failed (5xx).
+        if (response.status === 408 || response.status === 429 || response.status >= 500) {
           backOff(Number(response.headers.get("Retry-After")) || 0);
           return;
         }

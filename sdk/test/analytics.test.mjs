@@ -169,6 +169,11 @@ test("once: an action on an entity is tracked once per tab session", () => {
   assert.equal(a.track({ action: "view", entity_id: "m-1" }, { once: true }), null);
   assert.notEqual(a.track({ action: "view", entity_id: "m-2" }, { once: true }), null);
   assert.equal(a.pending, 2);
+  // At most 1,000 marks are kept: the oldest goes first.
+  for (let i = 3; i <= 1000; i++) a.track({ action: "view", entity_id: `m-${i}` }, { once: true });
+  assert.equal(a.track({ action: "view", entity_id: "m-2" }, { once: true }), null);
+  a.track({ action: "view", entity_id: "m-1001" }, { once: true });
+  assert.notEqual(a.track({ action: "view", entity_id: "m-1" }, { once: true }), null);
 });
 
 /** A media element that plays in steps of the fake clock. */

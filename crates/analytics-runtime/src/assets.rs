@@ -50,7 +50,7 @@ pub const PAGE_KIT: &[Asset] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
     /// Pages of this service: a strict Content-Security-Policy (scripts,
-    /// styles and connections to this origin only, WebSockets included),
+    /// styles and connections, WebSockets included, to this origin only),
     /// never framed; revalidated on every load so an upgrade shows at once.
     Pages,
     /// A script other sites load (the SDK): any origin may fetch it (module
@@ -58,14 +58,15 @@ pub enum Audience {
     AnyOrigin,
 }
 
-const PAGE_POLICY: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
+const PAGE_POLICY: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
      style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 struct Prepared {
     path: &'static str,
     content_type: &'static str,
     body: &'static [u8],
-    gzip: Option<Vec<u8>>,
+    /// Cheap to clone into each response.
+    gzip: Option<web::Bytes>,
     etag: String,
 }
 
@@ -82,7 +83,9 @@ impl Assets {
         let files = files
             .iter()
             .map(|asset| {
-                let gzip = gzip(asset.body).filter(|g| g.len() < asset.body.len());
+                let gzip = gzip(asset.body)
+                    .filter(|g| g.len() < asset.body.len())
+                    .map(web::Bytes::from);
                 Arc::new(Prepared {
                     path: asset.path,
                     content_type: content_type(asset.path),
@@ -107,14 +110,6 @@ impl Assets {
             root: Some(root),
             ..Assets::new(Audience::Pages, &all)
         }
-    }
-
-    /// The ETag a file is served with (tests and the README's figures).
-    pub fn etag(&self, path: &str) -> Option<&str> {
-        self.files
-            .iter()
-            .find(|f| f.path == path)
-            .map(|f| f.etag.as_str())
     }
 
     /// Registers a GET route for every file (and the page's redirect).

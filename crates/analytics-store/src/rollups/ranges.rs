@@ -112,7 +112,7 @@ impl RollupStore {
         let mut folded = 0;
         for docs in futures_util::future::try_join_all(reads).await? {
             for doc in docs {
-                breathe(&mut folded).await;
+                breathe(&mut folded, &doc).await;
                 let Ok(id) = doc.get_str("entity_id") else {
                     continue;
                 };
@@ -168,7 +168,7 @@ impl RollupStore {
                 let mut hours: BTreeMap<(String, u8), SiteHour> = BTreeMap::new();
                 let mut folded = 0;
                 while let Some(doc) = cursor.try_next().await? {
-                    breathe(&mut folded).await;
+                    breathe(&mut folded, &doc).await;
                     let (Ok(date), Ok(hour)) = (doc.get_str("date"), doc.get_i32("hour")) else {
                         continue;
                     };
@@ -204,15 +204,19 @@ impl RollupStore {
     }
 }
 
-/// Documents folded between two yields.
-const FOLD_SLICE: usize = 16;
+/// BSON bytes folded between two yields (a couple of milliseconds of
+/// parsing; a busy site hour's registers are about 100 KiB).
+const FOLD_SLICE_BYTES: usize = 128 * 1024;
 
-/// Yields to the worker's other tasks every [`FOLD_SLICE`] documents: an
-/// HTTP worker is one thread, and folding a week of register documents in
-/// one go would stall every other request it serves for a second.
-async fn breathe(folded: &mut usize) {
-    *folded += 1;
-    if *folded % FOLD_SLICE == 0 {
+/// Yields to the worker's other tasks each time [`FOLD_SLICE_BYTES`] more
+/// have been folded: an HTTP worker is one thread, and folding a week of
+/// register documents in one go would stall every other request it serves
+/// for a second. Counted in bytes, not documents: one register document
+/// weighs as much as a thousand plain ones.
+async fn breathe(folded: &mut usize, doc: &RawDocument) {
+    let before = *folded / FOLD_SLICE_BYTES;
+    *folded += doc.as_bytes().len();
+    if *folded / FOLD_SLICE_BYTES != before {
         tokio::task::yield_now().await;
     }
 }
