@@ -8,7 +8,6 @@ export function h(tag, props = {}, ...children) {
   for (const [key, value] of Object.entries(props ?? {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "text") node.textContent = value;
     else node.setAttribute(key, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {
@@ -25,18 +24,13 @@ export const fmt = {
   pct: (n) => (n === null || n === undefined ? "–" : `${fmt.num(n, 2)} %`),
   ratio: (r) => (r === null || r === undefined ? "–" : `${fmt.num(r * 100, 1)} %`),
   ms: (n) => (n === null || n === undefined ? "–" : `${fmt.int(n)} ms`),
-  /** Seconds as "2 h 05 min", "3 min 20 s" or "12 s". */
+  /** Seconds as "2 h 05 min", "3 min 20 s", "12 min" or "12 s". */
   duration(seconds) {
     if (seconds === null || seconds === undefined) return "–";
     const s = Math.max(0, Math.round(Number(seconds)));
     if (s >= 3600) return `${fmt.int(Math.floor(s / 3600))} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
     if (s >= 60) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
     return `${s} s`;
-  },
-  /** A timestamp ("2026-11-21 19:00:05" UTC or RFC 3339) as time since. */
-  ago(text, now = Date.now()) {
-    const t = parseTime(text);
-    return Number.isNaN(t) ? "–" : `${fmt.duration((now - t) / 1000)} ago`;
   },
 };
 
@@ -210,30 +204,29 @@ export function table(container, { columns, rows, caption, empty = "Nothing in t
   return node;
 }
 
-/** A section's title with a CSV download button. */
-export function csvTools(container, title, session, path, filename) {
+/** A section's title and a "CSV" button that runs `download` (`key`
+ * names the button for tests and styles). */
+function titleWithCsv(container, title, key, download) {
   container.replaceChildren(
     h("h2", {}, title),
     h("button", {
       type: "button",
       class: "link",
-      "data-csv": path,
-      onclick: () => session.download(path, filename).catch((e) => setStatus(e.message, "bad")),
+      "data-csv": key,
+      onclick: () => Promise.resolve().then(download).catch((e) => setStatus(e.message, "bad")),
     }, "CSV ↓"),
   );
 }
 
+/** A section's title with a download of the API's CSV of `path`. */
+export function csvTools(container, title, session, path, filename) {
+  titleWithCsv(container, title, path, () => session.download(path, filename));
+}
+
 /** A section's title with a CSV download of rows the page already has. */
 export function rowsCsvTools(container, title, filename, columns, rows) {
-  container.replaceChildren(
-    h("h2", {}, title),
-    h("button", {
-      type: "button",
-      class: "link",
-      "data-csv": filename,
-      onclick: () => saveFile(filename, new Blob([toCsv(columns, rows)], { type: "text/csv" })),
-    }, "CSV ↓"),
-  );
+  titleWithCsv(container, title, filename, () =>
+    saveFile(filename, new Blob([toCsv(columns, rows)], { type: "text/csv" })));
 }
 
 const PALETTE = ["#2f6fdb", "#d9480f", "#2b8a3e", "#7048e8", "#c2255c", "#0b7285", "#e67700", "#495057"];
