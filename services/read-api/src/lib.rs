@@ -57,6 +57,9 @@ pub struct AppState {
     pub max_series_points: usize,
     pub counts_cache: CountsCache,
     pub reports: ReportCache,
+    /// One film's video metrics per range: many keys, kept apart from the
+    /// site-wide reports so a crawl through the films cannot push them out.
+    pub film_reports: ReportCache,
     /// Admin snapshots and actor analytics per parameters (kept for their
     /// TTL only: the catalogue changes without a flush).
     pub catalogue_reports: ReportCache,
@@ -128,6 +131,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         retry_after: cfg.retry_after_seconds,
         max_series_points: cfg.max_series_points,
         counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
+        film_reports: reports.sibling(REPORT_CACHE_ENTRIES),
         reports,
         catalogue_reports: ReportCache::new(cfg.snapshot_cache_ttl(), REPORT_CACHE_ENTRIES),
         live,

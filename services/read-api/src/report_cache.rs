@@ -171,8 +171,9 @@ impl ReportCache {
         self.insert(&mut self.lock(), key, slot, now, generation);
     }
 
-    /// Inserts within the bound: outdated entries go first; when every
-    /// entry is current and the map is full, the report is served uncached.
+    /// Inserts within the bound: outdated entries go first, then, if every
+    /// entry is current, the oldest one (a burst of new keys must not leave
+    /// a new report uncached until the burst's reports go out of date).
     fn insert(
         &self,
         slots: &mut HashMap<String, Arc<Slot>>,
@@ -183,9 +184,26 @@ impl ReportCache {
     ) {
         if slots.len() >= self.max_entries && !slots.contains_key(&key) {
             slots.retain(|_, s| self.is_current(s, now, generation));
+            if slots.len() >= self.max_entries {
+                let oldest = slots
+                    .iter()
+                    .min_by_key(|(_, s)| s.created)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    slots.remove(&oldest);
+                }
+            }
         }
-        if slots.len() < self.max_entries || slots.contains_key(&key) {
-            slots.insert(key, slot);
+        slots.insert(key, slot);
+    }
+
+    /// Another cache of `max_entries` that follows the same generation and
+    /// TTL (so a burst of one kind of key cannot push out the others).
+    pub fn sibling(&self, max_entries: usize) -> Self {
+        ReportCache {
+            max_entries,
+            slots: Arc::new(Mutex::new(HashMap::new())),
+            ..self.clone()
         }
     }
 }
@@ -335,5 +353,31 @@ mod tests {
             );
             tokio::task::yield_now().await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_makes_room_for_a_new_report_by_dropping_the_oldest() {
+        let cache = ReportCache::new(Duration::from_secs(60), 2);
+        for (key, n) in [("a", 1), ("b", 2), ("c", 3)] {
+            let kept: Result<Value, &str> = cache
+                .get_or_compute(key.into(), move || async move { Ok(Value::from(n)) })
+                .await;
+            assert_eq!(kept, Ok(Value::from(n)));
+        }
+        let now = Instant::now();
+        assert!(matches!(cache.find("c", now, 0), Found::Current(_)));
+        assert!(matches!(cache.find("b", now, 0), Found::Current(_)));
+        assert_eq!(cache.lock().len(), 2, "a was the oldest");
+        // A sibling has its own room and the same generation.
+        let films = cache.sibling(1);
+        let kept: Result<Value, &str> = films
+            .get_or_compute("film".into(), || async { Ok(Value::from(9)) })
+            .await;
+        assert_eq!(kept, Ok(Value::from(9)));
+        cache.generation.store(1, Ordering::SeqCst);
+        assert!(matches!(
+            films.find("film", Instant::now(), 1),
+            Found::Refresh(_)
+        ));
     }
 }

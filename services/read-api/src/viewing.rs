@@ -208,7 +208,7 @@ pub async fn video_metrics(
     );
     let owned = state.clone();
     let body = state
-        .reports
+        .film_reports
         .get_or_compute(key, move || async move {
             let state = owned;
             let mut read = state
