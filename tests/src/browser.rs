@@ -156,6 +156,24 @@ impl Browser {
         Ok(wider == json!(true))
     }
 
+    /// Narrows the window to a phone's 375 px, waits until the chart
+    /// `chart` (a selector) has redrawn to fit, checks nothing scrolls
+    /// sideways and saves a screenshot as `<name>-375`.
+    pub async fn check_phone_width(&self, name: &str, chart: &str) -> anyhow::Result<()> {
+        self.set_width(375, 900).await?;
+        self.wait_for(
+            &format!("document.querySelector('{chart} canvas').width <= 375"),
+            Duration::from_secs(15),
+        )
+        .await?;
+        anyhow::ensure!(
+            !self.overflows().await?,
+            "{name} scrolls sideways at 375 px"
+        );
+        self.screenshot(&format!("{name}-375")).await?;
+        Ok(())
+    }
+
     pub async fn set_width(&self, width: u32, height: u32) -> anyhow::Result<()> {
         Ok(self.client.set_window_size(width, height).await?)
     }

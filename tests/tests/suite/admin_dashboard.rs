@@ -204,18 +204,7 @@ async fn the_dashboard_renders_every_card_chart_and_table_from_the_seeded_stack(
     assert!(!browser.overflows().await?);
     browser.screenshot("dashboard-1440").await?;
 
-    browser.set_width(375, 900).await?;
-    browser
-        .wait_for(
-            "document.querySelector('#trends canvas').width <= 375",
-            WAIT,
-        )
-        .await?;
-    assert!(
-        !browser.overflows().await?,
-        "no sideways scrolling at 375 px"
-    );
-    browser.screenshot("dashboard-375").await?;
+    browser.check_phone_width("dashboard", "#trends").await?;
 
     // First paint and the first full dashboard, on a load with the token
     // already in the tab (the figures the README gives).

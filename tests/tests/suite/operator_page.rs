@@ -113,18 +113,7 @@ async fn the_operator_page_shows_a_failed_job_a_blocked_host_and_the_pipeline() 
     assert!(!browser.overflows().await?);
     browser.screenshot("ops-1440").await?;
 
-    browser.set_width(375, 900).await?;
-    browser
-        .wait_for(
-            "document.querySelector('#throughput canvas').width <= 375",
-            WAIT,
-        )
-        .await?;
-    assert!(
-        !browser.overflows().await?,
-        "no sideways scrolling at 375 px"
-    );
-    browser.screenshot("ops-375").await?;
+    browser.check_phone_width("ops", "#throughput").await?;
     browser.close().await
 }
 
