@@ -229,6 +229,15 @@ async fn the_dashboard_renders_every_card_chart_and_table_from_the_seeded_stack(
     browser.close().await
 }
 
+/// Clicks the CSV button `key` names and returns the file the page made
+/// (the test page's `URL.createObjectURL` keeps it in `window.downloaded`).
+async fn download(browser: &Browser, key: &str) -> anyhow::Result<String> {
+    browser.eval("window.downloaded = null;", vec![]).await?;
+    browser.click(&format!("[data-csv='{key}']")).await?;
+    let csv = browser.wait_for("window.downloaded", WAIT).await?;
+    Ok(csv.as_str().unwrap_or_default().to_string())
+}
+
 /// `text/csv` with a header row, as rows of (header → field).
 fn parse_csv(text: &str) -> Vec<Vec<(String, String)>> {
     let mut lines = text
@@ -310,30 +319,52 @@ async fn a_live_event_shows_within_seconds_and_a_csv_download_equals_the_json() 
         )
         .await?;
     let path = "/api/v1/analytics/content/popular?days=7&limit=10&sort=views";
-    browser.click(&format!("[data-csv='{path}']")).await?;
-    let csv = browser.wait_for("window.downloaded", WAIT).await?;
+    let csv = download(&browser, path).await?;
     let (_, json) = s.api.admin(path).await?;
     csv_matches(
-        csv.as_str().unwrap_or_default(),
+        &csv,
         json["items"]
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default(),
     );
     // And a table made in the page (the snapshot has no CSV route).
-    browser.eval("window.downloaded = null;", vec![]).await?;
-    browser.click("[data-csv='sources-7d.csv']").await?;
-    let csv = browser.wait_for("window.downloaded", WAIT).await?;
+    let csv = download(&browser, "sources-7d.csv").await?;
     let (_, snap) = s
         .api
         .admin("/api/v1/admin/analytics/snapshot?days=7")
         .await?;
     csv_matches(
-        csv.as_str().unwrap_or_default(),
+        &csv,
         snap["providerStats"]
             .as_array()
             .map(Vec::as_slice)
             .unwrap_or_default(),
     );
+    browser.close().await
+}
+
+#[tokio::test]
+async fn the_live_feed_reconnects_after_read_api_restarts() -> anyhow::Result<()> {
+    let mut env = TestEnv::new().await?;
+    env.migrate().await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    env.set("read_api.bind", format!("127.0.0.1:{port}"))
+        .set("read_api.shutdown_timeout_seconds", "1");
+    let api = env.spawn_read_api().await?;
+    let browser = Browser::start(1024, 800).await?;
+    browser.goto(&format!("{}/admin/", api.base)).await?;
+    browser.fill("#token", ADMIN_TOKEN).await?;
+    browser.click("#signin button[type=submit]").await?;
+    let state =
+        |text: &str| format!("document.getElementById('live-state').textContent === '{text}'");
+    browser.wait_for(&state("live"), WAIT).await?;
+    // The service goes away: the page says so, and comes back with it.
+    api.stop().await;
+    browser.wait_for(&state("reconnecting…"), WAIT).await?;
+    let _again = env.spawn_read_api().await?;
+    browser.wait_for(&state("live"), WAIT).await?;
     browser.close().await
 }
