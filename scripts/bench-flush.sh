@@ -52,6 +52,7 @@ summary=$(grep '"flush finished"' "$DEV/log/bench-flush.err")
 field() { sed -E "s/.*\"$1\":([0-9]+).*/\1/" <<<"$summary"; }
 keys=$(field keys); docs=$(field documents); replicas=$(field replicas_updated)
 log_rows=$(field log_rows); log_ms=$(field log_copy_ms)
+redis_ms=$(field redis_ms); mongo_ms=$(field mongo_ms); replica_ms=$(field replica_ms); board_ms=$(field leaderboard_ms)
 secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$DEV/log/bench-flush.err")
 rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$DEV/log/bench-flush.err")
 views=$(mysql_root "$RUN" -N -e "SELECT SUM(views) FROM jav")
@@ -64,12 +65,13 @@ bare=$(grep -oE '\(([0-9]+) writes/s\)' <<<"$bare_line" | tr -dc '0-9')
 
 printf '\n== flush benchmark (%s cores): %s events (mix %s) over %s movies ==\n' "$(nproc)" "$EVENTS" "$MIX" "$ENTITIES"
 awk -v k="$keys" -v d="$docs" -v s="$secs" -v b="$bare" -v r="$rss_kb" -v rep="$replicas" -v v="$views" \
-    -v lr="${log_rows:-0}" -v lm="${log_ms:-0}" 'BEGIN {
+    -v lr="${log_rows:-0}" -v lm="${log_ms:-0}" -v rm="$redis_ms" -v mm="$mongo_ms" -v pm="$replica_ms" -v bm="$board_ms" 'BEGIN {
   printf "flush          %.1f s for %d keys: %.0f keys/s\n", s, k, k / s
   printf "raw log        %d rows copied to MySQL in %.1f s\n", lr, lm / 1000
   printf "mongo writes   %d documents: %.0f writes/s over the rest of the run (transactional, with ledger)\n", d, d / (s - lm / 1000)
   printf "bare upsert    %d writes/s (no transaction, no ledger)\n", b
   printf "ratio          %.2f of the bare rate\n", (d / (s - lm / 1000)) / b
+  printf "time went to   Mongo transactions %.1f s (%.0f writes/s, %.2f of bare), Redis %.1f s, MySQL replicas %.1f s, leaderboards %.1f s\n", mm / 1000, d / (mm / 1000), (d / (mm / 1000)) / b, rm / 1000, pm / 1000, bm / 1000
   printf "mysql          %d replica rows updated; SUM(jav.views) = %d\n", rep, v
   printf "peak RSS       %.1f MB (flush-worker)\n", r / 1024
 }'

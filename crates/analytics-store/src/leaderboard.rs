@@ -18,7 +18,7 @@ use analytics_domain::ranking::{DayBoard, Measure};
 use analytics_domain::rollup::{Counts, RollupDelta};
 use analytics_domain::{Domain, EntityType, Period};
 use chrono::Utc;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::{ClientSession, Database};
 
@@ -34,6 +34,8 @@ const PENDING_CHUNK: usize = 10_000;
 const MAX_MERGE_ATTEMPTS: usize = 16;
 /// Changed entities merged into a bucket's boards at a time.
 const MERGE_PAGE: usize = 50_000;
+/// Buckets merged at the same time.
+const MERGE_CONCURRENCY: usize = 4;
 
 /// One ranking's bucket: all-time totals (`period` none) or one period label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -216,36 +218,46 @@ impl Leaderboards {
             .await?
             .try_collect()
             .await?;
+        // Buckets are independent (their own boards and records): a few at a
+        // time keep both this worker and the server busy.
+        futures_util::stream::iter(scopes.iter().map(|group| self.merge_scope(group)))
+            .buffer_unordered(MERGE_CONCURRENCY)
+            .try_fold(0, |merged, n| async move { Ok(merged + n) })
+            .await
+    }
+
+    /// Merges one bucket's pending records (`group` is their `$group`
+    /// result); returns the records merged.
+    async fn merge_scope(&self, group: &Document) -> Result<usize, StoreError> {
+        let pending = self.db.collection::<Document>(LEADERBOARD_PENDING);
+        let Ok(key) = group.get_document("_id") else {
+            return Ok(0);
+        };
+        let Some(scope) = BoardScope::from_doc(key) else {
+            tracing::warn!(?key, "malformed leaderboard records dropped");
+            pending.delete_many(key.clone()).await?;
+            return Ok(0);
+        };
+        let mut records = pending
+            .find(key.clone())
+            .projection(doc! {"entity_ids": 1})
+            .await?;
         let mut merged = 0;
-        for group in &scopes {
-            let Ok(key) = group.get_document("_id") else {
-                continue;
-            };
-            let Some(scope) = BoardScope::from_doc(key) else {
-                tracing::warn!(?key, "malformed leaderboard records dropped");
-                pending.delete_many(key.clone()).await?;
-                continue;
-            };
-            let mut records = pending
-                .find(key.clone())
-                .projection(doc! {"entity_ids": 1})
-                .await?;
-            let mut entities = BTreeSet::new();
-            let mut record_ids = Vec::new();
-            while let Some(record) = records.try_next().await? {
-                record_ids.push(record.get("_id").cloned().unwrap_or(Bson::Null));
-                if let Ok(list) = record.get_array("entity_ids") {
-                    entities.extend(list.iter().filter_map(Bson::as_str).map(str::to_string));
-                }
-                if entities.len() >= MERGE_PAGE {
-                    merged += self.merge_page(&scope, &entities, &record_ids).await?;
-                    entities.clear();
-                    record_ids.clear();
-                }
+        let mut entities = BTreeSet::new();
+        let mut record_ids = Vec::new();
+        while let Some(record) = records.try_next().await? {
+            record_ids.push(record.get("_id").cloned().unwrap_or(Bson::Null));
+            if let Ok(list) = record.get_array("entity_ids") {
+                entities.extend(list.iter().filter_map(Bson::as_str).map(str::to_string));
             }
-            if !record_ids.is_empty() {
+            if entities.len() >= MERGE_PAGE {
                 merged += self.merge_page(&scope, &entities, &record_ids).await?;
+                entities.clear();
+                record_ids.clear();
             }
+        }
+        if !record_ids.is_empty() {
+            merged += self.merge_page(&scope, &entities, &record_ids).await?;
         }
         Ok(merged)
     }

@@ -21,6 +21,17 @@ pub struct CounterHash {
     pub fields: HashFields,
 }
 
+/// What these hashes added to their partition's waiting sum at ingest: every
+/// field but sums (`+…`) and unique-viewer registers (`~…`).
+pub fn count_units(hashes: &[CounterHash]) -> i64 {
+    hashes
+        .iter()
+        .flat_map(|h| &h.fields)
+        .filter(|(field, _)| !field.starts_with(['+', '~']))
+        .map(|(_, n)| n)
+        .sum()
+}
+
 impl HotCounters {
     /// Takes the partition's flush lease for `ttl` if nobody holds it.
     pub async fn acquire_lease(
@@ -119,8 +130,15 @@ impl HotCounters {
             .collect())
     }
 
-    /// Deletes a batch once its counts are durable elsewhere.
-    pub async fn finish_batch(&self, batch: &Batch, run_id: &str) -> Result<(), StoreError> {
+    /// Deletes a batch once its counts are durable elsewhere, taking its
+    /// count units ([`count_units`] of what [`Self::read_batch`] returned)
+    /// off the partition's waiting sum.
+    pub async fn finish_batch(
+        &self,
+        batch: &Batch,
+        run_id: &str,
+        units: i64,
+    ) -> Result<(), StoreError> {
         let p = batch.partition;
         let mut invocation = self.scripts.finish.prepare_invoke();
         invocation
@@ -130,11 +148,40 @@ impl HotCounters {
             .arg(run_id)
             .arg(&batch.id)
             .arg(self.keys.batch_manifest(p, &batch.id))
-            .arg(self.keys.batched_prefix(p, &batch.id));
+            .arg(self.keys.batched_prefix(p, &batch.id))
+            .arg(units);
         let status: i64 = self.run(async |c| invocation.invoke_async(c).await).await?;
         if status == -1 {
             return Err(StoreError::LeaseLost { partition: p });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{count_units, CounterHash};
+
+    fn hash(fields: &[(&str, i64)]) -> CounterHash {
+        CounterHash {
+            key: "anl:{3}:cnt:jav:movie:m1".into(),
+            entity: None,
+            fields: fields.iter().map(|(f, n)| (f.to_string(), *n)).collect(),
+        }
+    }
+
+    #[test]
+    fn count_units_add_counts_but_neither_sums_nor_registers() {
+        let hashes = [
+            hash(&[
+                ("view|2026-11-26|17", 3),
+                ("+watch_seconds|2026-11-26|17", 600),
+                ("~2026-11-26|1234", 7),
+                ("progress|2026-11-26|18", 2),
+            ]),
+            hash(&[("~2026-11-26|17|99", 4), ("like|2026-11-26|17", 1)]),
+        ];
+        assert_eq!(count_units(&hashes), 6);
+        assert_eq!(count_units(&[]), 0);
     }
 }

@@ -24,7 +24,7 @@ use connections::SharedConnections;
 use scripts::Scripts;
 
 pub use event_log::LogRecord;
-pub use flush::CounterHash;
+pub use flush::{count_units, CounterHash};
 pub use ingest::IngestItem;
 pub use live::LiveWindow;
 pub use reads::{PartitionBacklog, PendingCounts};

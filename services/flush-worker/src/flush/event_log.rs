@@ -79,7 +79,7 @@ pub(super) async fn copy(
             }
         }
     }
-    report.log_copy_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report.log_copy_ms = super::elapsed_ms(started);
 }
 
 async fn copy_partition(

@@ -14,11 +14,12 @@ mod round;
 use std::time::{Duration, Instant};
 
 use analytics_domain::job_event::JobEventType;
-use analytics_domain::sweep::Sweep;
-use analytics_store::hot_counters::Claim;
+use analytics_domain::sweep::{OrderRange, Sweep};
+use analytics_store::hot_counters::{Batch, Claim};
 use analytics_store::rollups::FlushRunRecord;
 use analytics_store::StoreError;
 use chrono::Utc;
+use futures_util::future::try_join_all;
 use tracing::Instrument;
 
 use crate::fault::{self, FaultPoint};
@@ -71,6 +72,18 @@ pub struct FlushReport {
     pub log_deferred: bool,
     /// How long the raw-log copy took.
     pub log_copy_ms: u64,
+    /// Where the sweep's time went: Redis (claiming, reading and deleting
+    /// batches), the Mongo transactions, the MySQL replicas; then the
+    /// leaderboard merge after the sweep.
+    pub redis_ms: u64,
+    pub mongo_ms: u64,
+    pub replica_ms: u64,
+    pub leaderboard_ms: u64,
+}
+
+/// Milliseconds since `start`, for the report's timings.
+fn elapsed_ms(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 impl FlushReport {
@@ -130,7 +143,9 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
     // Outside the leases: replicas deferred by this or earlier runs, then
     // the leaderboards (this run's change records and any a stopped run left).
     replicas.catch_up(stores, &mut report).await;
+    let merging = Instant::now();
     let merged = merge_leaderboards(stores).await;
+    report.leaderboard_ms = elapsed_ms(merging);
     if report.changed_stores() || merged > 0 {
         // Readers recompute what they keep; should this fail, they do so
         // when their copy reaches its age limit.
@@ -178,6 +193,10 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
         log_malformed = report.log_malformed,
         log_deferred = report.log_deferred,
         log_copy_ms = report.log_copy_ms,
+        redis_ms = report.redis_ms,
+        mongo_ms = report.mongo_ms,
+        replica_ms = report.replica_ms,
+        leaderboard_ms = report.leaderboard_ms,
         "flush finished"
     );
     report
@@ -195,6 +214,34 @@ async fn merge_leaderboards(stores: &Stores) -> usize {
         Err(e) => {
             tracing::warn!(error = %e, "leaderboard changes not merged yet; the next run retries");
             0
+        }
+    }
+}
+
+/// Renews the partition's lease and claims (or resumes) its batch in the
+/// round's order range; `None` when nothing there waits.
+async fn claim(
+    stores: &Stores,
+    opts: &FlushOptions,
+    run_id: &str,
+    p: u16,
+    round_no: u64,
+    range: OrderRange,
+) -> Result<Option<Batch>, StoreError> {
+    stores
+        .counters
+        .renew_lease(p, run_id, opts.lease_ttl)
+        .await?;
+    let batch_id = format!("{run_id}-{p}-{round_no}");
+    loop {
+        match stores
+            .counters
+            .claim_batch(p, run_id, &batch_id, opts.batch_size, range)
+            .await?
+        {
+            Claim::Empty => return Ok(None),
+            Claim::Stale => continue,
+            Claim::Batch(batch) => return Ok(Some(batch)),
         }
     }
 }
@@ -236,28 +283,13 @@ async fn sweep(
             tracing::warn!("flush time budget spent; the rest waits for the next run");
             return Ok(());
         }
-        let mut batches = Vec::new();
-        for &p in leased {
-            stores
-                .counters
-                .renew_lease(p, run_id, opts.lease_ttl)
-                .await?;
-            let batch_id = format!("{run_id}-{p}-{round_no}");
-            loop {
-                match stores
-                    .counters
-                    .claim_batch(p, run_id, &batch_id, opts.batch_size, range)
-                    .await?
-                {
-                    Claim::Empty => break,
-                    Claim::Stale => continue,
-                    Claim::Batch(batch) => {
-                        batches.push(batch);
-                        break;
-                    }
-                }
-            }
-        }
+        // Partitions are independent: their claims go to Redis together.
+        let claiming = Instant::now();
+        let claims = leased
+            .iter()
+            .map(|&p| claim(stores, opts, run_id, p, round_no, range));
+        let batches: Vec<_> = try_join_all(claims).await?.into_iter().flatten().collect();
+        report.redis_ms += elapsed_ms(claiming);
         round_no += 1;
         let dense = batches
             .iter()

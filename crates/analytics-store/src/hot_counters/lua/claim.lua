@@ -27,16 +27,22 @@ local open = redis.call('GET', open_key)
 if open then return {1, open, 0} end
 local popped = redis.call('ZRANGEBYSCORE', dirty, order_min, order_max, 'LIMIT', 0, most)
 if #popped == 0 then return {0, '', 0} end
-local claimed = 0
+-- ZREM and SADD in slices: unpack() is bounded by the Lua stack.
+local function each_slice(command, key, members)
+  for i = 1, #members, 1000 do
+    redis.call(command, key, unpack(members, i, math.min(i + 999, #members)))
+  end
+end
+each_slice('ZREM', dirty, popped)
+local claimed = {}
 for _, key in ipairs(popped) do
-  redis.call('ZREM', dirty, key)
   -- A dirty entry whose key is gone was already claimed: stale, skip it.
   if redis.call('EXISTS', key) == 1 then
     redis.call('RENAME', key, batched_prefix .. key)
-    redis.call('SADD', manifest, key)
-    claimed = claimed + 1
+    claimed[#claimed + 1] = key
   end
 end
-if claimed == 0 then return {3, '', 0} end
+if #claimed == 0 then return {3, '', 0} end
+each_slice('SADD', manifest, claimed)
 redis.call('SET', open_key, batch_id)
-return {2, batch_id, claimed}
+return {2, batch_id, #claimed}
