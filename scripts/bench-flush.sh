@@ -29,7 +29,7 @@ export ANALYTICS__MYSQL__URL="$MYSQL_BASE/$RUN" ANALYTICS__FLUSH__BATCH_SIZE="$B
 mysql_root() { mariadb --socket="$DEV/run/mariadb.sock" -uroot "$@"; }
 
 cleanup() {
-  redis-cli -u "$ANALYTICS_REDIS_URL" --scan --pattern "$RUN:*" | xargs -r -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
+  drop_redis_keys "$RUN"
   mysql_root -e "DROP DATABASE IF EXISTS \`$RUN\`" 2>/dev/null || true
   ANALYTICS__MONGO__DATABASE="$RUN" target/release/bench-tool drop-database || true
   ANALYTICS__MONGO__DATABASE="${RUN}bare" target/release/bench-tool drop-database || true

@@ -30,7 +30,7 @@ export ANALYTICS__INGEST__BODY_LIMIT_BYTES=16384
 PID=$!
 cleanup() {
   kill "$PID" 2>/dev/null || true
-  redis-cli -u "$ANALYTICS_REDIS_URL" --scan --pattern "$RUN:*" | xargs -r -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
+  drop_redis_keys "$RUN"
 }
 trap cleanup EXIT
 wait_for "ingest-svc" 30 curl -fsS "http://127.0.0.1:$PORT/ready"

@@ -134,7 +134,14 @@ mysql_admin() {
 drop_run_data() {
   "$2/bench-tool" drop-database >/dev/null 2>&1 || true
   mysql_admin -e "DROP DATABASE IF EXISTS \`$1\`" || true
-  redis-cli -u "$ANALYTICS_REDIS_URL" --scan --pattern "$1:*" | xargs -r -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
+  drop_redis_keys "$1"
+}
+
+# drop_redis_keys PREFIX: unlinks every Redis key under PREFIX. One key per
+# line, taken literally: fuzzed event ids put quotes and spaces in key names.
+drop_redis_keys() {
+  redis-cli -u "$ANALYTICS_REDIS_URL" --scan --pattern "$1:*" \
+    | xargs -r -d '\n' -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
 }
 
 # start_release_ingest NAME PORT: builds the release binaries, points every
