@@ -72,16 +72,8 @@ pub async fn search_queries(
                 .await?;
                 let ids: Vec<String> = top.items.iter().map(|(id, _)| id.clone()).collect();
                 let read = state
-                    .rollups
-                    .entity_range(
-                        &r.domain,
-                        EntityType::Query,
-                        &ids,
-                        &r.range.labels(),
-                        Registers::Skip,
-                    )
-                    .await
-                    .map_err(|e| state.store_error(e))?;
+                    .range_figures(&r.domain, EntityType::Query, &ids, r.range, Registers::Skip)
+                    .await?;
                 let items: Vec<Value> = ids
                     .iter()
                     .enumerate()
@@ -264,16 +256,8 @@ pub async fn clicked_movies(
                     range_top(&state, &r.domain, EntityType::Movie, clicks, r.range, limit).await?;
                 let ids: Vec<String> = top.items.iter().map(|(id, _)| id.clone()).collect();
                 let read = state
-                    .rollups
-                    .entity_range(
-                        &r.domain,
-                        EntityType::Movie,
-                        &ids,
-                        &r.range.labels(),
-                        Registers::Skip,
-                    )
-                    .await
-                    .map_err(|e| state.store_error(e))?;
+                    .range_figures(&r.domain, EntityType::Movie, &ids, r.range, Registers::Skip)
+                    .await?;
                 let titles = movie_titles(&state, &r.domain, &ids).await?;
                 let items: Vec<Value> = top
                     .items

@@ -18,15 +18,17 @@ pub mod snapshot;
 pub mod table;
 pub mod viewing;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{middleware, web};
-use analytics_domain::{Domain, EventRules};
+use analytics_domain::{Domain, EntityType, EventRules};
 use analytics_runtime::assets::{Asset, Assets};
 use analytics_runtime::auth::Token;
 use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
+use analytics_store::rollups::{RangeFigures, Registers};
 use analytics_store::{CatalogueStore, HotCounters, RollupStore, StoreError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -35,6 +37,7 @@ use prometheus_client::registry::Registry;
 use crate::counts_cache::CountsCache;
 use crate::error::ReadApiError;
 use crate::live::LiveHub;
+use crate::params::DayRange;
 use crate::report_cache::ReportCache;
 pub use crate::settings::Settings;
 pub use actix_web::dev::ServerHandle;
@@ -78,6 +81,21 @@ impl AppState {
             retry_after: self.retry_after,
             source,
         }
+    }
+
+    /// Each of `ids`' figures summed over the range's days.
+    pub async fn range_figures(
+        &self,
+        domain: &Domain,
+        entity_type: EntityType,
+        ids: &[String],
+        range: DayRange,
+        registers: Registers,
+    ) -> Result<HashMap<String, RangeFigures>, ReadApiError> {
+        self.rollups
+            .entity_range(domain, entity_type, ids, &range.labels(), registers)
+            .await
+            .map_err(|e| self.store_error(e))
     }
 }
 

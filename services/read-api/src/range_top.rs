@@ -37,16 +37,8 @@ pub async fn range_top(
     let bounds = RangeBounds::of(&boards);
     let candidates = bounds.to_resolve(limit);
     let read = state
-        .rollups
-        .entity_range(
-            domain,
-            entity_type,
-            &candidates,
-            &range.labels(),
-            Registers::Skip,
-        )
-        .await
-        .map_err(|e| state.store_error(e))?;
+        .range_figures(domain, entity_type, &candidates, range, Registers::Skip)
+        .await?;
     let exact = candidates
         .iter()
         .map(|id| {

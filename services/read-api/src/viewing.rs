@@ -129,16 +129,8 @@ async fn popular_report(
         }
     };
     let read = state
-        .rollups
-        .entity_range(
-            domain,
-            EntityType::Movie,
-            &ids,
-            &range.labels(),
-            Registers::Merge,
-        )
-        .await
-        .map_err(|e| state.store_error(e))?;
+        .range_figures(domain, EntityType::Movie, &ids, range, Registers::Merge)
+        .await?;
     let mut rows: Vec<(String, ViewingFigures, i64)> = ids
         .iter()
         .map(|id| {
@@ -212,16 +204,14 @@ pub async fn video_metrics(
         .get_or_compute(key, move || async move {
             let state = owned;
             let mut read = state
-                .rollups
-                .entity_range(
+                .range_figures(
                     &domain,
                     EntityType::Movie,
                     std::slice::from_ref(&id),
-                    &range.labels(),
+                    range,
                     Registers::Merge,
                 )
-                .await
-                .map_err(|e| state.store_error(e))?;
+                .await?;
             let f = read.remove(&id).unwrap_or_default();
             let figures = ViewingFigures::of(&f.counts, f.uniques.estimate());
             let mut body = Map::new();
