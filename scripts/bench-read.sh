@@ -199,15 +199,16 @@ bench_admin() {
   measure "cold/1" "/api/v1/admin/analytics/snapshot?days=90" 1
   measure cold "/api/v1/admin/analytics/snapshot?days=14"
   # The actor analytics are computed on every request (no cache).
+  local predict='{"age": 25, "blood_type": "A", "birthplace": "Tokyo", "movie_tags": ["genre-0003"], "size": 5}'
   for route in "${ACTOR_ROUTES[@]}"; do measure "cold/1" "$route" 1; done
+  BODY="$predict" measure "cold/1" "/api/v1/admin/analytics/actors/predict" 1
   for route in "${ACTOR_ROUTES[@]}"; do measure cold "$route"; done
-  BODY='{"age": 25, "blood_type": "A", "birthplace": "Tokyo", "movie_tags": ["genre-0003"], "size": 5}' \
-    measure cold "/api/v1/admin/analytics/actors/predict"
+  BODY="$predict" measure cold "/api/v1/admin/analytics/actors/predict"
   start_read_api 15000
   prime "/api/v1/admin/analytics/snapshot?days=14"
   measure warm "/api/v1/admin/analytics/snapshot?days=14"
   for route in "${ACTOR_ROUTES[@]}"; do prime "$route"; measure warm "$route"; done
-  BODY='{"age": 25, "blood_type": "A", "birthplace": "Tokyo", "movie_tags": ["genre-0003"], "size": 5}'
+  BODY="$predict"
   prime "/api/v1/admin/analytics/actors/predict"
   measure warm "/api/v1/admin/analytics/actors/predict"
   BODY=""

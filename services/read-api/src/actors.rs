@@ -144,30 +144,32 @@ pub async fn distribution(
     serve(&state, key, move |state| async move {
         let store = &state.catalogue;
         let fail = |e| state.store_error(e);
-        let (tag, overall_total, overall) = tokio::try_join!(
-            store.genre_id(&genre),
-            store.actors_total(),
-            store.segment_counts(dimension, None),
-        )
-        .map_err(fail)?;
-        let (genre_total, mut counts) = match tag {
+        let (tag, overall_total) =
+            tokio::try_join!(store.genre_id(&genre), store.actors_total()).map_err(fail)?;
+        // (segment, its actors, those in the genre); a genre no tag has:
+        // none in it.
+        let (genre_total, counts) = match tag {
             Some(tag) => tokio::try_join!(
                 store.genre_actors(tag),
-                store.segment_counts(dimension, Some(tag))
+                store.segment_counts_in_genre(dimension, tag)
             )
             .map_err(fail)?,
             None => (0, Vec::new()),
         };
-        counts.retain(|(_, n)| *n > 0);
-        most_first(&mut counts);
-        counts.truncate(usize::try_from(size).unwrap_or(10));
-        let segments: Vec<Value> = counts
+        let mut in_genre: Vec<(String, i64)> = counts
+            .iter()
+            .filter(|(_, _, n)| *n > 0)
+            .map(|(segment, _, n)| (segment.clone(), *n))
+            .collect();
+        most_first(&mut in_genre);
+        in_genre.truncate(usize::try_from(size).unwrap_or(10));
+        let segments: Vec<Value> = in_genre
             .iter()
             .map(|(segment, count)| {
-                let baseline = overall
+                let baseline = counts
                     .iter()
-                    .find(|(s, _)| s == segment)
-                    .map_or(0, |(_, n)| *n);
+                    .find(|(s, _, _)| s == segment)
+                    .map_or(0, |(_, all, _)| *all);
                 json!({"segment": segment, "count": count,
                    "confidence": ratio(*count, genre_total),
                    "lift": lift(*count, genre_total, baseline, overall_total)})
@@ -250,8 +252,8 @@ async fn overview_body(state: &AppState, size: i64) -> Result<Value, ReadApiErro
     let (total, genres, ages, mut blood, timeline) = tokio::try_join!(
         store.actors_total(),
         store.top_genres(size),
-        store.segment_counts(Dimension::AgeBucket, None),
-        store.segment_counts(Dimension::BloodType, None),
+        store.segment_counts(Dimension::AgeBucket),
+        store.segment_counts(Dimension::BloodType),
         store.actors_per_month(),
     )
     .map_err(|e| state.store_error(e))?;

@@ -9,6 +9,9 @@ use analytics_tests::{ReadApi, TestEnv};
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{json, Value};
 
+/// A predict profile: age, blood type, birthplace.
+type Profile<'a> = (Option<u32>, Option<&'a str>, Option<&'a str>);
+
 /// The catalogue as the analytics see it.
 struct Model {
     data: CatalogueData,
@@ -477,12 +480,11 @@ async fn each_bad_parameter_gets_the_admin_pages_message() -> anyhow::Result<()>
 }
 
 impl Model {
-    fn profile_score(
-        &self,
-        a: &Actor,
-        (age, blood, place): (Option<u32>, Option<&str>, Option<&str>),
-        tags: &[&str],
-    ) -> u32 {
+    fn profile_score(&self, a: &Actor, (age, blood, place): Profile, tags: &[&str]) -> u32 {
+        if age.is_none() && blood.is_none() && place.is_none() && tags.is_empty() {
+            // Nothing asked: every actor matches.
+            return 1;
+        }
         let today = Utc::now().date_naive();
         let mut score = 0;
         if let Some(want) = age {
@@ -511,12 +513,7 @@ impl Model {
     }
 
     /// (matched, predictions, sample) of a profile.
-    fn predict(
-        &self,
-        profile: (Option<u32>, Option<&str>, Option<&str>),
-        tags: &[&str],
-        size: usize,
-    ) -> (usize, Value, Vec<Value>) {
+    fn predict(&self, profile: Profile, tags: &[&str], size: usize) -> (usize, Value, Vec<Value>) {
         let today = Utc::now().date_naive();
         let mut matched: Vec<(u32, &Actor)> = self
             .data
@@ -610,6 +607,52 @@ async fn trends_follow_the_actors_added_per_period() -> anyhow::Result<()> {
     assert_eq!(
         (status, &body["errors"]["interval"]),
         (422, &json!(["The selected interval is invalid."]))
+    );
+    Ok(())
+}
+
+/// The genres of a profile's actors are counted over the matched actors,
+/// or taken off each genre's total over the unmatched ones when most match:
+/// both ways must give the rows' numbers.
+#[tokio::test]
+async fn predict_counts_alike_whether_few_or_most_actors_match() -> anyhow::Result<()> {
+    let (_env, api, model) = indexed_catalogue().await?;
+    let actors = model.data.actors.len();
+    let profiles: [(Value, Profile, Vec<&str>); 5] = [
+        (json!({}), (None, None, None), vec![]),
+        (
+            json!({"blood_type": "A", "birthplace": "o", "movie_tags": ["genre-0000", "GENRE-0002"]}),
+            (None, Some("A"), Some("o")),
+            vec!["genre-0000", "genre-0002"],
+        ),
+        (json!({"age": 25}), (Some(25), None, None), vec![]),
+        (
+            json!({"birthplace": "Aichi", "size": 30}),
+            (None, None, Some("Aichi")),
+            vec![],
+        ),
+        (
+            json!({"movie_tags": ["no such genre"]}),
+            (None, None, None),
+            vec!["no such genre"],
+        ),
+    ];
+    let mut ways = BTreeSet::new();
+    for (body, profile, tags) in &profiles {
+        let size = body["size"].as_u64().map_or(5, |n| n as usize);
+        let (matched, predictions, sample) = model.predict(*profile, tags, size);
+        ways.insert((matched > 0, 2 * matched > actors));
+        let resp = predict(&api, body).await?;
+        assert_eq!(resp.status().as_u16(), 200, "{body}");
+        let answer = without_stamps(resp.json().await?);
+        assert_eq!(answer["matched_actors"], matched, "{body}");
+        assert_eq!(answer["predictions"], predictions, "{body}");
+        assert_eq!(answer["sample_actors"], json!(sample), "{body}");
+    }
+    // Every way of counting was taken: none matched, few, most.
+    assert_eq!(
+        ways,
+        BTreeSet::from([(false, false), (true, false), (true, true)])
     );
     Ok(())
 }

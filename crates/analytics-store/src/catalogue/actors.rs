@@ -4,7 +4,7 @@
 //! `refresh_actor_index` rebuilds from the movie links (`flush-worker
 //! refresh-catalogue-index`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use analytics_domain::actor_segments::{Dimension, AGE_BUCKETS, UNKNOWN};
 use chrono::{Datelike, NaiveDate};
@@ -14,6 +14,10 @@ use super::CatalogueStore;
 use crate::error::StoreError;
 
 const AGE: &str = "TIMESTAMPDIFF(YEAR, a.birth_date, CURDATE())";
+
+/// How many statements count a profile's genres side by side (see
+/// `matched_genres`).
+const PROFILE_PARTS: u64 = 2;
 
 /// The segment of actor `a` in a dimension, as SQL (NULL: in none).
 fn segment_sql(dimension: Dimension) -> String {
@@ -182,27 +186,42 @@ impl CatalogueStore {
         Ok(n.unwrap_or(0))
     }
 
-    /// Actors per segment of a dimension (those in no segment left out),
-    /// of all actors or of a genre's.
+    /// Actors per segment of a dimension (those in no segment left out).
     pub async fn segment_counts(
         &self,
         dimension: Dimension,
-        genre: Option<u64>,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let segment = segment_sql(dimension);
-        let mut q = QueryBuilder::<MySql>::new(format!("SELECT {segment} AS s, COUNT(*) FROM "));
-        match genre {
-            Some(tag) => {
-                q.push("actor_genres g JOIN actors a ON a.id = g.actor_id WHERE g.tag_id = ")
-                    .push_bind(tag)
-                    .push(" AND ");
-            }
-            None => {
-                q.push("actors a WHERE ");
-            }
-        }
-        q.push(format!("{segment} IS NOT NULL GROUP BY s"));
-        pairs(&q.build().fetch_all(self.pool()).await?)
+        let rows = sqlx::query(&format!(
+            "SELECT {segment} AS s, COUNT(*) FROM actors a WHERE {segment} IS NOT NULL GROUP BY s"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        pairs(&rows)
+    }
+
+    /// Per segment of a dimension (those in no segment left out): its
+    /// actors, and how many of them play in a genre. One pass over the
+    /// actors, each checked against the genre's actors as a set: cheaper
+    /// than looking up each of a big genre's actors, and the baseline comes
+    /// with it.
+    pub async fn segment_counts_in_genre(
+        &self,
+        dimension: Dimension,
+        tag_id: u64,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let segment = segment_sql(dimension);
+        let rows = sqlx::query(&format!(
+            "SELECT {segment} AS s, COUNT(*), CAST(SUM(a.id IN \
+             (SELECT actor_id FROM actor_genres WHERE tag_id = ?)) AS SIGNED) \
+             FROM actors a WHERE {segment} IS NOT NULL GROUP BY s"
+        ))
+        .bind(tag_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
     }
 
     /// Actors in a segment.
@@ -221,11 +240,12 @@ impl CatalogueStore {
         limit: i64,
     ) -> Result<Vec<SegmentGenre>, StoreError> {
         // Counted per tag first, named after: grouping by the index's tag
-        // id alone keeps the aggregation on actor_genres.
+        // id alone keeps the aggregation on actor_genres. Actors first, as
+        // in `matched_genres`: the segment's actors are read once.
         let mut q = QueryBuilder::<MySql>::new(
             "SELECT LOWER(t.name) AS genre, c.n, CAST(k.actors AS SIGNED) FROM (\
              SELECT g.tag_id, COUNT(*) AS n FROM actors a \
-             JOIN actor_genres g ON g.actor_id = a.id WHERE ",
+             STRAIGHT_JOIN actor_genres g ON g.actor_id = a.id WHERE ",
         );
         segment.push_filter(&mut q);
         q.push(" GROUP BY g.tag_id HAVING n >= ")
@@ -368,7 +388,10 @@ impl ProfileQuery {
     }
 
     /// Each part as a 0/1 SQL term (summed: the score; any: a match).
-    fn push_terms(&self, q: &mut QueryBuilder<'_, MySql>) {
+    /// `genre_ids` are the tags the profile's genres name (found by
+    /// [`CatalogueStore::genre_ids`]): looked up once, so the genre part is
+    /// one set the actors are checked against instead of a join per actor.
+    fn push_terms(&self, genre_ids: &[u64], q: &mut QueryBuilder<'_, MySql>) {
         if self.is_empty() {
             q.push("1");
             return;
@@ -402,15 +425,17 @@ impl ProfileQuery {
         }
         if !self.genres.is_empty() {
             plus(q);
-            q.push(
-                "(EXISTS (SELECT 1 FROM actor_genres pg JOIN tags pt ON pt.id = pg.tag_id \
-                    WHERE pg.actor_id = a.id AND pt.name IN (",
-            );
-            let mut list = q.separated(", ");
-            for g in &self.genres {
-                list.push_bind(g.clone());
+            if genre_ids.is_empty() {
+                // Genres no tag has: nobody plays in them.
+                q.push("0");
+            } else {
+                q.push("(a.id IN (SELECT pg.actor_id FROM actor_genres pg WHERE pg.tag_id IN (");
+                let mut list = q.separated(", ");
+                for id in genre_ids {
+                    list.push_bind(*id);
+                }
+                q.push(")))");
             }
-            q.push(")))");
         }
     }
 }
@@ -520,36 +545,110 @@ impl CatalogueStore {
         limit: i64,
         samples: i64,
     ) -> Result<(i64, Vec<(String, i64)>, Vec<ActorProfile>), StoreError> {
-        let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM actors a WHERE (");
-        profile.push_terms(&mut count);
-        count.push(") > 0");
-        // Counted per tag first (each actor's terms evaluated once, before
-        // its genre rows are joined), named after.
-        let mut genres = QueryBuilder::<MySql>::new(
-            "SELECT LOWER(t.name) AS genre, c.n FROM (SELECT g.tag_id, COUNT(*) AS n \
-             FROM actors a JOIN actor_genres g ON g.actor_id = a.id WHERE (",
-        );
-        profile.push_terms(&mut genres);
-        genres
-            .push(") > 0 GROUP BY g.tag_id) c JOIN tags t ON t.id = c.tag_id ORDER BY c.n DESC, genre ASC LIMIT ")
-            .push_bind(limit);
-        let mut best = QueryBuilder::<MySql>::new(format!("SELECT {PROFILE_COLUMNS}, ("));
-        profile.push_terms(&mut best);
+        let genre_ids = self.genre_ids(&profile.genres).await?;
+        let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*), CAST(COALESCE(SUM((");
+        profile.push_terms(&genre_ids, &mut count);
+        count.push(") > 0), 0) AS SIGNED) FROM actors a");
+        // The best few by id and score first, their profiles after: sorting
+        // narrow rows is half the work of sorting whole profiles.
+        let mut best =
+            QueryBuilder::<MySql>::new(format!("SELECT {PROFILE_COLUMNS} FROM (SELECT a.id, ("));
+        profile.push_terms(&genre_ids, &mut best);
         best.push(") AS score FROM actors a HAVING score > 0 ORDER BY score DESC, a.id ASC LIMIT ")
-            .push_bind(samples);
-        let (count, genres, best) = tokio::try_join!(
-            count.build_query_scalar::<i64>().fetch_one(self.pool()),
-            genres.build().fetch_all(self.pool()),
+            .push_bind(samples)
+            .push(") s JOIN actors a ON a.id = s.id ORDER BY s.score DESC, a.id ASC");
+        let ((actors, matched), best) = tokio::try_join!(
+            async {
+                let row = count.build().fetch_one(self.pool()).await?;
+                Ok::<(i64, i64), StoreError>((row.try_get(0)?, row.try_get(1)?))
+            },
             async {
                 if samples > 0 {
-                    best.build().fetch_all(self.pool()).await
+                    Ok(best.build().fetch_all(self.pool()).await?)
                 } else {
                     Ok(Vec::new())
                 }
             },
         )?;
+        let genres = self
+            .matched_genres(profile, &genre_ids, 2 * matched > actors, limit)
+            .await?;
         let best = best.iter().map(profile_of).collect::<Result<_, _>>()?;
-        Ok((count, pairs(&genres)?, best))
+        Ok((matched, genres, best))
+    }
+
+    /// The genres the actors matching a profile play in most. Each matched
+    /// actor's genre rows are counted, or — when most actors match
+    /// (`most_match`) — the unmatched ones' are taken off each genre's
+    /// actors, which reads fewer rows for the same numbers. (One
+    /// difference: an actor deleted since the last index refresh still
+    /// counts as matched that way, as it still counts in the genre's
+    /// actors, until the next refresh.)
+    ///
+    /// The counting is split over [`PROFILE_PARTS`] disjoint sets of actors
+    /// (by id), read side by side and summed here: one MySQL statement runs
+    /// on one core, and this is the slowest read of the actor analytics.
+    async fn matched_genres(
+        &self,
+        profile: &ProfileQuery,
+        genre_ids: &[u64],
+        most_match: bool,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let matching = if most_match { "= 0" } else { "> 0" };
+        let parts = (0..PROFILE_PARTS).map(|part| {
+            // Actors first (STRAIGHT_JOIN): each actor's terms are evaluated
+            // once before its genre rows are read. Left to itself the
+            // optimizer may instead count per tag, re-reading the actors for
+            // each of thousands of tags (a "lateral" plan, ten times slower).
+            let mut q = QueryBuilder::<MySql>::new(
+                "SELECT LOWER(t.name), c.n FROM (SELECT g.tag_id, COUNT(*) AS n FROM actors a \
+                 STRAIGHT_JOIN actor_genres g ON g.actor_id = a.id WHERE (",
+            );
+            profile.push_terms(genre_ids, &mut q);
+            q.push(format!(") {matching} AND a.id % {PROFILE_PARTS} = "))
+                .push_bind(part)
+                .push(" GROUP BY g.tag_id) c JOIN tags t ON t.id = c.tag_id");
+            async move { pairs(&q.build().fetch_all(self.pool()).await?) }
+        });
+        let totals = async {
+            if most_match {
+                let rows = sqlx::query(
+                    "SELECT LOWER(t.name), CAST(k.actors AS SIGNED) FROM genre_actor_counts k \
+                     JOIN tags t ON t.id = k.tag_id",
+                )
+                .fetch_all(self.pool())
+                .await?;
+                pairs(&rows)
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (parts, totals) = tokio::try_join!(futures_util::future::try_join_all(parts), totals)?;
+        let mut per_genre: HashMap<String, i64> = totals.into_iter().collect();
+        for (genre, n) in parts.into_iter().flatten() {
+            *per_genre.entry(genre).or_default() += if most_match { -n } else { n };
+        }
+        let mut genres: Vec<(String, i64)> =
+            per_genre.into_iter().filter(|(_, n)| *n > 0).collect();
+        genres.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        genres.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(genres)
+    }
+
+    /// The tags genre names stand for (names compare case-insensitively;
+    /// names no tag has are left out).
+    pub async fn genre_ids(&self, genres: &[String]) -> Result<Vec<u64>, StoreError> {
+        if genres.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<MySql>::new("SELECT id FROM tags WHERE name IN (");
+        let mut list = q.separated(", ");
+        for g in genres {
+            list.push_bind(g.clone());
+        }
+        q.push(")");
+        Ok(q.build_query_scalar().fetch_all(self.pool()).await?)
     }
 
     /// An actor by uuid, with the number of movies they are linked to.
@@ -582,48 +681,49 @@ impl CatalogueStore {
 
     /// Per week, month and year of an actor's movies (their release date,
     /// else when added): distinct movies, and distinct genres of those
-    /// movies. Two reads (movies per day, distinct day–genre pairs) folded
-    /// into the three grains.
+    /// movies. One read of the actor's movies with their tags (a row per
+    /// movie and tag, or one with no tag), folded into the three grains.
     pub async fn actor_periods(&self, actor: u64) -> Result<[PeriodCounts; 3], StoreError> {
-        const DAY: &str = "DATE_FORMAT(COALESCE(j.`date`, DATE(j.created_at)), '%Y-%m-%d')";
-        let movies = format!(
-            "SELECT {DAY} AS d, COUNT(*) FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
-             WHERE l.actor_id = ? GROUP BY d HAVING d IS NOT NULL"
-        );
-        let genres = format!(
-            "SELECT DISTINCT {DAY} AS d, t.tag_id FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
-             JOIN jav_tag t ON t.jav_id = j.id JOIN tags g ON g.id = t.tag_id \
-             WHERE l.actor_id = ? HAVING d IS NOT NULL"
-        );
-        let (movies, genres) = tokio::try_join!(
-            sqlx::query(&movies).bind(actor).fetch_all(self.pool()),
-            sqlx::query(&genres).bind(actor).fetch_all(self.pool()),
-        )?;
-        let day = |r: &sqlx::mysql::MySqlRow| -> Result<Option<NaiveDate>, StoreError> {
-            let text: String = r.try_get(0)?;
-            Ok(NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok())
-        };
+        // Tags are checked against `tags` as a set (semi-join) rather than
+        // joined row by row: an actor may have thousands of movies.
+        let rows = sqlx::query(
+            "SELECT l.jav_id, DATE_FORMAT(COALESCE(j.`date`, DATE(j.created_at)), '%Y-%m-%d'), \
+             t.tag_id FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
+             LEFT JOIN jav_tag t ON t.jav_id = l.jav_id AND t.tag_id IN (SELECT id FROM tags) \
+             WHERE l.actor_id = ?",
+        )
+        .bind(actor)
+        .fetch_all(self.pool())
+        .await?;
+        // Per day first (a movie has one day), then per period of each grain.
+        let mut days: BTreeMap<NaiveDate, (BTreeSet<u64>, BTreeSet<u64>)> = BTreeMap::new();
+        for r in &rows {
+            let day: Option<String> = r.try_get(1)?;
+            let Some(day) = day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()) else {
+                continue;
+            };
+            let (movies, tags) = days.entry(day).or_default();
+            movies.insert(r.try_get(0)?);
+            if let Some(tag) = r.try_get::<Option<u64>, _>(2)? {
+                tags.insert(tag);
+            }
+        }
         let mut out: [PeriodCounts; 3] = Default::default();
         for (grain, counts) in Grain::ALL.into_iter().zip(out.iter_mut()) {
-            let mut per_movie: BTreeMap<String, i64> = BTreeMap::new();
-            for r in &movies {
-                if let Some(d) = day(r)? {
-                    *per_movie.entry(grain.label(d)).or_default() += r.try_get::<i64, _>(1)?;
+            let mut movies: BTreeMap<String, usize> = BTreeMap::new();
+            let mut genres: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+            for (day, (day_movies, day_tags)) in &days {
+                let period = grain.label(*day);
+                if !day_tags.is_empty() {
+                    genres.entry(period.clone()).or_default().extend(day_tags);
                 }
+                *movies.entry(period).or_default() += day_movies.len();
             }
-            let mut per_genre: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
-            for r in &genres {
-                if let Some(d) = day(r)? {
-                    per_genre
-                        .entry(grain.label(d))
-                        .or_default()
-                        .insert(r.try_get(1)?);
-                }
-            }
-            counts.movies = per_movie.into_iter().collect();
-            counts.genres = per_genre
+            let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+            counts.movies = movies.into_iter().map(|(p, n)| (p, count(n))).collect();
+            counts.genres = genres
                 .into_iter()
-                .map(|(p, tags)| (p, i64::try_from(tags.len()).unwrap_or(i64::MAX)))
+                .map(|(p, tags)| (p, count(tags.len())))
                 .collect();
         }
         Ok(out)
