@@ -70,10 +70,14 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
 }
 
 /// Env vars the binaries read besides the config keys.
-pub const OTHER_ENV_VARS: [&str; 7] = [
+pub const OTHER_ENV_VARS: [&str; 9] = [
     "RUST_LOG",
     FILE_VAR,
     "ANALYTICS_FLUSH_FAULT",
+    // `flush-worker report`'s --dir and --ingest-url, as the evidence
+    // CronJob sets them.
+    "ANALYTICS_EVIDENCE_DIR",
+    "ANALYTICS_INGEST_URL",
     // OpenTelemetry's standard exporter settings (see `logging`).
     crate::logging::OTLP_ENDPOINT_VARS[0],
     crate::logging::OTLP_ENDPOINT_VARS[1],

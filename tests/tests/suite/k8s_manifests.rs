@@ -11,9 +11,11 @@ use analytics_runtime::config::{known_env_vars, OTHER_ENV_VARS};
 fn env_names(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for line in text.lines() {
-        let line = line.trim().trim_start_matches("- ");
+        // Block (`- name: X`) or flow (`- {name: X, value: …}`) style.
+        let line = line.trim().trim_start_matches("- ").trim_start_matches('{');
         let candidate = line
             .strip_prefix("name: ")
+            .map(|rest| rest.split(',').next().unwrap_or_default())
             .or_else(|| line.split_once(':').map(|(k, _)| k))
             .unwrap_or("")
             .trim()
@@ -85,6 +87,8 @@ fn a_misspelt_env_var_is_caught() -> anyhow::Result<()> {
         unknown(&env_names(manifest))?,
         ["ANALYTICS__READ_API__ADMIN_TOKN", "ANALYTICS__REDIS__URI"]
     );
+    let flow = "env:\n  - {name: ANALYTICS_EVIDENCE_DIRECTORY, value: /evidence}\n";
+    assert_eq!(unknown(&env_names(flow))?, ["ANALYTICS_EVIDENCE_DIRECTORY"]);
     let patch = r#"- {op: add, path: /data/ANALYTICS__FLUSH__BATCH_SIZ, value: "1"}"#;
     assert_eq!(unknown(&env_names(patch))?, ["ANALYTICS__FLUSH__BATCH_SIZ"]);
     Ok(())
