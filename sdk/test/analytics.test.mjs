@@ -114,6 +114,25 @@ test("a failed send is retried with backoff and the same event ids", async () =>
   assert.equal(a.pending, 0);
 });
 
+test("coming back online sends at once instead of waiting out the backoff", async () => {
+  const handlers = {};
+  const win = { addEventListener: (type, handler) => { handlers[type] = handler; } };
+  const srv = server("offline", "offline", accept);
+  const a = client(srv, { window: win });
+  const id = a.track({ action: "view", entity_id: "m-1" });
+  await advance(5000);
+  await advance(2100);
+  assert.equal(srv.requests.length, 2);
+  // The next retry is 2..4 s away; the browser says the network is back.
+  await advance(100);
+  assert.equal(srv.requests.length, 2);
+  handlers.online();
+  await advance(0);
+  assert.equal(srv.requests.length, 3);
+  assert.deepEqual(srv.requests[2].events.map((e) => e.event_id), [id]);
+  assert.equal(a.pending, 0);
+});
+
 test("an event the server refuses for good is dropped and reported, the others confirmed", async () => {
   const dropped = [];
   const srv = server((e, index) =>
