@@ -48,7 +48,11 @@ async fn events_posted_to_ingest_are_counted_exactly_once_everywhere() -> anyhow
     let counts = "/api/v1/analytics/counts/movie/m-1";
     assert_eq!(read_api.get_as(counts, None).await?, (200, m1.clone()));
 
-    let flush = env.flush_worker(&["flush"], &[]).await?;
+    let started = std::time::Instant::now();
+    let flush = env
+        .flush_worker(&["flush"], &[("RUST_LOG", "flush_worker=info")])
+        .await?;
+    let wall_ms = u64::try_from(started.elapsed().as_millis())?;
     assert!(flush.status.success(), "{flush:?}");
     // One counter key per entity and partition; an event's partition comes from its id.
     let key_space = KeySpace::new("any", 16)?;
@@ -61,6 +65,27 @@ async fn events_posted_to_ingest_are_counted_exactly_once_everywhere() -> anyhow
     assert_eq!(
         String::from_utf8_lossy(&flush.stdout).trim(),
         format!("Flushed {} keys, 0 errors.", keys.len())
+    );
+    // The run's report (its log line): what it did, and where its time went
+    // — steps that follow one another, so together within the run's time.
+    let report = finished_report(&flush.stderr)?;
+    // One batch per partition that had keys (each far below a batch's size).
+    let partitions: HashSet<_> = keys.iter().map(|(partition, ..)| partition).collect();
+    assert_eq!(
+        (&report["keys"], &report["errors"], &report["batches"]),
+        (&json!(keys.len()), &json!(0), &json!(partitions.len()))
+    );
+    let steps: u64 = ["redis_ms", "mongo_ms", "replica_ms", "leaderboard_ms"]
+        .iter()
+        .map(|f| {
+            report[*f]
+                .as_u64()
+                .ok_or_else(|| anyhow::anyhow!("no {f} in {report}"))
+        })
+        .sum::<anyhow::Result<u64>>()?;
+    assert!(
+        steps <= wall_ms,
+        "{steps} ms of steps in a {wall_ms} ms run: {report}"
     );
 
     assert_eq!(read_api.get_as(counts, None).await?, (200, m1));
@@ -115,4 +140,14 @@ async fn events_posted_to_ingest_are_counted_exactly_once_everywhere() -> anyhow
     );
     assert_eq!(read_api.get_as(counts, None).await?.1["view"], 4);
     Ok(())
+}
+
+/// The fields of a flush's "flush finished" log line.
+fn finished_report(stderr: &[u8]) -> anyhow::Result<Value> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "flush finished")
+        .map(|line| line["fields"].clone())
+        .ok_or_else(|| anyhow::anyhow!("no \"flush finished\" line"))
 }
