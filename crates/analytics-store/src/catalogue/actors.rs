@@ -161,12 +161,8 @@ impl CatalogueStore {
 
     /// The tag a genre name stands for (names compare case-insensitively).
     pub async fn genre_id(&self, genre: &str) -> Result<Option<u64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM tags WHERE name = ? LIMIT 1")
-                .bind(genre)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        let ids = self.genre_ids(&[genre.to_string()]).await?;
+        Ok(ids.first().copied())
     }
 
     pub async fn actors_total(&self) -> Result<i64, StoreError> {
