@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The user agent the pages see: a desktop Chromium's.
+pub const PERSON_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 \
+    (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 /// Where a run's screenshots go: `ANALYTICS_TEST_OUTPUT`, or
 /// `target/test-output` of the workspace.
@@ -65,7 +68,10 @@ impl Browser {
         let profile =
             std::env::temp_dir().join(format!("analytics-chromium-{}", uuid::Uuid::new_v4()));
         // The flags this closed network needs (no background calls home)
-        // and the ones a test needs (media plays without a gesture).
+        // and the ones a test needs (media plays without a gesture). The
+        // page is a person's: headless Chromium names itself HeadlessChrome,
+        // which ingest rightly counts nowhere, so it says what a desktop
+        // Chromium says.
         let args = json!([
             "--headless=new",
             "--no-sandbox",
@@ -77,6 +83,7 @@ impl Browser {
             "--disable-sync",
             "--disable-dev-shm-usage",
             "--autoplay-policy=no-user-gesture-required",
+            format!("--user-agent={PERSON_USER_AGENT}"),
             format!("--user-data-dir={}", profile.display()),
             format!("--window-size={width},{height}"),
         ]);

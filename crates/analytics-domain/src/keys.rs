@@ -195,6 +195,9 @@ impl KeySpace {
     }
 }
 
+/// The label of a [`CounterField::Total`] field.
+const TOTAL_LABEL: &str = "all";
+
 /// One field of a counter hash. Totals, days, weeks, months and years are
 /// all derived from the hour fields, so they can never drift apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -209,6 +212,15 @@ pub enum CounterField {
     /// `~2026-11-21|19|1234`: a register of the site's unique users in a
     /// local hour (kept on the domain's [`EntityType::Site`] key).
     HourRegister { hour: LocalHour, index: u16 },
+    /// `view|2026-11-21`: a count on a local day whose hour is not known.
+    /// Only counters taken over from the system this replaces carry these
+    /// (it counted per day): they count in the totals and every period,
+    /// never in an hour.
+    Day { action: Action, date: NaiveDate },
+    /// `view|all`: a count known only as part of an all-time total (the
+    /// replaced system's total field above the sum of its day fields).
+    /// Counts in the totals alone.
+    Total { action: Action },
 }
 
 impl CounterField {
@@ -230,13 +242,18 @@ impl CounterField {
             CounterField::HourRegister { hour, index } => {
                 format!("~{}|{:02}|{index}", day(&hour.date), hour.hour)
             }
+            CounterField::Day { action, date } => format!("{action}|{}", day(date)),
+            CounterField::Total { action } => format!("{action}|{TOTAL_LABEL}"),
         }
     }
 
     /// Whether the field's value counts events (the waiting sum and the
     /// hot counts add only these).
     pub fn is_count(&self) -> bool {
-        matches!(self, CounterField::Count { .. })
+        matches!(
+            self,
+            CounterField::Count { .. } | CounterField::Day { .. } | CounterField::Total { .. }
+        )
     }
 
     pub fn parse(field: &str) -> Option<Self> {
@@ -277,8 +294,20 @@ impl CounterField {
             None => (false, field),
         };
         let parts: Vec<&str> = rest.split('|').collect();
-        let [name, d, h] = parts[..] else {
-            return None;
+        let (name, d, h) = match parts[..] {
+            [name, d, h] => (name, d, h),
+            [name, TOTAL_LABEL] if !sum => {
+                return Some(CounterField::Total {
+                    action: Action::parse(name)?,
+                })
+            }
+            [name, d] if !sum => {
+                return Some(CounterField::Day {
+                    action: Action::parse(name)?,
+                    date: date(d)?,
+                })
+            }
+            _ => return None,
         };
         let hour = hour(d, h)?;
         if sum {
@@ -379,6 +408,8 @@ mod tests {
             "~2026-11-21|16383",
             "~2026-11-21|07|0",
             "quality_change|2026-01-01|00",
+            "view|2026-02-19",
+            "download|all",
         ] {
             let f = CounterField::parse(good).expect(good);
             assert_eq!(f.encode(), good);
@@ -398,6 +429,11 @@ mod tests {
             "~2026-02-19",
             "~2026-02-19|24|1",
             "~2026-02-19|01|2|3",
+            "view|2026-02-30",
+            "+watch_seconds|2026-02-19",
+            "+watch_seconds|all",
+            "favourite|all",
+            "view|ALL",
         ] {
             assert_eq!(CounterField::parse(bad), None, "{bad}");
         }

@@ -11,6 +11,7 @@ pub mod job_signals;
 pub mod job_summary;
 pub mod keys;
 pub mod measures;
+pub mod opening;
 pub mod privacy;
 pub mod producers;
 pub mod ranking;

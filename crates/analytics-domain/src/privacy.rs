@@ -14,6 +14,9 @@ use crate::time::BucketMode;
 pub struct Provenance {
     pub client_ip: Option<IpAddr>,
     pub user_agent: Option<String>,
+    /// Why the request's events are counted nowhere (`bot`), if they are
+    /// not: their log lines say so.
+    pub filtered: Option<&'static str>,
 }
 
 impl Event {
@@ -37,6 +40,9 @@ impl Event {
         }
         if let Some(ua) = &provenance.user_agent {
             entry.insert("user_agent".into(), bounded_user_agent(ua).into());
+        }
+        if let Some(reason) = provenance.filtered {
+            entry.insert("filtered".into(), reason.into());
         }
         Value::Object(entry).to_string()
     }

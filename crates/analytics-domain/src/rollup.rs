@@ -114,7 +114,9 @@ impl Counts {
     /// Adds a count or sum field (registers are not counts: ignored).
     pub fn add_field(&mut self, field: &CounterField, n: i64) {
         match field {
-            CounterField::Count { action, .. } => self.add(*action, n),
+            CounterField::Count { action, .. }
+            | CounterField::Day { action, .. }
+            | CounterField::Total { action } => self.add(*action, n),
             CounterField::Sum { sum, .. } => self.add_sum(*sum, n),
             CounterField::DayRegister { .. } | CounterField::HourRegister { .. } => {}
         }
@@ -209,6 +211,17 @@ impl RollupDelta {
         };
         let hour = match &field {
             CounterField::Count { hour, .. } | CounterField::Sum { hour, .. } => *hour,
+            CounterField::Total { .. } => {
+                self.totals
+                    .entry(entity.clone())
+                    .or_default()
+                    .add_field(&field, n);
+                return true;
+            }
+            CounterField::Day { date, .. } => {
+                self.add_to_totals_and_periods(entity, &field, *date, n);
+                return true;
+            }
             CounterField::DayRegister { date, index } => {
                 let Some(register) = register(*index, n) else {
                     self.ignored_fields += 1;
@@ -236,23 +249,35 @@ impl RollupDelta {
                 return true;
             }
         };
-        self.totals
-            .entry(entity.clone())
-            .or_default()
-            .add_field(&field, n);
-        for period in Period::ALL {
-            let key = BucketKey {
-                period: PeriodOrd::of(period),
-                entity: entity.clone(),
-                label: period.bucket_of(hour.date),
-            };
-            self.buckets.entry(key).or_default().add_field(&field, n);
-        }
+        self.add_to_totals_and_periods(entity, &field, hour.date, n);
         self.hourly
             .entry(hourly_key(&hour))
             .or_default()
             .add_field(&field, n);
         true
+    }
+
+    /// A count or sum into the entity's totals and its day, week, month
+    /// and year of `date`.
+    fn add_to_totals_and_periods(
+        &mut self,
+        entity: &EntityKey,
+        field: &CounterField,
+        date: NaiveDate,
+        n: i64,
+    ) {
+        self.totals
+            .entry(entity.clone())
+            .or_default()
+            .add_field(field, n);
+        for period in Period::ALL {
+            let key = BucketKey {
+                period: PeriodOrd::of(period),
+                entity: entity.clone(),
+                label: period.bucket_of(date),
+            };
+            self.buckets.entry(key).or_default().add_field(field, n);
+        }
     }
 
     /// Adds another delta into this one (batches applied together).
@@ -337,6 +362,24 @@ mod tests {
             label: label.into(),
         };
         delta.buckets.get(&key).cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn day_and_total_fields_count_without_an_hour() {
+        let mut delta = RollupDelta::default();
+        assert!(delta.add_field(&entity("m"), "view|2027-01-01", 4));
+        assert!(delta.add_field(&entity("m"), "view|all", 3));
+        assert!(delta.add_field(&entity("m"), "download|2026-12-31", 1));
+        assert_eq!(delta.totals[&entity("m")], vd(7, 1));
+        assert_eq!(bucket(&delta, Period::Day, "m", "2027-01-01"), vd(4, 0));
+        assert_eq!(bucket(&delta, Period::Week, "m", "2026-W53"), vd(4, 1));
+        assert_eq!(bucket(&delta, Period::Year, "m", "2027"), vd(4, 0));
+        assert_eq!(bucket(&delta, Period::Year, "m", "2026"), vd(0, 1));
+        // Four periods of two days, no hour and no other bucket.
+        assert!(delta.hourly.is_empty());
+        assert_eq!(delta.buckets.len(), 7);
+        assert!(!delta.add_field(&entity("m"), "view|all", 0));
+        assert_eq!(delta.ignored_fields, 1);
     }
 
     #[test]

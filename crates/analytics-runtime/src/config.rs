@@ -53,6 +53,7 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
             .with_list_parse_key("ingest.trusted_proxies")
             .with_list_parse_key("ingest.cors_allowed_origins")
             .with_list_parse_key("read_api.trusted_proxies")
+            .with_list_parse_key("events.bot_patterns")
             .try_parsing(true),
     );
     for (key, value) in overrides {
@@ -141,6 +142,33 @@ pub struct EventsConfig {
     pub max_lateness_hours: u64,
     pub default_domain: String,
     pub raw_log: bool,
+    /// Whether events whose request comes from a crawler, monitor or
+    /// headless browser (by its user agent) are kept out of every count.
+    pub filter_bots: bool,
+    /// User-agent patterns (regular expressions) added to the bot list.
+    pub bot_patterns: Vec<String>,
+    /// Whether filtered events are kept, flagged, in the raw event log.
+    pub log_filtered: bool,
+}
+
+/// How long data is kept (`flush-worker prune` applies it).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionConfig {
+    /// Days of the raw event log (`analytics_events`); 0 keeps it all.
+    pub raw_log_days: u64,
+    /// Days of job telemetry (`job_events`, block signals).
+    pub telemetry_days: u64,
+    /// Days of the per-day and per-hour rollup documents; 0 keeps them
+    /// (weeks, months, years and totals are always kept).
+    pub rollup_days: u64,
+}
+
+/// [`RetentionConfig`], checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub raw_log_days: Option<u32>,
+    pub telemetry_days: u32,
+    pub rollup_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +184,7 @@ pub struct StoreConfig {
     pub mysql: MySqlConfig,
     pub events: EventsConfig,
     pub domains: BTreeMap<String, DomainConfig>,
+    pub retention: RetentionConfig,
 }
 
 fn positive_ms(key: &str, ms: u64) -> Result<Duration, ConfigError> {
@@ -244,6 +273,32 @@ impl StoreConfig {
                 "mysql.connect_timeout_ms",
                 self.mysql.connect_timeout_ms,
             )?,
+        })
+    }
+
+    pub fn retention(&self) -> Result<Retention, ConfigError> {
+        let r = &self.retention;
+        let days = |key: &str, n: u64, min: u64| -> Result<Option<u32>, ConfigError> {
+            if n == 0 {
+                return Ok(None);
+            }
+            u32::try_from(n)
+                .ok()
+                .filter(|n| (min..=36_500).contains(&u64::from(*n)))
+                .map(Some)
+                .ok_or_else(|| invalid(key, format!("must be 0 (keep) or {min}..36500")))
+        };
+        // The raw log is the durable dedupe of imports and what a rebuild
+        // reads: it must outlive the 48 h of the Redis markers.
+        let raw_log_days = days("retention.raw_log_days", r.raw_log_days, 3)?;
+        let rollup_days = days("retention.rollup_days", r.rollup_days, 3)?;
+        if !(1..=365).contains(&r.telemetry_days) {
+            return Err(invalid("retention.telemetry_days", "must be 1..365"));
+        }
+        Ok(Retention {
+            raw_log_days,
+            telemetry_days: r.telemetry_days as u32,
+            rollup_days,
         })
     }
 

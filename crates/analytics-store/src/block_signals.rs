@@ -85,6 +85,10 @@ fn row_of(d: &Document) -> Option<SignalRow> {
 }
 
 impl BlockSignalStore {
+    pub(crate) fn collection(&self) -> &Collection<Document> {
+        &self.signals
+    }
+
     pub fn new(db: &Database, retention: Duration) -> Self {
         BlockSignalStore {
             signals: db.collection(BLOCK_SIGNALS),

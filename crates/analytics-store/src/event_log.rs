@@ -12,6 +12,11 @@ use crate::error::StoreError;
 /// Rows per statement: 24 columns each stays far below MySQL's 65,535
 /// placeholders.
 const ROWS_PER_INSERT: usize = 500;
+/// The raw event log the reports read.
+pub const LOG_TABLE: &str = "analytics_events";
+/// Events counted nowhere (a bot's), kept with their reason when
+/// `events.log_filtered` is on.
+pub const FILTERED_TABLE: &str = "analytics_events_filtered";
 
 /// One entry of the log as ingest wrote it (the normalised event plus its
 /// provenance).
@@ -41,6 +46,10 @@ pub struct LogEntry {
     pub client_network: Option<String>,
     pub user_agent: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// Why the event was counted nowhere (`bot`); such events go to
+    /// `analytics_events_filtered`, never to the log the reports read.
+    #[serde(default)]
+    pub filtered: Option<String>,
 }
 
 impl LogEntry {
@@ -69,17 +78,27 @@ fn json_text(m: &Option<Map<String, Value>>) -> Option<String> {
 
 impl CatalogueStore {
     /// Inserts log entries; an event already there is skipped (its id is
-    /// unique). Each statement commits on its own, so once this returns
-    /// every entry is durable. Returns the rows inserted.
+    /// unique). Filtered events go to `analytics_events_filtered` with their
+    /// reason. Each statement commits on its own, so once this returns every
+    /// entry is durable. Returns the rows inserted.
     pub async fn insert_events(&self, entries: &[LogEntry]) -> Result<u64, StoreError> {
+        let (filtered, counted): (Vec<&LogEntry>, Vec<&LogEntry>) =
+            entries.iter().partition(|e| e.filtered.is_some());
+        Ok(self.insert_into(LOG_TABLE, &counted).await?
+            + self.insert_into(FILTERED_TABLE, &filtered).await?)
+    }
+
+    async fn insert_into(&self, table: &str, entries: &[&LogEntry]) -> Result<u64, StoreError> {
+        let filtered = table == FILTERED_TABLE;
         let mut inserted = 0;
         for chunk in entries.chunks(ROWS_PER_INSERT) {
-            let mut q = QueryBuilder::<MySql>::new(
-                "INSERT IGNORE INTO analytics_events (event_id, domain, entity_type, entity_id, \
+            let mut q = QueryBuilder::<MySql>::new(format!(
+                "INSERT IGNORE INTO {table} (event_id, domain, entity_type, entity_id, \
                  action, value, occurred_at, local_date, local_hour, user_id, session_id, \
                  position_seconds, duration_seconds, watched_seconds, query, result_count, \
-                 placement, reason, properties, filters, client_network, user_agent, received_at) ",
-            );
+                 placement, reason, properties, filters, client_network, user_agent, received_at{}) ",
+                if filtered { ", filter_reason" } else { "" }
+            ));
             q.push_values(chunk, |mut row, e| {
                 row.push_bind(&e.event_id)
                     .push_bind(&e.domain)
@@ -104,6 +123,9 @@ impl CatalogueStore {
                     .push_bind(&e.client_network)
                     .push_bind(&e.user_agent)
                     .push_bind(naive(&e.received_at));
+                if filtered {
+                    row.push_bind(&e.filtered);
+                }
             });
             inserted += q.build().execute(self.pool()).await?.rows_affected();
         }

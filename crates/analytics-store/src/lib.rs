@@ -10,6 +10,7 @@ pub mod job_events;
 pub mod job_summary;
 pub mod leaderboard;
 pub mod log_reads;
+pub mod retention;
 pub mod rollups;
 
 pub use catalogue::CatalogueStore;

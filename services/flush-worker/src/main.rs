@@ -5,10 +5,12 @@ use std::time::Duration;
 use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
 use analytics_domain::Domain;
 use clap::{Parser, Subcommand};
+use flush_worker::cutover::{self, CutoverOptions};
 use flush_worker::evidence::{self, GenerateOptions, VerifyOptions};
 use flush_worker::fault;
 use flush_worker::flush::{self, FlushOptions};
 use flush_worker::parity::{self, ParityOptions};
+use flush_worker::prune::{self, PruneOptions};
 use flush_worker::settings::{parse_partitions, Settings};
 use flush_worker::stores::Stores;
 use flush_worker::summary_report::{self, SummaryOptions};
@@ -49,6 +51,14 @@ enum Command {
     /// Create the MySQL tables and Mongo indexes (idempotent; a deploy
     /// step: the other jobs never touch the MySQL schema).
     Migrate,
+    /// Take over a live catalogue from the system this replaces: merge its
+    /// duplicate rollup documents, carry the catalogue counts the rollups
+    /// do not hold into the totals as opening balances, drain its unflushed
+    /// Redis counters and honour its dedupe markers. Idempotent.
+    Cutover(CutoverOptions),
+    /// Delete what retention lets go (retention.raw_log_days, rollup_days,
+    /// telemetry_days), a bounded chunk per statement; resumable.
+    Prune(PruneOptions),
     /// Re-rank every top-N leaderboard from the rollups (after a restore or
     /// a manual fix of the rollups; safe while flushes run).
     RebuildLeaderboards,
@@ -110,13 +120,18 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
     let settings: Settings = analytics_runtime::load()?;
     settings.flush.validate()?;
+    settings.cutover.validate()?;
     let stores = Stores::connect(&settings).await?;
     if matches!(cli.command, Command::Migrate) {
         stores.migrate().await?;
         println!("Migrations applied; indexes ensured.");
         return Ok(0);
     }
-    stores.ensure_indexes().await?;
+    // The cut-over merges an old database's duplicates before the indexes
+    // can be built (and a dry run builds nothing).
+    if !matches!(cli.command, Command::Cutover(_)) {
+        stores.ensure_indexes().await?;
+    }
     match cli.command {
         Command::Flush {
             batch_size,
@@ -156,6 +171,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(u8::try_from(parity::report(&artifact, &opts)).unwrap_or(1))
         }
         Command::Migrate => Ok(0),
+        Command::Prune(opts) => {
+            let retention = settings.stores.retention()?;
+            let domains: Vec<Domain> = settings.stores.event_rules()?.domains.into_keys().collect();
+            prune::run(&stores, &retention, &domains, &opts).await
+        }
+        Command::Cutover(opts) => {
+            cutover::run(&stores, &settings.cutover.legacy_keys(), &opts).await
+        }
         Command::RefreshCatalogueIndex => {
             let started = std::time::Instant::now();
             let (actors, pairs) = stores.catalogue.refresh_actor_index().await?;

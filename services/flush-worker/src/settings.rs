@@ -1,6 +1,7 @@
 //! flush-worker's typed configuration.
 
 use analytics_runtime::config::{ConfigError, StoreConfig};
+use analytics_store::hot_counters::LegacyKeys;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -8,13 +9,48 @@ pub struct Settings {
     #[serde(flatten)]
     pub stores: StoreConfig,
     pub flush: FlushConfig,
-    pub telemetry: JobEventRetention,
+    pub cutover: CutoverConfig,
 }
 
-/// The one telemetry setting the jobs need: how long their own job events live.
+/// Where the system this replaces kept its keys in Redis.
 #[derive(Debug, Clone, Deserialize)]
-pub struct JobEventRetention {
-    pub retention_days: u64,
+pub struct CutoverConfig {
+    /// Its `analytics.redis_prefix` (the counter hashes are
+    /// `<prefix>:<domain>:<type>:<id>`).
+    pub legacy_counter_prefix: String,
+    /// Where its flush renamed the hashes it worked on.
+    pub legacy_flushing_prefix: String,
+    /// Its dedupe markers' prefix.
+    pub legacy_marker_prefix: String,
+}
+
+impl CutoverConfig {
+    pub fn legacy_keys(&self) -> LegacyKeys {
+        LegacyKeys {
+            counters: self.legacy_counter_prefix.clone(),
+            flushing: self.legacy_flushing_prefix.clone(),
+            markers: self.legacy_marker_prefix.clone(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("cutover.legacy_counter_prefix", &self.legacy_counter_prefix),
+            (
+                "cutover.legacy_flushing_prefix",
+                &self.legacy_flushing_prefix,
+            ),
+            ("cutover.legacy_marker_prefix", &self.legacy_marker_prefix),
+        ] {
+            if value.trim().is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: "must not be empty (it would match every key)".into(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

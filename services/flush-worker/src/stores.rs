@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use analytics_store::block_signals::BlockSignalStore;
 use analytics_store::{CatalogueStore, HotCounters, JobEventStore, RollupStore};
 
 use crate::settings::Settings;
@@ -12,6 +13,8 @@ pub struct Stores {
     pub catalogue: CatalogueStore,
     /// Where the jobs report their own runs, like any queue job.
     pub jobs: JobEventStore,
+    /// The crawlers' block signals (pruned with the job telemetry).
+    pub signals: BlockSignalStore,
 }
 
 impl Stores {
@@ -20,13 +23,15 @@ impl Stores {
         let counters = HotCounters::new(&s.redis_settings()?, s.key_space()?)?;
         let rollups = RollupStore::connect(&s.mongo_settings()?).await?;
         let catalogue = CatalogueStore::connect(&s.mysql_settings()?).await?;
-        let retention = Duration::from_secs(settings.telemetry.retention_days.max(1) * 86_400);
+        let retention = Duration::from_secs(u64::from(s.retention()?.telemetry_days) * 86_400);
         let jobs = JobEventStore::new(rollups.database(), retention);
+        let signals = BlockSignalStore::new(rollups.database(), retention);
         Ok(Stores {
             counters,
             rollups,
             catalogue,
             jobs,
+            signals,
         })
     }
 

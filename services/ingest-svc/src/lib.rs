@@ -1,6 +1,7 @@
 //! ingest-svc: validates events and counts them in Redis exactly once.
 
 pub mod accept;
+pub mod bots;
 pub mod decode;
 pub mod error;
 pub mod live;
@@ -51,6 +52,10 @@ pub struct AppState {
     pub max_batch_events: usize,
     /// Whether accepted events go to the raw event log.
     pub raw_log: bool,
+    /// Which requests are bots' (their events are counted nowhere), and
+    /// whether those events are kept in the raw log, flagged.
+    pub bots: crate::bots::BotFilter,
+    pub log_filtered: bool,
     pub trusted_proxies: Vec<IpNet>,
     pub retry_after: u64,
     pub metrics: IngestMetrics,
@@ -107,6 +112,8 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
         },
         max_batch_events: cfg.max_batch_events()?,
         raw_log: stores.raw_log(),
+        bots: crate::bots::BotFilter::new(stores.events.filter_bots, &stores.events.bot_patterns)?,
+        log_filtered: stores.events.log_filtered,
         trusted_proxies: cfg.trusted_proxies()?,
         retry_after: cfg.retry_after_seconds,
         metrics,

@@ -13,6 +13,7 @@ pub struct IngestMetrics {
     pub duplicates: Counter,
     pub conflicts: Counter,
     pub rejected: Family<Labels, Counter>,
+    pub filtered: Family<Labels, Counter>,
 }
 
 impl IngestMetrics {
@@ -22,6 +23,7 @@ impl IngestMetrics {
             duplicates: Counter::default(),
             conflicts: Counter::default(),
             rejected: Family::default(),
+            filtered: Family::default(),
         };
         registry.register(
             "analytics_events_accepted",
@@ -43,7 +45,19 @@ impl IngestMetrics {
             "Requests refused before counting, by reason",
             m.rejected.clone(),
         );
+        registry.register(
+            "analytics_events_filtered",
+            "Valid events answered and counted nowhere, by reason (bot: a crawler's, monitor's or headless browser's)",
+            m.filtered.clone(),
+        );
         m
+    }
+
+    /// The filtered-events counter of one reason.
+    pub fn filtered(&self, reason: &'static str) -> Counter {
+        self.filtered
+            .get_or_create(&vec![("reason", reason)])
+            .clone()
     }
 
     /// The refusal counter of one reason.

@@ -140,7 +140,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
     let item_result = json!({"type": "object", "required": ["index", "status"], "properties": {
         "index": {"type": "integer"},
         "event_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["accepted", "duplicate", "conflict", "invalid"]},
+        "status": {"type": "string", "enum": ["accepted", "duplicate", "conflict", "invalid", "filtered"]},
         "message": {"type": "string"},
         "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
     }});
@@ -149,6 +149,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
     "properties": {
         "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
         "conflicts": {"type": "integer"}, "invalid": {"type": "integer"},
+        "filtered": {"type": "integer", "description": "Events of a crawler, monitor or headless browser (by the request's User-Agent): answered, counted nowhere."},
         "results": {"type": "array", "items": item_result}
     }});
     let dry_run = json!({"type": "object", "required": ["valid", "shape", "event"], "properties": {
@@ -163,7 +164,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
             "security": [{}, {"producer": []}],
             "requestBody": {"required": true, "content": bodies(event.clone(), "Event")},
             "responses": responses(
-                &[("202", "Accepted (new, or a duplicate with X-Analytics-Duplicate: true).", accepted.clone())],
+                &[("202", "Accepted (new, a duplicate with X-Analytics-Duplicate: true, or a bot's event with X-Analytics-Filtered: bot, counted nowhere).", accepted.clone())],
                 &single_errors
             )
         }})

@@ -43,10 +43,16 @@ async fn ingest_one(
     state: &AppState,
     counters: &HotCounters,
 ) -> Result<HttpResponse, IngestError> {
-    let prepared = read_one(req, payload, state).await?;
-    let outcome = count(state, counters, &[&prepared]).await?[0];
+    let provenance = provenance(req, state);
+    let prepared = read_one(req, payload, state, &provenance).await?;
     let mut response = HttpResponse::Accepted();
     response.content_type("application/json");
+    if let Some(reason) = provenance.filtered {
+        filter(state, counters, reason, &[&prepared]).await?;
+        response.insert_header((FILTERED_HEADER, reason));
+        return Ok(response.body(ACCEPTED_BODY));
+    }
+    let outcome = count(state, counters, &[&prepared]).await?[0];
     match outcome {
         IngestOutcome::Counted => {}
         IngestOutcome::Duplicate => {
@@ -64,7 +70,7 @@ pub async fn validate(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, IngestError> {
-    let prepared = read_one(&req, payload, &state).await?;
+    let prepared = read_one(&req, payload, &state, &provenance(&req, &state)).await?;
     Ok(HttpResponse::Ok().json(json!({
         "valid": true,
         "shape": prepared.shape.as_str(),
@@ -76,19 +82,14 @@ async fn read_one(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    provenance: &Provenance,
 ) -> Result<Prepared, IngestError> {
     let limits = limits_of(req, state)?;
     let form = BodyForm::of(req)?;
     let body = analytics_runtime::body::read(req, payload, state.body).await?;
     let fields = decode::single(form, &body)?;
-    prepare(
-        &state.rules,
-        limits,
-        fields,
-        chrono::Utc::now(),
-        &provenance(req, state),
-    )
-    .map_err(IngestError::Validation)
+    prepare(&state.rules, limits, fields, chrono::Utc::now(), provenance)
+        .map_err(IngestError::Validation)
 }
 
 /// POST /api/v1/analytics/events/batch: up to `ingest.max_batch_events`
@@ -114,6 +115,8 @@ enum ItemStatus {
     Duplicate,
     Conflict,
     Invalid,
+    /// A bot's event: answered, counted nowhere.
+    Filtered,
 }
 
 impl ItemStatus {
@@ -123,6 +126,7 @@ impl ItemStatus {
             ItemStatus::Duplicate => "duplicate",
             ItemStatus::Conflict => "conflict",
             ItemStatus::Invalid => "invalid",
+            ItemStatus::Filtered => "filtered",
         }
     }
 }
@@ -158,11 +162,14 @@ async fn ingest_batch(
     let valid: Vec<&Prepared> = checked.iter().filter_map(|c| c.as_ref().ok()).collect();
     let outcomes = if valid.is_empty() {
         Vec::new()
+    } else if let Some(reason) = provenance.filtered {
+        filter(state, counters, reason, &valid).await?;
+        Vec::new()
     } else {
         count(state, counters, &valid).await?
     };
     let mut outcomes = outcomes.into_iter();
-    let mut tally = [0u64; 4];
+    let mut tally = [0u64; 5];
     let results: Vec<Value> = checked
         .iter()
         .enumerate()
@@ -170,6 +177,10 @@ async fn ingest_batch(
             let mut r = Map::new();
             r.insert("index".into(), index.into());
             let status = match item {
+                Ok(p) if provenance.filtered.is_some() => {
+                    r.insert("event_id".into(), p.event.event_id.as_str().into());
+                    ItemStatus::Filtered
+                }
                 Ok(p) => {
                     r.insert("event_id".into(), p.event.event_id.as_str().into());
                     match outcomes.next() {
@@ -193,13 +204,46 @@ async fn ingest_batch(
             Value::Object(r)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
+    let mut response = HttpResponse::Ok();
+    if let Some(reason) = provenance.filtered {
+        response.insert_header((FILTERED_HEADER, reason));
+    }
+    Ok(response.json(json!({
         "accepted": tally[0],
         "duplicates": tally[1],
         "conflicts": tally[2],
         "invalid": tally[3],
+        "filtered": tally[4],
         "results": results,
     })))
+}
+
+/// Says that a request's events were filtered, and why (`bot`).
+const FILTERED_HEADER: &str = "X-Analytics-Filtered";
+
+/// A bot's valid events: counted nowhere; with `events.log_filtered`, kept
+/// in the raw log flagged with `reason` (their lines carry it).
+async fn filter(
+    state: &AppState,
+    counters: &HotCounters,
+    reason: &'static str,
+    prepared: &[&Prepared],
+) -> Result<(), IngestError> {
+    if state.log_filtered {
+        let lines: Vec<(&str, &str)> = prepared
+            .iter()
+            .map(|p| (p.event.event_id.as_str(), p.log_entry.as_str()))
+            .collect();
+        counters
+            .log_filtered(&lines)
+            .await
+            .map_err(|source| IngestError::Store {
+                retry_after: state.retry_after,
+                source,
+            })?;
+    }
+    state.metrics.filtered(reason).inc_by(prepared.len() as u64);
+    Ok(())
 }
 
 /// Counts prepared events (one pipelined round trip) and the metrics of
@@ -259,20 +303,30 @@ fn limits_of<'a>(req: &HttpRequest, state: &'a AppState) -> Result<&'a ValueLimi
     Ok(&state.producer_limits)
 }
 
+/// Where the request came from, and whether its events are a bot's. A
+/// request with a bearer token is a server-side producer's: its user agent
+/// is the server's own, never the visitor's, so it is not filtered.
 fn provenance(req: &HttpRequest, state: &AppState) -> Provenance {
     let forwarded = req
         .headers()
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok());
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let anonymous = bearer_token(
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .is_none();
     Provenance {
         client_ip: req.peer_addr().map(|peer| {
             analytics_runtime::client_ip::client_ip(peer.ip(), forwarded, &state.trusted_proxies)
         }),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        user_agent: user_agent.map(str::to_string),
+        filtered: (anonymous && state.bots.is_bot(user_agent)).then_some(crate::bots::BOT),
     }
 }
 

@@ -156,7 +156,7 @@ pub async fn recommendations(
     q: web::Query<Query>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let report = Report::of(&req, &q, &state, 7)?;
+    let report = Report::of_raw_log(&req, &q, &state, 7)?;
     let by = params::choice(
         &q,
         "by",

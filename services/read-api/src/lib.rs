@@ -67,6 +67,9 @@ pub struct AppState {
     /// TTL only: the catalogue changes without a flush).
     pub catalogue_reports: ReportCache,
     pub live: Arc<LiveHub>,
+    /// Days the raw event log keeps (`retention.raw_log_days`; `None` all):
+    /// the reports read from it refuse older ranges.
+    pub raw_log_days: Option<u32>,
 }
 
 impl AppState {
@@ -153,6 +156,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         reports,
         catalogue_reports: ReportCache::new(cfg.snapshot_cache_ttl(), REPORT_CACHE_ENTRIES),
         live,
+        raw_log_days: stores.retention()?.raw_log_days,
     });
     let meta = ServiceMeta { registry, openapi };
     let options = ServeOptions {

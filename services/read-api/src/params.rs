@@ -240,6 +240,37 @@ pub fn day_range(
     Ok(range)
 }
 
+/// Refuses a range that starts before the first local day the raw event
+/// log still holds (`retention.raw_log_days`; `None` keeps it all), naming
+/// the parameter that set the start: `days`, or the range's first end.
+pub fn within_raw_log(
+    q: &Query,
+    range: &DayRange,
+    from_name: &'static str,
+    today: NaiveDate,
+    keep_days: Option<u32>,
+) -> Result<(), ReadApiError> {
+    let Some(days) = keep_days else {
+        return Ok(());
+    };
+    let first = today - chrono::Duration::days(i64::from(days) - 1);
+    if range.from >= first {
+        return Ok(());
+    }
+    let name = if q.contains_key(from_name) {
+        from_name
+    } else {
+        "days"
+    };
+    Err(ReadApiError::invalid(
+        name,
+        format!(
+            "The raw event log keeps {days} days (retention.raw_log_days): \
+             the range must start on or after {first}."
+        ),
+    ))
+}
+
 /// One of a closed set of names (`default` when absent).
 pub fn choice<T: Copy>(
     q: &Query,

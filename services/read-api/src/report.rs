@@ -45,6 +45,20 @@ impl Report {
         })
     }
 
+    /// [`Report::of`] for a report read from the raw event log: a range
+    /// older than the log keeps is refused with a 422 that says so.
+    pub fn of_raw_log(
+        req: &HttpRequest,
+        q: &Query,
+        state: &AppState,
+        default_days: i64,
+    ) -> Result<Self, ReadApiError> {
+        let report = Report::of(req, q, state, default_days)?;
+        let today = state.today(&report.domain);
+        params::within_raw_log(q, &report.range, "from", today, state.raw_log_days)?;
+        Ok(report)
+    }
+
     /// The fields every report body starts with.
     pub fn head(&self) -> Map<String, Value> {
         let mut head = Map::new();

@@ -246,7 +246,9 @@ pub async fn user_stats(
 ) -> Result<HttpResponse, ReadApiError> {
     let domain = params::domain(&q, &state.rules)?;
     let user_id = params::user_id(&path)?;
-    let range = params::day_range(&q, ("from", "to"), state.today(&domain), 30)?;
+    let today = state.today(&domain);
+    let range = params::day_range(&q, ("from", "to"), today, 30)?;
+    params::within_raw_log(&q, &range, "from", today, state.raw_log_days)?;
     let rows = state
         .catalogue
         .user_playback(domain.as_str(), &user_id, range.log_days())

@@ -22,6 +22,7 @@ use analytics_store::block_signals::BlockSignalStore;
 use analytics_store::{HotCounters, JobEventStore, RollupStore, StoreError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::error::TelemetryError;
@@ -56,14 +57,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let cfg = &settings.telemetry;
     let addr = cfg.validate()?;
     let rollups = RollupStore::connect(&settings.stores.mongo_settings()?).await?;
-    let events = JobEventStore::new(
-        rollups.database(),
-        Duration::from_secs(cfg.retention_days * 86_400),
-    );
-    let signals = BlockSignalStore::new(
-        rollups.database(),
-        Duration::from_secs(cfg.retention_days * 86_400),
-    );
+    let retention =
+        Duration::from_secs(u64::from(settings.stores.retention()?.telemetry_days) * 86_400);
+    let events = JobEventStore::new(rollups.database(), retention);
+    let signals = BlockSignalStore::new(rollups.database(), retention);
     if let Err(e) = events.ensure_indexes().await {
         // Not fatal: the service starts and reports not ready until Mongo answers.
         tracing::warn!(error = %e, "job_events indexes not ensured yet");
@@ -78,6 +75,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         "Job telemetry events stored, by event type",
         recorded.clone(),
     );
+    let unimported = Gauge::default();
+    registry.register(
+        "analytics_catalogue_films_unimported",
+        "Films whose catalogue counts the flush keeps (not lowered) until flush-worker cutover imports them",
+        unimported.clone(),
+    );
+    tokio::spawn(refresh_unimported(rollups.clone(), unimported));
     let counters = HotCounters::new(
         &settings.stores.redis_settings()?,
         settings.stores.key_space()?,
@@ -123,6 +127,21 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             )
             .service(get("/ready").route(web::get().to(routes::ready)));
     })?)
+}
+
+/// How often the unimported-films gauge is read from Mongo.
+const UNIMPORTED_REFRESH: Duration = Duration::from_secs(15);
+
+/// Keeps the gauge current between scrapes (an unreadable Mongo leaves the
+/// last reading; `/pipeline` says that Mongo did not answer).
+async fn refresh_unimported(rollups: RollupStore, gauge: Gauge) {
+    let mut tick = tokio::time::interval(UNIMPORTED_REFRESH);
+    loop {
+        tick.tick().await;
+        if let Ok(n) = rollups.unimported_count().await {
+            gauge.set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
 }
 
 /// The operator page's own files.

@@ -22,7 +22,10 @@ pub struct TelemetryConfig {
     pub bind: String,
     pub producer_token: Token,
     pub operator_token: Token,
-    pub retention_days: u64,
+    /// Moved to `retention.telemetry_days`; a configuration that still
+    /// sets it is refused, so it is never silently ignored.
+    #[serde(default)]
+    pub retention_days: Option<u64>,
     pub body_limit_bytes: usize,
     pub body_timeout_seconds: u64,
     pub retry_after_seconds: u64,
@@ -57,8 +60,11 @@ impl TelemetryConfig {
         if !(1..=300).contains(&self.body_timeout_seconds) {
             return Err(invalid("telemetry.body_timeout_seconds", "must be 1..300"));
         }
-        if !(1..=365).contains(&self.retention_days) {
-            return Err(invalid("telemetry.retention_days", "must be 1..365"));
+        if self.retention_days.is_some() {
+            return Err(invalid(
+                "telemetry.retention_days",
+                "moved to retention.telemetry_days (ANALYTICS__RETENTION__TELEMETRY_DAYS)",
+            ));
         }
         let defaults = self.default_thresholds();
         for (key, t) in std::iter::once(("telemetry.rate_*_per_second".to_string(), defaults))

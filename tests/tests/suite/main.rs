@@ -5,7 +5,9 @@
 mod actor_analytics;
 mod admin_dashboard;
 mod admin_snapshot;
+mod bots;
 mod crawler_signals;
+mod cutover;
 mod end_to_end;
 mod events_v2;
 mod evidence_reports;
@@ -23,6 +25,7 @@ mod parity_check;
 mod producer_example;
 mod read_api;
 mod redis_outage;
+mod retention;
 mod sdk_in_browser;
 mod service_lifecycle;
 mod telemetry_summary;

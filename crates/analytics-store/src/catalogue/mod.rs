@@ -111,14 +111,43 @@ impl CatalogueStore {
     /// last, so concurrent flushers can never leave an older total behind.
     pub async fn lock_movies(&self, ids: &[String]) -> Result<ReplicaSync, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut present = Vec::new();
+        let mut rows = Vec::new();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = jav_rows_in("uuid", chunk, " ORDER BY uuid FOR UPDATE");
+            let mut q = jav_rows_in(LOCKED_COUNTERS, chunk, " ORDER BY uuid FOR UPDATE");
             for row in q.build().fetch_all(&mut *tx).await? {
-                present.push(row.try_get::<String, _>(0)?);
+                rows.push(locked_of(&row)?);
             }
         }
-        Ok(ReplicaSync { tx, present })
+        Ok(ReplicaSync::new(tx, rows))
+    }
+
+    /// Locks the next `limit` catalogue movies after `after` in uuid order
+    /// (the cut-over's page), as [`Self::lock_movies`] does.
+    pub async fn lock_movie_page(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<ReplicaSync, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {LOCKED_COUNTERS} FROM jav WHERE uuid > ? ORDER BY uuid LIMIT ? FOR UPDATE"
+        ))
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(locked_of)
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(ReplicaSync::new(tx, rows))
+    }
+
+    /// Catalogue movies (the cut-over's progress line).
+    pub async fn movie_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jav")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The legacy parity sample: the top `limit` movies by views, with a
@@ -202,16 +231,42 @@ fn movie_of(row: &sqlx::mysql::MySqlRow) -> Result<MovieCounters, StoreError> {
     })
 }
 
+/// The columns [`locked_of`] reads from a locked row.
+const LOCKED_COUNTERS: &str =
+    "uuid, CAST(COALESCE(views, 0) AS SIGNED), CAST(COALESCE(downloads, 0) AS SIGNED)";
+
+fn locked_of(row: &sqlx::mysql::MySqlRow) -> Result<(String, i64, i64), StoreError> {
+    Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+}
+
 /// Locked catalogue rows waiting for their absolute replica values.
 pub struct ReplicaSync {
     tx: Transaction<'static, MySql>,
     present: Vec<String>,
+    /// `uuid → (views, downloads)` as the rows held them when locked.
+    current: std::collections::HashMap<String, (i64, i64)>,
 }
 
 impl ReplicaSync {
-    /// The locked movies that exist in the catalogue (others are ignored).
+    fn new(tx: Transaction<'static, MySql>, rows: Vec<(String, i64, i64)>) -> Self {
+        let present = rows.iter().map(|(id, _, _)| id.clone()).collect();
+        let current = rows.into_iter().map(|(id, v, d)| (id, (v, d))).collect();
+        ReplicaSync {
+            tx,
+            present,
+            current,
+        }
+    }
+
+    /// The locked movies that exist in the catalogue (others are ignored),
+    /// in uuid order.
     pub fn present(&self) -> &[String] {
         &self.present
+    }
+
+    /// A locked movie's `(views, downloads)` as the catalogue holds them.
+    pub fn current(&self, uuid: &str) -> Option<(i64, i64)> {
+        self.current.get(uuid).copied()
     }
 
     /// Sets `views`/`downloads` to absolute values (idempotent) and commits.

@@ -67,6 +67,30 @@ impl HotCounters {
             .collect())
     }
 
+    /// Appends events counted nowhere (a bot's) to their partitions' logs,
+    /// one entry per partition, as ingest's script appends counted ones: the
+    /// flush copies them to the filtered table by the reason in each line.
+    /// `events`: `(event_id, log line)`.
+    pub async fn log_filtered(&self, events: &[(&str, &str)]) -> Result<(), StoreError> {
+        let mut by_partition: std::collections::BTreeMap<u16, Vec<&str>> = Default::default();
+        for (id, line) in events {
+            by_partition
+                .entry(self.keys.partition_of(id))
+                .or_default()
+                .push(line);
+        }
+        let mut pipe = redis::pipe();
+        for (p, lines) in &by_partition {
+            pipe.cmd("XADD")
+                .arg(self.keys.log(*p))
+                .arg("*")
+                .arg("e")
+                .arg(lines.join("\n"))
+                .ignore();
+        }
+        self.run(async |c| pipe.query_async::<()>(c).await).await
+    }
+
     /// Deletes copied entries; `LeaseLost` if another run holds the
     /// partition now.
     pub async fn trim_log(&self, p: u16, run_id: &str, ids: &[String]) -> Result<u64, StoreError> {

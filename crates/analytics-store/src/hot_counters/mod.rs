@@ -8,6 +8,7 @@ mod event_log;
 mod flush;
 mod generation;
 mod ingest;
+mod legacy;
 mod live;
 mod reads;
 pub mod scripts;
@@ -26,6 +27,9 @@ use scripts::Scripts;
 pub use event_log::LogRecord;
 pub use flush::{count_units, CounterHash};
 pub use ingest::IngestItem;
+pub use legacy::{
+    parse_legacy_counter, Drained, LegacyCounter, LegacyKeys, MarkersCopied, LEGACY_MARKER,
+};
 pub use live::LiveWindow;
 pub use reads::{PartitionBacklog, PendingCounts};
 pub use scripts::{Batch, Claim, IngestOutcome};

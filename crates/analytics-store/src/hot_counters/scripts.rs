@@ -14,6 +14,7 @@ pub(crate) struct Scripts {
     pub renew_lease: Script,
     pub release_lease: Script,
     pub trim_log: Script,
+    pub drain_legacy: Script,
 }
 
 impl Scripts {
@@ -25,6 +26,7 @@ impl Scripts {
             renew_lease: Script::new(include_str!("lua/renew_lease.lua")),
             release_lease: Script::new(include_str!("lua/release_lease.lua")),
             trim_log: Script::new(include_str!("lua/trim_log.lua")),
+            drain_legacy: Script::new(DRAIN_LEGACY),
         }
     }
 }
@@ -33,6 +35,7 @@ impl Scripts {
 pub const INGEST: &str = include_str!("lua/ingest.lua");
 const CLAIM: &str = include_str!("lua/claim.lua");
 const FINISH: &str = include_str!("lua/finish.lua");
+const DRAIN_LEGACY: &str = include_str!("lua/drain_legacy.lua");
 
 pub(crate) fn unexpected(script: &str, reply: impl std::fmt::Debug) -> StoreError {
     StoreError::Protocol {
@@ -138,7 +141,7 @@ mod tests {
 
     #[test]
     fn every_script_names_its_keys_and_arguments() {
-        for source in [INGEST, CLAIM, FINISH] {
+        for source in [INGEST, CLAIM, FINISH, DRAIN_LEGACY] {
             assert!(source.contains("-- KEYS[1]") && source.contains("-- Reply:"));
         }
     }

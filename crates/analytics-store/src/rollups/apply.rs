@@ -28,11 +28,13 @@ pub struct BatchDelta<'a> {
 }
 
 /// What applying a round did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     pub applied_batches: usize,
     /// Batches the ledger already had (a resumed run): skipped.
     pub already_applied: usize,
+    /// Their ids: what they hold was added to the rollups by an earlier run.
+    pub already_applied_ids: Vec<String>,
     /// Rollup documents upserted.
     pub documents: usize,
 }
@@ -133,6 +135,7 @@ impl RollupStore {
         let mut report = ApplyReport {
             applied_batches: fresh.len(),
             already_applied: batches.len() - fresh.len(),
+            already_applied_ids: known.into_iter().collect(),
             documents: 0,
         };
         if fresh.is_empty() {

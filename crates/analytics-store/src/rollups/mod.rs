@@ -3,6 +3,8 @@
 //! every batch count once, and the run log.
 
 mod apply;
+mod cutover;
+mod duplicates;
 mod queries;
 mod ranges;
 mod replica_backlog;
@@ -23,6 +25,10 @@ use crate::error::StoreError;
 use crate::leaderboard::Leaderboards;
 
 pub use apply::{ApplyReport, BatchDelta, OpenApply};
+pub use cutover::{
+    CutoverRecord, Opening, Unimported, CUTOVER_PENDING, CUTOVER_RUNS, OPENING_BALANCE,
+};
+pub use duplicates::{merge_documents, DuplicateReport};
 pub use ranges::{registers_of, RangeFigures, Registers, SiteHour};
 pub use replica_backlog::{DeferredReplica, REPLICA_BACKLOG};
 pub use runs::FlushRunRecord;

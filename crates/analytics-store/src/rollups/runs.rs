@@ -22,6 +22,9 @@ pub struct FlushRunRecord {
     pub ignored_fields: u64,
     /// Movies whose catalogue replicas wait for MySQL to come back.
     pub replicas_deferred: u64,
+    /// Movies whose catalogue counts were kept because the rollups do not
+    /// hold them (the cut-over has not imported them).
+    pub replicas_kept: u64,
     /// Raw-log entries copied to MySQL, and whether MySQL was out (the
     /// rest of the log waits in Redis).
     pub log_entries: u64,
@@ -40,6 +43,7 @@ impl RollupStore {
             "errors": run.errors as i64,
             "ignored_fields": run.ignored_fields as i64,
             "replicas_deferred": run.replicas_deferred as i64,
+            "replicas_kept": run.replicas_kept as i64,
             "log_entries": run.log_entries as i64,
             "log_deferred": run.log_deferred,
             "status": if run.errors == 0 { "success" } else { "failed" },

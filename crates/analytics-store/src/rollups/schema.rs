@@ -8,7 +8,8 @@ use mongodb::bson::{doc, Document};
 use mongodb::options::IndexOptions;
 use mongodb::IndexModel;
 
-use super::{period_collection, RollupStore, HOURLY, LEDGER, RUNS, TOTALS};
+use super::duplicates::unique_keys;
+use super::{period_collection, RollupStore, HOURLY, LEDGER, RUNS};
 use crate::error::StoreError;
 
 /// The hourly collection's unique index before hours were split into
@@ -20,25 +21,21 @@ impl RollupStore {
     /// Idempotent; `migrate` runs it.
     pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
         let unique = || IndexOptions::builder().unique(true).build();
-        let entity = doc! {"domain": 1, "entity_type": 1, "entity_id": 1};
-        let mut specs: Vec<(&str, Vec<IndexModel>)> = vec![(
-            TOTALS,
-            vec![IndexModel::builder()
-                .keys(entity.clone())
-                .options(unique())
-                .build()],
-        )];
-        for period in Period::ALL {
-            let mut key = entity.clone();
-            key.insert(period.field(), 1);
-            specs.push((
-                period_collection(period),
-                vec![
-                    IndexModel::builder().keys(key).options(unique()).build(),
-                    bucket_index(period),
-                ],
-            ));
-        }
+        // A database taken over from the replaced system may hold several
+        // documents of one key; they are merged before the key is unique.
+        self.merge_duplicate_rollups(false).await?;
+        let mut specs: Vec<(&str, Vec<IndexModel>)> = unique_keys()
+            .into_iter()
+            .map(|(collection, fields)| {
+                let keys: Document = fields.iter().map(|f| (f.to_string(), 1.into())).collect();
+                let mut models = vec![IndexModel::builder().keys(keys).options(unique()).build()];
+                let period = Period::ALL
+                    .into_iter()
+                    .find(|p| period_collection(*p) == collection);
+                models.extend(period.map(bucket_index));
+                (collection, models)
+            })
+            .collect();
         self.drop_unslotted_hourly_index().await?;
         specs.push((
             HOURLY,

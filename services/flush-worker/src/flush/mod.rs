@@ -56,6 +56,9 @@ pub struct FlushReport {
     pub replicas_updated: u64,
     /// Movies whose replicas wait for MySQL (it was out).
     pub replicas_deferred: u64,
+    /// Movies whose catalogue counts were above what the product wrote:
+    /// kept, not lowered, until `flush-worker cutover` imports them.
+    pub replicas_kept: u64,
     /// Partitions another flusher held; the next run takes them.
     pub skipped_partitions: u64,
     /// Transactions run again after a conflict.
@@ -163,6 +166,7 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
         errors: report.errors,
         ignored_fields: report.ignored_fields,
         replicas_deferred: report.replicas_deferred,
+        replicas_kept: report.replicas_kept,
         log_entries: report.log_entries,
         log_deferred: report.log_deferred,
     };
@@ -185,6 +189,7 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
         documents = report.documents,
         replicas_updated = report.replicas_updated,
         replicas_deferred = report.replicas_deferred,
+        replicas_kept = report.replicas_kept,
         skipped_partitions = report.skipped_partitions,
         transaction_retries = report.transaction_retries,
         out_of_time = report.out_of_time,

@@ -2,17 +2,16 @@
 //! in one transaction, then the movies' replicas are written, then the
 //! batches are deleted.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use analytics_domain::rollup::RollupDelta;
-use analytics_domain::EntityType;
+use analytics_domain::{Action, EntityType};
 use analytics_store::hot_counters::{count_units, Batch, CounterHash};
 use analytics_store::rollups::{ApplyReport, BatchDelta};
 use analytics_store::StoreError;
 use futures_util::future::try_join_all;
 
-use super::replicas::{ReplicaWriter, CATALOGUE_DOMAIN};
+use super::replicas::{ReplicaWriter, RoundMovies, CATALOGUE_DOMAIN};
 use super::{elapsed_ms, FlushOptions, FlushReport};
 use crate::fault::{self, FaultPoint};
 use crate::stores::Stores;
@@ -47,19 +46,24 @@ pub(super) async fn flush(
     fault::trip(opts.fault, FaultPoint::AfterMongo);
     let writing_replicas = Instant::now();
 
-    let movies: BTreeSet<&str> = deltas
-        .iter()
-        .flat_map(|(_, d)| d.totals.keys())
-        .filter(|e| e.domain.as_str() == CATALOGUE_DOMAIN && e.entity_type == EntityType::Movie)
-        .map(|e| e.entity_id.as_str())
-        .collect();
-    replicas
-        .write(
-            stores,
-            movies.into_iter().map(String::from).collect(),
-            report,
-        )
-        .await?;
+    // The replicas' guard needs what this round added to each movie's
+    // totals: nothing for a batch an earlier run applied.
+    let mut movies = RoundMovies::new();
+    for (batch, (_, delta)) in batches.iter().zip(&deltas) {
+        let added_now = !applied.already_applied_ids.contains(&batch.id);
+        for (entity, counts) in &delta.totals {
+            if entity.domain.as_str() != CATALOGUE_DOMAIN || entity.entity_type != EntityType::Movie
+            {
+                continue;
+            }
+            let added = movies.entry(entity.entity_id.clone()).or_default();
+            if added_now {
+                added.views += counts.get(Action::View);
+                added.downloads += counts.get(Action::Download);
+            }
+        }
+    }
+    replicas.write(stores, movies, report).await?;
     fault::trip(opts.fault, FaultPoint::AfterMysql);
     report.replica_ms += elapsed_ms(writing_replicas);
     let finishing = Instant::now();

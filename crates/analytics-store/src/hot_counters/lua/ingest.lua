@@ -26,7 +26,7 @@
 --   r, then r pairs (field, rank) raised on the counter hash (registers)
 --   s, then s pairs (field, rank) raised on the site hash
 -- Reply: one integer per event: 0 counted, 1 duplicate (same
--- fingerprint), 2 conflict (the id was used by another event; nothing
+-- fingerprint, or a marker copied from the replaced system), 2 conflict (the id was used by another event; nothing
 -- counted).
 local dirty, waiting, log = KEYS[1], KEYS[2], KEYS[3]
 local ttl, logging = ARGV[1], ARGV[2] == '1'
@@ -71,10 +71,15 @@ while a <= #ARGV do
     logged[#logged + 1] = entry
     added = added + units
     replies[#replies + 1] = 0
-  elseif redis.call('GET', marker) == fingerprint then
-    replies[#replies + 1] = 1
   else
-    replies[#replies + 1] = 2
+    -- A marker copied from the replaced system holds 'legacy': its dedupe
+    -- was by id alone, so any event under it is a retry.
+    local held = redis.call('GET', marker)
+    if held == fingerprint or held == 'legacy' then
+      replies[#replies + 1] = 1
+    else
+      replies[#replies + 1] = 2
+    end
   end
   a, k = next_event, k + 3
 end

@@ -1,0 +1,272 @@
+//! What the replaced system left in Redis at the switch: its counter hashes
+//! (`anl:counters:<domain>:<type>:<id>`, and `anl:flushing:…:<rand>` where one
+//! of its flushes stopped) and its 48 h dedupe markers (`anl:evt:<id>`); the
+//! prefixes are [`LegacyKeys`], its defaults those names. The
+//! cut-over drains the hashes into the hot counters (the next flush counts
+//! them) and copies each marker, with its remaining lifetime, to the marker
+//! our ingest checks, so an event retried across the switch is a duplicate.
+
+use std::time::Duration;
+
+use analytics_domain::{Action, Domain, EntityKey, EntityType, KeySpace};
+use deadpool_redis::redis;
+
+use super::{HotCounters, DEDUPE_TTL_SECS};
+use crate::error::StoreError;
+
+/// Where the replaced system kept its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyKeys {
+    /// Its counter hashes are `<counters>:<domain>:<type>:<id>`.
+    pub counters: String,
+    /// Where its flush renamed a hash it was working on:
+    /// `<flushing><domain>:<type>:<id>:<rand>`.
+    pub flushing: String,
+    /// Its dedupe markers are `<markers><event_id>` (the prefix was fixed
+    /// there; it ignored its own prefix setting).
+    pub markers: String,
+}
+
+impl Default for LegacyKeys {
+    fn default() -> Self {
+        LegacyKeys {
+            counters: "anl:counters".into(),
+            flushing: "anl:flushing:".into(),
+            markers: "anl:evt:".into(),
+        }
+    }
+}
+/// The value of a marker copied from the replaced system. Ingest takes any
+/// event under such a marker for a duplicate: that system's dedupe was by
+/// id alone. (A fingerprint is 16 hex digits, never this.)
+pub const LEGACY_MARKER: &str = "legacy";
+/// Keys asked for per SCAN step.
+const SCAN_COUNT: usize = 1000;
+
+/// One old counter hash: its key and the entity it counts, if the key names
+/// one (a key that does not is left where it is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyCounter {
+    pub key: String,
+    pub entity: Option<EntityKey>,
+}
+
+/// What draining one old hash moved (or would move, in a dry run).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Counts added to the hot counters.
+    pub units: i64,
+    /// Fields that were not counts of a known action: dropped.
+    pub left_out: u64,
+    pub fields: u64,
+}
+
+/// What copying one page of old markers did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MarkersCopied {
+    pub seen: u64,
+    /// Copied now (the rest were copied before, or expired meanwhile).
+    pub copied: u64,
+}
+
+/// The entity of an old counter key: `<counters>:<domain>:<type>:<id>`, or
+/// `<flushing><domain>:<type>:<id>:<rand>`. The id may hold ':'.
+pub fn parse_legacy_counter(legacy: &LegacyKeys, key: &str) -> Option<EntityKey> {
+    let rest = match key.strip_prefix(legacy.flushing.as_str()) {
+        Some(rest) => rest.rsplit_once(':')?.0,
+        None => key
+            .strip_prefix(legacy.counters.as_str())?
+            .strip_prefix(':')?,
+    };
+    let mut parts = rest.splitn(3, ':');
+    let domain = Domain::new(parts.next()?).ok()?;
+    let entity_type = EntityType::parse_from_producer(parts.next()?)?;
+    let entity_id = parts.next().filter(|id| !id.trim().is_empty())?;
+    Some(EntityKey {
+        domain,
+        entity_type,
+        entity_id: entity_id.to_string(),
+    })
+}
+
+impl HotCounters {
+    /// One SCAN step over the old counter hashes (both patterns in turn:
+    /// `pattern` 0 is the counter hashes, 1 the flushing keys). Returns the
+    /// next cursor (0 when the pattern is done).
+    pub async fn scan_legacy_counters(
+        &self,
+        legacy: &LegacyKeys,
+        pattern: u8,
+        cursor: u64,
+    ) -> Result<(u64, Vec<LegacyCounter>), StoreError> {
+        let glob = if pattern == 0 {
+            format!("{}:*", glob_escape(&legacy.counters))
+        } else {
+            format!("{}*", glob_escape(&legacy.flushing))
+        };
+        let (next, keys) = self.scan(&glob, cursor).await?;
+        let counters = keys
+            .into_iter()
+            .map(|key| LegacyCounter {
+                entity: parse_legacy_counter(legacy, &key),
+                key,
+            })
+            .collect();
+        Ok((next, counters))
+    }
+
+    /// Moves one old hash into the entity's hot counter on a partition
+    /// chosen by its key (any partition will do: a flush sums them), or
+    /// with `dry_run` only says what would move.
+    pub async fn drain_legacy_counter(
+        &self,
+        key: &str,
+        entity: &EntityKey,
+        dry_run: bool,
+    ) -> Result<Drained, StoreError> {
+        let p = self.keys.partition_of(key);
+        let mut invocation = self.scripts.drain_legacy.prepare_invoke();
+        invocation
+            .key(key)
+            .key(self.keys.counter(p, entity))
+            .key(self.keys.dirty(p))
+            .key(self.keys.waiting(p))
+            .arg(KeySpace::entity_order(entity))
+            .arg(if dry_run { "1" } else { "0" });
+        for action in Action::V1 {
+            invocation.arg(action.as_str());
+        }
+        let (units, left_out, fields): (i64, u64, u64) =
+            self.run(async |c| invocation.invoke_async(c).await).await?;
+        Ok(Drained {
+            units,
+            left_out,
+            fields,
+        })
+    }
+
+    /// One SCAN step over the old markers, each copied (`SET … NX`, with
+    /// its remaining lifetime; one without a lifetime gets the full dedupe
+    /// window) unless `dry_run`. Returns the next cursor.
+    pub async fn copy_legacy_markers(
+        &self,
+        legacy: &LegacyKeys,
+        cursor: u64,
+        dry_run: bool,
+    ) -> Result<(u64, MarkersCopied), StoreError> {
+        let glob = format!("{}*", glob_escape(&legacy.markers));
+        let (next, keys) = self.scan(&glob, cursor).await?;
+        let mut copied = MarkersCopied {
+            seen: keys.len() as u64,
+            copied: 0,
+        };
+        if keys.is_empty() || dry_run {
+            return Ok((next, copied));
+        }
+        let mut ttls = redis::pipe();
+        for key in &keys {
+            ttls.pttl(key);
+        }
+        let ttls: Vec<i64> = self.run(async |c| ttls.query_async(c).await).await?;
+        let mut sets = redis::pipe();
+        let mut sent = 0;
+        for (key, ttl) in keys.iter().zip(ttls) {
+            let ttl = match ttl {
+                // -2: gone since the scan; nothing left to honour.
+                -2 => continue,
+                // -1: the replaced system's oldest version could leave a
+                // marker without a lifetime.
+                -1 => Duration::from_secs(DEDUPE_TTL_SECS),
+                ms => Duration::from_millis(u64::try_from(ms).unwrap_or(1).max(1)),
+            };
+            let Some(event_id) = key.strip_prefix(legacy.markers.as_str()) else {
+                continue;
+            };
+            let p = self.keys.partition_of(event_id);
+            sets.cmd("SET")
+                .arg(self.keys.event_marker(p, event_id))
+                .arg(LEGACY_MARKER)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl.as_millis() as u64);
+            sent += 1;
+        }
+        if sent > 0 {
+            let replies: Vec<Option<String>> =
+                self.run(async |c| sets.query_async(c).await).await?;
+            copied.copied = replies.iter().filter(|r| r.is_some()).count() as u64;
+        }
+        Ok((next, copied))
+    }
+
+    async fn scan(&self, glob: &str, cursor: u64) -> Result<(u64, Vec<String>), StoreError> {
+        self.run(async |c| {
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(glob)
+                .arg("COUNT")
+                .arg(SCAN_COUNT)
+                .query_async(c)
+                .await
+        })
+        .await
+    }
+}
+
+/// A literal for a SCAN pattern (the prefixes hold no glob characters
+/// today; a configured one might).
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_keys_name_their_entity_and_ids_keep_colons() {
+        let legacy = LegacyKeys::default();
+        let e = parse_legacy_counter(&legacy, "anl:counters:jav:movie:a:b").expect("key");
+        assert_eq!(e.to_string(), "jav:movie:a:b");
+        let f = parse_legacy_counter(&legacy, "anl:flushing:jav:actor:x:y:Ab3dEf9z")
+            .expect("flushing key");
+        assert_eq!(f.to_string(), "jav:actor:x:y");
+        for bad in [
+            "anl:counters:badkey",
+            "anl:counters:jav:movie:",
+            "anl:counters:jav:planet:1",
+            "anl:countersx:jav:movie:1",
+            "anl:flushing:jav:movie",
+            "other:jav:movie:1",
+        ] {
+            assert_eq!(parse_legacy_counter(&legacy, bad), None, "{bad}");
+        }
+        assert_eq!(glob_escape("a*b[c]"), "a\\*b\\[c\\]");
+    }
+
+    #[test]
+    fn the_drain_script_writes_the_fields_the_flush_reads() {
+        let script = include_str!("lua/drain_legacy.lua");
+        let day = analytics_domain::CounterField::Day {
+            action: Action::View,
+            date: chrono::NaiveDate::from_ymd_opt(2026, 2, 19).expect("date"),
+        };
+        let total = analytics_domain::CounterField::Total {
+            action: Action::View,
+        };
+        // The script builds `action .. '|' .. date` and `action .. '|all'`.
+        assert_eq!(day.encode(), "view|2026-02-19");
+        assert_eq!(total.encode(), "view|all");
+        assert!(script.contains("action .. '|all'") && script.contains("action .. '|' .. date"));
+        let ingest = include_str!("lua/ingest.lua");
+        assert!(ingest.contains(&format!("'{LEGACY_MARKER}'")));
+    }
+}
