@@ -15,32 +15,17 @@ cd "$ROOT"
 FILMS="${FILMS:-200000}"
 LEGACY="${LEGACY:-20000}"
 MARKERS="${MARKERS:-100000}"
-RUN="benchcut$(date +%s)"
 
 start_stores
 log "building flush-worker and bench-tool (release)"
 cargo build --release -p flush-worker -p analytics-tests --bin flush-worker --bin bench-tool --quiet
 
-MYSQL_BASE="${ANALYTICS_MYSQL_URL%/*}"
-export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"
-export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL" ANALYTICS__MONGO__DATABASE="$RUN"
-export ANALYTICS__MYSQL__URL="$MYSQL_BASE/$RUN" RUST_LOG=warn
-export ANALYTICS__CUTOVER__LEGACY_COUNTER_PREFIX="$RUN-old:counters"
-export ANALYTICS__CUTOVER__LEGACY_FLUSHING_PREFIX="$RUN-old:flushing:"
-export ANALYTICS__CUTOVER__LEGACY_MARKER_PREFIX="$RUN-old:evt:"
+bench_namespace benchcut
+export ANALYTICS__CUTOVER__LEGACY_COUNTER_PREFIX="$RUN:old:counters"
+export ANALYTICS__CUTOVER__LEGACY_FLUSHING_PREFIX="$RUN:old:flushing:"
+export ANALYTICS__CUTOVER__LEGACY_MARKER_PREFIX="$RUN:old:evt:"
 mysql_root() { mariadb --socket="$DEV/run/mariadb.sock" -uroot "$@"; }
 redis() { redis-cli -u "$ANALYTICS_REDIS_URL" "$@"; }
-
-cleanup() {
-  drop_redis_keys "$RUN"
-  drop_redis_keys "$RUN-old"
-  mysql_root -e "DROP DATABASE IF EXISTS \`$RUN\`" 2>/dev/null || true
-  target/release/bench-tool drop-database >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-mysql_root -e "CREATE DATABASE \`$RUN\`"
-target/release/flush-worker migrate >/dev/null
 log "rollups of $FILMS films (totals and today)"
 target/release/bench-tool seed-rollups --entities "$FILMS" >/dev/null
 log "catalogue: $FILMS jav rows, three in four with history above their totals"

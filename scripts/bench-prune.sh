@@ -11,25 +11,13 @@ cd "$ROOT"
 
 ROWS="${ROWS:-10000000}"
 KEEP="${KEEP:-100000}"
-RUN="benchprune$(date +%s)"
 
 start_stores
 log "building flush-worker and bench-tool (release)"
 cargo build --release -p flush-worker -p analytics-tests --bin flush-worker --bin bench-tool --quiet
 
-MYSQL_BASE="${ANALYTICS_MYSQL_URL%/*}"
-export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"
-export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL" ANALYTICS__MONGO__DATABASE="$RUN"
-export ANALYTICS__MYSQL__URL="$MYSQL_BASE/$RUN" RUST_LOG=warn
+bench_namespace benchprune
 mysql_root() { mariadb --socket="$DEV/run/mariadb.sock" -uroot "$@"; }
-cleanup() {
-  mysql_root -e "DROP DATABASE IF EXISTS \`$RUN\`" 2>/dev/null || true
-  target/release/bench-tool drop-database >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-mysql_root -e "CREATE DATABASE \`$RUN\`"
-target/release/flush-worker migrate >/dev/null
 # Rows as ingest writes them: a user, a session, a user agent; a million per
 # statement, spread over a day 200 days ago (the kept ones over the last hour).
 insert() { # PREFIX FROM TO AGE_SECONDS SPREAD_SECONDS

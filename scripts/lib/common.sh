@@ -174,3 +174,17 @@ wrk_summary() {
   awk '/Requests\/sec/ {rps=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {bad=$5}
        /requests in/ {n=$1} END {printf "%s %s %s %s %s\n", rps, p50, p99, bad+0, n}' "$1"
 }
+
+# bench_namespace NAME: a benchmark run's own namespace (RUN = NAME plus the
+# time: Redis prefix, Mongo database, MySQL schema), every binary pointed at
+# it (RUST_LOG=warn), created, migrated, and dropped on exit. Needs the
+# release flush-worker and bench-tool built.
+bench_namespace() {
+  RUN="$1$(date +%s)"
+  export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"
+  export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL" ANALYTICS__MONGO__DATABASE="$RUN"
+  export ANALYTICS__MYSQL__URL="${ANALYTICS_MYSQL_URL%/*}/$RUN" RUST_LOG=warn
+  trap 'drop_run_data "$RUN" "$ROOT/target/release"' EXIT
+  mysql_admin -e "CREATE DATABASE \`$RUN\`"
+  "$ROOT/target/release/flush-worker" migrate >/dev/null
+}
