@@ -71,11 +71,14 @@ for service in $SERVICES; do
   case "$service" in
     ingest)
       start ingest-svc ANALYTICS__INGEST__BIND 18180
-      fuzz ingest 18180 "$PRODUCER" --exclude-path /api/v1/analytics/events/batch
-      # A batch answers 200 with a result per item, invalid items included,
-      # so a batch holding a schema-violating item is not "rejected".
+      fuzz ingest 18180 "$PRODUCER" --exclude-path /api/v1/analytics/events/batch \
+        --exclude-path /api/v1/analytics/events/import
+      # A batch (and an import) answers 200 with a result per item, invalid
+      # items included, so a batch holding a schema-violating item is not
+      # "rejected".
       EXCLUDE="$EXCLUDE,negative_data_rejection" \
-        fuzz ingest-batch 18180 "$PRODUCER" --include-path /api/v1/analytics/events/batch ;;
+        fuzz ingest-batch 18180 "$PRODUCER" --include-path /api/v1/analytics/events/batch \
+        --include-path /api/v1/analytics/events/import ;;
     read-api)
       start read-api ANALYTICS__READ_API__BIND 18181
       fuzz read-api 18181 "$ADMIN" ;;

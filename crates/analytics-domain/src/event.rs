@@ -197,9 +197,21 @@ pub struct EventRules {
     pub domains: BTreeMap<Domain, BucketMode>,
     /// How far in the future `occurred_at` may be (clock skew).
     pub max_future: Duration,
-    /// How old `occurred_at` may be; kept below the 48 h dedupe window so a
-    /// replay after the marker expired is refused rather than counted again.
-    pub max_lateness: Duration,
+    /// How old `occurred_at` may be.
+    pub lateness: Lateness,
+}
+
+/// How old an event's `occurred_at` may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lateness {
+    /// Live producers: at most this old. Kept below the 48 h dedupe window,
+    /// so a replay after its marker expired is refused rather than counted
+    /// again.
+    Within(Duration),
+    /// The import lane: on or after this instant (where the raw event log's
+    /// retention begins: the log holds the imports' durable dedupe), or of
+    /// any age when the log is kept forever (`None`).
+    Since(Option<DateTime<Utc>>),
 }
 
 impl Default for EventRules {
@@ -211,12 +223,20 @@ impl Default for EventRules {
             domains: BTreeMap::from([(jav.clone(), BucketMode::default())]),
             default_domain: jav,
             max_future: Duration::from_secs(300),
-            max_lateness: Duration::from_secs(47 * 3600),
+            lateness: Lateness::Within(Duration::from_secs(47 * 3600)),
         }
     }
 }
 
 impl EventRules {
+    /// The same contract for the import lane: events back to `oldest`.
+    pub fn for_import(&self, oldest: Option<DateTime<Utc>>) -> EventRules {
+        EventRules {
+            lateness: Lateness::Since(oldest),
+            ..self.clone()
+        }
+    }
+
     pub fn bucket_mode(&self, domain: &Domain) -> BucketMode {
         self.domains.get(domain).copied().unwrap_or_default()
     }
@@ -436,7 +456,6 @@ impl EventRules {
         };
         let age = now.signed_duration_since(at);
         let max_future = chrono::Duration::from_std(self.max_future).unwrap_or_default();
-        let max_lateness = chrono::Duration::from_std(self.max_lateness).unwrap_or_default();
         if -age > max_future {
             errors.add(
                 "occurred_at",
@@ -447,14 +466,27 @@ impl EventRules {
             );
             return None;
         }
-        if age > max_lateness {
-            errors.add(
-                "occurred_at",
+        let too_old = match self.lateness {
+            Lateness::Within(limit) => {
+                (age > chrono::Duration::from_std(limit).unwrap_or_default()).then(|| {
+                    format!(
+                        "The occurred at field must not be older than {} hours; \
+                         older events go to the import route.",
+                        limit.as_secs() / 3600
+                    )
+                })
+            }
+            Lateness::Since(Some(oldest)) => (at < oldest).then(|| {
                 format!(
-                    "The occurred at field must not be older than {} hours.",
-                    self.max_lateness.as_secs() / 3600
-                ),
-            );
+                    "The occurred at field must be on or after {}: older events \
+                     are beyond the raw event log's retention (retention.raw_log_days).",
+                    oldest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
+            }),
+            Lateness::Since(None) => None,
+        };
+        if let Some(message) = too_old {
+            errors.add("occurred_at", message);
             return None;
         }
         Some(at)

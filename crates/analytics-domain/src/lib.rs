@@ -24,7 +24,7 @@ pub mod unique;
 pub mod viewing;
 pub mod vocabulary;
 
-pub use event::{Event, EventRules, UserId, ValidationErrors, ValueLimits};
+pub use event::{Event, EventRules, Lateness, UserId, ValidationErrors, ValueLimits};
 pub use keys::{CounterField, EntityKey, KeySpace};
 pub use time::{BucketMode, LocalHour, Period};
 pub use vocabulary::{Action, Domain, EntityType, Sum};

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use analytics_domain::{BucketMode, Domain, EventRules, KeySpace};
+use analytics_domain::{BucketMode, Domain, EventRules, KeySpace, Lateness};
 use analytics_store::catalogue::MySqlSettings;
 use analytics_store::hot_counters::RedisSettings;
 use analytics_store::rollups::MongoSettings;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -169,6 +170,20 @@ pub struct Retention {
     pub raw_log_days: Option<u32>,
     pub telemetry_days: u32,
     pub rollup_days: Option<u32>,
+}
+
+impl Retention {
+    /// Where the raw event log begins on `today`: midnight UTC of the day
+    /// before the first day the read routes allow, so every local day they
+    /// serve stays whole in any zone. `None`: the log is kept forever.
+    /// Prune deletes what occurred before it; the import lane refuses it.
+    pub fn raw_log_since(&self, today: NaiveDate) -> Option<DateTime<Utc>> {
+        self.raw_log_days.map(|days| {
+            (today - chrono::Duration::days(i64::from(days)))
+                .and_time(NaiveTime::MIN)
+                .and_utc()
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -341,7 +356,7 @@ impl StoreConfig {
             domains,
             default_domain,
             max_future: Duration::from_secs(self.events.max_future_seconds),
-            max_lateness: Duration::from_secs(lateness * 3600),
+            lateness: Lateness::Within(Duration::from_secs(lateness * 3600)),
         })
     }
 }
@@ -366,7 +381,10 @@ mod tests {
         assert!(cfg.mongo_settings().is_ok());
         assert!(cfg.mysql_settings().is_ok());
         let rules = cfg.event_rules().expect("rules");
-        assert_eq!(rules.max_lateness, Duration::from_secs(47 * 3600));
+        assert_eq!(
+            rules.lateness,
+            Lateness::Within(Duration::from_secs(47 * 3600))
+        );
     }
 
     #[test]

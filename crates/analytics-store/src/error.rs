@@ -22,6 +22,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("flush lease on partition {partition} was lost to another flusher")]
     LeaseLost { partition: u16 },
+    #[error("partition {partition} is being flushed (waited {waited_seconds} s for it); retry when the flush is done")]
+    PartitionsBusy { partition: u16, waited_seconds: u64 },
     #[error("unexpected reply from {store}: {detail}")]
     Protocol { store: &'static str, detail: String },
     #[error("invalid store configuration: {0}")]
@@ -37,9 +39,10 @@ impl StoreError {
     /// text itself may name hosts and ports).
     pub fn store(&self) -> &'static str {
         match self {
-            StoreError::Redis(_) | StoreError::RedisPool(_) | StoreError::LeaseLost { .. } => {
-                "redis"
-            }
+            StoreError::Redis(_)
+            | StoreError::RedisPool(_)
+            | StoreError::LeaseLost { .. }
+            | StoreError::PartitionsBusy { .. } => "redis",
             StoreError::Mongo(_) => "mongodb",
             StoreError::MySql(_) | StoreError::Migrate(_) => "mysql",
             StoreError::Timeout { store, .. } | StoreError::Protocol { store, .. } => store,
@@ -51,7 +54,9 @@ impl StoreError {
     /// or retry; nothing was half-done that they need to undo.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Timeout { .. } | StoreError::RedisPool(_) => true,
+            StoreError::Timeout { .. }
+            | StoreError::RedisPool(_)
+            | StoreError::PartitionsBusy { .. } => true,
             StoreError::Redis(e) => {
                 e.is_io_error()
                     || e.is_connection_refusal()

@@ -1,6 +1,8 @@
 //! The raw event log in MySQL: entries copied from the partitions' Redis
 //! streams by the flush, one multi-row `INSERT IGNORE` per chunk.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -17,6 +19,9 @@ pub const LOG_TABLE: &str = "analytics_events";
 /// Events counted nowhere (a bot's), kept with their reason when
 /// `events.log_filtered` is on.
 pub const FILTERED_TABLE: &str = "analytics_events_filtered";
+/// The ids of erased users' events, kept (without the user) so that an
+/// import sending them again is a duplicate; pruned with the log.
+pub const ERASED_TABLE: &str = "analytics_erased_events";
 
 /// One entry of the log as ingest wrote it (the normalised event plus its
 /// provenance).
@@ -50,6 +55,18 @@ pub struct LogEntry {
     /// `analytics_events_filtered`, never to the log the reports read.
     #[serde(default)]
     pub filtered: Option<String>,
+}
+
+/// What the import lane compares of a logged event: the same entity,
+/// action and value under its id is a repeat; anything else is the id
+/// reused for another event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEvent {
+    pub domain: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub action: String,
+    pub value: i64,
 }
 
 impl LogEntry {
@@ -130,6 +147,44 @@ impl CatalogueStore {
             inserted += q.build().execute(self.pool()).await?.rows_affected();
         }
         Ok(inserted)
+    }
+
+    /// The logged events among `ids` (the import lane's durable dedupe:
+    /// the log outlives the 48 h Redis markers), by id; an erased user's
+    /// events count as logged (their ids stay in `analytics_erased_events`).
+    pub async fn find_logged(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, LoggedEvent>, StoreError> {
+        let mut found = HashMap::new();
+        for (table, chunk) in [LOG_TABLE, ERASED_TABLE]
+            .into_iter()
+            .flat_map(|t| ids.chunks(ROWS_PER_INSERT).map(move |c| (t, c)))
+        {
+            let mut q = QueryBuilder::<MySql>::new(format!(
+                "SELECT CONVERT(event_id USING utf8mb4), CONVERT(domain USING utf8mb4), \
+                 CONVERT(entity_type USING utf8mb4), CONVERT(entity_id USING utf8mb4), \
+                 CONVERT(action USING utf8mb4), value FROM {table} WHERE event_id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            let rows: Vec<(String, String, String, String, String, i64)> =
+                q.build_query_as().fetch_all(self.pool()).await?;
+            for (id, domain, entity_type, entity_id, action, value) in rows {
+                let event = LoggedEvent {
+                    domain,
+                    entity_type,
+                    entity_id,
+                    action,
+                    value,
+                };
+                found.insert(id, event);
+            }
+        }
+        Ok(found)
     }
 
     /// Rows of the log (tests and parity checks).

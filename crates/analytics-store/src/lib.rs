@@ -3,6 +3,7 @@
 
 pub mod block_signals;
 pub mod catalogue;
+pub mod erasure;
 pub mod error;
 pub mod event_log;
 pub mod hot_counters;

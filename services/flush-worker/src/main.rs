@@ -6,6 +6,7 @@ use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
 use analytics_domain::Domain;
 use clap::{Parser, Subcommand};
 use flush_worker::cutover::{self, CutoverOptions};
+use flush_worker::erase::{self, EraseOptions};
 use flush_worker::evidence::{self, GenerateOptions, VerifyOptions};
 use flush_worker::fault;
 use flush_worker::flush::{self, FlushOptions};
@@ -56,6 +57,9 @@ enum Command {
     /// do not hold into the totals as opening balances, drain its unflushed
     /// Redis counters and honour its dedupe markers. Idempotent.
     Cutover(CutoverOptions),
+    /// Forget a user: delete their events from the raw log, the Redis logs
+    /// not yet flushed and the live feed; record the erasure. Idempotent.
+    EraseUser(EraseOptions),
     /// Delete what retention lets go (retention.raw_log_days, rollup_days,
     /// telemetry_days), a bounded chunk per statement; resumable.
     Prune(PruneOptions),
@@ -176,6 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let domains: Vec<Domain> = settings.stores.event_rules()?.domains.into_keys().collect();
             prune::run(&stores, &retention, &domains, &opts).await
         }
+        Command::EraseUser(opts) => erase::run(&stores, &opts).await,
         Command::Cutover(opts) => {
             cutover::run(&stores, &settings.cutover.legacy_keys(), &opts).await
         }

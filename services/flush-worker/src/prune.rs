@@ -3,7 +3,8 @@
 //! stopped anywhere is resumed by the next):
 //!
 //! - the raw event log (`analytics_events`, `analytics_events_filtered`):
-//!   rows that occurred before the first day `retention.raw_log_days` keeps;
+//!   rows that occurred before the first day `retention.raw_log_days` keeps,
+//!   and the ids erased users' events left behind (`analytics_erased_events`);
 //! - with `retention.rollup_days`, the per-day and per-hour rollup documents
 //!   and the day boards of older days (weeks, months, years and totals stay);
 //! - job telemetry older than `retention.telemetry_days` (their TTL index
@@ -17,9 +18,9 @@ use std::time::Duration;
 
 use analytics_domain::Domain;
 use analytics_runtime::config::Retention;
-use analytics_store::event_log::{FILTERED_TABLE, LOG_TABLE};
+use analytics_store::event_log::{ERASED_TABLE, FILTERED_TABLE, LOG_TABLE};
 use analytics_store::retention::Chunk;
-use chrono::{NaiveTime, Utc};
+use chrono::Utc;
 use clap::Args;
 
 use crate::progress::Progress;
@@ -66,16 +67,14 @@ pub async fn run(
     };
     let today = Utc::now().date_naive();
 
-    match retention.raw_log_days {
+    match retention.raw_log_since(today) {
         None => println!("Raw event log: kept (retention.raw_log_days = 0)."),
-        Some(days) => {
-            // Midnight UTC of the day before the first one kept: every local
-            // day the read routes allow stays whole in any zone.
-            let first = today - chrono::Duration::days(i64::from(days));
-            let before = first.and_time(NaiveTime::MIN).and_utc();
+        Some(before) => {
+            let first = before.date_naive();
             for (table, name) in [
                 (LOG_TABLE, "Raw event log"),
                 (FILTERED_TABLE, "Filtered events"),
+                (ERASED_TABLE, "Erased events' ids"),
             ] {
                 let n = if dry {
                     stores.catalogue.count_events_before(table, before).await?

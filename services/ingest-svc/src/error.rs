@@ -31,6 +31,14 @@ pub enum IngestError {
     UnsupportedMediaType,
     #[error("The producer token is not valid.")]
     WrongProducerToken,
+    #[error(
+        "This route takes the producer token: send Authorization: Bearer <ingest.producer_token>."
+    )]
+    ProducerTokenRequired,
+    #[error("Imports are off: no producer token is configured (ingest.producer_token).")]
+    ImportsOff,
+    #[error("Imports need the raw event log, their durable dedupe: events.raw_log is off.")]
+    ImportNeedsRawLog,
     #[error("The event id has already been used for a different event.")]
     Conflict,
     #[error("The event store is temporarily unavailable; retry later.")]
@@ -63,6 +71,8 @@ impl IngestError {
             IngestError::Body(_) => "unreadable_body",
             IngestError::UnsupportedMediaType => "unsupported_media_type",
             IngestError::WrongProducerToken => "wrong_producer_token",
+            IngestError::ProducerTokenRequired => "missing_producer_token",
+            IngestError::ImportsOff | IngestError::ImportNeedsRawLog => "imports_off",
             IngestError::Conflict => "conflict",
             IngestError::Store { source, .. } if source.is_unavailable() => "store_unavailable",
             IngestError::Store { .. } => "store_error",
@@ -81,7 +91,9 @@ impl ServiceError for IngestError {
             IngestError::BatchSize { .. } => ErrorKind::Unprocessable,
             IngestError::Body(e) => e.kind(),
             IngestError::UnsupportedMediaType => ErrorKind::UnsupportedMediaType,
-            IngestError::WrongProducerToken => ErrorKind::Forbidden,
+            IngestError::WrongProducerToken | IngestError::ImportsOff => ErrorKind::Forbidden,
+            IngestError::ProducerTokenRequired => ErrorKind::Unauthorized,
+            IngestError::ImportNeedsRawLog => ErrorKind::Conflict,
             IngestError::Conflict => ErrorKind::Conflict,
             IngestError::Store { source, .. } => store_kind(source),
         }
@@ -103,7 +115,10 @@ impl ServiceError for IngestError {
             IngestError::BatchSize { .. } => Some(field_error("events", message)),
             IngestError::Body(e) => e.field_errors(),
             IngestError::UnsupportedMediaType => Some(field_error("content_type", message)),
-            IngestError::WrongProducerToken => Some(field_error("authorization", message)),
+            IngestError::WrongProducerToken
+            | IngestError::ProducerTokenRequired
+            | IngestError::ImportsOff => Some(field_error("authorization", message)),
+            IngestError::ImportNeedsRawLog => Some(field_error("events.raw_log", message)),
             IngestError::Conflict => Some(field_error("event_id", message)),
             IngestError::Store { .. } => None,
         }

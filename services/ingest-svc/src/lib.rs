@@ -4,6 +4,7 @@ pub mod accept;
 pub mod bots;
 pub mod decode;
 pub mod error;
+pub mod import;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
@@ -22,7 +23,7 @@ use analytics_runtime::client_ip::IpNet;
 use analytics_runtime::cors;
 use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
-use analytics_store::HotCounters;
+use analytics_store::{CatalogueStore, HotCounters};
 use prometheus_client::registry::Registry;
 
 use crate::live::LiveTally;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub max_batch_events: usize,
     /// Whether accepted events go to the raw event log.
     pub raw_log: bool,
+    /// How far back the raw log reaches: the import lane's oldest event.
+    pub retention: analytics_runtime::config::Retention,
     /// Which requests are bots' (their events are counted nowhere), and
     /// whether those events are kept in the raw log, flagged.
     pub bots: crate::bots::BotFilter,
@@ -64,6 +67,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A store failure as the answer: 503 with `Retry-After` when it was out.
+    pub fn store_error(&self, source: analytics_store::StoreError) -> error::IngestError {
+        error::IngestError::Store {
+            retry_after: self.retry_after,
+            source,
+        }
+    }
+
     /// `n` events refused: the metric of the reason and the realtime tally.
     pub fn rejected(&self, reason: &'static str, n: u64) {
         self.metrics.rejected(reason).inc_by(n);
@@ -77,6 +88,10 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
     let stores = &settings.stores;
     let cfg = &settings.ingest;
     let counters = HotCounters::new(&stores.redis_settings()?, stores.key_space()?)?;
+    // The import lane's durable dedupe (the raw event log); the live routes
+    // never touch MySQL.
+    let mysql = stores.mysql_settings()?;
+    let mysql_options = mysql.options()?;
     let mut registry = Registry::default();
     let metrics = IngestMetrics::register(&mut registry);
     let limit = ClientRateLimit {
@@ -112,6 +127,7 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
         },
         max_batch_events: cfg.max_batch_events()?,
         raw_log: stores.raw_log(),
+        retention: stores.retention()?,
         bots: crate::bots::BotFilter::new(stores.events.filter_bots, &stores.events.bot_patterns)?,
         log_filtered: stores.events.log_filtered,
         trusted_proxies: cfg.trusted_proxies()?,
@@ -144,6 +160,11 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
         sdk.configure(app);
         app.app_data(state.clone())
             .app_data(web::Data::new(counters.for_worker()))
+            // Lazy: ingest starts and counts while MySQL is out.
+            .app_data(web::Data::new(CatalogueStore::lazy(
+                &mysql,
+                mysql_options.clone(),
+            )))
             .service(event_route(
                 "/api/v1/analytics/events",
                 web::post().to(routes::ingest),
@@ -157,6 +178,10 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
             .service(event_route(
                 "/api/v1/analytics/events/validate",
                 web::post().to(routes::validate),
+            ))
+            .service(event_route(
+                "/api/v1/analytics/events/import",
+                web::post().to(import::import),
             ))
             .service(http::resource("/ready", "GET").route(web::get().to(routes::ready)));
     })?)

@@ -2,6 +2,7 @@
 //! `analytics_http_request_duration_seconds`). Every refused event is
 //! counted with its reason.
 
+use analytics_store::hot_counters::IngestOutcome;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
@@ -14,6 +15,7 @@ pub struct IngestMetrics {
     pub conflicts: Counter,
     pub rejected: Family<Labels, Counter>,
     pub filtered: Family<Labels, Counter>,
+    pub imported: Family<Labels, Counter>,
 }
 
 impl IngestMetrics {
@@ -24,6 +26,7 @@ impl IngestMetrics {
             conflicts: Counter::default(),
             rejected: Family::default(),
             filtered: Family::default(),
+            imported: Family::default(),
         };
         registry.register(
             "analytics_events_accepted",
@@ -50,7 +53,24 @@ impl IngestMetrics {
             "Valid events answered and counted nowhere, by reason (bot: a crawler's, monitor's or headless browser's)",
             m.filtered.clone(),
         );
+        registry.register(
+            "analytics_events_imported",
+            "Events sent to the import route, by outcome (counted, duplicate, conflict)",
+            m.imported.clone(),
+        );
         m
+    }
+
+    /// The import counter of one outcome.
+    pub fn imported(&self, outcome: IngestOutcome) -> Counter {
+        let outcome = match outcome {
+            IngestOutcome::Counted => "counted",
+            IngestOutcome::Duplicate => "duplicate",
+            IngestOutcome::Conflict => "conflict",
+        };
+        self.imported
+            .get_or_create(&vec![("outcome", outcome)])
+            .clone()
     }
 
     /// The filtered-events counter of one reason.

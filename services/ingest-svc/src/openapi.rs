@@ -67,7 +67,7 @@ fn event_schema(domains: &[&str]) -> Value {
         .map(|t| t.as_str())
         .collect();
     let occurred_at = json!({"type": "string", "format": "date-time",
-        "description": "RFC 3339 with an offset, at most 5 minutes ahead and at most 47 hours old."});
+        "description": "RFC 3339 with an offset, at most 5 minutes ahead and at most 47 hours old (older events: the import route)."});
     let contract = with_optional(json!({
         "title": "Contract event",
         "type": "object",
@@ -181,10 +181,19 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
     paths.insert("/api/v1/analytics/events/batch".into(), json!({"post": {
         "summary": "Counts up to the configured number of events; each item gets its result, in order (invalid items do not stop the others).",
         "security": [{}, {"producer": []}],
-        "requestBody": {"required": true, "content": bodies(batch, "EventBatch")},
+        "requestBody": {"required": true, "content": bodies(batch.clone(), "EventBatch")},
         "responses": responses(
-            &[("200", "Every item's result.", batch_result)],
+            &[("200", "Every item's result.", batch_result.clone())],
             &[400, 403, 408, 413, 415, 422, 429, 500, 503]
+        )
+    }}));
+    paths.insert("/api/v1/analytics/events/import".into(), json!({"post": {
+        "summary": "Imports old events (the producer token only): the batch route's body and answer, for events of any age within the raw event log's retention (retention.raw_log_days), each counted exactly once however often it is sent, by its own date.",
+        "security": [{"producer": []}],
+        "requestBody": {"required": true, "content": bodies(batch.clone(), "EventBatch")},
+        "responses": responses(
+            &[("200", "Every item's result.", batch_result.clone())],
+            &[400, 401, 403, 408, 409, 413, 415, 422, 429, 500, 503]
         )
     }}));
     paths.insert("/api/v1/analytics/events/validate".into(), json!({"post": {

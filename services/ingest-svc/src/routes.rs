@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use analytics_domain::{ValidationErrors, ValueLimits};
+use analytics_domain::{EventRules, ValidationErrors, ValueLimits};
 use analytics_runtime::auth::{bearer_token, check_bearer};
 use analytics_store::hot_counters::{IngestItem, IngestOutcome};
 use analytics_store::HotCounters;
@@ -138,27 +138,9 @@ async fn ingest_batch(
     counters: &HotCounters,
 ) -> Result<HttpResponse, IngestError> {
     let limits = limits_of(req, state)?;
-    let form = BodyForm::of(req)?;
-    let body = analytics_runtime::body::read(req, payload, state.batch_body).await?;
-    let items = decode::batch(form, &body)?;
-    if items.is_empty() || items.len() > state.max_batch_events {
-        return Err(IngestError::BatchSize {
-            max: state.max_batch_events,
-        });
-    }
-    let now = chrono::Utc::now();
+    let items = read_batch(req, payload, state).await?;
     let provenance = provenance(req, state);
-    let checked: Vec<Result<Prepared, ValidationErrors>> = items
-        .into_iter()
-        .map(|item| match item {
-            Value::Object(fields) => prepare(&state.rules, limits, fields, now, &provenance),
-            _ => {
-                let mut e = ValidationErrors::default();
-                e.add("event", "Each event must be a JSON object.".into());
-                Err(e.finish())
-            }
-        })
-        .collect();
+    let checked = prepare_batch(&state.rules, limits, items, &provenance);
     let valid: Vec<&Prepared> = checked.iter().filter_map(|c| c.as_ref().ok()).collect();
     let outcomes = if valid.is_empty() {
         Vec::new()
@@ -168,6 +150,61 @@ async fn ingest_batch(
     } else {
         count(state, counters, &valid).await?
     };
+    Ok(batch_response(
+        state,
+        &checked,
+        outcomes,
+        provenance.filtered,
+    ))
+}
+
+/// A batch body's items (a JSON array, an object with `events`, or the
+/// protobuf batch), 1 to `ingest.max_batch_events` of them.
+pub(crate) async fn read_batch(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Vec<Value>, IngestError> {
+    let form = BodyForm::of(req)?;
+    let body = analytics_runtime::body::read(req, payload, state.batch_body).await?;
+    let items = decode::batch(form, &body)?;
+    if items.is_empty() || items.len() > state.max_batch_events {
+        return Err(IngestError::BatchSize {
+            max: state.max_batch_events,
+        });
+    }
+    Ok(items)
+}
+
+/// Each item of a batch validated on its own, in order.
+pub(crate) fn prepare_batch(
+    rules: &EventRules,
+    limits: &ValueLimits,
+    items: Vec<Value>,
+    provenance: &Provenance,
+) -> Vec<Result<Prepared, ValidationErrors>> {
+    let now = chrono::Utc::now();
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::Object(fields) => prepare(rules, limits, fields, now, provenance),
+            _ => {
+                let mut e = ValidationErrors::default();
+                e.add("event", "Each event must be a JSON object.".into());
+                Err(e.finish())
+            }
+        })
+        .collect()
+}
+
+/// The batch answer: each item's result in order and the tally.
+/// `outcomes` are the valid items' (none when `filtered`).
+pub(crate) fn batch_response(
+    state: &AppState,
+    checked: &[Result<Prepared, ValidationErrors>],
+    outcomes: Vec<IngestOutcome>,
+    filtered: Option<&'static str>,
+) -> HttpResponse {
     let mut outcomes = outcomes.into_iter();
     let mut tally = [0u64; 5];
     let results: Vec<Value> = checked
@@ -177,7 +214,7 @@ async fn ingest_batch(
             let mut r = Map::new();
             r.insert("index".into(), index.into());
             let status = match item {
-                Ok(p) if provenance.filtered.is_some() => {
+                Ok(p) if filtered.is_some() => {
                     r.insert("event_id".into(), p.event.event_id.as_str().into());
                     ItemStatus::Filtered
                 }
@@ -205,17 +242,17 @@ async fn ingest_batch(
         })
         .collect();
     let mut response = HttpResponse::Ok();
-    if let Some(reason) = provenance.filtered {
+    if let Some(reason) = filtered {
         response.insert_header((FILTERED_HEADER, reason));
     }
-    Ok(response.json(json!({
+    response.json(json!({
         "accepted": tally[0],
         "duplicates": tally[1],
         "conflicts": tally[2],
         "invalid": tally[3],
         "filtered": tally[4],
         "results": results,
-    })))
+    }))
 }
 
 /// Says that a request's events were filtered, and why (`bot`).
@@ -237,10 +274,7 @@ async fn filter(
         counters
             .log_filtered(&lines)
             .await
-            .map_err(|source| IngestError::Store {
-                retry_after: state.retry_after,
-                source,
-            })?;
+            .map_err(|source| state.store_error(source))?;
     }
     state.metrics.filtered(reason).inc_by(prepared.len() as u64);
     Ok(())
@@ -264,10 +298,7 @@ async fn count(
     let outcomes = counters
         .ingest(&items, state.raw_log)
         .await
-        .map_err(|source| IngestError::Store {
-            retry_after: state.retry_after,
-            source,
-        })?;
+        .map_err(|source| state.store_error(source))?;
     for (p, outcome) in prepared.iter().zip(&outcomes) {
         state.live.counted(p, *outcome);
         match outcome {
@@ -306,7 +337,7 @@ fn limits_of<'a>(req: &HttpRequest, state: &'a AppState) -> Result<&'a ValueLimi
 /// Where the request came from, and whether its events are a bot's. A
 /// request with a bearer token is a server-side producer's: its user agent
 /// is the server's own, never the visitor's, so it is not filtered.
-fn provenance(req: &HttpRequest, state: &AppState) -> Provenance {
+pub(crate) fn provenance(req: &HttpRequest, state: &AppState) -> Provenance {
     let forwarded = req
         .headers()
         .get("x-forwarded-for")

@@ -5,6 +5,7 @@ pub mod actors;
 pub mod auth;
 pub mod counts_cache;
 pub mod discovery;
+pub mod erasure;
 pub mod error;
 pub mod live;
 pub mod openapi;
@@ -70,6 +71,8 @@ pub struct AppState {
     /// Days the raw event log keeps (`retention.raw_log_days`; `None` all):
     /// the reports read from it refuse older ranges.
     pub raw_log_days: Option<u32>,
+    /// How long an erasure waits for a flush holding a partition.
+    pub erasure_wait: Duration,
 }
 
 impl AppState {
@@ -157,6 +160,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         catalogue_reports: ReportCache::new(cfg.snapshot_cache_ttl(), REPORT_CACHE_ENTRIES),
         live,
         raw_log_days: stores.retention()?.raw_log_days,
+        erasure_wait: Duration::from_secs(cfg.erasure_wait_seconds),
     });
     let meta = ServiceMeta { registry, openapi };
     let options = ServeOptions {
@@ -247,6 +251,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                         move |req, next| rate_limit::enforce(limit.clone(), req, next)
                     }))
                     .route(web::get().to(routes::counts)),
+            )
+            .service(
+                http::resource("/api/v1/admin/analytics/users/{user_id}", "DELETE")
+                    .route(web::delete().to(erasure::erase_user)),
             )
             .service(get("/ready").route(web::get().to(routes::ready)));
     })?)

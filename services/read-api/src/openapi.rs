@@ -509,6 +509,30 @@ pub fn document(domains: &[&str]) -> Value {
     snapshot_paths(&mut paths, &admin_security);
     actor_paths(&mut paths, &admin_security);
     live_paths(&mut paths, &admin_security);
+    let erased = json!({"type": "object",
+        "required": ["user_id", "user_id_sha256", "requested_by", "erased_at", "events_erased", "erased", "kept"],
+        "properties": {
+            "user_id": {"type": "string"}, "user_id_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "requested_by": {"type": "string"}, "erased_at": {"type": "string", "format": "date-time"},
+            "events_erased": {"type": "integer", "minimum": 0},
+            "erased": {"type": "object",
+                "required": ["raw_log_rows", "filtered_rows", "waiting_events", "live_feed_samples", "live_viewer"],
+                "properties": {
+                    "raw_log_rows": {"type": "integer", "minimum": 0},
+                    "filtered_rows": {"type": "integer", "minimum": 0},
+                    "waiting_events": {"type": "integer", "minimum": 0},
+                    "live_feed_samples": {"type": "integer", "minimum": 0},
+                    "live_viewer": {"type": "boolean"}}},
+            "kept": {"type": "array", "items": {"type": "string"}}}});
+    paths.insert("/api/v1/admin/analytics/users/{user_id}".into(), json!({"delete": {
+        "summary": "Forget a user: delete their events from the raw log, the events not yet flushed and the live feed, and record the erasure (by a SHA-256 of the id). Idempotent; counts and unique-viewer registers, which hold no user, stay.",
+        "security": admin_security,
+        "parameters": [
+            path("user_id", id_schema(MAX_USER_ID_CHARS)),
+            query("requested_by", id_schema(MAX_ID_CHARS), "Who asked, for the audit trail (default: read-api).")
+        ],
+        "responses": responses(&[("200", "What was deleted, and what stays.", erased)], &[401, 403, 422, 500, 503])
+    }}));
     paths.insert("/api/v1/analytics/counts/{entity_type}/{entity_id}".into(), json!({"get": {
         "summary": "Public display counts, including increments not yet flushed (rate limited per client; up to a second old).",
         "parameters": [path("entity_type", entity_type), path("entity_id", id_schema(MAX_ID_CHARS)), domain],

@@ -41,6 +41,9 @@ pub struct ReadApiConfig {
     pub live_viewer_window_seconds: i64,
     /// WebSocket clients of the live feed this process serves at most.
     pub live_max_connections: i64,
+    /// How long an erasure waits for a flush holding a partition (then
+    /// 503 with `Retry-After`).
+    pub erasure_wait_seconds: u64,
 }
 
 fn invalid(key: &str, message: impl ToString) -> ConfigError {
@@ -82,6 +85,12 @@ impl ReadApiConfig {
                     "must be 1..{}",
                     analytics_domain::realtime::MAX_VIEWER_WINDOW_SECONDS
                 ),
+            ));
+        }
+        if self.erasure_wait_seconds > 300 {
+            return Err(invalid(
+                "read_api.erasure_wait_seconds",
+                "must be 0..300 (an HTTP client gives up long before)",
             ));
         }
         if !(1..=100_000).contains(&self.live_max_connections) {

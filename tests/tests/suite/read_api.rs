@@ -303,6 +303,7 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
             "/api/v1/admin/analytics/snapshot",
             "/api/v1/admin/analytics/top",
             "/api/v1/admin/analytics/trends",
+            "/api/v1/admin/analytics/users/{user_id}",
             "/api/v1/analytics/content/popular",
             "/api/v1/analytics/counts/{entity_type}/{entity_id}",
             "/api/v1/analytics/peak-hours",

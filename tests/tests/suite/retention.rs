@@ -35,6 +35,24 @@ async fn log_rows(
     Ok(())
 }
 
+/// Ids an erasure left behind, each `(id, hours ago)`.
+async fn erased_ids(env: &TestEnv, ids: &[(&str, i64)]) -> anyhow::Result<()> {
+    let mut conn = env.mysql().await?;
+    for (id, hours) in ids {
+        let at = (Utc::now() - Duration::hours(*hours)).format("%Y-%m-%d %H:%M:%S");
+        sqlx::query(
+            "INSERT INTO analytics_erased_events (event_id, domain, entity_type, entity_id, \
+             action, value, occurred_at, erased_at) VALUES (?, 'jav', 'movie', 'm-1', 'view', 1, ?, ?)",
+        )
+        .bind(id)
+        .bind(at.to_string())
+        .bind(at.to_string())
+        .execute(&mut conn)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn count_rows(env: &TestEnv, table: &str) -> anyhow::Result<i64> {
     let mut conn = env.mysql().await?;
     Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
@@ -52,6 +70,7 @@ async fn prune_deletes_what_retention_lets_go_and_nothing_else() -> anyhow::Resu
     log_rows(&env, "analytics_events", "old", 7, 24 * 10).await?;
     log_rows(&env, "analytics_events", "new", 2, 1).await?;
     log_rows(&env, "analytics_events_filtered", "bot-old", 1, 24 * 10).await?;
+    erased_ids(&env, &[("erased-old", 24 * 10), ("erased-new", 1)]).await?;
     let db = env.mongo().await?;
     let today = Utc::now().date_naive();
     let old_day = (today - Duration::days(10)).format("%Y-%m-%d").to_string();
@@ -117,6 +136,7 @@ async fn prune_deletes_what_retention_lets_go_and_nothing_else() -> anyhow::Resu
         format!(
             "Raw event log: 7 rows would be deleted (occurred before {first_kept} UTC).\n\
              Filtered events: 1 rows would be deleted (occurred before {first_kept} UTC).\n\
+             Erased events' ids: 1 rows would be deleted (occurred before {first_kept} UTC).\n\
              Rollups: 1 day documents, 2 hour documents and 1 day boards would be deleted (days before {first_kept}).\n\
              Telemetry: 2 job events and 1 block signals would be deleted (older than 2 days).\n"
         )
@@ -137,6 +157,7 @@ async fn prune_deletes_what_retention_lets_go_and_nothing_else() -> anyhow::Resu
     // What is left is exactly what retention keeps.
     assert_eq!(count_rows(&env, "analytics_events").await?, 2);
     assert_eq!(count_rows(&env, "analytics_events_filtered").await?, 0);
+    assert_eq!(count_rows(&env, "analytics_erased_events").await?, 1);
     let mut conn = env.mysql().await?;
     let left: Vec<String> = sqlx::query_scalar(
         "SELECT CONVERT(event_id USING utf8mb4) FROM analytics_events ORDER BY event_id",
@@ -182,6 +203,7 @@ async fn prune_deletes_what_retention_lets_go_and_nothing_else() -> anyhow::Resu
         format!(
             "Raw event log: 0 rows deleted (occurred before {first_kept} UTC).\n\
              Filtered events: 0 rows deleted (occurred before {first_kept} UTC).\n\
+             Erased events' ids: 0 rows deleted (occurred before {first_kept} UTC).\n\
              Rollups: 0 day documents, 0 hour documents and 0 day boards deleted (days before {first_kept}).\n\
              Telemetry: 0 job events and 0 block signals deleted (older than 2 days).\n"
         )

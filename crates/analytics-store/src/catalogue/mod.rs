@@ -36,6 +36,15 @@ pub struct MySqlSettings {
     pub connect_timeout: Duration,
 }
 
+impl MySqlSettings {
+    /// The URL parsed into connection options.
+    pub fn options(&self) -> Result<MySqlConnectOptions, StoreError> {
+        self.url
+            .parse()
+            .map_err(|e| StoreError::Config(format!("mysql.url: {e}")))
+    }
+}
+
 /// A catalogue movie as parity sees it (NULL counters read as 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MovieCounters {
@@ -54,15 +63,17 @@ impl CatalogueStore {
     /// Connects lazily: a service starts (and reports not ready) while
     /// MySQL is down; the first query pays for the connection.
     pub async fn connect(settings: &MySqlSettings) -> Result<Self, StoreError> {
-        let options: MySqlConnectOptions = settings
-            .url
-            .parse()
-            .map_err(|e| StoreError::Config(format!("mysql.url: {e}")))?;
+        Ok(Self::lazy(settings, settings.options()?))
+    }
+
+    /// [`CatalogueStore::connect`] with options checked beforehand, for
+    /// where a fallible step has no place (an HTTP worker's factory).
+    pub fn lazy(settings: &MySqlSettings, options: MySqlConnectOptions) -> Self {
         let pool = MySqlPoolOptions::new()
             .max_connections(settings.pool_size)
             .acquire_timeout(settings.connect_timeout)
             .connect_lazy_with(options);
-        Ok(CatalogueStore { pool })
+        CatalogueStore { pool }
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

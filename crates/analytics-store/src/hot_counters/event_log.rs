@@ -41,12 +41,24 @@ impl HotCounters {
         end: &str,
         count: usize,
     ) -> Result<Vec<LogRecord>, StoreError> {
+        self.read_log_range(p, "-", end, count).await
+    }
+
+    /// The oldest `count` entries from `start` to `end` (XRANGE bounds:
+    /// `-`, an id, or `(id` for after it).
+    pub(super) async fn read_log_range(
+        &self,
+        p: u16,
+        start: &str,
+        end: &str,
+        count: usize,
+    ) -> Result<Vec<LogRecord>, StoreError> {
         let key = self.keys.log(p);
         let entries: Vec<(String, Vec<(String, String)>)> = self
             .run(async |c| {
                 redis::cmd("XRANGE")
                     .arg(&key)
-                    .arg("-")
+                    .arg(start)
                     .arg(end)
                     .arg("COUNT")
                     .arg(count)

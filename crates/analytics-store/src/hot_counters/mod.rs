@@ -4,6 +4,7 @@
 //! hash tag: atomic on a single node and slot-local on Redis Cluster.
 
 mod connections;
+mod erasure;
 mod event_log;
 mod flush;
 mod generation;
@@ -24,6 +25,7 @@ use crate::error::{bounded, StoreError};
 use connections::SharedConnections;
 use scripts::Scripts;
 
+pub use erasure::{is_users_line, UsersEntry};
 pub use event_log::LogRecord;
 pub use flush::{count_units, CounterHash};
 pub use ingest::IngestItem;

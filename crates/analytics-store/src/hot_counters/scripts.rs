@@ -15,6 +15,7 @@ pub(crate) struct Scripts {
     pub release_lease: Script,
     pub trim_log: Script,
     pub drain_legacy: Script,
+    pub scrub_log_entry: Script,
 }
 
 impl Scripts {
@@ -27,6 +28,7 @@ impl Scripts {
             release_lease: Script::new(include_str!("lua/release_lease.lua")),
             trim_log: Script::new(include_str!("lua/trim_log.lua")),
             drain_legacy: Script::new(DRAIN_LEGACY),
+            scrub_log_entry: Script::new(include_str!("lua/scrub_log_entry.lua")),
         }
     }
 }

@@ -6,10 +6,12 @@
 //! flush keeps up with on a realistic v2 mix; `seed-history` lays down days
 //! of that mix for the read benchmark, `live-clients` holds WebSocket
 //! clients on the live feed, `seed-catalogue` fills the MySQL catalogue
-//! for the admin snapshot. Store settings come from the
+//! for the admin snapshot, `import` sends old events to the import
+//! route. Store settings come from the
 //! usual `ANALYTICS__…` env.
 
 mod history;
+mod import;
 mod live;
 mod measure;
 mod pipeline;
@@ -75,6 +77,13 @@ enum Command {
     },
     /// N WebSocket clients on read-api's live feed: fan-out lag and cadence.
     LiveClients(live::LiveArgs),
+    /// Old events through ingest-svc's import route, in batches.
+    Import(import::ImportArgs),
+    /// The sum of one action's count over every entity's totals.
+    SumTotals {
+        #[arg(long)]
+        action: String,
+    },
     /// Drop the configured Mongo database (benchmark clean-up).
     DropDatabase,
     /// How many documents a collection of the configured database holds.
@@ -169,6 +178,26 @@ async fn main() -> anyhow::Result<()> {
         Command::Pipeline(args) => pipeline::run(&stores, args).await,
         Command::SeedHistory(args) => history::run(&stores, args).await,
         Command::LiveClients(args) => live::run(args).await,
+        Command::Import(args) => import::run(args).await,
+        Command::SumTotals { action } => {
+            let store = analytics_store::RollupStore::connect(&stores.mongo_settings()?).await?;
+            let mut cursor = store
+                .collection(TOTALS)
+                .find(doc! {})
+                .projection(doc! {action.as_str(): 1})
+                .await?;
+            let mut sum = 0i64;
+            while let Some(d) = futures_util::TryStreamExt::try_next(&mut cursor).await? {
+                sum += match d.get(&action) {
+                    Some(mongodb::bson::Bson::Int64(n)) => *n,
+                    Some(mongodb::bson::Bson::Int32(n)) => i64::from(*n),
+                    _ => 0,
+                };
+            }
+            println!("{sum}");
+            store.shutdown().await;
+            Ok(())
+        }
         Command::SeedCatalogue {
             movies,
             actors,

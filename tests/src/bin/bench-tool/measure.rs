@@ -22,6 +22,11 @@ fn status_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A process's peak resident memory so far.
+pub fn peak_rss_kb(pid: u32) -> u64 {
+    status_kb(pid, "VmHWM:")
+}
+
 /// A process's resident memory now.
 pub fn rss_kb(pid: u32) -> u64 {
     status_kb(pid, "VmRSS:")
@@ -53,7 +58,7 @@ pub async fn flush_once(bin: &Path) -> anyhow::Result<FlushRun> {
     let pid = child.id().unwrap_or(0);
     let mut peak = 0;
     let status = loop {
-        peak = peak.max(status_kb(pid, "VmHWM:"));
+        peak = peak.max(peak_rss_kb(pid));
         if let Some(status) = child.try_wait()? {
             break status;
         }
