@@ -195,6 +195,8 @@ async fn main() -> anyhow::Result<()> {
                 };
             }
             println!("{sum}");
+            // shutdown waits for every cursor to be dropped first.
+            drop(cursor);
             store.shutdown().await;
             Ok(())
         }
