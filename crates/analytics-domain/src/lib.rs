@@ -16,6 +16,7 @@ pub mod privacy;
 pub mod producers;
 pub mod ranking;
 pub mod realtime;
+pub mod rebuild;
 pub mod rollup;
 pub mod snapshot;
 pub mod sweep;

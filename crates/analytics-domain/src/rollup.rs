@@ -105,6 +105,13 @@ impl Counts {
             .filter(|(_, n)| *n != 0)
     }
 
+    /// Every measure with its sign turned (a correction that takes away).
+    pub fn negated(&self) -> Counts {
+        Counts {
+            entries: self.entries.iter().map(|&(m, n)| (m, -n)).collect(),
+        }
+    }
+
     pub fn merge(&mut self, other: &Counts) {
         for &(measure, n) in &other.entries {
             self.add_to(usize::from(measure), n);

@@ -8,6 +8,7 @@ pub mod flush;
 pub mod parity;
 pub mod progress;
 pub mod prune;
+pub mod rebuild;
 pub mod settings;
 pub mod stores;
 pub mod summary_report;

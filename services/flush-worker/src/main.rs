@@ -12,6 +12,7 @@ use flush_worker::fault;
 use flush_worker::flush::{self, FlushOptions};
 use flush_worker::parity::{self, ParityOptions};
 use flush_worker::prune::{self, PruneOptions};
+use flush_worker::rebuild::{self, RebuildOptions};
 use flush_worker::settings::{parse_partitions, Settings};
 use flush_worker::stores::Stores;
 use flush_worker::summary_report::{self, SummaryOptions};
@@ -63,6 +64,10 @@ enum Command {
     /// Delete what retention lets go (retention.raw_log_days, rollup_days,
     /// telemetry_days), a bounded chunk per statement; resumable.
     Prune(PruneOptions),
+    /// Recompute the day and hour rollups of a range of local days from the
+    /// raw event log (weeks, months, years and totals by the difference;
+    /// boards re-ranked). Idempotent; refuses days still waiting in Redis.
+    Rebuild(RebuildOptions),
     /// Re-rank every top-N leaderboard from the rollups (after a restore or
     /// a manual fix of the rollups; safe while flushes run).
     RebuildLeaderboards,
@@ -181,6 +186,18 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             prune::run(&stores, &retention, &domains, &opts).await
         }
         Command::EraseUser(opts) => erase::run(&stores, &opts).await,
+        Command::Rebuild(opts) => {
+            let rules = settings.stores.event_rules()?;
+            let retention = settings.stores.retention()?;
+            rebuild::run(
+                &stores,
+                &rules,
+                &retention,
+                settings.stores.raw_log(),
+                &opts,
+            )
+            .await
+        }
         Command::Cutover(opts) => {
             cutover::run(&stores, &settings.cutover.legacy_keys(), &opts).await
         }

@@ -26,6 +26,7 @@ mod otlp_traces;
 mod parity_check;
 mod producer_example;
 mod read_api;
+mod rebuild;
 mod redis_outage;
 mod retention;
 mod sdk_in_browser;

@@ -12,6 +12,7 @@ mod ingest;
 mod legacy;
 mod live;
 mod reads;
+mod rebuild;
 pub mod scripts;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use legacy::{
 };
 pub use live::LiveWindow;
 pub use reads::{PartitionBacklog, PendingCounts};
+pub use rebuild::WaitingInRange;
 pub use scripts::{Batch, Claim, IngestOutcome};
 
 /// Dedupe window of the event markers: 48 h. The accepted lateness of an

@@ -7,6 +7,7 @@ mod cutover;
 mod duplicates;
 mod queries;
 mod ranges;
+pub mod rebuild;
 mod replica_backlog;
 mod runs;
 mod schema;

@@ -1,0 +1,311 @@
+//! `flush-worker rebuild --from DATE --to DATE [--entity-type T]`:
+//! recomputes the day and hour rollups of those local days from the raw
+//! event log and replaces them; the week, month, year and total documents
+//! move by each day's difference (they hold other days too), and every
+//! board is re-ranked. For a rollup damaged by a bug, a bad import or a
+//! manual edit.
+//!
+//! Safe beside ingest and flushes: it holds every partition's flush lease
+//! while it works (flushes skip those partitions and take them next run),
+//! and it refuses days that still have events waiting in Redis, since
+//! those are in neither the log nor the rollups yet, or in one only (run
+//! `flush-worker flush` first). New events keep arriving meanwhile: they
+//! wait in Redis and are applied by the next flush on top of the rebuilt
+//! documents. Idempotent: a second run finds nothing to change. Each chunk
+//! of the correction goes under the flush ledger, so a run stopped midway
+//! and started again never applies a chunk twice.
+
+use std::time::Duration;
+
+use analytics_domain::rebuild::correction;
+use analytics_domain::rollup::RollupDelta;
+use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
+use analytics_domain::{Action, Domain, EntityType, EventRules, KeySpace, ValueLimits};
+use analytics_runtime::config::Retention;
+use analytics_store::hot_counters::WaitingInRange;
+use anyhow::{bail, Context};
+use chrono::{NaiveDate, Utc};
+use clap::Args;
+
+use crate::progress::Progress;
+use crate::stores::Stores;
+
+/// Lease lifetime while rebuilding; renewed between steps.
+const LEASE_TTL: Duration = Duration::from_secs(60);
+/// Entities per transaction of the correction.
+const ENTITIES_PER_CHUNK: usize = 500;
+/// Catalogue rows locked at a time for their replicas.
+const REPLICAS_PER_LOCK: usize = 1000;
+/// The longest range one run rebuilds.
+const MAX_DAYS: i64 = 366;
+
+#[derive(Debug, Clone, Args)]
+pub struct RebuildOptions {
+    /// First local day to rebuild (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: NaiveDate,
+    /// Last local day to rebuild (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    pub to: NaiveDate,
+    /// Only this entity type (movie, actor, tag); default all.
+    #[arg(long)]
+    pub entity_type: Option<String>,
+    /// Seconds to wait for a flush that holds a partition.
+    #[arg(long, default_value_t = 60)]
+    pub wait_seconds: u64,
+}
+
+/// What a run read and changed.
+#[derive(Debug, Default)]
+struct Rebuilt {
+    events: u64,
+    unreadable: u64,
+    days_changed: usize,
+    hours_changed: usize,
+    documents: usize,
+    registers: usize,
+    replicas: u64,
+}
+
+pub async fn run(
+    stores: &Stores,
+    rules: &EventRules,
+    retention: &Retention,
+    raw_log: bool,
+    opts: &RebuildOptions,
+) -> anyhow::Result<u8> {
+    let entity_type = match opts.entity_type.as_deref() {
+        None => None,
+        Some(t) => match EntityType::parse_from_producer(t) {
+            Some(t) => Some(t),
+            None => return refuse("--entity-type must be one of movie, actor, tag."),
+        },
+    };
+    let today = Utc::now().date_naive();
+    if opts.from > opts.to {
+        return refuse("--from must not be after --to.");
+    }
+    if opts.to > today + chrono::Duration::days(1) {
+        return refuse(&format!("--to must not be after {today} (today)."));
+    }
+    if (opts.to - opts.from).num_days() >= MAX_DAYS {
+        return refuse(&format!("A run rebuilds at most {MAX_DAYS} days."));
+    }
+    if !raw_log {
+        return refuse(
+            "The raw event log is off (events.raw_log): there is nothing to rebuild from.",
+        );
+    }
+    if let Some(days) = retention.raw_log_days {
+        let first = today - chrono::Duration::days(i64::from(days) - 1);
+        if opts.from < first {
+            return refuse(&format!(
+                "The raw event log keeps {days} days (retention.raw_log_days): --from must be on or after {first}."
+            ));
+        }
+    }
+
+    let run_id = format!("rebuild-{}", uuid::Uuid::now_v7());
+    let counters = &stores.counters;
+    counters
+        .lease_every_partition(&run_id, LEASE_TTL, Duration::from_secs(opts.wait_seconds))
+        .await?;
+    let result = rebuild_under_leases(stores, rules, &run_id, entity_type, opts).await;
+    counters.release_every_partition(&run_id).await;
+    let done = result?;
+    let boards = stores.rollups.leaderboards().rebuild().await?;
+    if done.documents > 0 || done.registers > 0 {
+        // Readers recompute what they cached from the old documents.
+        counters.raise_rollup_generation().await?;
+    }
+    let scope = entity_type.map_or("every entity type".to_string(), |t| {
+        format!("{}s", t.as_str())
+    });
+    println!(
+        "Read {} raw-log events of {}..{} ({scope}); {} unreadable, skipped.",
+        done.events, opts.from, opts.to, done.unreadable
+    );
+    if done.days_changed == 0 && done.hours_changed == 0 {
+        println!("Nothing changed: the rollups of these days match the raw log.");
+    } else {
+        println!(
+            "Corrected {} day and {} hour documents ({} documents written with their weeks, months, years and totals).",
+            done.days_changed, done.hours_changed, done.documents
+        );
+    }
+    println!(
+        "Replaced the unique-viewer registers of {} documents; re-ranked {boards} leaderboards; {} catalogue replicas written.",
+        done.registers, done.replicas
+    );
+    Ok(0)
+}
+
+fn refuse(message: &str) -> anyhow::Result<u8> {
+    eprintln!("{message}");
+    Ok(2)
+}
+
+async fn rebuild_under_leases(
+    stores: &Stores,
+    rules: &EventRules,
+    run_id: &str,
+    entity_type: Option<EntityType>,
+    opts: &RebuildOptions,
+) -> anyhow::Result<Rebuilt> {
+    let counters = &stores.counters;
+    let keys = counters.keys().clone();
+    let mut waiting = WaitingInRange::default();
+    for p in keys.partitions() {
+        let w = counters
+            .waiting_in_range(p, opts.from, opts.to, entity_type)
+            .await?;
+        waiting.open_batches += w.open_batches;
+        waiting.counter_fields += w.counter_fields;
+        waiting.log_lines += w.log_lines;
+    }
+    if !waiting.is_empty() {
+        bail!(
+            "These days still have events waiting in Redis ({} counter fields, {} raw-log lines, {} batches an interrupted flush left open): run flush-worker flush, then rebuild.",
+            waiting.counter_fields,
+            waiting.log_lines,
+            waiting.open_batches
+        );
+    }
+
+    let import = rules.for_import(None);
+    let limits = ValueLimits::contract();
+    let now = Utc::now();
+    let mut rebuilt = RollupDelta::default();
+    let mut done = Rebuilt::default();
+    let mut progress = Progress::new("rebuild: raw-log events read", 0);
+    let since = opts.from.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::days(1);
+    let until = (opts.to + chrono::Duration::days(2))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let (from, to) = (opts.from, opts.to);
+    let mut read = 0;
+    done.events = stores
+        .catalogue
+        .for_each_logged(since, until, from, to, entity_type, |body| {
+            match import.validate(&body, now, &limits) {
+                Ok(event) => add_event(&mut rebuilt, &keys, &import, &event, from, to),
+                Err(_) => done.unreadable += 1,
+            }
+            read += 1;
+            progress.tick(read);
+        })
+        .await
+        .context("reading the raw event log")?;
+    counters.renew_every_partition(run_id, LEASE_TTL).await?;
+
+    let current = stores
+        .rollups
+        .current_days(from, to, entity_type)
+        .await
+        .context("reading the rollups of the range")?;
+    let fix = correction(&current, &rebuilt);
+    done.days_changed = fix
+        .buckets
+        .keys()
+        .filter(|k| k.period.period() == analytics_domain::Period::Day)
+        .count();
+    done.hours_changed = fix.hourly.len();
+    done.documents = stores
+        .rollups
+        .apply_correction(run_id, &fix, ENTITIES_PER_CHUNK)
+        .await
+        .context("writing the correction")?;
+    done.replicas = sync_replicas(stores, &fix)
+        .await
+        .context("writing the catalogue replicas")?;
+    counters.renew_every_partition(run_id, LEASE_TTL).await?;
+    // The site's hourly unique users mix every entity type: replaced only
+    // when every type is rebuilt.
+    let (site_hours, hour_users) = if entity_type.is_none() {
+        (
+            stores.rollups.site_hour_keys(from, to).await?,
+            rebuilt.hour_users.clone(),
+        )
+    } else {
+        (Vec::new(), Default::default())
+    };
+    done.registers = stores
+        .rollups
+        .replace_registers(&current, &rebuilt.day_viewers, &hour_users, &site_hours)
+        .await
+        .context("replacing the registers")?;
+    Ok(done)
+}
+
+/// The catalogue replicas of the films whose totals moved. A replica that
+/// holds the old totals (the product wrote it) gets the new ones, lower
+/// ones too: the flush's guard would take a lowered total's old replica
+/// for history not yet cut over and keep it. A replica holding anything
+/// else is left to the flush and the cut-over, as always.
+async fn sync_replicas(stores: &Stores, fix: &RollupDelta) -> anyhow::Result<u64> {
+    let changed: Vec<(&str, (i64, i64))> = fix
+        .totals
+        .iter()
+        .filter(|(e, _)| {
+            e.domain.as_str() == CATALOGUE_DOMAIN && e.entity_type == EntityType::Movie
+        })
+        .map(|(e, c)| {
+            (
+                e.entity_id.as_str(),
+                (c.get(Action::View), c.get(Action::Download)),
+            )
+        })
+        .filter(|(_, d)| *d != (0, 0))
+        .collect();
+    let domain = Domain::new(CATALOGUE_DOMAIN)?;
+    let mut written = 0;
+    for page in changed.chunks(REPLICAS_PER_LOCK) {
+        let ids: Vec<String> = page.iter().map(|(id, _)| id.to_string()).collect();
+        let diffs: std::collections::HashMap<&str, (i64, i64)> = page.iter().copied().collect();
+        let lock = stores.catalogue.lock_movies(&ids).await?;
+        let totals = stores
+            .rollups
+            .totals_for(&domain, EntityType::Movie, lock.present())
+            .await?;
+        let mut rows = Vec::new();
+        for id in lock.present() {
+            let (Some(t), Some(&(dv, dd))) = (totals.get(id), diffs.get(id.as_str())) else {
+                continue;
+            };
+            let (views, downloads) = (t.get(Action::View), t.get(Action::Download));
+            if lock.current(id) == Some((views - dv, downloads - dd)) {
+                rows.push((id.clone(), views, downloads));
+            }
+        }
+        written += lock.write(&rows).await?;
+    }
+    Ok(written)
+}
+
+/// One logged event into the rebuilt delta, as a flush of it would add it,
+/// if it falls on the range's days in its domain's zone now.
+fn add_event(
+    delta: &mut RollupDelta,
+    keys: &KeySpace,
+    rules: &EventRules,
+    event: &analytics_domain::Event,
+    from: NaiveDate,
+    to: NaiveDate,
+) {
+    let mode = rules.bucket_mode(&event.entity.domain);
+    let date = mode.local_hour(&event.occurred_at).date;
+    if date < from || date > to {
+        return;
+    }
+    let inc = event.increments(&mode);
+    for (field, n) in &inc.counter {
+        delta.add_field(&event.entity, &field.encode(), *n);
+    }
+    if let Some((field, rank)) = &inc.day_register {
+        delta.add_field(&event.entity, &field.encode(), i64::from(*rank));
+    }
+    if let Some((field, rank)) = &inc.hour_register {
+        let site = KeySpace::site_entity(&event.entity.domain, keys.partition_of(&event.event_id));
+        delta.add_field(&site, &field.encode(), i64::from(*rank));
+    }
+}
