@@ -31,29 +31,15 @@ send() {
     --events "$EVENTS" --movies "$MOVIES" --days "$DAYS" --batch "$BATCH" --concurrency "$CONCURRENCY" \
     | tee "$DEV/log/bench-import-$1.out"
 }
-# flush_all NAME: flush runs until nothing waits; total seconds and peak RSS.
-flush_all() {
-  local started=$SECONDS runs=0 peak=0
-  while :; do
-    /usr/bin/time -v "$BIN/flush-worker" flush >"$DEV/log/bench-import-flush.out" 2>"$DEV/log/bench-import-flush.err" \
-      || { tail -5 "$DEV/log/bench-import-flush.err"; die "flush failed"; }
-    runs=$((runs + 1))
-    local rss; rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$DEV/log/bench-import-flush.err")
-    if (( rss > peak )); then peak=$rss; fi
-    grep -q "^Flushed 0 keys" "$DEV/log/bench-import-flush.out" && break
-  done
-  echo "$((SECONDS - started)) $runs $peak"
-}
-
 send first
 log "flushing the imported events"
-read -r flush_s flush_runs flush_peak < <(flush_all)
+read -r flush_s flush_runs flush_peak < <(flush_until_idle bench-import)
 views=$("$BIN/bench-tool" sum-totals --action view)
 logged=$(mysql_admin -N "$RUN" -e "SELECT COUNT(*) FROM analytics_events")
 log "deleting the Redis dedupe markers (as when they expire after 48 h)"
 redis --scan --pattern "$RUN:*:evt:*" | xargs -r -d '\n' -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
 send second
-read -r _ _ _ < <(flush_all)
+read -r _ _ _ < <(flush_until_idle bench-import)
 views_after=$("$BIN/bench-tool" sum-totals --action view)
 
 printf '\n== import benchmark (%s cores): %s events, %s films, %s days ==\n' "$(nproc)" "$EVENTS" "$MOVIES" "$DAYS"

@@ -188,3 +188,18 @@ bench_namespace() {
   mysql_admin -e "CREATE DATABASE \`$RUN\`"
   "$ROOT/target/release/flush-worker" migrate >/dev/null
 }
+
+# flush_until_idle NAME: release flush runs until one finds nothing waiting;
+# prints "seconds runs peak-RSS-kB". Needs BIN (start_release_ingest).
+flush_until_idle() {
+  local name="$1" started=$SECONDS runs=0 peak=0 rss
+  while :; do
+    /usr/bin/time -v "$BIN/flush-worker" flush >"$DEV/log/$name-flush.out" 2>"$DEV/log/$name-flush.err" \
+      || { tail -5 "$DEV/log/$name-flush.err" >&2; die "flush failed"; }
+    runs=$((runs + 1))
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$DEV/log/$name-flush.err")
+    if (( rss > peak )); then peak=$rss; fi
+    grep -q "^Flushed 0 keys" "$DEV/log/$name-flush.out" && break
+  done
+  echo "$((SECONDS - started)) $runs $peak"
+}

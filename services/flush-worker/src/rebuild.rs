@@ -110,7 +110,25 @@ pub async fn run(
     counters
         .lease_every_partition(&run_id, LEASE_TTL, Duration::from_secs(opts.wait_seconds))
         .await?;
+    // Reading a long range takes longer than a lease lives: a keeper
+    // renews them meanwhile (the steps renew too, and stop on a lost one).
+    let keeper = tokio::spawn({
+        let (counters, run_id) = (counters.clone(), run_id.clone());
+        async move {
+            loop {
+                tokio::time::sleep(LEASE_TTL / 4).await;
+                if counters
+                    .renew_every_partition(&run_id, LEASE_TTL)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
     let result = rebuild_under_leases(stores, rules, &run_id, entity_type, opts).await;
+    keeper.abort();
     counters.release_every_partition(&run_id).await;
     let done = result?;
     let boards = stores.rollups.leaderboards().rebuild().await?;

@@ -86,6 +86,13 @@ enum Command {
     },
     /// Drop the configured Mongo database (benchmark clean-up).
     DropDatabase,
+    /// Loses one local day of the rollups (the rebuild benchmark): its day
+    /// and hour documents deleted, and what their views added taken out of
+    /// their weeks, months, years and totals, as a lost day would be.
+    DamageRollups {
+        #[arg(long)]
+        date: chrono::NaiveDate,
+    },
     /// How many documents a collection of the configured database holds.
     CountDocuments {
         #[arg(long)]
@@ -209,6 +216,13 @@ async fn main() -> anyhow::Result<()> {
         Command::CleanTestData => {
             let (databases, schemas, keys) = analytics_tests::drop_leftover_test_data().await?;
             println!("dropped {databases} test databases, {schemas} schemas, {keys} Redis keys");
+            Ok(())
+        }
+        Command::DamageRollups { date } => {
+            let store = analytics_store::RollupStore::connect(&stores.mongo_settings()?).await?;
+            let (days, views) = damage_rollups(&store, date).await?;
+            println!("{days} day documents of {date} lost with their {views} views");
+            store.shutdown().await;
             Ok(())
         }
         Command::CountDocuments { collection } => {
@@ -410,4 +424,42 @@ async fn seed_rollups(s: &StoreConfig, entities: u64) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// See [`Command::DamageRollups`]; returns the day documents and views lost.
+async fn damage_rollups(
+    store: &analytics_store::RollupStore,
+    date: chrono::NaiveDate,
+) -> anyhow::Result<(u64, i64)> {
+    use analytics_domain::Period;
+    use analytics_store::rollups::{counts_of, period_collection, HOURLY};
+    let day = Period::Day.bucket_of(date);
+    let daily = store.collection(period_collection(Period::Day));
+    let docs: Vec<mongodb::bson::Document> =
+        futures_util::TryStreamExt::try_collect(daily.find(doc! {"date": &day}).await?).await?;
+    let mut lost = 0;
+    for d in &docs {
+        let n = counts_of(d).get(analytics_domain::Action::View);
+        let entity = doc! {"domain": d.get_str("domain")?, "entity_type": d.get_str("entity_type")?,
+        "entity_id": d.get_str("entity_id")?};
+        for period in [Period::Week, Period::Month, Period::Year] {
+            let mut filter = entity.clone();
+            filter.insert(period.field(), period.bucket_of(date));
+            store
+                .collection(period_collection(period))
+                .update_one(filter, doc! {"$inc": {"view": -n}})
+                .await?;
+        }
+        store
+            .collection(analytics_store::rollups::TOTALS)
+            .update_one(entity, doc! {"$inc": {"view": -n}})
+            .await?;
+        lost += n;
+    }
+    daily.delete_many(doc! {"date": &day}).await?;
+    store
+        .collection(HOURLY)
+        .delete_many(doc! {"date": &day})
+        .await?;
+    Ok((docs.len() as u64, lost))
 }
