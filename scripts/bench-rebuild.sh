@@ -30,7 +30,7 @@ views=$("$BIN/bench-tool" sum-totals --action view)
 from=$(date -u -d "-$((DAYS + 1)) days" +%F)
 to=$(date -u +%F)
 damaged=$(date -u -d "-1 day" +%F)
-log "damaging $damaged: its day documents deleted, every film's totals +1 view"
+log "damaging $damaged: its day and hour documents lost with what they added"
 "$BIN/bench-tool" damage-rollups --date "$damaged" >"$DEV/log/bench-rebuild-damage.out"
 rebuild() { # NAME
   local started=$SECONDS

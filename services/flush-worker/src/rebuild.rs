@@ -12,8 +12,8 @@
 //! `flush-worker flush` first). New events keep arriving meanwhile: they
 //! wait in Redis and are applied by the next flush on top of the rebuilt
 //! documents. Idempotent: a second run finds nothing to change. Each chunk
-//! of the correction goes under the flush ledger, so a run stopped midway
-//! and started again never applies a chunk twice.
+//! of the correction commits with its ledger entry, so a run stopped midway
+//! leaves whole chunks, and the next computes its correction from them.
 
 use std::time::Duration;
 
@@ -32,8 +32,9 @@ use crate::stores::Stores;
 
 /// Lease lifetime while rebuilding; renewed between steps.
 const LEASE_TTL: Duration = Duration::from_secs(60);
-/// Entities per transaction of the correction.
-const ENTITIES_PER_CHUNK: usize = 500;
+/// Entities per transaction of the correction: a week of days with their
+/// periods is about a thousand documents, the size MongoDB advises.
+const ENTITIES_PER_CHUNK: usize = 100;
 /// Catalogue rows locked at a time for their replicas.
 const REPLICAS_PER_LOCK: usize = 1000;
 /// The longest range one run rebuilds.
