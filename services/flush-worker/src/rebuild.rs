@@ -141,8 +141,8 @@ pub async fn run(
         format!("{}s", t.as_str())
     });
     println!(
-        "Read {} raw-log events of {}..{} ({scope}); {} unreadable, skipped.",
-        done.events, opts.from, opts.to, done.unreadable
+        "Read {} raw-log events of {}..{} ({scope}).",
+        done.events, opts.from, opts.to
     );
     if done.days_changed == 0 && done.hours_changed == 0 {
         println!("Nothing changed: the rollups of these days match the raw log.");
@@ -203,18 +203,32 @@ async fn rebuild_under_leases(
         .and_utc();
     let (from, to) = (opts.from, opts.to);
     let mut read = 0;
+    let mut first_unreadable: Option<String> = None;
     done.events = stores
         .catalogue
         .for_each_logged(since, until, from, to, entity_type, |body| {
             match import.validate(&body, now, &limits) {
                 Ok(event) => add_event(&mut rebuilt, &keys, &import, &event, from, to),
-                Err(_) => done.unreadable += 1,
+                Err(_) => {
+                    done.unreadable += 1;
+                    if first_unreadable.is_none() {
+                        first_unreadable = body.get("event_id").map(|id| id.to_string());
+                    }
+                }
             }
             read += 1;
             progress.tick(read);
         })
         .await
         .context("reading the raw event log")?;
+    // An event that no longer validates (its domain left the
+    // configuration, say) would be taken out of its day: write nothing.
+    if let Some(id) = first_unreadable {
+        bail!(
+            "{} raw-log events of the range do not validate under the configuration now (the first: event {id}); nothing was written.",
+            done.unreadable
+        );
+    }
     counters.renew_every_partition(run_id, LEASE_TTL).await?;
 
     let current = stores
@@ -222,6 +236,14 @@ async fn rebuild_under_leases(
         .current_days(from, to, entity_type)
         .await
         .context("reading the rollups of the range")?;
+    // Documents of a domain no longer configured are left as they are.
+    let mut current = current;
+    current
+        .days
+        .retain(|k, _| import.domains.contains_key(&k.entity.domain));
+    current
+        .hours
+        .retain(|k, _| import.domains.contains_key(&k.domain));
     let fix = correction(&current, &rebuilt);
     done.days_changed = fix
         .buckets

@@ -168,7 +168,7 @@ async fn a_rebuild_restores_damaged_and_lost_rollups_from_the_raw_log() -> anyho
     assert_eq!(code, Some(0), "{stdout} {stderr}");
     assert_eq!(
         stdout,
-        "Read 6 raw-log events of 2021-01-01..2021-01-02 (every entity type); 0 unreadable, skipped.\n\
+        "Read 6 raw-log events of 2021-01-01..2021-01-02 (every entity type).\n\
          Corrected 2 day and 1 hour documents (11 documents written with their weeks, months, years and totals).\n\
          Replaced the unique-viewer registers of 10 documents; re-ranked 40 leaderboards; 1 catalogue replicas written.\n"
     );
@@ -274,5 +274,31 @@ async fn a_rebuild_refuses_days_still_waiting_and_beyond_retention() -> anyhow::
         (code, stderr.as_str()),
         (Some(2), "--entity-type must be one of movie, actor, tag.\n")
     );
+    // A logged event that no longer validates (its domain left the
+    // configuration) would be taken out of its day: nothing is written.
+    let at = (now - chrono::Duration::hours(1))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    sqlx::query(
+        "INSERT INTO analytics_events (event_id, domain, entity_type, entity_id, action, value, \
+         occurred_at, local_date, local_hour, received_at) VALUES ('gone-1', 'gone', 'movie', \
+         'm-9', 'view', 1, ?, DATE(?), 0, ?)",
+    )
+    .bind(&at)
+    .bind(&at)
+    .bind(&at)
+    .execute(&mut env.mysql().await?)
+    .await?;
+    let before = env.docs("analytics_entity_daily").await?;
+    let (code, _, stderr) = rebuild(&env, &["--from", &today, "--to", &today]).await?;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "1 raw-log events of the range do not validate under the configuration now \
+             (the first: event \"gone-1\"); nothing was written."
+        ),
+        "{stderr}"
+    );
+    assert_eq!(env.docs("analytics_entity_daily").await?, before);
     Ok(())
 }
