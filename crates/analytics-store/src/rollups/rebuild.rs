@@ -273,49 +273,50 @@ impl RollupStore {
             Some(d) => doc! {"$set": {field: d}},
             None => doc! {"$unset": {field: ""}},
         };
-        let mut models = Vec::new();
         let by_day: std::collections::BTreeMap<BucketKey, &Sketch> = day_viewers
             .iter()
             .map(|(k, s)| (k.day_bucket(), s))
             .collect();
         let days: std::collections::BTreeSet<&BucketKey> =
             current.days.keys().chain(by_day.keys()).collect();
-        let daily = Namespace::new(self.db.name(), period_collection(Period::Day));
-        for key in days {
-            let e = &key.entity;
-            models.push(WriteModel::UpdateOne(
-                UpdateOneModel::builder()
-                    .namespace(daily.clone())
-                    .filter(
-                        doc! {"domain": e.domain.as_str(), "entity_type": e.entity_type.as_str(),
-                        "entity_id": &e.entity_id, "date": &key.label},
-                    )
-                    .update(update(
-                        VIEWER_REGISTERS,
-                        registers(by_day.get(key).copied()),
-                    ))
-                    .upsert(true)
-                    .build(),
-            ));
-        }
-        let hourly = Namespace::new(self.db.name(), HOURLY);
         let hours: std::collections::BTreeSet<&HourlyKey> =
             site_hours.iter().chain(hour_users.keys()).collect();
-        for key in hours {
-            models.push(WriteModel::UpdateOne(
+        let daily = Namespace::new(self.db.name(), period_collection(Period::Day));
+        let hourly = Namespace::new(self.db.name(), HOURLY);
+        let model = |namespace: &Namespace, filter: Document, update: Document| {
+            WriteModel::UpdateOne(
                 UpdateOneModel::builder()
-                    .namespace(hourly.clone())
-                    .filter(doc! {"domain": key.domain.as_str(), "entity_type": key.entity_type.as_str(),
-                        "date": &key.date, "hour": i32::from(key.hour), "slot": i32::from(key.slot)})
-                    .update(update(USER_REGISTERS, registers(hour_users.get(key))))
+                    .namespace(namespace.clone())
+                    .filter(filter)
+                    .update(update)
                     .upsert(true)
                     .build(),
-            ));
-        }
-        let written = models.len();
-        let mut models = models.into_iter().peekable();
+            )
+        };
+        // Built as they are written, a thousand at a time: a week of a big
+        // catalogue is hundreds of thousands of documents.
+        let day_models = days.into_iter().map(|key| {
+            let e = &key.entity;
+            model(
+                &daily,
+                doc! {"domain": e.domain.as_str(), "entity_type": e.entity_type.as_str(),
+                "entity_id": &e.entity_id, "date": &key.label},
+                update(VIEWER_REGISTERS, registers(by_day.get(key).copied())),
+            )
+        });
+        let hour_models = hours.into_iter().map(|key| {
+            model(
+                &hourly,
+                doc! {"domain": key.domain.as_str(), "entity_type": key.entity_type.as_str(),
+                "date": &key.date, "hour": i32::from(key.hour), "slot": i32::from(key.slot)},
+                update(USER_REGISTERS, registers(hour_users.get(key))),
+            )
+        });
+        let mut models = day_models.chain(hour_models).peekable();
+        let mut written = 0;
         while models.peek().is_some() {
             let chunk: Vec<WriteModel> = models.by_ref().take(REGISTER_WRITES).collect();
+            written += chunk.len();
             self.client.bulk_write(chunk).ordered(false).await?;
         }
         Ok(written)
