@@ -58,6 +58,14 @@ impl ValueLimits {
 /// Characters no id may contain: controls (NUL included), and the bidi
 /// formatting marks that make an id display as something else in an admin
 /// page or a log line.
+/// An id an operator gives (a path segment, a command's argument): 1 to
+/// `max` characters as given, without control or bidirectional formatting
+/// characters; returned trimmed.
+pub fn operator_id(raw: &str, max: usize) -> Option<&str> {
+    let id = raw.trim();
+    (!id.is_empty() && raw.chars().count() <= max && !has_forbidden_chars(id)).then_some(id)
+}
+
 pub fn has_forbidden_chars(s: &str) -> bool {
     s.chars().any(|c| {
         c.is_control()

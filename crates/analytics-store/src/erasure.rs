@@ -28,7 +28,7 @@ use sqlx::{MySql, QueryBuilder};
 
 use crate::catalogue::CatalogueStore;
 use crate::error::StoreError;
-use crate::event_log::{LogEntry, ERASED_TABLE, FILTERED_TABLE, LOG_TABLE};
+use crate::event_log::{naive, LogEntry, ERASED_TABLE, FILTERED_TABLE, LOG_TABLE};
 use crate::hot_counters::HotCounters;
 use crate::rollups::RollupStore;
 
@@ -236,7 +236,7 @@ impl CatalogueStore {
                     .push_bind(&e.entity_id)
                     .push_bind(&e.action)
                     .push_bind(e.value)
-                    .push_bind(e.occurred_at.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+                    .push_bind(naive(&e.occurred_at))
                     .push("UTC_TIMESTAMP(3)");
             });
             q.build().execute(self.pool()).await?;

@@ -85,7 +85,7 @@ impl LogEntry {
 
 /// A UTC time as MySQL's DATETIME(3) literal (bound as text: the driver's
 /// chrono support is not compiled in).
-fn naive(t: &DateTime<Utc>) -> String {
+pub(crate) fn naive(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
 }
 

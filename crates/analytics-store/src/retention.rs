@@ -13,6 +13,7 @@ use mongodb::Collection;
 use crate::block_signals::BlockSignalStore;
 use crate::catalogue::CatalogueStore;
 use crate::error::StoreError;
+use crate::event_log::naive;
 use crate::job_events::JobEventStore;
 use crate::leaderboard::LEADERBOARDS;
 use crate::rollups::{period_collection, RollupStore, HOURLY};
@@ -38,7 +39,7 @@ impl CatalogueStore {
         let deleted = sqlx::query(&format!(
             "DELETE FROM {table} WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?"
         ))
-        .bind(before.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+        .bind(naive(&before))
         .bind(limit)
         .execute(self.pool())
         .await?
@@ -58,7 +59,7 @@ impl CatalogueStore {
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {table} WHERE occurred_at < ?"
         ))
-        .bind(before.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+        .bind(naive(&before))
         .fetch_one(self.pool())
         .await?;
         Ok(u64::try_from(n).unwrap_or(0))

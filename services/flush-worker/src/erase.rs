@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use analytics_domain::event::{has_forbidden_chars, MAX_USER_ID_CHARS};
+use analytics_domain::event::{operator_id, MAX_USER_ID_CHARS};
 use analytics_store::erasure::{erase_user, ErasureStores, KEPT};
 use clap::Args;
 
@@ -24,16 +24,12 @@ pub struct EraseOptions {
 }
 
 pub async fn run(stores: &Stores, opts: &EraseOptions) -> anyhow::Result<u8> {
-    let user_id = opts.user_id.trim();
-    if user_id.is_empty()
-        || opts.user_id.chars().count() > MAX_USER_ID_CHARS
-        || has_forbidden_chars(user_id)
-    {
+    let Some(user_id) = operator_id(&opts.user_id, MAX_USER_ID_CHARS) else {
         eprintln!(
             "USER_ID must be 1..{MAX_USER_ID_CHARS} characters without control or bidirectional formatting characters."
         );
         return Ok(2);
-    }
+    };
     let erasure = ErasureStores {
         counters: &stores.counters,
         catalogue: &stores.catalogue,

@@ -54,11 +54,7 @@ pub fn user_id(raw: &str) -> Result<String, ReadApiError> {
 }
 
 fn bounded_id(name: &'static str, raw: &str, max: usize) -> Result<String, ReadApiError> {
-    let id = raw.trim();
-    if id.is_empty()
-        || raw.chars().count() > max
-        || analytics_domain::event::has_forbidden_chars(id)
-    {
+    let Some(id) = analytics_domain::event::operator_id(raw, max) else {
         return Err(ReadApiError::invalid(
             name,
             format!(
@@ -66,7 +62,7 @@ fn bounded_id(name: &'static str, raw: &str, max: usize) -> Result<String, ReadA
                 name.replace('_', " ")
             ),
         ));
-    }
+    };
     Ok(id.to_string())
 }
 

@@ -18,7 +18,7 @@ use super::apply::BatchDelta;
 use super::{counts_of, period_collection, RollupStore, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
 use crate::catalogue::CatalogueStore;
 use crate::error::StoreError;
-use crate::event_log::LOG_TABLE;
+use crate::event_log::{naive, LOG_TABLE};
 
 /// Register writes per bulk call.
 const REGISTER_WRITES: usize = 1000;
@@ -126,10 +126,9 @@ impl CatalogueStore {
             "SELECT {columns} FROM {LOG_TABLE} WHERE occurred_at >= ? AND occurred_at < ? \
              AND local_date BETWEEN ? AND ?{type_clause}"
         );
-        let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string();
         let mut q = sqlx::query_as::<_, LoggedRow>(&sql)
-            .bind(at(since))
-            .bind(at(until))
+            .bind(naive(&since))
+            .bind(naive(&until))
             .bind(from.to_string())
             .bind(to.to_string());
         if let Some(t) = entity_type {
