@@ -11,18 +11,23 @@
 //! those are in neither the log nor the rollups yet, or in one only (run
 //! `flush-worker flush` first). New events keep arriving meanwhile: they
 //! wait in Redis and are applied by the next flush on top of the rebuilt
-//! documents. Idempotent: a second run finds nothing to change. Each chunk
+//! documents. Idempotent: a second run finds nothing to change. It reads
+//! and corrects a page of entities at a time (their days, weeks, months,
+//! years and totals belong to them alone), then the range's hours, which
+//! every page adds to: memory is one page, not the range. Each chunk
 //! of the correction commits with its ledger entry, so a run stopped midway
 //! leaves whole chunks, and the next computes its correction from them.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use analytics_domain::rebuild::correction;
+use analytics_domain::rebuild::{correction, Current};
 use analytics_domain::rollup::RollupDelta;
 use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
-use analytics_domain::{Action, Domain, EntityType, EventRules, KeySpace, ValueLimits};
+use analytics_domain::{Action, Domain, EntityKey, EntityType, EventRules, KeySpace, ValueLimits};
 use analytics_runtime::config::Retention;
 use analytics_store::hot_counters::WaitingInRange;
+use analytics_store::rollups::rebuild::{LogWindow, LoggedEntity};
 use anyhow::{bail, Context};
 use chrono::{NaiveDate, Utc};
 use clap::Args;
@@ -54,13 +59,16 @@ pub struct RebuildOptions {
     /// Seconds to wait for a flush that holds a partition.
     #[arg(long, default_value_t = 60)]
     pub wait_seconds: u64,
+    /// Entities read from the log and corrected at a time: a run holds one
+    /// page of events in memory, whatever the range.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..))]
+    pub entities_per_page: u16,
 }
 
 /// What a run read and changed.
 #[derive(Debug, Default)]
 struct Rebuilt {
     events: u64,
-    unreadable: u64,
     days_changed: usize,
     hours_changed: usize,
     documents: usize,
@@ -192,90 +200,236 @@ async fn rebuild_under_leases(
     }
 
     let import = rules.for_import(None);
-    let limits = ValueLimits::contract();
-    let now = Utc::now();
-    let mut rebuilt = RollupDelta::default();
-    let mut done = Rebuilt::default();
-    let mut progress = Progress::new("rebuild: raw-log events read", 0);
-    let since = opts.from.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::days(1);
-    let until = (opts.to + chrono::Duration::days(2))
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc();
     let (from, to) = (opts.from, opts.to);
-    let mut read = 0;
-    let mut first_unreadable: Option<String> = None;
-    done.events = stores
+    let window = LogWindow {
+        since: from.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::days(1),
+        until: (to + chrono::Duration::days(2))
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc(),
+        from,
+        to,
+    };
+    let logged = stores
         .catalogue
-        .for_each_logged(since, until, from, to, entity_type, |body| {
-            match import.validate(&body, now, &limits) {
-                Ok(event) => add_event(&mut rebuilt, &keys, &import, &event, from, to),
-                Err(_) => {
-                    done.unreadable += 1;
-                    if first_unreadable.is_none() {
-                        first_unreadable = body.get("event_id").map(|id| id.to_string());
-                    }
-                }
-            }
-            read += 1;
-            progress.tick(read);
-        })
+        .logged_entities(&window, entity_type)
         .await
-        .context("reading the raw event log")?;
-    // An event that no longer validates (its domain left the
-    // configuration, say) would be taken out of its day: write nothing.
-    if let Some(id) = first_unreadable {
-        bail!(
-            "{} raw-log events of the range do not validate under the configuration now (the first: event {id}); nothing was written.",
-            done.unreadable
-        );
-    }
-    counters.renew_every_partition(run_id, LEASE_TTL).await?;
-
-    let current = stores
+        .context("listing the raw log's entities")?;
+    let pages = Pages::of(&import, &logged)?;
+    let with_days = stores
         .rollups
-        .current_days(from, to, entity_type)
+        .entities_with_days(from, to, entity_type)
         .await
-        .context("reading the rollups of the range")?;
+        .context("listing the rollups' entities")?;
     // Documents of a domain no longer configured are left as they are.
-    let mut current = current;
-    current
-        .days
-        .retain(|k, _| import.domains.contains_key(&k.entity.domain));
-    current
-        .hours
-        .retain(|k, _| import.domains.contains_key(&k.domain));
-    let fix = correction(&current, &rebuilt);
-    done.days_changed = fix
-        .buckets
-        .keys()
-        .filter(|k| k.period.period() == analytics_domain::Period::Day)
-        .count();
-    done.hours_changed = fix.hourly.len();
-    done.documents = stores
+    let mut entities = pages.entities;
+    entities.extend(
+        with_days
+            .into_iter()
+            .filter(|e| import.domains.contains_key(&e.domain)),
+    );
+
+    let mut done = Rebuilt::default();
+    let mut reader = PageReader {
+        rules: &import,
+        keys: &keys,
+        limits: ValueLimits::contract(),
+        now: Utc::now(),
+        window,
+        progress: Progress::new("rebuild: raw-log events read", pages.events),
+        read: 0,
+    };
+    // The hours of every page: a few documents per hour, corrected last.
+    let mut hours = RollupDelta::default();
+    let entities: Vec<EntityKey> = entities.into_iter().collect();
+    for (n, page) in entities
+        .chunk_by(|a, b| (&a.domain, a.entity_type) == (&b.domain, b.entity_type))
+        .flat_map(|group| group.chunks(usize::from(opts.entities_per_page)))
+        .enumerate()
+    {
+        let mut rebuilt = reader.read(stores, page, &mut done).await?;
+        hours.merge(&RollupDelta {
+            hourly: std::mem::take(&mut rebuilt.hourly),
+            hour_users: std::mem::take(&mut rebuilt.hour_users),
+            ..RollupDelta::default()
+        });
+        let (domain, entity_type) = (&page[0].domain, page[0].entity_type);
+        let ids: Vec<String> = page.iter().map(|e| e.entity_id.clone()).collect();
+        let current = Current {
+            days: stores
+                .rollups
+                .current_days(from, to, domain, entity_type, &ids)
+                .await
+                .context("reading the rollups of the range")?,
+            hours: Default::default(),
+        };
+        let fix = correction(&current, &rebuilt);
+        done.count_changes(&fix);
+        done.documents += stores
+            .rollups
+            .apply_correction(&format!("{run_id}-{n}"), &fix, ENTITIES_PER_CHUNK)
+            .await
+            .context("writing the correction")?;
+        done.replicas += sync_replicas(stores, &fix)
+            .await
+            .context("writing the catalogue replicas")?;
+        done.registers += stores
+            .rollups
+            .replace_registers(&current, &rebuilt.day_viewers, &Default::default(), &[])
+            .await
+            .context("replacing the registers")?;
+        counters.renew_every_partition(run_id, LEASE_TTL).await?;
+    }
+
+    let current = Current {
+        days: Default::default(),
+        hours: stores
+            .rollups
+            .current_hours(from, to, entity_type)
+            .await
+            .context("reading the hour rollups of the range")?
+            .into_iter()
+            .filter(|(k, _)| import.domains.contains_key(&k.domain))
+            .collect(),
+    };
+    let fix = correction(&current, &hours);
+    done.count_changes(&fix);
+    done.documents += stores
         .rollups
-        .apply_correction(run_id, &fix, ENTITIES_PER_CHUNK)
+        .apply_correction(&format!("{run_id}-hours"), &fix, ENTITIES_PER_CHUNK)
         .await
         .context("writing the correction")?;
-    done.replicas = sync_replicas(stores, &fix)
-        .await
-        .context("writing the catalogue replicas")?;
-    counters.renew_every_partition(run_id, LEASE_TTL).await?;
     // The site's hourly unique users mix every entity type: replaced only
     // when every type is rebuilt.
-    let (site_hours, hour_users) = if entity_type.is_none() {
-        (
-            stores.rollups.site_hour_keys(from, to).await?,
-            rebuilt.hour_users.clone(),
-        )
-    } else {
-        (Vec::new(), Default::default())
-    };
-    done.registers = stores
-        .rollups
-        .replace_registers(&current, &rebuilt.day_viewers, &hour_users, &site_hours)
-        .await
-        .context("replacing the registers")?;
+    if entity_type.is_none() {
+        let site_hours = stores.rollups.site_hour_keys(from, to).await?;
+        done.registers += stores
+            .rollups
+            .replace_registers(
+                &current,
+                &Default::default(),
+                &hours.hour_users,
+                &site_hours,
+            )
+            .await
+            .context("replacing the registers")?;
+    }
     Ok(done)
+}
+
+impl Rebuilt {
+    fn count_changes(&mut self, fix: &RollupDelta) {
+        self.days_changed += fix
+            .buckets
+            .keys()
+            .filter(|k| k.period.period() == analytics_domain::Period::Day)
+            .count();
+        self.hours_changed += fix.hourly.len();
+    }
+}
+
+/// The range's entities in the log, once every one is known to belong to
+/// a configured domain and type.
+struct Pages {
+    entities: BTreeSet<EntityKey>,
+    events: u64,
+}
+
+impl Pages {
+    /// Refuses, before anything is written, a range with events of a domain
+    /// or type no longer configured: rebuilding would take them out of
+    /// their days.
+    fn of(rules: &EventRules, logged: &[LoggedEntity]) -> anyhow::Result<Self> {
+        let mut pages = Pages {
+            entities: BTreeSet::new(),
+            events: 0,
+        };
+        let mut unreadable: Option<(u64, &str)> = None;
+        for e in logged {
+            let events = u64::try_from(e.events).unwrap_or(0);
+            pages.events += events;
+            let key = Domain::new(&e.domain)
+                .ok()
+                .filter(|d| rules.domains.contains_key(d))
+                .zip(EntityType::parse_from_producer(&e.entity_type))
+                .map(|(domain, entity_type)| EntityKey {
+                    domain,
+                    entity_type,
+                    entity_id: e.entity_id.clone(),
+                });
+            match (key, &mut unreadable) {
+                (Some(key), _) => {
+                    pages.entities.insert(key);
+                }
+                (None, Some((n, first))) => {
+                    *n += events;
+                    *first = (*first).min(e.first_event.as_str());
+                }
+                (None, None) => unreadable = Some((events, &e.first_event)),
+            }
+        }
+        if let Some((n, first)) = unreadable {
+            bail!(
+                "{n} raw-log events of the range do not validate under the configuration now (the first: event {}); nothing was written.",
+                serde_json::Value::from(first)
+            );
+        }
+        Ok(pages)
+    }
+}
+
+/// Reads one page of entities' events from the log into the delta a flush
+/// of them would build.
+struct PageReader<'a> {
+    rules: &'a EventRules,
+    keys: &'a KeySpace,
+    limits: ValueLimits,
+    now: chrono::DateTime<Utc>,
+    window: LogWindow,
+    progress: Progress,
+    read: u64,
+}
+
+impl PageReader<'_> {
+    async fn read(
+        &mut self,
+        stores: &Stores,
+        page: &[EntityKey],
+        done: &mut Rebuilt,
+    ) -> anyhow::Result<RollupDelta> {
+        let (domain, entity_type) = (&page[0].domain, page[0].entity_type);
+        let ids: Vec<String> = page.iter().map(|e| e.entity_id.clone()).collect();
+        let mut rebuilt = RollupDelta::default();
+        let mut unreadable = 0u64;
+        let mut first_unreadable: Option<String> = None;
+        done.events += stores
+            .catalogue
+            .for_each_logged(&self.window, domain, entity_type, &ids, |body| {
+                match self.rules.validate(&body, self.now, &self.limits) {
+                    Ok(event) => {
+                        add_event(&mut rebuilt, self.keys, self.rules, &event, &self.window)
+                    }
+                    Err(_) => {
+                        unreadable += 1;
+                        if first_unreadable.is_none() {
+                            first_unreadable = body.get("event_id").map(|id| id.to_string());
+                        }
+                    }
+                }
+                self.read += 1;
+                self.progress.tick(self.read);
+            })
+            .await
+            .context("reading the raw event log")?;
+        // An event that no longer validates would be taken out of its day:
+        // this page and those after it are not written.
+        if let Some(id) = first_unreadable {
+            bail!(
+                "{unreadable} raw-log events of {} do not validate under the configuration now (the first: event {id}); the entities before it were rebuilt, it and those after were not written. Fix the configuration and run the rebuild again.",
+                page[0]
+            );
+        }
+        Ok(rebuilt)
+    }
 }
 
 /// The catalogue replicas of the films whose totals moved. A replica that
@@ -330,12 +484,11 @@ fn add_event(
     keys: &KeySpace,
     rules: &EventRules,
     event: &analytics_domain::Event,
-    from: NaiveDate,
-    to: NaiveDate,
+    window: &LogWindow,
 ) {
     let mode = rules.bucket_mode(&event.entity.domain);
     let date = mode.local_hour(&event.occurred_at).date;
-    if date < from || date > to {
+    if date < window.from || date > window.to {
         return;
     }
     let inc = event.increments(&mode);

@@ -3,8 +3,10 @@
 //! and writing the correction (counts by increments, under the ledger like
 //! a flush batch; registers replaced).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use analytics_domain::rebuild::Current;
-use analytics_domain::rollup::{BucketKey, DayKey, HourlyKey, PeriodOrd, RollupDelta};
+use analytics_domain::rollup::{BucketKey, Counts, DayKey, HourlyKey, PeriodOrd, RollupDelta};
 use analytics_domain::unique::Sketch;
 use analytics_domain::{Domain, EntityKey, EntityType, Period};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -80,21 +82,75 @@ impl LoggedRow {
     }
 }
 
+/// The window of the raw log a rebuild reads: rows whose local date is in
+/// `from..=to`, found along `occurred_at` between `since` and `until` (the
+/// range widened by a day each side: every zone's local days fall inside).
+#[derive(Debug, Clone, Copy)]
+pub struct LogWindow {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// One entity of the raw log's window, as stored (its domain may no longer
+/// be configured): how many events it has there and the least event id.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LoggedEntity {
+    pub domain: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub events: i64,
+    pub first_event: String,
+}
+
 impl CatalogueStore {
-    /// Calls `each` with every raw-log event whose local date is in
-    /// `from..=to`, read along the `occurred_at` index between `since` and
-    /// `until` (the range widened by a day each side: every zone's local
-    /// days fall inside), of one entity type or all. Returns the rows read.
-    #[allow(clippy::too_many_arguments)]
+    /// Every entity with events in the window (of one entity type or all),
+    /// in key order. A rebuild pages through these, so it holds one page
+    /// of events at a time however large the range.
+    pub async fn logged_entities(
+        &self,
+        window: &LogWindow,
+        entity_type: Option<EntityType>,
+    ) -> Result<Vec<LoggedEntity>, StoreError> {
+        let type_clause = if entity_type.is_some() {
+            " AND entity_type = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT CONVERT(domain USING utf8mb4) AS domain, \
+             CONVERT(entity_type USING utf8mb4) AS entity_type, \
+             CONVERT(entity_id USING utf8mb4) AS entity_id, COUNT(*) AS events, \
+             CONVERT(MIN(event_id) USING utf8mb4) AS first_event FROM {LOG_TABLE} \
+             WHERE occurred_at >= ? AND occurred_at < ? AND local_date BETWEEN ? AND ?{type_clause} \
+             GROUP BY domain, entity_type, entity_id ORDER BY domain, entity_type, entity_id"
+        );
+        let mut q = sqlx::query_as::<_, LoggedEntity>(&sql)
+            .bind(naive(&window.since))
+            .bind(naive(&window.until))
+            .bind(window.from.to_string())
+            .bind(window.to.to_string());
+        if let Some(t) = entity_type {
+            q = q.bind(t.as_str());
+        }
+        Ok(q.fetch_all(self.pool()).await?)
+    }
+
+    /// Calls `each` with every raw-log event of the window that belongs to
+    /// one of `ids` (entities of one domain and type), read along the
+    /// entity index. Returns the rows read.
     pub async fn for_each_logged(
         &self,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-        from: NaiveDate,
-        to: NaiveDate,
-        entity_type: Option<EntityType>,
+        window: &LogWindow,
+        domain: &Domain,
+        entity_type: EntityType,
+        ids: &[String],
         mut each: impl FnMut(Map<String, Value>),
     ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let text = |c: &str| format!("CONVERT({c} USING utf8mb4) AS {c}");
         let columns = [
             text("event_id"),
@@ -117,24 +173,24 @@ impl CatalogueStore {
             text("filters"),
         ]
         .join(", ");
-        let type_clause = if entity_type.is_some() {
-            " AND entity_type = ?"
-        } else {
-            ""
-        };
+        let placeholders = vec!["?"; ids.len()].join(", ");
         let sql = format!(
-            "SELECT {columns} FROM {LOG_TABLE} WHERE occurred_at >= ? AND occurred_at < ? \
-             AND local_date BETWEEN ? AND ?{type_clause}"
+            "SELECT {columns} FROM {LOG_TABLE} WHERE domain = ? AND entity_type = ? \
+             AND entity_id IN ({placeholders}) AND occurred_at >= ? AND occurred_at < ? \
+             AND local_date BETWEEN ? AND ?"
         );
         let mut q = sqlx::query_as::<_, LoggedRow>(&sql)
-            .bind(naive(&since))
-            .bind(naive(&until))
-            .bind(from.to_string())
-            .bind(to.to_string());
-        if let Some(t) = entity_type {
-            q = q.bind(t.as_str());
+            .bind(domain.as_str())
+            .bind(entity_type.as_str());
+        for id in ids {
+            q = q.bind(id);
         }
-        let mut rows = q.fetch(self.pool());
+        let mut rows = q
+            .bind(naive(&window.since))
+            .bind(naive(&window.until))
+            .bind(window.from.to_string())
+            .bind(window.to.to_string())
+            .fetch(self.pool());
         let mut n = 0;
         while let Some(row) = rows.try_next().await? {
             each(row.into_event());
@@ -145,50 +201,94 @@ impl CatalogueStore {
 }
 
 impl RollupStore {
-    /// What the day and hour documents of `from..=to` hold now (counts and
-    /// sums; of one entity type or all).
-    pub async fn current_days(
+    /// The entities with day documents in `from..=to` (of one entity type
+    /// or all): a rebuild corrects these too, though the log may have none
+    /// of their events.
+    pub async fn entities_with_days(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         entity_type: Option<EntityType>,
-    ) -> Result<Current, StoreError> {
+    ) -> Result<BTreeSet<EntityKey>, StoreError> {
         let mut filter = doc! {"date": {"$gte": from.to_string(), "$lte": to.to_string()}};
         if let Some(t) = entity_type {
             filter.insert("entity_type", t.as_str());
         }
-        let mut current = Current::default();
-        let days = self
+        let mut found = self
             .db
             .collection::<Document>(period_collection(Period::Day))
-            .find(filter.clone())
+            .find(filter)
+            .projection(doc! {"domain": 1, "entity_type": 1, "entity_id": 1})
+            .await?;
+        let mut entities = BTreeSet::new();
+        while let Some(d) = found.try_next().await? {
+            if let Some(entity) = entity_of(&d) {
+                entities.insert(entity);
+            }
+        }
+        Ok(entities)
+    }
+
+    /// What the day documents of `from..=to` of `ids` (entities of one
+    /// domain and type) hold now.
+    pub async fn current_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        domain: &Domain,
+        entity_type: EntityType,
+        ids: &[String],
+    ) -> Result<BTreeMap<BucketKey, Counts>, StoreError> {
+        let filter = doc! {
+            "domain": domain.as_str(), "entity_type": entity_type.as_str(),
+            "entity_id": {"$in": ids.to_vec()}, "date": {"$gte": from.to_string(), "$lte": to.to_string()},
+        };
+        let mut found = self
+            .db
+            .collection::<Document>(period_collection(Period::Day))
+            .find(filter)
             .projection(doc! {VIEWER_REGISTERS: 0})
             .await?;
-        let days: Vec<Document> = days.try_collect().await?;
-        for d in &days {
-            if let Some(entity) = entity_of(d) {
+        let mut days = BTreeMap::new();
+        while let Some(d) = found.try_next().await? {
+            if let Some(entity) = entity_of(&d) {
                 let label = d.get_str("date").unwrap_or_default().to_string();
                 let key = BucketKey {
                     period: PeriodOrd::of(Period::Day),
                     entity,
                     label,
                 };
-                current.days.insert(key, counts_of(d));
+                days.insert(key, counts_of(&d));
             }
         }
-        let hours = self
+        Ok(days)
+    }
+
+    /// What the hour documents of `from..=to` hold now (of one entity type
+    /// or all; a few per hour, whatever the catalogue's size).
+    pub async fn current_hours(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        entity_type: Option<EntityType>,
+    ) -> Result<BTreeMap<HourlyKey, Counts>, StoreError> {
+        let mut filter = doc! {"date": {"$gte": from.to_string(), "$lte": to.to_string()}};
+        if let Some(t) = entity_type {
+            filter.insert("entity_type", t.as_str());
+        }
+        let mut found = self
             .db
             .collection::<Document>(HOURLY)
             .find(filter)
             .projection(doc! {USER_REGISTERS: 0})
             .await?;
-        let hours: Vec<Document> = hours.try_collect().await?;
-        for h in &hours {
-            if let Some(key) = hourly_key_of(h) {
-                current.hours.insert(key, counts_of(h));
+        let mut hours = BTreeMap::new();
+        while let Some(h) = found.try_next().await? {
+            if let Some(key) = hourly_key_of(&h) {
+                hours.insert(key, counts_of(&h));
             }
         }
-        Ok(current)
+        Ok(hours)
     }
 
     /// Applies a correction's counts in chunks of `entities` entities (the
@@ -257,8 +357,8 @@ impl RollupStore {
     pub async fn replace_registers(
         &self,
         current: &Current,
-        day_viewers: &std::collections::BTreeMap<DayKey, Sketch>,
-        hour_users: &std::collections::BTreeMap<HourlyKey, Sketch>,
+        day_viewers: &BTreeMap<DayKey, Sketch>,
+        hour_users: &BTreeMap<HourlyKey, Sketch>,
         site_hours: &[HourlyKey],
     ) -> Result<usize, StoreError> {
         let registers = |s: Option<&Sketch>| -> Option<Document> {
@@ -272,14 +372,12 @@ impl RollupStore {
             Some(d) => doc! {"$set": {field: d}},
             None => doc! {"$unset": {field: ""}},
         };
-        let by_day: std::collections::BTreeMap<BucketKey, &Sketch> = day_viewers
+        let by_day: BTreeMap<BucketKey, &Sketch> = day_viewers
             .iter()
             .map(|(k, s)| (k.day_bucket(), s))
             .collect();
-        let days: std::collections::BTreeSet<&BucketKey> =
-            current.days.keys().chain(by_day.keys()).collect();
-        let hours: std::collections::BTreeSet<&HourlyKey> =
-            site_hours.iter().chain(hour_users.keys()).collect();
+        let days: BTreeSet<&BucketKey> = current.days.keys().chain(by_day.keys()).collect();
+        let hours: BTreeSet<&HourlyKey> = site_hours.iter().chain(hour_users.keys()).collect();
         let daily = Namespace::new(self.db.name(), period_collection(Period::Day));
         let hourly = Namespace::new(self.db.name(), HOURLY);
         let model = |namespace: &Namespace, filter: Document, update: Document| {
