@@ -204,11 +204,17 @@ export function createAnalytics(options = {}) {
     return full.event_id;
   }
 
-  /** Forgets a sent batch: confirmed, or refused for good (reported). */
+  /**
+   * Forgets a sent batch: confirmed, or refused for good (reported). Items
+   * answered `unavailable` (the server stored the others) stay queued, to
+   * be sent again; returns how many did.
+   */
   function settle(batch, results) {
-    const done = new Set(batch.map((e) => e.event_id));
+    const done = new Set();
     for (const [i, event] of batch.entries()) {
       const status = results?.[i]?.status ?? "accepted";
+      if (status === "unavailable") continue;
+      done.add(event.event_id);
       if (status !== "accepted" && status !== "duplicate") {
         onDrop(event, results[i].message ?? status);
       }
@@ -216,6 +222,7 @@ export function createAnalytics(options = {}) {
     queue = queue.filter((e) => !done.has(e.event_id));
     for (const id of done) beaconed.delete(id);
     save();
+    return batch.length - done.size;
   }
 
   function backOff(retryAfterSeconds) {
@@ -260,7 +267,11 @@ export function createAnalytics(options = {}) {
         retryAt = 0;
         if (response.ok) {
           const body = await response.json().catch(() => null);
-          settle(batch, body?.results);
+          // 207: some items are to be sent again, after Retry-After.
+          if (settle(batch, body?.results) > 0) {
+            backOff(Number(response.headers.get("Retry-After")) || 0);
+            return;
+          }
         } else {
           // The whole batch was refused as malformed: sending it again
           // cannot succeed.

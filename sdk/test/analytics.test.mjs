@@ -35,6 +35,10 @@ function server(...answers) {
       return { ok: false, status: answer, headers: new Map([["Retry-After", "2"]]), json: async () => ({ message: "busy" }) };
     }
     const results = body.events.map((e, index) => answer(e, index));
+    // As ingest answers when Redis refused some items and stored the others.
+    if (results.some((r) => r.status === "unavailable")) {
+      return { ok: true, status: 207, headers: new Map([["Retry-After", "2"]]), json: async () => ({ results }) };
+    }
     return { ok: true, status: 200, headers: new Map(), json: async () => ({ results }) };
   };
   return { fetch, requests };
@@ -144,6 +148,26 @@ test("an event the server refuses for good is dropped and reported, the others c
   await a.flush();
   assert.deepEqual(dropped, [["bad", "The entity id field is required."]]);
   assert.equal(a.pending, 0);
+});
+
+test("a 207: only the items answered unavailable are sent again, after Retry-After", async () => {
+  const dropped = [];
+  const srv = server((e, index) =>
+    e.entity_id === "later" ? { index, event_id: e.event_id, status: "unavailable", message: "send it again" } : accept(e, index),
+  );
+  const a = client(srv, { onDrop: (e, why) => dropped.push([e.entity_id, why]) });
+  a.track({ action: "view", entity_id: "stored" });
+  const later = a.track({ action: "view", entity_id: "later" });
+  await advance(5000);
+  assert.equal(srv.requests.length, 1);
+  assert.equal(a.pending, 1);
+  await advance(1500);
+  assert.equal(srv.requests.length, 1, "not before Retry-After");
+  await advance(600);
+  assert.equal(srv.requests.length, 2);
+  assert.deepEqual(srv.requests[1].events.map((e) => e.event_id), [later]);
+  assert.equal(a.pending, 0);
+  assert.deepEqual(dropped, []);
 });
 
 test("a full batch goes at once; the queue is bounded, oldest out first", async () => {

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod catalogue_data;
+pub mod private_servers;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -146,6 +146,12 @@ impl KeySpace {
         format!("{}:waiting", self.base(p))
     }
 
+    /// Written by readiness checks: a partition that cannot take this
+    /// small write cannot take events either.
+    pub fn write_probe(&self, p: u16) -> String {
+        format!("{}:ready", self.base(p))
+    }
+
     pub fn lease(&self, p: u16) -> String {
         format!("{}:flush:lease", self.base(p))
     }

@@ -216,6 +216,25 @@ pub async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().json(json!({"message": "Not Found."}))
 }
 
+/// How long a readiness check may take: a probe (a load balancer, the
+/// kubelet) must hear within a second, whatever a store is doing.
+pub const READY_CHECK_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// One store check of `/ready`, cut off at [`READY_CHECK_TIMEOUT`] (a
+/// frozen store is unavailable, not a hung probe).
+pub async fn ready_check(
+    store: &'static str,
+    check: impl std::future::Future<Output = Result<(), StoreError>>,
+) -> Result<(), StoreError> {
+    match tokio::time::timeout(READY_CHECK_TIMEOUT, check).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Timeout {
+            store,
+            millis: READY_CHECK_TIMEOUT.as_millis(),
+        }),
+    }
+}
+
 /// `GET /ready`: 200 when every named store check passed, else 503 with
 /// `Retry-After`. The body says which store failed, never how to reach it
 /// (driver errors name hosts and ports); the detail goes to the log.
@@ -226,7 +245,9 @@ pub fn readiness(checks: &[(&str, Result<(), StoreError>)], retry_after_secs: u6
             Ok(()) => "ok",
             Err(e) => {
                 tracing::warn!(store = name, error = %e, "not ready");
-                if e.is_unavailable() {
+                if e.is_refusal() {
+                    "refuses writes"
+                } else if e.is_unavailable() {
                     "unavailable"
                 } else {
                     "failing"

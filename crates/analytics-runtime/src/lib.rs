@@ -8,6 +8,7 @@ pub mod config;
 pub mod cors;
 pub mod error;
 pub mod http;
+pub mod json;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;

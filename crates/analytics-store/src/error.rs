@@ -30,6 +30,34 @@ pub enum StoreError {
     Config(String),
 }
 
+/// Redis error codes that mean "not now": out of memory (`maxmemory`), a
+/// failed snapshot refusing writes (`MISCONF`), a replica (`READONLY`), a
+/// cluster moving or missing slots, a server loading its data or busy with
+/// a script. A call refused so did nothing; it may be sent again later.
+const REDIS_REFUSALS: [&str; 11] = [
+    "OOM",
+    "MISCONF",
+    "READONLY",
+    "MOVED",
+    "ASK",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "LOADING",
+    "MASTERDOWN",
+    "NOREPLICAS",
+    "BUSY",
+];
+
+/// MongoDB command codes that mean the server cannot serve now: host
+/// unreachable, network timeout, shutting down, not the primary (any
+/// more), a time limit exceeded.
+const MONGO_UNAVAILABLE: [i32; 10] = [6, 7, 50, 89, 91, 189, 262, 10107, 11600, 13436];
+
+/// MariaDB error numbers that mean the same: too many connections, a
+/// lock wait or statement time limit, the server going away or shutting
+/// down, the connection lost mid-query.
+const MYSQL_UNAVAILABLE: [u16; 7] = [1040, 1053, 1205, 1969, 2006, 2013, 3024];
+
 /// Write conflict: another transaction wrote the same document first.
 const WRITE_CONFLICT: i32 = 112;
 const DUPLICATE_KEY: i32 = 11000;
@@ -62,17 +90,30 @@ impl StoreError {
                     || e.is_connection_refusal()
                     || e.is_timeout()
                     || e.is_connection_dropped()
+                    || redis_refuses(e)
             }
-            StoreError::Mongo(e) => matches!(
-                *e.kind,
-                ErrorKind::ServerSelection { .. } | ErrorKind::Io(_)
-            ),
-            StoreError::MySql(e) => matches!(
-                e,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            ),
+            StoreError::Mongo(e) => match &*e.kind {
+                ErrorKind::ServerSelection { .. }
+                | ErrorKind::Io(_)
+                | ErrorKind::ConnectionPoolCleared { .. } => true,
+                ErrorKind::Command(c) => MONGO_UNAVAILABLE.contains(&c.code),
+                _ => false,
+            },
+            StoreError::MySql(e) => match e {
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+                sqlx::Error::Database(d) => d
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|m| MYSQL_UNAVAILABLE.contains(&m.number())),
+                _ => false,
+            },
             _ => false,
         }
+    }
+
+    /// True when Redis answered but refuses to write now (full, read-only,
+    /// a cluster reshaping): readiness says so in those words.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, StoreError::Redis(e) if redis_refuses(e))
     }
 
     /// Whether a Mongo transaction failed only because another transaction
@@ -102,6 +143,11 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// Whether Redis refused a command for now (see [`REDIS_REFUSALS`]).
+pub(crate) fn redis_refuses(e: &deadpool_redis::redis::RedisError) -> bool {
+    e.code().is_some_and(|c| REDIS_REFUSALS.contains(&c))
 }
 
 /// Whether a Mongo error is a duplicate key (a concurrent insert won).

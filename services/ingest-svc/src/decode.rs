@@ -75,5 +75,5 @@ pub fn batch(form: BodyForm, body: &[u8]) -> Result<Vec<Value>, IngestError> {
 }
 
 fn json(body: &[u8]) -> Result<Value, IngestError> {
-    serde_json::from_slice(body).map_err(|e| IngestError::MalformedJson(e.to_string()))
+    analytics_runtime::json::parse(body).map_err(|e| IngestError::MalformedJson(e.to_string()))
 }

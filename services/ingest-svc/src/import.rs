@@ -93,18 +93,18 @@ async fn count_once(
     counters: &HotCounters,
     log: &CatalogueStore,
     valid: &[&Prepared],
-) -> Result<Vec<IngestOutcome>, IngestError> {
+) -> Result<Vec<Option<IngestOutcome>>, IngestError> {
     let ids: Vec<&str> = valid.iter().map(|p| p.event.event_id.as_str()).collect();
     let logged = log
         .find_logged(&ids)
         .await
         .map_err(|source| state.store_error(source))?;
-    let mut outcomes = vec![IngestOutcome::Duplicate; valid.len()];
+    let mut outcomes = vec![Some(IngestOutcome::Duplicate); valid.len()];
     let mut fresh = Vec::new();
     for (i, p) in valid.iter().enumerate() {
         match logged.get(p.event.event_id.as_str()) {
             Some(seen) if is_repeat(seen, p) => {}
-            Some(_) => outcomes[i] = IngestOutcome::Conflict,
+            Some(_) => outcomes[i] = Some(IngestOutcome::Conflict),
             None => fresh.push(i),
         }
     }
@@ -121,7 +121,8 @@ async fn count_once(
             .ingest(&items, true)
             .await
             .map_err(|source| state.store_error(source))?;
-        for (&i, outcome) in fresh.iter().zip(counted) {
+        state.refused(counted.refused.as_ref(), &counted.outcomes);
+        for (&i, outcome) in fresh.iter().zip(counted.outcomes) {
             outcomes[i] = outcome;
         }
     }

@@ -75,6 +75,19 @@ impl AppState {
         }
     }
 
+    /// The events of a request Redis refused while it stored others (each
+    /// answered `unavailable`): logged and counted like a 503.
+    pub fn refused(
+        &self,
+        refusal: Option<&analytics_store::StoreError>,
+        outcomes: &[Option<analytics_store::hot_counters::IngestOutcome>],
+    ) {
+        let Some(refusal) = refusal else { return };
+        let n = outcomes.iter().filter(|o| o.is_none()).count();
+        tracing::warn!(error = %refusal, events = n, "redis refused part of a batch");
+        self.rejected("store_unavailable", n as u64);
+    }
+
     /// `n` events refused: the metric of the reason and the realtime tally.
     pub fn rejected(&self, reason: &'static str, n: u64) {
         self.metrics.rejected(reason).inc_by(n);

@@ -55,18 +55,20 @@ impl IngestMetrics {
         );
         registry.register(
             "analytics_events_imported",
-            "Events sent to the import route, by outcome (counted, duplicate, conflict)",
+            "Events sent to the import route, by outcome (counted, duplicate, conflict, unavailable)",
             m.imported.clone(),
         );
         m
     }
 
-    /// The import counter of one outcome.
-    pub fn imported(&self, outcome: IngestOutcome) -> Counter {
+    /// The import counter of one outcome (`None`: Redis refused it for
+    /// now, `unavailable`).
+    pub fn imported(&self, outcome: Option<IngestOutcome>) -> Counter {
         let outcome = match outcome {
-            IngestOutcome::Counted => "counted",
-            IngestOutcome::Duplicate => "duplicate",
-            IngestOutcome::Conflict => "conflict",
+            Some(IngestOutcome::Counted) => "counted",
+            Some(IngestOutcome::Duplicate) => "duplicate",
+            Some(IngestOutcome::Conflict) => "conflict",
+            None => "unavailable",
         };
         self.imported
             .get_or_create(&vec![("outcome", outcome)])

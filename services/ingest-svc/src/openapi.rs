@@ -140,7 +140,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
     let item_result = json!({"type": "object", "required": ["index", "status"], "properties": {
         "index": {"type": "integer"},
         "event_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["accepted", "duplicate", "conflict", "invalid", "filtered"]},
+        "status": {"type": "string", "enum": ["accepted", "duplicate", "conflict", "invalid", "filtered", "unavailable"]},
         "message": {"type": "string"},
         "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
     }});
@@ -150,6 +150,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
         "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
         "conflicts": {"type": "integer"}, "invalid": {"type": "integer"},
         "filtered": {"type": "integer", "description": "Events of a crawler, monitor or headless browser (by the request's User-Agent): answered, counted nowhere."},
+        "unavailable": {"type": "integer", "description": "Events Redis refused for now while it stored the others (answered 207 with Retry-After): send only these again."},
         "results": {"type": "array", "items": item_result}
     }});
     let dry_run = json!({"type": "object", "required": ["valid", "shape", "event"], "properties": {
@@ -183,7 +184,10 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
         "security": [{}, {"producer": []}],
         "requestBody": {"required": true, "content": bodies(batch.clone(), "EventBatch")},
         "responses": responses(
-            &[("200", "Every item's result.", batch_result.clone())],
+            &[
+                ("200", "Every item's result.", batch_result.clone()),
+                ("207", "Every item's result; some are unavailable (Redis refused them for now and stored the others): send those again after Retry-After.", batch_result.clone()),
+            ],
             &[400, 403, 408, 413, 415, 422, 429, 500, 503]
         )
     }}));
@@ -192,7 +196,10 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
         "security": [{"producer": []}],
         "requestBody": {"required": true, "content": bodies(batch.clone(), "EventBatch")},
         "responses": responses(
-            &[("200", "Every item's result.", batch_result.clone())],
+            &[
+                ("200", "Every item's result.", batch_result.clone()),
+                ("207", "Every item's result; some are unavailable (Redis refused them for now and stored the others): send those again after Retry-After.", batch_result.clone()),
+            ],
             &[400, 401, 403, 408, 409, 413, 415, 422, 429, 500, 503]
         )
     }}));

@@ -52,13 +52,19 @@ async fn ingest_one(
         response.insert_header((FILTERED_HEADER, reason));
         return Ok(response.body(ACCEPTED_BODY));
     }
-    let outcome = count(state, counters, &[&prepared]).await?[0];
+    // One event is one script call: Redis ran it, or the call failed.
+    let outcome = count(state, counters, &[&prepared])
+        .await?
+        .first()
+        .copied()
+        .flatten();
     match outcome {
-        IngestOutcome::Counted => {}
-        IngestOutcome::Duplicate => {
+        Some(IngestOutcome::Counted) => {}
+        Some(IngestOutcome::Duplicate) => {
             response.insert_header(("X-Analytics-Duplicate", "true"));
         }
-        IngestOutcome::Conflict => return Err(IngestError::Conflict),
+        Some(IngestOutcome::Conflict) => return Err(IngestError::Conflict),
+        None => return Err(state.store_error(no_reply())),
     }
     Ok(response.body(ACCEPTED_BODY))
 }
@@ -117,6 +123,9 @@ enum ItemStatus {
     Invalid,
     /// A bot's event: answered, counted nowhere.
     Filtered,
+    /// Redis refused it for now (full, read-only, resharding) while it
+    /// stored others of the batch: not stored, to send again.
+    Unavailable,
 }
 
 impl ItemStatus {
@@ -127,6 +136,7 @@ impl ItemStatus {
             ItemStatus::Conflict => "conflict",
             ItemStatus::Invalid => "invalid",
             ItemStatus::Filtered => "filtered",
+            ItemStatus::Unavailable => "unavailable",
         }
     }
 }
@@ -197,16 +207,18 @@ pub(crate) fn prepare_batch(
         .collect()
 }
 
-/// The batch answer: each item's result in order and the tally.
+/// The batch answer: each item's result in order and the tally; 207 with
+/// `Retry-After` when some items are `unavailable` (Redis refused them
+/// while it stored the others: only those are to be sent again).
 /// `outcomes` are the valid items' (none when `filtered`).
 pub(crate) fn batch_response(
     state: &AppState,
     checked: &[Result<Prepared, ValidationErrors>],
-    outcomes: Vec<IngestOutcome>,
+    outcomes: Vec<Option<IngestOutcome>>,
     filtered: Option<&'static str>,
 ) -> HttpResponse {
     let mut outcomes = outcomes.into_iter();
-    let mut tally = [0u64; 5];
+    let mut tally = [0u64; 6];
     let results: Vec<Value> = checked
         .iter()
         .enumerate()
@@ -220,12 +232,16 @@ pub(crate) fn batch_response(
                 }
                 Ok(p) => {
                     r.insert("event_id".into(), p.event.event_id.as_str().into());
-                    match outcomes.next() {
+                    match outcomes.next().flatten() {
                         Some(IngestOutcome::Counted) => ItemStatus::Accepted,
                         Some(IngestOutcome::Duplicate) => ItemStatus::Duplicate,
-                        _ => {
+                        Some(IngestOutcome::Conflict) => {
                             r.insert("message".into(), IngestError::Conflict.to_string().into());
                             ItemStatus::Conflict
+                        }
+                        None => {
+                            r.insert("message".into(), UNAVAILABLE_ITEM.into());
+                            ItemStatus::Unavailable
                         }
                     }
                 }
@@ -241,7 +257,14 @@ pub(crate) fn batch_response(
             Value::Object(r)
         })
         .collect();
-    let mut response = HttpResponse::Ok();
+    let unavailable = tally[ItemStatus::Unavailable as usize];
+    let mut response = if unavailable > 0 {
+        let mut r = HttpResponse::MultiStatus();
+        r.insert_header((header::RETRY_AFTER, state.retry_after.to_string()));
+        r
+    } else {
+        HttpResponse::Ok()
+    };
     if let Some(reason) = filtered {
         response.insert_header((FILTERED_HEADER, reason));
     }
@@ -251,8 +274,21 @@ pub(crate) fn batch_response(
         "conflicts": tally[2],
         "invalid": tally[3],
         "filtered": tally[4],
+        "unavailable": unavailable,
         "results": results,
     }))
+}
+
+/// The message of an `unavailable` batch item.
+const UNAVAILABLE_ITEM: &str =
+    "The event store refused this event for now (the others were stored); send it again after Retry-After.";
+
+/// A reply with no outcome for an event Redis ran (never expected).
+fn no_reply() -> analytics_store::StoreError {
+    analytics_store::StoreError::Protocol {
+        store: "redis",
+        detail: "no outcome for the event".into(),
+    }
 }
 
 /// Says that a request's events were filtered, and why (`bot`).
@@ -286,7 +322,7 @@ async fn count(
     state: &AppState,
     counters: &HotCounters,
     prepared: &[&Prepared],
-) -> Result<Vec<IngestOutcome>, IngestError> {
+) -> Result<Vec<Option<IngestOutcome>>, IngestError> {
     let items: Vec<IngestItem> = prepared
         .iter()
         .map(|p| IngestItem {
@@ -295,11 +331,13 @@ async fn count(
             log_entry: &p.log_entry,
         })
         .collect();
-    let outcomes = counters
+    let reply = counters
         .ingest(&items, state.raw_log)
         .await
         .map_err(|source| state.store_error(source))?;
-    for (p, outcome) in prepared.iter().zip(&outcomes) {
+    state.refused(reply.refused.as_ref(), &reply.outcomes);
+    for (p, outcome) in prepared.iter().zip(&reply.outcomes) {
+        let Some(outcome) = outcome else { continue };
         state.live.counted(p, *outcome);
         match outcome {
             IngestOutcome::Counted => state
@@ -311,7 +349,7 @@ async fn count(
             IngestOutcome::Conflict => state.metrics.conflicts.inc(),
         };
     }
-    Ok(outcomes)
+    Ok(reply.outcomes)
 }
 
 /// The `value` limits of whoever sent the request: anonymous producers get
@@ -362,5 +400,6 @@ pub(crate) fn provenance(req: &HttpRequest, state: &AppState) -> Provenance {
 }
 
 pub async fn ready(state: web::Data<AppState>, counters: web::Data<HotCounters>) -> HttpResponse {
-    analytics_runtime::http::readiness(&[("redis", counters.ping().await)], state.retry_after)
+    let redis = analytics_runtime::http::ready_check("redis", counters.ping_writable()).await;
+    analytics_runtime::http::readiness(&[("redis", redis)], state.retry_after)
 }

@@ -480,7 +480,9 @@ pub async fn predict(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let body = analytics_runtime::json::parse(&body).map_err(|e| {
+        ReadApiError::invalid("body", format!("The request body is not valid JSON: {e}"))
+    })?;
     let Value::Object(fields) = body else {
         return Err(ReadApiError::invalid(
             "body",

@@ -344,10 +344,11 @@ async fn fresh_counts(
 
 /// Ready when all three stores answer.
 pub async fn ready(state: web::Data<AppState>, counters: web::Data<HotCounters>) -> HttpResponse {
+    use analytics_runtime::http::ready_check;
     let (redis, mongo, mysql) = tokio::join!(
-        counters.ping(),
-        state.rollups.ping(),
-        state.catalogue.ping()
+        ready_check("redis", counters.ping()),
+        ready_check("mongodb", state.rollups.ping()),
+        ready_check("mysql", state.catalogue.ping())
     );
     analytics_runtime::http::readiness(
         &[("redis", redis), ("mongo", mongo), ("mysql", mysql)],

@@ -21,8 +21,8 @@ pub async fn record(
         return Err(TelemetryError::UnsupportedMediaType);
     }
     let body = analytics_runtime::body::read(&req, payload, state.body).await?;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| TelemetryError::BadBody(e.to_string()))?;
+    let value = analytics_runtime::json::parse(&body)
+        .map_err(|e| TelemetryError::BadBody(e.to_string()))?;
     let Value::Object(fields) = value else {
         return Err(TelemetryError::BadBody("expected an object".into()));
     };
@@ -49,7 +49,10 @@ pub async fn record(
 
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     analytics_runtime::http::readiness(
-        &[("mongo", state.rollups.ping().await)],
+        &[(
+            "mongo",
+            analytics_runtime::http::ready_check("mongodb", state.rollups.ping()).await,
+        )],
         state.config.retry_after_seconds,
     )
 }

@@ -230,6 +230,43 @@ async fn malformed_oversized_and_non_json_bodies_get_their_own_4xx() -> anyhow::
     Ok(())
 }
 
+/// Something in front of ingest (a proxy, a firewall, a log pipeline) may
+/// keep the first of two equal keys where a parser keeps the last: a body
+/// that repeats a key is refused, on the single route and in a batch.
+#[tokio::test]
+async fn a_body_that_repeats_a_key_is_a_400_naming_it_and_counts_nothing() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let app = env.spawn_ingest().await?;
+    let now = chrono::Utc::now().to_rfc3339();
+    let twice = format!(
+        r#"{{"event_id":"dup-a","event_id":"dup-b","domain":"jav","entity_type":"movie","entity_id":"m-1","action":"view","value":1,"occurred_at":"{now}"}}"#
+    );
+    let (status, body) = status_and_body(app.post_raw("application/json", twice).await?).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "The request body is not valid JSON: the key \"event_id\" appears twice in one object at line 1 column 30"
+    );
+    assert_eq!(error_fields(&body), ["body"]);
+    let batch = format!(
+        r#"[{{"event_id":"dup-c","domain":"jav","entity_type":"movie","entity_id":"m-1","action":"view","action":"download","value":1,"occurred_at":"{now}"}}]"#
+    );
+    let resp = app
+        .post_to("/api/v1/analytics/events/batch", "application/json", batch)
+        .await?;
+    let (status, body) = status_and_body(resp).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the key \"action\" appears twice")),
+        "{body}"
+    );
+    assert_eq!(counter_fields(&env, "m-1").await?, []);
+    assert_eq!(env.counts_waiting().await?, 0);
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_rate_limit_answers_429_with_retry_after_before_validation() -> anyhow::Result<()> {
     let mut env = TestEnv::new().await?;

@@ -28,6 +28,7 @@ mod producer_example;
 mod read_api;
 mod rebuild;
 mod redis_outage;
+mod redis_refusal;
 mod retention;
 mod sdk_in_browser;
 mod service_lifecycle;

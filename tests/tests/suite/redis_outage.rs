@@ -2,50 +2,15 @@
 //! itself when Redis is back. Uses its own redis-server, so stopping it
 //! cannot disturb tests running in parallel.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use analytics_tests::private_servers::{free_port, start_redis};
 use analytics_tests::{event, eventually, TestEnv};
-use tokio::process::{Child, Command};
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-async fn start_redis(port: u16) -> anyhow::Result<Child> {
-    let child = Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    let url = format!("redis://127.0.0.1:{port}/");
-    eventually(Duration::from_secs(10), || async {
-        let Ok(client) = redis::Client::open(url.as_str()) else {
-            return Ok(None);
-        };
-        Ok(client
-            .get_multiplexed_async_connection()
-            .await
-            .ok()
-            .map(|_| ()))
-    })
-    .await?;
-    Ok(child)
-}
 
 #[tokio::test]
 async fn redis_down_is_a_prompt_503_and_ingest_recovers_when_it_returns() -> anyhow::Result<()> {
     let port = free_port()?;
-    let mut redis = start_redis(port).await?;
+    let mut redis = start_redis(port, &[]).await?;
     let mut env = TestEnv::new().await?;
     env.set("redis.url", format!("redis://127.0.0.1:{port}/"))
         .set("redis.connect_timeout_ms", "300")
@@ -75,7 +40,7 @@ async fn redis_down_is_a_prompt_503_and_ingest_recovers_when_it_returns() -> any
     assert_eq!(ready.status().as_u16(), 503);
     assert!(ready.headers().contains_key("retry-after"));
 
-    let _redis = start_redis(port).await?;
+    let _redis = start_redis(port, &[]).await?;
     let status = eventually(Duration::from_secs(10), || async {
         let resp = app
             .post_json(&event("after", "movie", "m-1", "view", 1))

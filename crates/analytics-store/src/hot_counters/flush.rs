@@ -40,20 +40,13 @@ impl HotCounters {
         run_id: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let key = self.keys.lease(p);
-        let reply: Option<String> = self
-            .run(async |c| {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(run_id)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ttl.as_millis() as u64)
-                    .query_async(c)
-                    .await
-            })
-            .await?;
-        Ok(reply.is_some())
+        let mut invocation = self.scripts.take_lease.prepare_invoke();
+        invocation
+            .key(self.keys.lease(p))
+            .arg(run_id)
+            .arg(ttl.as_millis() as u64);
+        let taken: i64 = self.run(async |c| invocation.invoke_async(c).await).await?;
+        Ok(taken == 1)
     }
 
     /// Extends the lease; `LeaseLost` if another run holds it now (fencing).

@@ -20,14 +20,27 @@ pub struct IngestItem<'a> {
     pub log_entry: &'a str,
 }
 
+/// What became of a request's events: each one's outcome in order, `None`
+/// where Redis refused its partition's call (full, read-only, a cluster
+/// moving slots: nothing of that call was written), and the refusal.
+#[derive(Debug)]
+pub struct IngestReply {
+    pub outcomes: Vec<Option<IngestOutcome>>,
+    pub refused: Option<StoreError>,
+}
+
 impl HotCounters {
-    /// Counts each event exactly once; the outcomes are in `items` order.
-    /// `log` appends the accepted ones to the raw event log.
+    /// Counts each event exactly once. Each partition's call is atomic, but
+    /// the calls of one request are not atomic together: when Redis refuses
+    /// some and not others, the reply says which events were stored, so the
+    /// caller answers per event and a client resends only the others. When
+    /// it refuses all (or cannot be reached) it is an error. `log` appends
+    /// the accepted events to the raw event log.
     pub async fn ingest(
         &self,
         items: &[IngestItem<'_>],
         log: bool,
-    ) -> Result<Vec<IngestOutcome>, StoreError> {
+    ) -> Result<IngestReply, StoreError> {
         let mut by_partition: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
         for (i, item) in items.iter().enumerate() {
             by_partition
@@ -39,31 +52,46 @@ impl HotCounters {
             .iter()
             .map(|(&p, indices)| self.invocation(p, indices.iter().map(|&i| items[i]), log))
             .collect();
-        let mut pipe = redis::pipe();
-        for invocation in &invocations {
-            pipe.invoke_script(invocation);
-        }
-        let replies = match self.query_ingest(&pipe).await {
-            // Redis lost its script cache (a restart): no call ran. Load the
-            // script and send the same calls again.
-            Err(StoreError::Redis(e)) if is_no_script(&e) => {
-                let mut load = redis::pipe();
-                load.load_script(&self.scripts.ingest);
-                self.query_values(&load).await?;
-                self.query_ingest(&pipe).await?
+        let mut replies = self.query_ingest(invocations.iter()).await?;
+        // Redis lost its script cache (a restart): those calls did not
+        // run. Load the script and send them again.
+        let lost: Vec<usize> = (0..replies.len())
+            .filter(|&i| matches!(&replies[i], Err(e) if is_no_script(e)))
+            .collect();
+        if !lost.is_empty() {
+            let mut load = redis::pipe();
+            load.load_script(&self.scripts.ingest);
+            self.query_values(&load).await?;
+            let again = self
+                .query_ingest(lost.iter().map(|&i| &invocations[i]))
+                .await?;
+            for (&i, reply) in lost.iter().zip(again) {
+                replies[i] = reply;
             }
-            other => other?,
+        }
+        let mut reply = IngestReply {
+            outcomes: vec![None; items.len()],
+            refused: None,
         };
-        let mut outcomes = vec![IngestOutcome::Counted; items.len()];
-        for ((_, indices), reply) in by_partition.iter().zip(replies) {
-            if reply.len() != indices.len() {
-                return Err(super::scripts::unexpected("ingest", reply));
+        for ((_, indices), codes) in by_partition.iter().zip(replies) {
+            let codes = match codes {
+                Ok(codes) => codes,
+                Err(e) => {
+                    reply.refused.get_or_insert(StoreError::Redis(e));
+                    continue;
+                }
+            };
+            if codes.len() != indices.len() {
+                return Err(super::scripts::unexpected("ingest", codes));
             }
-            for (&i, code) in indices.iter().zip(reply) {
-                outcomes[i] = IngestOutcome::try_from(code)?;
+            for (&i, code) in indices.iter().zip(codes) {
+                reply.outcomes[i] = Some(IngestOutcome::try_from(code)?);
             }
         }
-        Ok(outcomes)
+        match reply.refused {
+            Some(refused) if reply.outcomes.iter().all(Option::is_none) => Err(refused),
+            _ => Ok(reply),
+        }
     }
 
     /// Counts one event (tools and tests that write events directly, in
@@ -81,10 +109,12 @@ impl HotCounters {
             increments: &increments,
             log_entry: &entry,
         };
-        let outcomes = self.ingest(&[item], log).await?;
-        outcomes
+        let reply = self.ingest(&[item], log).await?;
+        reply
+            .outcomes
             .first()
             .copied()
+            .flatten()
             .ok_or_else(|| super::scripts::unexpected("ingest", "no reply"))
     }
 
@@ -145,12 +175,23 @@ impl HotCounters {
             .inspect_err(|_| self.shared.discard(slot))
     }
 
-    async fn query_ingest(&self, pipe: &redis::Pipeline) -> Result<Vec<Vec<i64>>, StoreError> {
-        self.query_values(pipe)
+    /// The calls in one pipelined round trip, each answered on its own: a
+    /// refused call is its own error, the others' replies stand.
+    async fn query_ingest<'a>(
+        &self,
+        invocations: impl Iterator<Item = &'a redis::ScriptInvocation<'a>>,
+    ) -> Result<Vec<redis::RedisResult<Vec<i64>>>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for invocation in invocations {
+            pipe.invoke_script(invocation);
+        }
+        self.query_values(&pipe)
             .await?
             .into_iter()
             .map(|v| {
-                redis::from_redis_value::<Vec<i64>>(v).map_err(|e| StoreError::Redis(e.into()))
+                redis::from_redis_value::<redis::RedisResult<Vec<i64>>>(v)
+                    .map_err(|e| StoreError::Redis(e.into()))
             })
             .collect()
     }

@@ -29,7 +29,7 @@ use scripts::Scripts;
 pub use erasure::{is_users_line, UsersEntry};
 pub use event_log::LogRecord;
 pub use flush::{count_units, CounterHash};
-pub use ingest::IngestItem;
+pub use ingest::{IngestItem, IngestReply};
 pub use legacy::{
     parse_legacy_counter, Drained, LegacyCounter, LegacyKeys, MarkersCopied, LEGACY_MARKER,
 };
@@ -126,5 +126,29 @@ impl HotCounters {
         self.run(async |c| redis::cmd("PING").query_async::<String>(c).await)
             .await
             .map(drop)
+    }
+
+    /// Readiness of a writer: a small expiring write on every partition. A
+    /// `PING` answers while Redis refuses writes (full, a failed snapshot,
+    /// a replica), and ingest would then fail every event.
+    pub async fn ping_writable(&self) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        // Each reply on its own: a pipeline's combined error hides the
+        // server's code (`OOM`, `READONLY`), which says what is wrong.
+        pipe.ignore_errors();
+        for p in self.keys.partitions() {
+            pipe.cmd("SET")
+                .arg(self.keys.write_probe(p))
+                .arg(1)
+                .arg("PX")
+                .arg(10_000);
+        }
+        let replies = self
+            .run(async |c| pipe.query_async::<Vec<redis::RedisResult<()>>>(c).await)
+            .await?;
+        replies
+            .into_iter()
+            .collect::<redis::RedisResult<()>>()
+            .map_err(StoreError::Redis)
     }
 }

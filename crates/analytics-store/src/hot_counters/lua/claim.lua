@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Claims a batch for the flush: with the lease held, resumes the open batch
 -- if there is one, else moves up to N dirty counter keys whose entity order
 -- is within the round's order range into a new batch by RENAME, so events

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Deletes a batch once its counts are durable in the rollups, only while
 -- the lease is still ours, and takes its values off the partition's waiting
 -- sum (once: a second call finds the batch no longer open). A sum down to

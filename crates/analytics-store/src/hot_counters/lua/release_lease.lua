@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Releases a flush lease if the caller holds it.
 --
 -- KEYS[1]  partition lease      {prefix}:{p}:flush:lease

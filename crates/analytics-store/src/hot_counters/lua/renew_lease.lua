@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Extends a flush lease if the caller still holds it (fencing).
 --
 -- KEYS[1]  partition lease      {prefix}:{p}:flush:lease

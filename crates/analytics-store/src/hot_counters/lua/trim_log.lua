@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Deletes entries of a partition's raw event log once they are durable in
 -- MySQL, only while the flush lease is still ours (fencing). An emptied
 -- stream is deleted, so an idle partition leaves no key behind.
