@@ -113,6 +113,12 @@ impl KeySpace {
         format!("{}:live:feed", self.prefix)
     }
 
+    /// Why ingest holds events back (backpressure), while it does: read
+    /// by the operator page.
+    pub fn holding_back(&self) -> String {
+        format!("{}:ingest:holding_back", self.prefix)
+    }
+
     /// Raised by every flush that changed the rollups, boards or raw log:
     /// a reader keeps a report computed at one generation until the next.
     pub fn rollup_generation(&self) -> String {

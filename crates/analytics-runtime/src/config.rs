@@ -120,6 +120,7 @@ pub struct RedisConfig {
     pub command_timeout_ms: u64,
     pub key_prefix: String,
     pub partitions: u32,
+    pub max_memory_share: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -218,6 +219,22 @@ impl StoreConfig {
             };
             invalid(key, e)
         })
+    }
+
+    /// `redis.max_memory_share`: the share of Redis's maxmemory at which
+    /// ingest holds back (`None`: off).
+    pub fn max_memory_share(&self) -> Result<Option<f64>, ConfigError> {
+        let share = self.redis.max_memory_share;
+        if share == 0.0 {
+            return Ok(None);
+        }
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(invalid(
+                "redis.max_memory_share",
+                "must be 0 (off) or more than 0 and at most 1",
+            ));
+        }
+        Ok(Some(share))
     }
 
     pub fn redis_settings(&self) -> Result<RedisSettings, ConfigError> {

@@ -110,6 +110,14 @@ impl StoreError {
         }
     }
 
+    /// The Redis error code (`OOM`, `READONLY`…), if Redis answered one.
+    pub fn redis_code(&self) -> Option<&str> {
+        match self {
+            StoreError::Redis(e) => e.code(),
+            _ => None,
+        }
+    }
+
     /// True when Redis answered but refuses to write now (full, read-only,
     /// a cluster reshaping): readiness says so in those words.
     pub fn is_refusal(&self) -> bool {

@@ -7,7 +7,8 @@ use analytics_domain::ValidationErrors;
 use analytics_runtime::auth::BearerError;
 use analytics_runtime::body::BodyError;
 use analytics_runtime::error::{
-    field_error, store_headers, store_kind, ErrorKind, FieldErrors, ServiceError,
+    field_error, retry_after as retry_after_header, store_headers, store_kind, ErrorKind,
+    FieldErrors, ServiceError,
 };
 use analytics_store::StoreError;
 
@@ -41,6 +42,8 @@ pub enum IngestError {
     ImportNeedsRawLog,
     #[error("The event id has already been used for a different event.")]
     Conflict,
+    #[error("{message}")]
+    HoldingBack { message: String, retry_after: u64 },
     #[error("The event store is temporarily unavailable; retry later.")]
     Store {
         retry_after: u64,
@@ -74,6 +77,7 @@ impl IngestError {
             IngestError::ProducerTokenRequired => "missing_producer_token",
             IngestError::ImportsOff | IngestError::ImportNeedsRawLog => "imports_off",
             IngestError::Conflict => "conflict",
+            IngestError::HoldingBack { .. } => "backpressure",
             IngestError::Store { source, .. } if source.is_unavailable() => "store_unavailable",
             IngestError::Store { .. } => "store_error",
         }
@@ -95,6 +99,7 @@ impl ServiceError for IngestError {
             IngestError::ProducerTokenRequired => ErrorKind::Unauthorized,
             IngestError::ImportNeedsRawLog => ErrorKind::Conflict,
             IngestError::Conflict => ErrorKind::Conflict,
+            IngestError::HoldingBack { .. } => ErrorKind::Unavailable,
             IngestError::Store { source, .. } => store_kind(source),
         }
     }
@@ -120,7 +125,7 @@ impl ServiceError for IngestError {
             | IngestError::ImportsOff => Some(field_error("authorization", message)),
             IngestError::ImportNeedsRawLog => Some(field_error("events.raw_log", message)),
             IngestError::Conflict => Some(field_error("event_id", message)),
-            IngestError::Store { .. } => None,
+            IngestError::Store { .. } | IngestError::HoldingBack { .. } => None,
         }
     }
 
@@ -131,6 +136,7 @@ impl ServiceError for IngestError {
                 retry_after: s,
                 source,
             } => store_headers(source, *s),
+            IngestError::HoldingBack { retry_after, .. } => vec![retry_after_header(*retry_after)],
             _ => Vec::new(),
         }
     }

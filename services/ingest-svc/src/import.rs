@@ -94,6 +94,7 @@ async fn count_once(
     log: &CatalogueStore,
     valid: &[&Prepared],
 ) -> Result<Vec<Option<IngestOutcome>>, IngestError> {
+    state.check_backpressure()?;
     let ids: Vec<&str> = valid.iter().map(|p| p.event.event_id.as_str()).collect();
     let logged = log
         .find_logged(&ids)

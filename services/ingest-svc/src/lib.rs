@@ -1,6 +1,7 @@
 //! ingest-svc: validates events and counts them in Redis exactly once.
 
 pub mod accept;
+pub mod backpressure;
 pub mod bots;
 pub mod decode;
 pub mod error;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub metrics: IngestMetrics,
     /// This second's realtime tally (reported by a background task).
     pub live: Arc<LiveTally>,
+    /// Whether events are held back before Redis fills (read each second).
+    pub backpressure: Arc<crate::backpressure::Backpressure>,
 }
 
 impl AppState {
@@ -86,6 +89,17 @@ impl AppState {
         let n = outcomes.iter().filter(|o| o.is_none()).count();
         tracing::warn!(error = %refusal, events = n, "redis refused part of a batch");
         self.rejected("store_unavailable", n as u64);
+    }
+
+    /// A 503 before anything is written, while backpressure holds.
+    pub fn check_backpressure(&self) -> Result<(), error::IngestError> {
+        match self.backpressure.hold() {
+            Some(held) => Err(error::IngestError::HoldingBack {
+                message: held.message,
+                retry_after: self.retry_after,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// `n` events refused: the metric of the reason and the realtime tally.
@@ -121,6 +135,14 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
         metrics.rejected("rate_limited"),
     ));
     live::spawn_reporter(live.clone(), counters.clone());
+    let backpressure = Arc::new(crate::backpressure::Backpressure::new(
+        crate::backpressure::Limits {
+            max_memory_share: stores.max_memory_share()?,
+            max_waiting_counts: cfg.max_waiting_counts,
+        },
+        metrics.backpressure.clone(),
+    ));
+    backpressure.clone().spawn_sampler(counters.clone());
     let body_timeout = cfg.body_timeout()?;
     let rules = stores.event_rules()?;
     let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
@@ -147,6 +169,7 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
         retry_after: cfg.retry_after_seconds,
         metrics,
         live,
+        backpressure,
     });
     let meta = ServiceMeta { registry, openapi };
     let options = ServeOptions {

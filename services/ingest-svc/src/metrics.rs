@@ -16,6 +16,7 @@ pub struct IngestMetrics {
     pub rejected: Family<Labels, Counter>,
     pub filtered: Family<Labels, Counter>,
     pub imported: Family<Labels, Counter>,
+    pub backpressure: Family<Labels, Counter>,
 }
 
 impl IngestMetrics {
@@ -27,6 +28,7 @@ impl IngestMetrics {
             rejected: Family::default(),
             filtered: Family::default(),
             imported: Family::default(),
+            backpressure: Family::default(),
         };
         registry.register(
             "analytics_events_accepted",
@@ -57,6 +59,11 @@ impl IngestMetrics {
             "analytics_events_imported",
             "Events sent to the import route, by outcome (counted, duplicate, conflict, unavailable)",
             m.imported.clone(),
+        );
+        registry.register(
+            "analytics_ingest_backpressure",
+            "Requests held back (503) before Redis refused anything, by reason (memory: redis.max_memory_share reached; backlog: ingest.max_waiting_counts)",
+            m.backpressure.clone(),
         );
         m
     }

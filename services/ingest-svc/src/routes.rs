@@ -323,6 +323,7 @@ async fn count(
     counters: &HotCounters,
     prepared: &[&Prepared],
 ) -> Result<Vec<Option<IngestOutcome>>, IngestError> {
+    state.check_backpressure()?;
     let items: Vec<IngestItem> = prepared
         .iter()
         .map(|p| IngestItem {

@@ -40,6 +40,7 @@ pub struct IngestConfig {
     /// Accepted events per second this process samples into the live feed
     /// (0: none).
     pub live_events_per_second: usize,
+    pub max_waiting_counts: u64,
 }
 
 fn invalid(key: &str, message: impl ToString) -> ConfigError {

@@ -63,15 +63,40 @@ pub async fn pipeline(
 ) -> Result<HttpResponse, TelemetryError> {
     let now = Utc::now();
     let rollups = &state.rollups;
-    let (flush, parity, backlog, leaderboard_changes, replicas_waiting, unimported) = tokio::join!(
+    let (
+        flush,
+        parity,
+        backlog,
+        leaderboard_changes,
+        replicas_waiting,
+        unimported,
+        writable,
+        holding_back,
+    ) = tokio::join!(
         rollups.last_run(RUNS),
         rollups.last_run(PARITY_RUNS),
         counters.backlog(),
         rollups.leaderboards().pending_changes(),
         rollups.deferred_replica_count(),
         rollups.unimported_count(),
+        counters.ping_writable(),
+        counters.holding_back(),
     );
     let mut problems = Vec::new();
+    // Redis answers reads while it refuses every event: said first.
+    match writable {
+        Err(e) if e.is_refusal() => {
+            tracing::warn!(error = %e, "redis refuses writes");
+            problems.push(format!(
+                "Redis refuses writes ({}): ingest answers 503 until it has room again",
+                e.redis_code().unwrap_or("refused")
+            ));
+        }
+        _ => {}
+    }
+    if let Ok(Some(why)) = holding_back {
+        problems.push(why);
+    }
     let mut unreachable = |what: &str, e: StoreError| {
         tracing::warn!(error = %e, what, "pipeline source unavailable");
         problems.push(format!(

@@ -11,6 +11,7 @@ mod generation;
 mod ingest;
 mod legacy;
 mod live;
+mod pressure;
 mod reads;
 mod rebuild;
 pub mod scripts;
@@ -34,6 +35,7 @@ pub use legacy::{
     parse_legacy_counter, Drained, LegacyCounter, LegacyKeys, MarkersCopied, LEGACY_MARKER,
 };
 pub use live::LiveWindow;
+pub use pressure::Pressure;
 pub use reads::{PartitionBacklog, PendingCounts};
 pub use rebuild::WaitingInRange;
 pub use scripts::{Batch, Claim, IngestOutcome};

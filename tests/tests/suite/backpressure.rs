@@ -1,0 +1,152 @@
+//! Backpressure: ingest holds events back (503 + Retry-After) before Redis
+//! refuses anything — at `ingest.max_waiting_counts` counts waiting, or at
+//! `redis.max_memory_share` of Redis's maxmemory — says why on the
+//! operator page and in `analytics_ingest_backpressure_total`, and takes
+//! events again by itself once the flush has drained Redis.
+
+use std::time::Duration;
+
+use analytics_domain::Action;
+use analytics_tests::private_servers::{free_port, start_redis};
+use analytics_tests::{event, eventually, get_json, Ingest, TestEnv, OPERATOR_TOKEN};
+use serde_json::Value;
+
+/// The reason ingest published, once its sampler has seen the figures.
+async fn held_back(env: &TestEnv, redis_url: &str) -> anyhow::Result<String> {
+    let key = format!("{}:ingest:holding_back", env.id);
+    let client = redis::Client::open(redis_url)?;
+    eventually(Duration::from_secs(10), || async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let why: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
+        Ok(why)
+    })
+    .await
+}
+
+async fn status_of(app: &Ingest, id: &str) -> anyhow::Result<(u16, Option<String>, Value)> {
+    let resp = app.post_json(&event(id, "movie", "m-1", "view", 1)).await?;
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok((status, retry, resp.json().await.unwrap_or(Value::Null)))
+}
+
+#[tokio::test]
+async fn a_backlog_at_its_bound_holds_events_back_until_the_flush_drains_it() -> anyhow::Result<()>
+{
+    let mut env = TestEnv::new().await?;
+    env.set("ingest.max_waiting_counts", "3")
+        .set("ingest.retry_after_seconds", "2");
+    env.migrate().await?;
+    let app = env.spawn_ingest().await?;
+    for id in ["b-1", "b-2", "b-3"] {
+        app.send(id, "movie", "m-1", "view", 1).await?;
+    }
+    let why = held_back(&env, &env.redis_url).await?;
+    let message = "Ingest is holding events back: 3 counts wait for the flush (ingest.max_waiting_counts is 3); retry later.";
+    assert_eq!(why, message);
+    let (status, retry, body) = status_of(&app, "b-4").await?;
+    assert_eq!(
+        (status, retry.as_deref(), &body["message"]),
+        (503, Some("2"), &Value::from(message))
+    );
+    let telemetry = env.spawn_telemetry().await?;
+    let (_, verdict) = get_json(
+        &reqwest::Client::new(),
+        &format!("{telemetry}/api/v1/telemetry/pipeline"),
+        Some(OPERATOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(verdict["healthy"], false);
+    assert!(
+        verdict["problems"]
+            .as_array()
+            .is_some_and(|p| p.contains(&Value::from(message))),
+        "{verdict}"
+    );
+
+    env.flush_until_clean().await?;
+    let status = eventually(Duration::from_secs(10), || async {
+        let (status, _, _) = status_of(&app, "b-4").await?;
+        Ok((status == 202).then_some(status))
+    })
+    .await?;
+    assert_eq!(status, 202);
+    let metrics = app.get("/metrics").await?.text().await?;
+    assert!(
+        metrics.contains(r#"analytics_ingest_backpressure_total{reason="backlog"}"#),
+        "{metrics}"
+    );
+    env.flush_until_clean().await?;
+    assert_eq!(env.totals("movie", "m-1").await?.get(Action::View), 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn redis_near_its_maxmemory_holds_events_back_before_it_refuses_them() -> anyhow::Result<()> {
+    let port = free_port()?;
+    let _redis = start_redis(port, &[]).await?;
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut env = TestEnv::new().await?;
+    env.set("redis.url", url.as_str());
+    let app = env.spawn_ingest().await?;
+    app.send("n-1", "movie", "m-1", "view", 1).await?;
+
+    // A limit just above what Redis uses now: 0.9 of it is passed, and
+    // Redis itself still takes writes.
+    let client = redis::Client::open(url.as_str())?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await?;
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no used_memory in {info}"))?;
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(used + used / 20)
+        .query_async::<()>(&mut conn)
+        .await?;
+    let why = held_back(&env, &url).await?;
+    assert!(
+        why.starts_with("Ingest is holding events back: Redis uses 9")
+            && why.ends_with(
+                "% of its maxmemory (redis.max_memory_share is 0.9) until the flush drains it; retry later."
+            ),
+        "{why}"
+    );
+    let (status, retry, body) = status_of(&app, "n-2").await?;
+    assert_eq!((status, retry.as_deref()), (503, Some("1")), "{body}");
+    // Redis itself still takes writes: it was ingest that held back.
+    redis::cmd("SET")
+        .arg(format!("{}:probe", env.id))
+        .arg(1)
+        .query_async::<()>(&mut conn)
+        .await?;
+
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(0)
+        .query_async::<()>(&mut conn)
+        .await?;
+    let status = eventually(Duration::from_secs(10), || async {
+        let (status, _, _) = status_of(&app, "n-2").await?;
+        Ok((status == 202).then_some(status))
+    })
+    .await?;
+    assert_eq!(status, 202);
+    let metrics = app.get("/metrics").await?.text().await?;
+    assert!(
+        metrics.contains(r#"analytics_ingest_backpressure_total{reason="memory"}"#),
+        "{metrics}"
+    );
+    Ok(())
+}
