@@ -216,6 +216,47 @@ pub async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().json(json!({"message": "Not Found."}))
 }
 
+/// A request that ran past its route's deadline: a store that stopped
+/// answering without closing its sockets must cost a client a bounded
+/// wait and a 503 it can retry, not a hung request.
+#[derive(Debug, thiserror::Error)]
+#[error("A store did not answer within {millis} ms; retry later.")]
+pub struct PastDeadline {
+    millis: u128,
+    retry_after: u64,
+}
+
+impl crate::error::ServiceError for PastDeadline {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Unavailable
+    }
+
+    fn headers(&self) -> Vec<(header::HeaderName, HeaderValue)> {
+        vec![retry_after(self.retry_after)]
+    }
+}
+
+crate::service_error_response!(PastDeadline);
+
+/// Middleware bounding a read route's handler to `limit` (wrap it with
+/// `middleware::from_fn`); past it the handler is dropped — it only reads —
+/// and the answer is a 503 with `Retry-After`.
+pub async fn within_deadline(
+    limit: Duration,
+    retry_after_secs: u64,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(response) => response,
+        Err(_) => Err(PastDeadline {
+            millis: limit.as_millis(),
+            retry_after: retry_after_secs,
+        }
+        .into()),
+    }
+}
+
 /// How long a readiness check may take: a probe (a load balancer, the
 /// kubelet) must hear within a second, whatever a store is doing.
 pub const READY_CHECK_TIMEOUT: Duration = Duration::from_millis(800);

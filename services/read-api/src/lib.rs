@@ -168,11 +168,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         head_timeout: HEAD_TIMEOUT,
     };
     let dashboard = Arc::new(Assets::page("/admin/", DASHBOARD));
+    let (query_timeout, retry_after) = (cfg.query_timeout(), cfg.retry_after_seconds);
     Ok(http::serve(addr, options, meta, move |app| {
         dashboard.configure(app);
         // Each worker's own Redis connections stop with it.
         let counters = counters.for_worker();
-        let get = |path: &str| http::resource(path, "GET");
+        let get = |path: &str| {
+            http::resource(path, "GET").wrap(middleware::from_fn(move |req, next| {
+                http::within_deadline(query_timeout, retry_after, req, next)
+            }))
+        };
         app.app_data(state.clone())
             .app_data(web::Data::new(counters))
             .service(get("/api/v1/admin/analytics/top").route(web::get().to(routes::top)))

@@ -33,6 +33,9 @@ pub struct ReadApiConfig {
     /// hours…) is served from memory; a flush that changes the stores
     /// outdates it sooner (0: not kept at all).
     pub report_cache_ms: u64,
+    /// The longest a read route may take: past it, 503 + Retry-After (a
+    /// store that stopped answering without closing its sockets).
+    pub query_timeout_ms: u64,
     /// How long the admin snapshot and the actor analytics (read from the
     /// catalogue, which no flush announces) are served from memory per
     /// parameters (0: not kept at all).
@@ -99,6 +102,9 @@ impl ReadApiConfig {
                 "must be 1..100000",
             ));
         }
+        if !(1..=600_000).contains(&self.query_timeout_ms) {
+            return Err(invalid("read_api.query_timeout_ms", "must be 1..600000"));
+        }
         if self.report_cache_ms > 600_000 {
             return Err(invalid(
                 "read_api.report_cache_ms",
@@ -125,6 +131,10 @@ impl ReadApiConfig {
 
     pub fn counts_cache_ttl(&self) -> Duration {
         Duration::from_millis(self.counts_cache_ms)
+    }
+
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_millis(self.query_timeout_ms)
     }
 
     pub fn report_cache_ttl(&self) -> Duration {

@@ -22,6 +22,7 @@ mod ingest_v2;
 mod k8s_manifests;
 mod leaderboards;
 mod live_feed;
+mod mongo_freeze;
 mod operator_page;
 mod otlp_traces;
 mod parity_check;

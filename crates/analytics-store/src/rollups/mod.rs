@@ -85,6 +85,11 @@ impl RollupStore {
         let mut options = ClientOptions::parse(&settings.url).await?;
         options.connect_timeout = Some(settings.connect_timeout);
         options.server_selection_timeout = Some(settings.connect_timeout);
+        // The monitor's heartbeat is what notices a server that stopped
+        // answering without closing its sockets (it then interrupts the
+        // operations waiting on it): every connect timeout, not the
+        // driver's 10 s, so a frozen server costs a request about two.
+        options.heartbeat_freq = Some(settings.connect_timeout.max(Duration::from_millis(500)));
         options.app_name = Some("analytics".into());
         let client = Client::with_options(options)?;
         let db = client.database(&settings.database);
