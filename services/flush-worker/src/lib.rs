@@ -1,6 +1,7 @@
 //! flush-worker: the pipeline's batch jobs, run by Kubernetes CronJobs.
 
 pub mod cutover;
+pub mod deadline;
 pub mod erase;
 pub mod evidence;
 pub mod fault;

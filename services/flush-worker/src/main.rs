@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand};
 use flush_worker::cutover::{self, CutoverOptions};
 use flush_worker::erase::{self, EraseOptions};
 use flush_worker::evidence::{self, GenerateOptions, VerifyOptions};
-use flush_worker::fault;
 use flush_worker::flush::{self, FlushOptions};
 use flush_worker::parity::{self, ParityOptions};
 use flush_worker::prune::{self, PruneOptions};
@@ -16,6 +15,7 @@ use flush_worker::rebuild::{self, RebuildOptions};
 use flush_worker::settings::{parse_partitions, Settings};
 use flush_worker::stores::Stores;
 use flush_worker::summary_report::{self, SummaryOptions};
+use flush_worker::{deadline, fault};
 
 #[derive(Parser)]
 #[command(name = "flush-worker", version, about = "Analytics batch jobs")]
@@ -130,16 +130,25 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let settings: Settings = analytics_runtime::load()?;
     settings.flush.validate()?;
     settings.cutover.validate()?;
-    let stores = Stores::connect(&settings).await?;
+    let step_timeout = settings.flush.step_timeout();
+    // Said before anything can wait on a store, so a stuck job shows where.
+    let command = std::env::args().nth(1).unwrap_or_default();
+    tracing::info!(%command, "flush-worker starting");
+    let stores = deadline::step_anyhow(
+        "connecting to the stores",
+        step_timeout,
+        Stores::connect(&settings),
+    )
+    .await?;
     if matches!(cli.command, Command::Migrate) {
         stores.migrate().await?;
         println!("Migrations applied; indexes ensured.");
         return Ok(0);
     }
-    // The cut-over merges an old database's duplicates before the indexes
-    // can be built (and a dry run builds nothing).
+    // The cut-over merges an old database's duplicates before it builds
+    // the indexes (a dry run builds nothing); every other job only checks.
     if !matches!(cli.command, Command::Cutover(_)) {
-        stores.ensure_indexes().await?;
+        stores.check_schema(step_timeout).await?;
     }
     match cli.command {
         Command::Flush {
@@ -155,9 +164,19 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 lease_ttl: Duration::from_millis(settings.flush.lease_ttl_ms),
                 max_run_time: Duration::from_secs(settings.flush.max_run_seconds),
                 transaction_retry: Duration::from_secs(settings.flush.transaction_retry_seconds),
+                step_timeout,
                 fault: fault::configured()?,
             };
-            let report = flush::run(&stores, &opts).await;
+            // Every step has its deadline; this one holds whatever the
+            // steps missed.
+            let deadline = settings.flush.run_deadline();
+            let Ok(report) = tokio::time::timeout(deadline, flush::run(&stores, &opts)).await
+            else {
+                anyhow::bail!(
+                    "the flush did not end within {} s (flush.max_run_seconds, transaction_retry_seconds and step_timeout_seconds); the next run takes over",
+                    deadline.as_secs()
+                );
+            };
             println!("Flushed {} keys, {} errors.", report.keys, report.errors);
             Ok(u8::from(report.errors > 0))
         }

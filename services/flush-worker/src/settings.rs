@@ -3,6 +3,7 @@
 use analytics_runtime::config::{ConfigError, StoreConfig};
 use analytics_store::hot_counters::LegacyKeys;
 use serde::Deserialize;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -60,6 +61,7 @@ pub struct FlushConfig {
     pub partitions: String,
     pub max_run_seconds: u64,
     pub transaction_retry_seconds: u64,
+    pub step_timeout_seconds: u64,
 }
 
 impl FlushConfig {
@@ -83,7 +85,23 @@ impl FlushConfig {
                 "must be 1..3600",
             ));
         }
+        if !(1..=3600).contains(&self.step_timeout_seconds) {
+            return Err(invalid("flush.step_timeout_seconds", "must be 1..3600"));
+        }
         Ok(())
+    }
+
+    pub fn step_timeout(&self) -> Duration {
+        Duration::from_secs(self.step_timeout_seconds)
+    }
+
+    /// The longest a whole flush may take: its rounds, the last round's
+    /// retries, and the steps after the sweep, each at its deadline. Past
+    /// it the process ends with exit 1 whatever it waits on.
+    pub fn run_deadline(&self) -> Duration {
+        Duration::from_secs(
+            self.max_run_seconds + self.transaction_retry_seconds + 6 * self.step_timeout_seconds,
+        )
     }
 }
 

@@ -42,9 +42,28 @@ impl Stores {
         self.ensure_indexes().await
     }
 
-    /// The Mongo indexes the jobs rely on (unique rollup keys above all).
-    /// Every job ensures them (cheap when they exist); MySQL is left to
-    /// `migrate`, so a job never fails because MySQL is out.
+    /// Refuses to run a job on a database `migrate` has not prepared: the
+    /// flush's exactly-once upserts rely on the unique keys. Checked, never
+    /// built here (see `RollupStore::missing_indexes`); MySQL is left to
+    /// `migrate` alone, so a job never fails because MySQL is out.
+    pub async fn check_schema(&self, limit: Duration) -> anyhow::Result<()> {
+        let missing = crate::deadline::step(
+            "mongodb: the schema check",
+            limit,
+            self.rollups.missing_indexes(),
+        )
+        .await?;
+        if let Some(first) = missing.first() {
+            anyhow::bail!(
+                "MongoDB lacks {} of the indexes this job relies on (the first: {first}): run `flush-worker migrate` (a deploy step) first.",
+                missing.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// The Mongo indexes (unique rollup keys above all): `migrate` and the
+    /// cut-over build them.
     pub async fn ensure_indexes(&self) -> anyhow::Result<()> {
         self.rollups.ensure_indexes().await?;
         self.jobs.ensure_indexes().await?;

@@ -93,3 +93,41 @@ fn a_misspelt_env_var_is_caught() -> anyhow::Result<()> {
     assert_eq!(unknown(&env_names(patch))?, ["ANALYTICS__FLUSH__BATCH_SIZ"]);
     Ok(())
 }
+
+/// A Job that hangs (a store that stopped answering) must end: with
+/// `concurrencyPolicy: Forbid` it would otherwise hold every later run of
+/// its CronJob. Each CronJob's Job carries `activeDeadlineSeconds`.
+#[test]
+fn every_cronjob_has_an_active_deadline() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../k8s");
+    let mut files = Vec::new();
+    manifests(&root, &mut files)?;
+    let mut cronjobs = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file)?;
+        for doc in text.split("\n---") {
+            if !doc.lines().any(|l| l.trim() == "kind: CronJob") {
+                continue;
+            }
+            let name = doc
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("name: "))
+                .unwrap_or("?")
+                .to_string();
+            let deadline = doc.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("activeDeadlineSeconds: ")
+                    .and_then(|v| v.parse::<u64>().ok())
+            });
+            cronjobs.push((name, deadline));
+        }
+    }
+    assert!(cronjobs.len() >= 5, "found only {cronjobs:?}");
+    let without: Vec<&String> = cronjobs
+        .iter()
+        .filter(|(_, d)| d.is_none_or(|d| d == 0))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(without, Vec::<&String>::new(), "{cronjobs:?}");
+    Ok(())
+}

@@ -22,7 +22,25 @@ fn signal(pid: u32, sig: &str) -> anyhow::Result<()> {
         .args([sig, &pid.to_string()])
         .status()?;
     anyhow::ensure!(status.success(), "kill {sig} {pid}");
-    Ok(())
+    // A signal is delivered asynchronously: wait until the process is in
+    // the state it asked for (T stopped, else running or sleeping).
+    let wanted_stopped = sig == "-STOP";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|s| s.split_whitespace().next());
+        if (state == Some("T")) == wanted_stopped {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{pid} not in the state {sig} asks for"
+        );
+        std::thread::yield_now();
+    }
 }
 
 #[tokio::test]
@@ -79,6 +97,57 @@ async fn a_frozen_mongodb_is_a_prompt_503_on_every_report_route() -> anyhow::Res
     })
     .await?;
     assert_eq!(status, 200);
+    drop(mongo);
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+/// A flush started while MongoDB is frozen says so at once and ends with
+/// exit 1 within its step deadline, instead of waiting with no output (the
+/// CronJob's next run then takes over).
+#[tokio::test]
+async fn a_flush_against_a_frozen_mongodb_ends_with_an_error_within_its_deadline(
+) -> anyhow::Result<()> {
+    let port = free_port()?;
+    let (mongo, dir) = start_mongo(port).await?;
+    let pid = mongo.id().ok_or_else(|| anyhow::anyhow!("no pid"))?;
+    let mut env = TestEnv::new().await?;
+    env.set("mongo.url", format!("mongodb://127.0.0.1:{port}/"))
+        .set("flush.step_timeout_seconds", "2");
+    // The test's own reads go to this server too.
+    env.mongo_url = format!("mongodb://127.0.0.1:{port}/");
+    env.migrate().await?;
+    let ingest = env.spawn_ingest().await?;
+    ingest.send("f-1", "movie", "m-1", "view", 1).await?;
+
+    signal(pid, "-STOP")?;
+    let started = Instant::now();
+    let out = env
+        .flush_worker(&["flush"], &[("RUST_LOG", "info")])
+        .await?;
+    let took = started.elapsed();
+    signal(pid, "-CONT")?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!(
+        "flush against a frozen MongoDB: exit {:?} after {took:?}",
+        out.status.code()
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(r#""message":"flush-worker starting""#),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: "), "{stderr}");
+    assert!(took < Duration::from_secs(15), "took {took:?}: {stderr}");
+
+    // Thawed, the next run counts the event.
+    env.flush_until_clean().await?;
+    assert_eq!(
+        env.totals("movie", "m-1")
+            .await?
+            .get(analytics_domain::Action::View),
+        1
+    );
     drop(mongo);
     let _ = std::fs::remove_dir_all(dir);
     Ok(())

@@ -23,6 +23,7 @@ async fn signed_in(t: &Telemetry, width: u32) -> anyhow::Result<Browser> {
 async fn the_operator_page_shows_a_failed_job_a_blocked_host_and_the_pipeline() -> anyhow::Result<()>
 {
     let env = TestEnv::new().await?;
+    env.migrate().await?;
     let t = Telemetry::spawn(&env).await?;
     let now = Utc::now();
     for (kind, uuid) in [("started", "j-1"), ("started", "j-2"), ("completed", "j-1")] {
@@ -120,6 +121,7 @@ async fn the_operator_page_shows_a_failed_job_a_blocked_host_and_the_pipeline() 
 #[tokio::test]
 async fn the_operator_page_names_its_problems_and_refuses_a_wrong_token() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
+    env.migrate().await?;
     let t = Telemetry::spawn(&env).await?;
     let browser = Browser::start(1024, 800).await?;
     browser.goto(&format!("{}/ops", t.base)).await?;

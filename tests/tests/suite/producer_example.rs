@@ -61,6 +61,7 @@ async fn lossy_gateway(ingest: String) -> anyhow::Result<(String, Arc<Mutex<Vec<
 #[tokio::test]
 async fn the_download_tracker_retries_with_the_same_id_and_counts_once() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
+    env.migrate().await?;
     let ingest = env.spawn_ingest().await?;
     let (gateway, seen) = lossy_gateway(ingest.base.clone()).await?;
     let out = tokio::process::Command::new(binary("track-download")?)
@@ -100,6 +101,7 @@ async fn the_download_tracker_retries_with_the_same_id_and_counts_once() -> anyh
 #[tokio::test]
 async fn the_download_tracker_stops_at_a_refusal_and_names_the_field() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
+    env.migrate().await?;
     let ingest = env.spawn_ingest().await?;
     let blank = " ";
     let out = tokio::process::Command::new(binary("track-download")?)

@@ -64,6 +64,7 @@ async fn the_sdk_is_served_as_written_with_the_readme_integrity_hash() -> anyhow
     use base64::Engine;
     use sha2::Digest;
     let env = TestEnv::new().await?;
+    env.migrate().await?;
     let ingest = env.spawn_ingest().await?;
     let answer = ingest.get("/sdk/v1/analytics.js").await?;
     assert_eq!(answer.status(), 200);
@@ -109,6 +110,7 @@ async fn movie_totals(env: &TestEnv, id: &str) -> anyhow::Result<analytics_domai
 #[tokio::test]
 async fn a_view_and_a_view_whose_answer_was_lost_count_once_each() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
+    env.migrate().await?;
     let (_ingest, _, browser) = stack(&env).await?;
     // The first answer is lost after the server counted the batch: the SDK
     // must send the same ids again, and the server must see a duplicate.
@@ -155,6 +157,7 @@ async fn a_view_and_a_view_whose_answer_was_lost_count_once_each() -> anyhow::Re
 #[tokio::test]
 async fn a_video_played_to_the_end_is_started_completed_and_timed() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
+    env.migrate().await?;
     let (_ingest, _, browser) = stack(&env).await?;
     browser
         .eval(
@@ -196,6 +199,7 @@ async fn a_video_played_to_the_end_is_started_completed_and_timed() -> anyhow::R
 #[tokio::test]
 async fn what_is_queued_when_the_page_goes_away_arrives_by_beacon() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
+    env.migrate().await?;
     let (_ingest, _, browser) = stack(&env).await?;
     // A flush interval no test waits for: only the beacon can send it.
     browser
@@ -224,6 +228,7 @@ async fn what_is_queued_when_the_page_goes_away_arrives_by_beacon() -> anyhow::R
 #[tokio::test]
 async fn do_not_track_sends_nothing() -> anyhow::Result<()> {
     let env = TestEnv::new().await?;
+    env.migrate().await?;
     let (_ingest, origin, browser) = stack(&env).await?;
     let tracked = browser
         .eval(

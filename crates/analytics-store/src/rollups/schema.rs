@@ -16,6 +16,9 @@ use crate::error::StoreError;
 /// slots; dropped so slot documents of one hour can coexist.
 const UNSLOTTED_HOURLY_INDEX: &str = "domain_1_entity_type_1_date_1_hour_1";
 
+/// MongoDB's code for a collection that does not exist.
+const NAMESPACE_NOT_FOUND: i32 = 26;
+
 impl RollupStore {
     /// Creates the unique key indexes and the indexes the read side needs.
     /// Idempotent; `migrate` runs it.
@@ -62,6 +65,42 @@ impl RollupStore {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The unique key indexes `migrate` builds that are not there (all of
+    /// them on a database never migrated). Jobs check this at start, and
+    /// never build indexes themselves: on a big or busy database that is
+    /// a long, unbounded step, and the deploy's `migrate` is where it runs.
+    pub async fn missing_indexes(&self) -> Result<Vec<String>, StoreError> {
+        let mut wanted: Vec<(&str, Vec<&str>)> = unique_keys();
+        wanted.push((
+            HOURLY,
+            vec!["domain", "entity_type", "date", "hour", "slot"],
+        ));
+        let mut missing = Vec::new();
+        for (collection, fields) in wanted {
+            let name = fields
+                .iter()
+                .map(|f| format!("{f}_1"))
+                .collect::<Vec<_>>()
+                .join("_");
+            let names = self
+                .db
+                .collection::<Document>(collection)
+                .list_index_names()
+                .await
+                .or_else(|e| match *e.kind {
+                    // No collection yet: none of its indexes.
+                    mongodb::error::ErrorKind::Command(ref c) if c.code == NAMESPACE_NOT_FOUND => {
+                        Ok(Vec::new())
+                    }
+                    _ => Err(e),
+                })?;
+            if !names.contains(&name) {
+                missing.push(format!("{collection}.{name}"));
+            }
+        }
+        Ok(missing)
     }
 
     async fn drop_unslotted_hourly_index(&self) -> Result<(), StoreError> {

@@ -2,6 +2,7 @@
 //! in one transaction, then the movies' replicas are written, then the
 //! batches are deleted.
 
+use crate::deadline::step;
 use std::time::{Duration, Instant};
 
 use analytics_domain::rollup::RollupDelta;
@@ -114,10 +115,17 @@ async fn apply(
                 .renew_lease(b.partition, run_id, opts.lease_ttl)
         }))
         .await?;
-        let result = match stores.rollups.begin_apply(parts).await {
+        let limit = opts.step_timeout;
+        let result = match step(
+            "mongodb: the round's transaction",
+            limit,
+            stores.rollups.begin_apply(parts),
+        )
+        .await
+        {
             Ok(open) => {
                 fault::trip(opts.fault, FaultPoint::InTransaction);
-                open.commit().await
+                step("mongodb: the round's commit", limit, open.commit()).await
             }
             Err(e) => Err(e),
         };
