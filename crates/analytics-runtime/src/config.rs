@@ -54,6 +54,7 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
             .with_list_parse_key("ingest.trusted_proxies")
             .with_list_parse_key("ingest.cors_allowed_origins")
             .with_list_parse_key("read_api.trusted_proxies")
+            .with_list_parse_key("read_api.live_allowed_origins")
             .with_list_parse_key("events.bot_patterns")
             .try_parsing(true),
     );
@@ -63,6 +64,9 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
             builder.set_override(*key, n)?
         } else if let Ok(b) = value.parse::<bool>() {
             builder.set_override(*key, b)?
+        } else if let Ok(list) = serde_json::from_str::<Vec<String>>(value) {
+            // A list as JSON: `["https://a.example"]`.
+            builder.set_override(*key, list)?
         } else {
             builder.set_override(*key, *value)?
         };

@@ -471,15 +471,25 @@ fn predictions(genres: &[(String, i64)]) -> Vec<Value> {
         .collect()
 }
 
+/// A prediction's profile is a few fields: 16 KiB is plenty.
+const PREDICT_BODY: analytics_runtime::body::BodyLimits = analytics_runtime::body::BodyLimits {
+    max_bytes: 16 * 1024,
+    timeout: std::time::Duration::from_secs(10),
+};
+
 /// Sampled actors shown with a prediction.
 const SAMPLE_ACTORS: i64 = 5;
 
 /// POST /api/v1/admin/analytics/actors/predict
 pub async fn predict(
     _: Admin,
-    body: web::Bytes,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
+    // Read by the runtime, as every service reads bodies: a body over the
+    // limit is the JSON 413 of the error contract, not actix's plain text.
+    let body = analytics_runtime::body::read(&req, payload, PREDICT_BODY).await?;
     let body = analytics_runtime::json::parse(&body).map_err(|e| {
         ReadApiError::invalid("body", format!("The request body is not valid JSON: {e}"))
     })?;

@@ -2,6 +2,7 @@
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use analytics_runtime::auth::BearerError;
+use analytics_runtime::body::BodyError;
 use analytics_runtime::error::{
     field_error, retry_after, store_headers, store_kind, ErrorKind, FieldErrors, ServiceError,
 };
@@ -20,10 +21,16 @@ pub enum ReadApiError {
     },
     #[error("{0}")]
     NotFound(&'static str),
+    #[error(
+        "Pages of this origin may not open the live feed: add it to read_api.live_allowed_origins."
+    )]
+    OriginRefused,
     #[error("This route needs a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket).")]
     NotWebSocket,
     #[error("The live feed has as many clients as it serves; retry later.")]
     Busy { retry_after: u64 },
+    #[error(transparent)]
+    Body(#[from] BodyError),
     #[error("The analytics stores are temporarily unavailable; retry later.")]
     Store {
         retry_after: u64,
@@ -58,7 +65,9 @@ impl ServiceError for ReadApiError {
             ReadApiError::InvalidParam { .. } => ErrorKind::Unprocessable,
             ReadApiError::NotFound(_) => ErrorKind::NotFound,
             ReadApiError::NotWebSocket => ErrorKind::BadRequest,
+            ReadApiError::OriginRefused => ErrorKind::Forbidden,
             ReadApiError::Busy { .. } => ErrorKind::Unavailable,
+            ReadApiError::Body(e) => e.kind(),
             ReadApiError::Store { source, .. } => store_kind(source),
         }
     }
@@ -66,6 +75,8 @@ impl ServiceError for ReadApiError {
     fn field_errors(&self) -> Option<FieldErrors> {
         match self {
             ReadApiError::InvalidParam { param, message } => Some(field_error(param, message)),
+            ReadApiError::Body(e) => e.field_errors(),
+            ReadApiError::OriginRefused => Some(field_error("origin", self.to_string())),
             _ => None,
         }
     }
@@ -75,6 +86,7 @@ impl ServiceError for ReadApiError {
             ReadApiError::Unauthorized => {
                 vec![(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))]
             }
+            ReadApiError::Body(e) => e.headers(),
             ReadApiError::Store {
                 retry_after: s,
                 source,

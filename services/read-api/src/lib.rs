@@ -140,6 +140,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         cfg.live_viewer_window_seconds,
         cfg.live_max_connections,
         connections,
+        cfg.live_allowed_origins.clone(),
     ));
     live.spawn(counters.clone());
     let reports = ReportCache::new(cfg.report_cache_ttl(), REPORT_CACHE_ENTRIES);

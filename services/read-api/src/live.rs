@@ -71,17 +71,48 @@ pub struct LiveHub {
     pub viewer_window: i64,
     pub max_connections: i64,
     pub connections: Gauge,
+    /// Page origins besides read-api's own that may open the feed
+    /// (`read_api.live_allowed_origins`).
+    pub allowed_origins: Vec<String>,
 }
 
 impl LiveHub {
-    pub fn new(viewer_window: i64, max_connections: i64, connections: Gauge) -> Self {
+    pub fn new(
+        viewer_window: i64,
+        max_connections: i64,
+        connections: Gauge,
+        allowed_origins: Vec<String>,
+    ) -> Self {
         let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
         LiveHub {
             sender,
             viewer_window,
             max_connections,
             connections,
+            allowed_origins,
         }
+    }
+
+    /// Whether a page of this origin may open the feed. Browsers send
+    /// `Origin` on every WebSocket upgrade and, unlike fetch, apply no
+    /// CORS to it: without this check any page a signed-in admin visits
+    /// could read the feed with the token the dashboard stores. A client
+    /// that sends no `Origin` is not a browser page (the token is still
+    /// required). read-api's own pages (the dashboard) are always allowed.
+    pub fn origin_allowed(&self, req: &HttpRequest) -> bool {
+        let Some(origin) = req.headers().get(header::ORIGIN) else {
+            return true;
+        };
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        let own = origin.split_once("://").is_some_and(|(_, authority)| {
+            authority.eq_ignore_ascii_case(req.connection_info().host())
+        });
+        own || self
+            .allowed_origins
+            .iter()
+            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
     }
 
     /// Starts the once-a-second broadcast (idle while nobody listens).
@@ -172,8 +203,11 @@ pub async fn connect(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
-    let echo = authorize_upgrade(&req, state.admin_token.expose_secret())?;
     let hub = &state.live;
+    if !hub.origin_allowed(&req) {
+        return Err(ReadApiError::OriginRefused);
+    }
+    let echo = authorize_upgrade(&req, state.admin_token.expose_secret())?;
     if hub.connections.get() >= hub.max_connections {
         return Err(ReadApiError::Busy {
             retry_after: state.retry_after,

@@ -44,6 +44,8 @@ pub struct ReadApiConfig {
     pub live_viewer_window_seconds: i64,
     /// WebSocket clients of the live feed this process serves at most.
     pub live_max_connections: i64,
+    /// Page origins (besides read-api's own) allowed to open the live feed.
+    pub live_allowed_origins: Vec<String>,
     /// How long an erasure waits for a flush holding a partition (then
     /// 503 with `Retry-After`).
     pub erasure_wait_seconds: u64,

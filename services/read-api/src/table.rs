@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::Value;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
@@ -57,12 +58,15 @@ pub fn rows_at(body: &Value, pointer: &str, columns: &[&str]) -> Vec<Vec<Value>>
 /// One CSV cell: numbers as JSON writes them, null empty, text quoted when
 /// it holds a separator, a quote or a line break. Text a spreadsheet would
 /// run as a formula (`=`, `+`, `-`, `@`, tab, CR first) is prefixed with
-/// `'`: query texts come from the public.
+/// `'`: query texts come from the public. The first character is checked
+/// in its NFKC form: spreadsheets read a fullwidth `＝` or a small `﹢` as
+/// the sign itself.
 fn cell(value: &Value) -> String {
     let text = match value {
         Value::Null => return String::new(),
         Value::String(s) => {
-            if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            let first: String = s.chars().take(1).nfkc().collect();
+            if first.starts_with(['=', '+', '-', '@', '\t', '\r']) {
                 format!("'{s}")
             } else {
                 s.clone()
@@ -124,6 +128,10 @@ mod tests {
         assert_eq!(cell(&json!("a,b")), "\"a,b\"");
         assert_eq!(cell(&json!("say \"hi\"")), "\"say \"\"hi\"\"\"");
         assert_eq!(cell(&json!("=1+1")), "'=1+1");
+        assert_eq!(cell(&json!("＝1+5")), "'＝1+5");
+        assert_eq!(cell(&json!("﹢cmd")), "'﹢cmd");
+        assert_eq!(cell(&json!("＠SUM(A1)")), "'＠SUM(A1)");
+        assert_eq!(cell(&json!("ｆｕｌｌ")), "ｆｕｌｌ");
         assert_eq!(cell(&json!(-3)), "-3");
         assert_eq!(cell(&json!(75.5)), "75.5");
         assert_eq!(cell(&Value::Null), "");

@@ -317,6 +317,11 @@ async fn verify_refuses_tampering_escapes_and_oversize_entries() -> anyhow::Resu
         "{}",
         run.stdout
     );
+    assert!(
+        !run.stdout.contains(&format!("OK: {past}")),
+        "a tampered file is not also OK: {}",
+        run.stdout
+    );
 
     // A file the manifest does not list, and a listed one missing.
     let mut extra: Vec<(&str, Vec<u8>)> = good

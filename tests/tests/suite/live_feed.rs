@@ -235,3 +235,52 @@ async fn clients_get_metrics_and_sampled_events_and_a_stalled_one_is_dropped() -
     drop(stalled);
     Ok(())
 }
+
+/// A browser page of another origin cannot open the feed with a stolen or
+/// stored token; read-api's own pages and configured origins can, and so
+/// can a client that sends no Origin (not a page).
+#[tokio::test]
+async fn the_live_feed_opens_only_for_its_own_and_configured_origins() -> anyhow::Result<()> {
+    let mut env = TestEnv::new().await?;
+    env.set(
+        "read_api.live_allowed_origins",
+        r#"["https://admin.example"]"#,
+    );
+    let api = env.spawn_read_api().await?;
+    let own = api.base.clone();
+    let upgrade = |origin: Option<&str>| {
+        let mut request = ws_url(&api, "/ws").into_client_request();
+        if let Ok(r) = request.as_mut() {
+            r.headers_mut().insert(
+                "Authorization",
+                HeaderValue::from_str(&format!("Bearer {ADMIN_TOKEN}")).expect("header"),
+            );
+            if let Some(o) = origin {
+                r.headers_mut()
+                    .insert("Origin", HeaderValue::from_str(o).expect("header"));
+            }
+        }
+        async move {
+            match tokio_tungstenite::connect_async(request?).await {
+                Ok((_, response)) => Ok::<u16, anyhow::Error>(response.status().as_u16()),
+                Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+                    let body = r.body().clone().unwrap_or_default();
+                    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    assert_eq!(
+                        body["errors"]["origin"][0],
+                        "Pages of this origin may not open the live feed: add it to read_api.live_allowed_origins.",
+                        "{body}"
+                    );
+                    Ok(r.status().as_u16())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    };
+    assert_eq!(upgrade(Some("https://evil.example")).await?, 403);
+    assert_eq!(upgrade(Some("null")).await?, 403);
+    assert_eq!(upgrade(Some(&own)).await?, 101);
+    assert_eq!(upgrade(Some("https://admin.example")).await?, 101);
+    assert_eq!(upgrade(None).await?, 101);
+    Ok(())
+}

@@ -374,3 +374,39 @@ async fn public_counts_are_limited_per_client_and_served_from_memory_for_the_cac
     }
     Ok(())
 }
+
+/// A body read-api refuses is the error contract's JSON like any other:
+/// too large is a 413 naming `body`, a repeated key a 422 naming it.
+#[tokio::test]
+async fn a_refused_body_is_json_with_the_field_named() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let api = env.spawn_read_api().await?;
+    let post = |body: String| {
+        api.client
+            .post(format!(
+                "{}/api/v1/admin/analytics/actors/predict",
+                api.base
+            ))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let big = format!(r#"{{"tags": ["{}"]}}"#, "x".repeat(20_000));
+    let resp = post(big).await?;
+    assert_eq!(resp.status().as_u16(), 413);
+    let body: Value = resp.json().await?;
+    assert_eq!(
+        body["errors"]["body"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    let resp = post(r#"{"tags":["a"],"tags":["b"]}"#.to_string()).await?;
+    assert_eq!(resp.status().as_u16(), 422);
+    let body: Value = resp.json().await?;
+    assert_eq!(
+        body["errors"]["body"][0],
+        "The request body is not valid JSON: the key \"tags\" appears twice in one object at line 1 column 20"
+    );
+    Ok(())
+}

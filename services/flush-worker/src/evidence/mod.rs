@@ -204,7 +204,9 @@ pub struct VerifyOptions {
 /// Checks every artifact of a directory or an archive; prints one line per
 /// file and the summary; exit code 0 only when none is invalid.
 pub fn verify(opts: &VerifyOptions) -> u8 {
-    let (files, problems) = match &opts.archive {
+    // `tampered`: files whose checksum failed, reported with the problems
+    // and not read (an "OK" beside "Checksum mismatch" would contradict).
+    let (files, problems, tampered) = match &opts.archive {
         Some(path) => match archive_files(path, opts.strict) {
             Ok(found) => found,
             Err(message) => {
@@ -213,7 +215,7 @@ pub fn verify(opts: &VerifyOptions) -> u8 {
             }
         },
         None => match directory_files(&opts.dir) {
-            Ok(files) => (files, Vec::new()),
+            Ok(files) => (files, Vec::new(), 0),
             Err(message) => {
                 println!("{message}");
                 return 1;
@@ -251,7 +253,10 @@ pub fn verify(opts: &VerifyOptions) -> u8 {
             }
         }
     }
-    println!("Verified {} artifact(s), invalid {invalid}.", files.len());
+    println!(
+        "Verified {} artifact(s), invalid {invalid}.",
+        files.len() + tampered
+    );
     u8::from(invalid > 0)
 }
 
@@ -290,7 +295,7 @@ fn directory_files(dir: &Path) -> Result<Files, String> {
 /// refused entries, a checksum that does not match, a file the manifest
 /// does not list or lists but the archive lacks, no manifest (a problem
 /// only with `strict`: archives from before manifests have none).
-fn archive_files(path: &Path, strict: bool) -> Result<(Files, Vec<String>), String> {
+fn archive_files(path: &Path, strict: bool) -> Result<(Files, Vec<String>, usize), String> {
     if !path.is_file() {
         return Err(format!("Archive not found: {}", path.display()));
     }
@@ -305,9 +310,15 @@ fn archive_files(path: &Path, strict: bool) -> Result<(Files, Vec<String>), Stri
         .map(|r| format!("Refused entry: {r}"))
         .collect();
     let mut files: BTreeMap<String, Vec<u8>> = contents.entries.into_iter().collect();
+    let mut tampered = 0;
     match files.remove(MANIFEST_NAME) {
         Some(bytes) => match serde_json::from_slice::<Manifest>(&bytes) {
-            Ok(manifest) => problems.extend(manifest_problems(&manifest, &files)),
+            Ok(manifest) => {
+                let (found, mismatched) = manifest_problems(&manifest, &files);
+                problems.extend(found);
+                files.retain(|name, _| !mismatched.contains(name));
+                tampered = mismatched.len();
+            }
             Err(e) => problems.push(format!("Invalid manifest: {MANIFEST_NAME} ({e})")),
         },
         None if strict => problems.push(format!("No manifest in: {}", path.display())),
@@ -320,11 +331,17 @@ fn archive_files(path: &Path, strict: bool) -> Result<(Files, Vec<String>), Stri
         .into_iter()
         .filter(|(name, _)| name.ends_with(".json"))
         .collect();
-    Ok((json, problems))
+    Ok((json, problems, tampered))
 }
 
-fn manifest_problems(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+/// What is wrong with the archive against its manifest, and the files
+/// whose checksum does not match.
+fn manifest_problems(
+    manifest: &Manifest,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> (Vec<String>, std::collections::BTreeSet<String>) {
     let mut problems = Vec::new();
+    let mut mismatched = std::collections::BTreeSet::new();
     for listed in &manifest.files {
         match files.get(&listed.path) {
             None => problems.push(format!("Missing from archive: {}", listed.path)),
@@ -335,6 +352,7 @@ fn manifest_problems(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> 
                         "Checksum mismatch: {} (manifest {}, archive {actual})",
                         listed.path, listed.sha256
                     ));
+                    mismatched.insert(listed.path.clone());
                 }
             }
         }
@@ -344,5 +362,5 @@ fn manifest_problems(manifest: &Manifest, files: &BTreeMap<String, Vec<u8>>) -> 
             problems.push(format!("Not in the manifest: {name}"));
         }
     }
-    problems
+    (problems, mismatched)
 }
