@@ -5,7 +5,8 @@
 # codes, content types, headers, bodies, 405 + Allow, auth enforced, invalid
 # input refused). Exits non-zero on any failure.
 # Knobs: EXAMPLES (per operation and phase, default 1000), SERVICES
-# (default "ingest read-api telemetry"). scripts/test.sh runs a short pass.
+# (default "ingest read-api telemetry"), ONLY_PATH (read-api: one path, to
+# re-check an operation). scripts/test.sh runs a short pass.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
@@ -81,7 +82,7 @@ for service in $SERVICES; do
         --include-path /api/v1/analytics/events/import ;;
     read-api)
       start read-api ANALYTICS__READ_API__BIND 18181
-      fuzz read-api 18181 "$ADMIN" ;;
+      fuzz read-api 18181 "$ADMIN" ${ONLY_PATH:+--include-path "$ONLY_PATH"} ;;
     telemetry)
       start telemetry-svc ANALYTICS__TELEMETRY__BIND 18182
       # Producers write events and ask for cooldowns; operators read the rest.

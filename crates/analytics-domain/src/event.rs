@@ -55,17 +55,19 @@ impl ValueLimits {
     }
 }
 
+/// An id an operator gives (a path segment, a command's argument): 1 to
+/// `max` characters as given, without control or bidirectional formatting
+/// characters anywhere (a tab or a vertical tab is a control, though
+/// `trim` would take it away: the OpenAPI documents refuse it too);
+/// returned without surrounding blanks.
+pub fn operator_id(raw: &str, max: usize) -> Option<&str> {
+    let id = raw.trim();
+    (!id.is_empty() && raw.chars().count() <= max && !has_forbidden_chars(raw)).then_some(id)
+}
+
 /// Characters no id may contain: controls (NUL included), and the bidi
 /// formatting marks that make an id display as something else in an admin
 /// page or a log line.
-/// An id an operator gives (a path segment, a command's argument): 1 to
-/// `max` characters as given, without control or bidirectional formatting
-/// characters; returned trimmed.
-pub fn operator_id(raw: &str, max: usize) -> Option<&str> {
-    let id = raw.trim();
-    (!id.is_empty() && raw.chars().count() <= max && !has_forbidden_chars(id)).then_some(id)
-}
-
 pub fn has_forbidden_chars(s: &str) -> bool {
     s.chars().any(|c| {
         c.is_control()
@@ -594,6 +596,16 @@ fn user_id(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<O
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_operator_id_is_trimmed_of_blanks_but_never_of_controls() {
+        assert_eq!(operator_id(" m-1 ", 64), Some("m-1"));
+        assert_eq!(operator_id("\u{b}m-1", 64), None, "a vertical tab");
+        assert_eq!(operator_id("m-1\t", 64), None, "a tab");
+        assert_eq!(operator_id("m\u{202e}1", 64), None, "a bidi override");
+        assert_eq!(operator_id("   ", 64), None);
+        assert_eq!(operator_id("abcd", 3), None);
+    }
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-02-19T12:00:00Z")

@@ -256,15 +256,19 @@ pub fn validate(
     let worker_host = text(body, "worker_host", &mut errors);
     let payload_meta = match body.get("payload_meta") {
         None | Some(Value::Null) => BTreeMap::new(),
+        // A key is stored as a BSON name, which cannot hold a NUL; no
+        // control characters at all, as in ids.
         Some(Value::Object(m))
-            if m.values().all(|v| !v.is_object() && !v.is_array()) && m.len() <= 50 =>
+            if m.values().all(|v| !v.is_object() && !v.is_array())
+                && m.len() <= 50
+                && !m.keys().any(|k| crate::event::has_forbidden_chars(k)) =>
         {
             m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
         }
         Some(_) => {
             errors.add(
                 "payload_meta",
-                "The payload meta field must be an object of at most 50 scalar values.".into(),
+                "The payload meta field must be an object of at most 50 scalar values, its keys without control characters.".into(),
             );
             BTreeMap::new()
         }
@@ -350,6 +354,20 @@ mod tests {
             fields(
                 json!({"event_type": "exploded", "job_uuid": "j", "job_name": "n", "timestamp": "soon",
                           "attempt": 0, "duration_ms": -1, "payload_meta": {"a": [1]}})
+            ),
+            [
+                "attempt",
+                "duration_ms",
+                "event_type",
+                "payload_meta",
+                "timestamp"
+            ]
+        );
+        // A NUL cannot be stored in a BSON key.
+        assert_eq!(
+            fields(
+                json!({"event_type": "exploded", "job_uuid": "j", "job_name": "n", "timestamp": "soon",
+                          "attempt": 0, "duration_ms": -1, "payload_meta": {"Y\u{0}x": 1}})
             ),
             [
                 "attempt",

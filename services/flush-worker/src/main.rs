@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     // The cut-over merges an old database's duplicates before it builds
     // the indexes (a dry run builds nothing); every other job only checks.
     if !matches!(cli.command, Command::Cutover(_)) {
-        stores.check_schema(step_timeout).await?;
+        stores.check_schema().await?;
     }
     match cli.command {
         Command::Flush {
@@ -164,7 +164,6 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 lease_ttl: Duration::from_millis(settings.flush.lease_ttl_ms),
                 max_run_time: Duration::from_secs(settings.flush.max_run_seconds),
                 transaction_retry: Duration::from_secs(settings.flush.transaction_retry_seconds),
-                step_timeout,
                 fault: fault::configured()?,
             };
             // Every step has its deadline; this one holds whatever the

@@ -30,14 +30,18 @@ pub async fn check(stores: &Stores, opts: &ParityOptions) -> Result<ParityArtifa
     if opts.all {
         let mut after: Option<String> = None;
         loop {
-            let page = stores.catalogue.movies_page(after.as_deref(), PAGE).await?;
+            let page = stores.catalogue.movies_page(after.as_deref(), PAGE);
+            let page = stores.step("mysql: a page of the catalogue", page).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.uuid.clone());
             checked += page.len() as i64;
             rows.extend(compare(stores, &domain, &page).await?);
         }
     } else {
-        let page = stores.catalogue.top_movies(opts.limit).await?;
+        let page = stores.catalogue.top_movies(opts.limit);
+        let page = stores
+            .step("mysql: the catalogue's top films", page)
+            .await?;
         checked = page.len() as i64;
         rows = compare(stores, &domain, &page).await?;
     }
@@ -61,10 +65,8 @@ async fn compare(
     movies: &[MovieCounters],
 ) -> Result<Vec<ParityRow>, StoreError> {
     let ids: Vec<String> = movies.iter().map(|m| m.uuid.clone()).collect();
-    let totals = stores
-        .rollups
-        .totals_for(domain, EntityType::Movie, &ids)
-        .await?;
+    let totals = stores.rollups.totals_for(domain, EntityType::Movie, &ids);
+    let totals = stores.step("mongodb: the totals", totals).await?;
     Ok(movies
         .iter()
         .filter_map(|m| {
@@ -88,14 +90,14 @@ async fn orphans(stores: &Stores, domain: &Domain) -> Result<Vec<OrphanRow>, Sto
     loop {
         let page = stores
             .rollups
-            .totals_page(domain, EntityType::Movie, after.as_deref(), PAGE)
-            .await?;
+            .totals_page(domain, EntityType::Movie, after.as_deref(), PAGE);
+        let page = stores.step("mongodb: a page of the totals", page).await?;
         let Some((last, _)) = page.last() else { break };
         after = Some(last.clone());
         let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
+        let existing = stores.catalogue.existing_movies(&ids);
         let present: HashSet<String> = stores
-            .catalogue
-            .existing_movies(&ids)
+            .step("mysql: the catalogue's films", existing)
             .await?
             .into_iter()
             .collect();

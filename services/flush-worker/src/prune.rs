@@ -77,11 +77,15 @@ pub async fn run(
                 (ERASED_TABLE, "Erased events' ids"),
             ] {
                 let n = if dry {
-                    stores.catalogue.count_events_before(table, before).await?
+                    let count = stores.catalogue.count_events_before(table, before);
+                    stores
+                        .step("mysql: counting the rows to prune", count)
+                        .await?
                 } else {
                     let mut n = 0;
                     loop {
-                        let c = stores.catalogue.prune_events(table, before, CHUNK).await?;
+                        let chunk = stores.catalogue.prune_events(table, before, CHUNK);
+                        let c = stores.step("mysql: a prune chunk", chunk).await?;
                         watch.saw(c);
                         n += c.deleted;
                         if c.deleted < CHUNK {

@@ -15,6 +15,9 @@ pub struct Stores {
     pub jobs: JobEventStore,
     /// The crawlers' block signals (pruned with the job telemetry).
     pub signals: BlockSignalStore,
+    /// The deadline of each MongoDB or MariaDB step of a job
+    /// (`flush.step_timeout_seconds`; see [`crate::deadline`]).
+    pub step_timeout: Duration,
 }
 
 impl Stores {
@@ -32,7 +35,17 @@ impl Stores {
             catalogue,
             jobs,
             signals,
+            step_timeout: settings.flush.step_timeout(),
         })
+    }
+
+    /// One step of a job under its deadline (`what` names it in the error).
+    pub async fn step<T>(
+        &self,
+        what: &'static str,
+        step: impl std::future::Future<Output = Result<T, analytics_store::StoreError>>,
+    ) -> Result<T, analytics_store::StoreError> {
+        crate::deadline::step(what, self.step_timeout, step).await
     }
 
     /// The schemas (`migrate`, a deploy step): MySQL migrations, Mongo
@@ -46,13 +59,10 @@ impl Stores {
     /// flush's exactly-once upserts rely on the unique keys. Checked, never
     /// built here (see `RollupStore::missing_indexes`); MySQL is left to
     /// `migrate` alone, so a job never fails because MySQL is out.
-    pub async fn check_schema(&self, limit: Duration) -> anyhow::Result<()> {
-        let missing = crate::deadline::step(
-            "mongodb: the schema check",
-            limit,
-            self.rollups.missing_indexes(),
-        )
-        .await?;
+    pub async fn check_schema(&self) -> anyhow::Result<()> {
+        let missing = self
+            .step("mongodb: the schema check", self.rollups.missing_indexes())
+            .await?;
         if let Some(first) = missing.first() {
             anyhow::bail!(
                 "MongoDB lacks {} of the indexes this job relies on (the first: {first}): run `flush-worker migrate` (a deploy step) first.",

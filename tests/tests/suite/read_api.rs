@@ -410,3 +410,23 @@ async fn a_refused_body_is_json_with_the_field_named() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A path id with a control character is refused even where trimming
+/// would take the character away (a tab, a vertical tab): the OpenAPI
+/// document's pattern refuses it, and the route must agree.
+#[tokio::test]
+async fn a_path_id_holding_a_control_character_is_a_422_even_at_its_edges() -> anyhow::Result<()> {
+    let env = TestEnv::new().await?;
+    let api = env.spawn_read_api().await?;
+    for path in [
+        "/api/metrics/video/%0Bm-1",
+        "/api/metrics/video/m-1%09",
+        "/api/v1/admin/analytics/entities/movie/%0Cm-1",
+    ] {
+        let (status, body) = api.admin(path).await?;
+        assert_eq!(status, 422, "{path}: {body}");
+    }
+    let (status, body) = api.admin("/api/metrics/video/%20m-1%20").await?;
+    assert_eq!((status, &body["video_id"]), (200, &json!("m-1")), "{body}");
+    Ok(())
+}

@@ -5,7 +5,6 @@
 //! again and `INSERT IGNORE` on the unique event id keeps one row each.
 //! MySQL being out defers the copy: the entries wait in Redis.
 
-use crate::deadline::step;
 use std::time::Instant;
 
 use analytics_store::event_log::LogEntry;
@@ -117,12 +116,12 @@ async fn copy_partition(
                 }
             }
         }
-        report.log_rows += step(
-            "mysql: the raw event log",
-            opts.step_timeout,
-            stores.catalogue.insert_events(&entries),
-        )
-        .await?;
+        report.log_rows += stores
+            .step(
+                "mysql: the raw event log",
+                stores.catalogue.insert_events(&entries),
+            )
+            .await?;
         fault::trip(opts.fault, FaultPoint::AfterLogCopy);
         let ids: Vec<String> = records.into_iter().map(|(id, _)| id).collect();
         leases.keep().await?;

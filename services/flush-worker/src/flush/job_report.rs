@@ -1,7 +1,6 @@
 //! The flush reports each run as a job event (`analytics:flush`), so
 //! operators see it in the job telemetry like any other queue job.
 
-use crate::deadline::step;
 use analytics_domain::job_event::{JobEvent, JobEventType};
 use chrono::Utc;
 
@@ -15,7 +14,6 @@ pub const FLUSH_JOB_NAME: &str = "analytics:flush";
 /// flush like any other queue job. Best effort: telemetry never fails a flush.
 pub(super) async fn send(
     stores: &Stores,
-    opts: &super::FlushOptions,
     run_id: &str,
     event_type: JobEventType,
     at: chrono::DateTime<Utc>,
@@ -61,8 +59,8 @@ pub(super) async fn send(
         worker_host: std::env::var("HOSTNAME").ok(),
         payload_meta: meta,
     };
-    let limit = opts.step_timeout;
-    if let Err(e) = step("mongodb: the job event", limit, stores.jobs.record(&event)).await {
+    let record = stores.jobs.record(&event);
+    if let Err(e) = stores.step("mongodb: the job event", record).await {
         tracing::warn!(error = %e, "could not record the flush as a job event");
     }
 }

@@ -11,7 +11,6 @@ mod job_report;
 mod replicas;
 mod round;
 
-use crate::deadline::step;
 use std::time::{Duration, Instant};
 
 use analytics_domain::job_event::JobEventType;
@@ -42,8 +41,6 @@ pub struct FlushOptions {
     /// How long a round's transaction is retried while it conflicts with
     /// another (a concurrent shard, or one a killed run left open).
     pub transaction_retry: Duration,
-    /// The deadline of each MongoDB or MariaDB step (`flush.step_timeout_seconds`).
-    pub step_timeout: Duration,
     pub fault: Option<FaultPoint>,
 }
 
@@ -110,15 +107,7 @@ pub async fn run(stores: &Stores, opts: &FlushOptions) -> FlushReport {
 async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushReport {
     let started_at = Utc::now();
     let mut report = FlushReport::default();
-    job_report::send(
-        stores,
-        opts,
-        &run_id,
-        JobEventType::Started,
-        started_at,
-        &report,
-    )
-    .await;
+    job_report::send(stores, &run_id, JobEventType::Started, started_at, &report).await;
 
     let mut leased = Vec::new();
     for &p in &opts.partitions {
@@ -142,7 +131,7 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
         }
     }
     let deadline = Instant::now() + opts.max_run_time;
-    let mut replicas = replicas::ReplicaWriter::new(opts.step_timeout);
+    let mut replicas = replicas::ReplicaWriter::default();
     if let Err(e) = sweep(stores, opts, &run_id, &leased, &mut replicas, &mut report).await {
         report.errors += 1;
         tracing::error!(error = %e, "flush stopped; open batches resume on the next run");
@@ -158,7 +147,7 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
     // the leaderboards (this run's change records and any a stopped run left).
     replicas.catch_up(stores, &mut report).await;
     let merging = Instant::now();
-    let merged = merge_leaderboards(stores, opts.step_timeout).await;
+    let merged = merge_leaderboards(stores).await;
     report.leaderboard_ms = elapsed_ms(merging);
     if report.changed_stores() || merged > 0 {
         // Readers recompute what they keep; should this fail, they do so
@@ -181,12 +170,12 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
         log_entries: report.log_entries,
         log_deferred: report.log_deferred,
     };
-    if let Err(e) = step(
-        "mongodb: the run record",
-        opts.step_timeout,
-        stores.rollups.record_run(&record),
-    )
-    .await
+    if let Err(e) = stores
+        .step(
+            "mongodb: the run record",
+            stores.rollups.record_run(&record),
+        )
+        .await
     {
         tracing::warn!(error = %e, "could not record the flush run");
     }
@@ -195,7 +184,7 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
     } else {
         JobEventType::Failed
     };
-    job_report::send(stores, opts, &run_id, outcome, record.finished_at, &report).await;
+    job_report::send(stores, &run_id, outcome, record.finished_at, &report).await;
     tracing::info!(
         run_id,
         keys = report.keys,
@@ -227,9 +216,9 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
 /// Best effort: counting never waits on a leaderboard; a record that fails
 /// to merge stays pending and the next run merges it. Returns the records
 /// merged.
-async fn merge_leaderboards(stores: &Stores, limit: Duration) -> usize {
+async fn merge_leaderboards(stores: &Stores) -> usize {
     let merge = stores.rollups.leaderboards().merge_pending();
-    match step("mongodb: the leaderboards", limit, merge).await {
+    match stores.step("mongodb: the leaderboards", merge).await {
         Ok(records) => {
             tracing::debug!(records, "leaderboard changes merged");
             records

@@ -7,9 +7,6 @@
 //! the system replaced): such a film is kept as it is and recorded for
 //! `flush-worker cutover` (see `analytics_domain::opening`).
 
-use std::time::Duration;
-
-use crate::deadline::step;
 use std::collections::BTreeMap;
 
 use analytics_domain::opening::{replica_write, CatalogueCounts, ReplicaWrite};
@@ -33,21 +30,12 @@ pub type RoundMovies = BTreeMap<String, CatalogueCounts>;
 
 /// Writes replicas for a run, remembering whether a write failed (then the
 /// rest of the run defers without trying again).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ReplicaWriter {
     deferring: bool,
-    /// Each MySQL exchange's deadline (`flush.step_timeout_seconds`).
-    step_timeout: Duration,
 }
 
 impl ReplicaWriter {
-    pub fn new(step_timeout: Duration) -> Self {
-        ReplicaWriter {
-            deferring: false,
-            step_timeout,
-        }
-    }
-
     /// Writes these movies' replicas, or defers them if MySQL fails. Only
     /// a failure to record the deferral fails the round (its batches stay
     /// open, and the next run applies nothing twice and tries again).
@@ -61,12 +49,12 @@ impl ReplicaWriter {
             return Ok(());
         }
         if !self.deferring {
-            match step(
-                "mysql: the catalogue replicas",
-                self.step_timeout,
-                sync(stores, &movies, report),
-            )
-            .await
+            match stores
+                .step(
+                    "mysql: the catalogue replicas",
+                    sync(stores, &movies, report),
+                )
+                .await
             {
                 Ok(updated) => {
                     report.replicas_updated += updated;
@@ -113,12 +101,12 @@ impl ReplicaWriter {
                 .iter()
                 .map(|(id, _)| (id.clone(), CatalogueCounts::default()))
                 .collect();
-            let synced = match step(
-                "mysql: the deferred catalogue replicas",
-                self.step_timeout,
-                sync(stores, &movies, report),
-            )
-            .await
+            let synced = match stores
+                .step(
+                    "mysql: the deferred catalogue replicas",
+                    sync(stores, &movies, report),
+                )
+                .await
             {
                 Ok(updated) => updated,
                 Err(e) => {

@@ -2,7 +2,6 @@
 //! in one transaction, then the movies' replicas are written, then the
 //! batches are deleted.
 
-use crate::deadline::step;
 use std::time::{Duration, Instant};
 
 use analytics_domain::rollup::RollupDelta;
@@ -115,17 +114,13 @@ async fn apply(
                 .renew_lease(b.partition, run_id, opts.lease_ttl)
         }))
         .await?;
-        let limit = opts.step_timeout;
-        let result = match step(
-            "mongodb: the round's transaction",
-            limit,
-            stores.rollups.begin_apply(parts),
-        )
-        .await
-        {
+        let begin = stores.rollups.begin_apply(parts);
+        let result = match stores.step("mongodb: the round's transaction", begin).await {
             Ok(open) => {
                 fault::trip(opts.fault, FaultPoint::InTransaction);
-                step("mongodb: the round's commit", limit, open.commit()).await
+                stores
+                    .step("mongodb: the round's commit", open.commit())
+                    .await
             }
             Err(e) => Err(e),
         };
