@@ -111,11 +111,20 @@ async fn delete_chunk(
     })
 }
 
-/// Runs chunks until one deletes less than `limit` (or, in a dry run, once:
-/// the count is all there is), calling `progress` with each.
+/// How a MongoDB prune goes: documents per chunk, whether it only counts,
+/// and how long one chunk may take (a frozen server ends the run with an
+/// error instead of holding the Job).
+#[derive(Debug, Clone, Copy)]
+pub struct Chunks {
+    pub size: i64,
+    pub dry_run: bool,
+    pub deadline: Duration,
+}
+
+/// Runs chunks until one deletes less than a chunk's size (or, in a dry
+/// run, once: the count is all there is), calling `progress` with each.
 async fn delete_all<F, Fut>(
-    limit: i64,
-    dry_run: bool,
+    chunks: Chunks,
     mut chunk: F,
     progress: &mut dyn FnMut(Chunk),
 ) -> Result<(), StoreError>
@@ -124,9 +133,9 @@ where
     Fut: std::future::Future<Output = Result<Chunk, StoreError>>,
 {
     loop {
-        let c = chunk().await?;
+        let c = crate::error::bounded("mongodb", chunks.deadline, chunk()).await?;
         progress(c);
-        if dry_run || c.deleted < u64::try_from(limit).unwrap_or(0) {
+        if chunks.dry_run || c.deleted < u64::try_from(chunks.size).unwrap_or(0) {
             return Ok(());
         }
     }
@@ -142,15 +151,14 @@ pub struct RollupsPruned {
 
 impl RollupStore {
     /// Deletes the per-day and per-hour documents of local days before
-    /// `before`, and the day boards of those days, `limit` at a time per
+    /// `before`, and the day boards of those days, a chunk at a time per
     /// (domain, type) so each chunk is a range of an index. Weeks, months,
     /// years and totals stay.
     pub async fn prune_days(
         &self,
         domains: &[Domain],
         before: NaiveDate,
-        limit: i64,
-        dry_run: bool,
+        chunks: Chunks,
         progress: &mut dyn FnMut(Chunk),
     ) -> Result<RollupsPruned, StoreError> {
         let label = Period::Day.bucket_of(before);
@@ -169,9 +177,8 @@ impl RollupStore {
                 ] {
                     let coll = self.db.collection::<Document>(collection);
                     delete_all(
-                        limit,
-                        dry_run,
-                        || delete_chunk(&coll, filter.clone(), limit, dry_run),
+                        chunks,
+                        || delete_chunk(&coll, filter.clone(), chunks.size, chunks.dry_run),
                         &mut |c| {
                             *total += c.deleted;
                             progress(c);
@@ -184,9 +191,8 @@ impl RollupStore {
         let boards = self.db.collection::<Document>(LEADERBOARDS);
         let filter = doc! {"period": day_field, "bucket": {"$lt": &label}};
         delete_all(
-            limit,
-            dry_run,
-            || delete_chunk(&boards, filter.clone(), limit, dry_run),
+            chunks,
+            || delete_chunk(&boards, filter.clone(), chunks.size, chunks.dry_run),
             &mut |c| {
                 out.day_boards += c.deleted;
                 progress(c);
@@ -203,11 +209,10 @@ impl JobEventStore {
     pub async fn prune(
         &self,
         before: DateTime<Utc>,
-        limit: i64,
-        dry_run: bool,
+        chunks: Chunks,
         progress: &mut dyn FnMut(Chunk),
     ) -> Result<u64, StoreError> {
-        prune_by_timestamp(self.collection(), before, limit, dry_run, progress).await
+        prune_by_timestamp(self.collection(), before, chunks, progress).await
     }
 }
 
@@ -216,27 +221,24 @@ impl BlockSignalStore {
     pub async fn prune(
         &self,
         before: DateTime<Utc>,
-        limit: i64,
-        dry_run: bool,
+        chunks: Chunks,
         progress: &mut dyn FnMut(Chunk),
     ) -> Result<u64, StoreError> {
-        prune_by_timestamp(self.collection(), before, limit, dry_run, progress).await
+        prune_by_timestamp(self.collection(), before, chunks, progress).await
     }
 }
 
 async fn prune_by_timestamp(
     coll: &Collection<Document>,
     before: DateTime<Utc>,
-    limit: i64,
-    dry_run: bool,
+    chunks: Chunks,
     progress: &mut dyn FnMut(Chunk),
 ) -> Result<u64, StoreError> {
     let filter = doc! {"timestamp": {"$lt": mongodb::bson::DateTime::from_millis(before.timestamp_millis())}};
     let mut total = 0;
     delete_all(
-        limit,
-        dry_run,
-        || delete_chunk(coll, filter.clone(), limit, dry_run),
+        chunks,
+        || delete_chunk(coll, filter.clone(), chunks.size, chunks.dry_run),
         &mut |c| {
             total += c.deleted;
             progress(c);

@@ -19,7 +19,7 @@ use std::time::Duration;
 use analytics_domain::Domain;
 use analytics_runtime::config::Retention;
 use analytics_store::event_log::{ERASED_TABLE, FILTERED_TABLE, LOG_TABLE};
-use analytics_store::retention::Chunk;
+use analytics_store::retention::{Chunk, Chunks};
 use chrono::Utc;
 use clap::Args;
 
@@ -59,6 +59,13 @@ pub async fn run(
     opts: &PruneOptions,
 ) -> anyhow::Result<u8> {
     let dry = opts.dry_run;
+    // The MongoDB loops chunk inside the store: each chunk under the
+    // step deadline too.
+    let chunks = Chunks {
+        size: CHUNK as i64,
+        dry_run: dry,
+        deadline: stores.step_timeout,
+    };
     let verb = if dry { "would be deleted" } else { "deleted" };
     let mut watch = Watch {
         longest: Duration::ZERO,
@@ -105,7 +112,7 @@ pub async fn run(
             let before = today - chrono::Duration::days(i64::from(days));
             let pruned = stores
                 .rollups
-                .prune_days(domains, before, CHUNK as i64, dry, &mut |c| watch.saw(c))
+                .prune_days(domains, before, chunks, &mut |c| watch.saw(c))
                 .await?;
             println!(
                 "Rollups: {} day documents, {} hour documents and {} day boards {verb} (days before {before}).",
@@ -117,11 +124,11 @@ pub async fn run(
     let before = Utc::now() - chrono::Duration::days(i64::from(retention.telemetry_days));
     let events = stores
         .jobs
-        .prune(before, CHUNK as i64, dry, &mut |c| watch.saw(c))
+        .prune(before, chunks, &mut |c| watch.saw(c))
         .await?;
     let signals = stores
         .signals
-        .prune(before, CHUNK as i64, dry, &mut |c| watch.saw(c))
+        .prune(before, chunks, &mut |c| watch.saw(c))
         .await?;
     println!(
         "Telemetry: {events} job events and {signals} block signals {verb} (older than {} days).",
