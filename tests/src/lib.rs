@@ -252,6 +252,18 @@ impl TestEnv {
         Ok(format!("http://127.0.0.1:{}", app.port))
     }
 
+    /// The operator's `/pipeline` verdict, from a telemetry-svc of this test.
+    pub async fn pipeline_verdict(&self) -> anyhow::Result<Value> {
+        let telemetry = self.spawn_telemetry().await?;
+        let (_, verdict) = get_json(
+            &reqwest::Client::new(),
+            &format!("{telemetry}/api/v1/telemetry/pipeline"),
+            Some(OPERATOR_TOKEN),
+        )
+        .await?;
+        Ok(verdict)
+    }
+
     /// Runs a flush-worker subcommand as a real process.
     pub async fn flush_worker(
         &self,
@@ -455,6 +467,18 @@ impl TestEnv {
         );
         Ok(())
     }
+}
+
+/// A response as (status, its `Retry-After`, its JSON body or null): what
+/// the outage and backpressure tests check.
+pub async fn answer(resp: reqwest::Response) -> anyhow::Result<(u16, Option<String>, Value)> {
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok((status, retry, resp.json().await.unwrap_or(Value::Null)))
 }
 
 /// GET `url` with an optional bearer token; returns (status, JSON body or null).

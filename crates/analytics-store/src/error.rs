@@ -183,3 +183,42 @@ where
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deadpool_redis::redis::{self, Value};
+
+    /// The error a Redis server answers with this reply line.
+    fn redis_error(reply: &str) -> StoreError {
+        match redis::parse_redis_value(format!("-{reply}\r\n").as_bytes()) {
+            Ok(Value::ServerError(e)) => StoreError::Redis(e.into()),
+            other => panic!("not a server error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_redis_that_refuses_writes_is_unavailable_and_a_bug_is_not() {
+        for reply in [
+            "OOM command not allowed when used memory > 'maxmemory'.",
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk.",
+            "READONLY You can't write against a read only replica.",
+            "MOVED 3999 127.0.0.1:6381",
+            "CLUSTERDOWN The cluster is down",
+            "TRYAGAIN Multiple keys request during rehashing of slot",
+            "LOADING Redis is loading the dataset in memory",
+        ] {
+            let e = redis_error(reply);
+            assert!(e.is_unavailable() && e.is_refusal(), "{reply}");
+            assert_eq!(e.redis_code(), reply.split(' ').next(), "{reply}");
+        }
+        for reply in [
+            "ERR wrong number of arguments for 'set' command",
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+            "NOPERM this user has no permissions to access one of the keys used as arguments",
+        ] {
+            let e = redis_error(reply);
+            assert!(!e.is_unavailable() && !e.is_refusal(), "{reply}");
+        }
+    }
+}

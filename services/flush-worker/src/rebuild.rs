@@ -179,10 +179,76 @@ async fn rebuild_under_leases(
     entity_type: Option<EntityType>,
     opts: &RebuildOptions,
 ) -> anyhow::Result<Rebuilt> {
+    refuse_waiting_days(stores, opts, entity_type).await?;
+    let import = rules.for_import(None);
+    let window = LogWindow {
+        since: opts.from.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::days(1),
+        until: (opts.to + chrono::Duration::days(2))
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc(),
+        from: opts.from,
+        to: opts.to,
+    };
+    let (entities, events) = range_entities(stores, &import, &window, entity_type).await?;
+    let keys = stores.counters.keys().clone();
+    let mut reader = PageReader {
+        rules: &import,
+        keys: &keys,
+        limits: ValueLimits::contract(),
+        now: Utc::now(),
+        window,
+        progress: Progress::new("rebuild: raw-log events read", events),
+        read: 0,
+    };
+    let mut done = Rebuilt::default();
+    // The hours every page adds to: a few documents per hour, corrected last.
+    let mut hours = RollupDelta::default();
+    for (n, page) in entities
+        .chunk_by(|a, b| (&a.domain, a.entity_type) == (&b.domain, b.entity_type))
+        .flat_map(|group| group.chunks(usize::from(opts.entities_per_page)))
+        .enumerate()
+    {
+        let ids: Vec<String> = page.iter().map(|e| e.entity_id.clone()).collect();
+        let mut rebuilt = reader.read(stores, page, &ids).await?;
+        hours.merge(&RollupDelta {
+            hourly: std::mem::take(&mut rebuilt.hourly),
+            hour_users: std::mem::take(&mut rebuilt.hour_users),
+            ..RollupDelta::default()
+        });
+        let chunk_id = format!("{run_id}-{n}");
+        correct_page(
+            stores, &chunk_id, &page[0], &ids, &rebuilt, &window, &mut done,
+        )
+        .await?;
+        stores
+            .counters
+            .renew_every_partition(run_id, LEASE_TTL)
+            .await?;
+    }
+    done.events = reader.read;
+    correct_hours(
+        stores,
+        run_id,
+        &import,
+        &window,
+        entity_type,
+        &hours,
+        &mut done,
+    )
+    .await?;
+    Ok(done)
+}
+
+/// Refuses days that still have events waiting in Redis: those are in
+/// neither the log nor the rollups yet, or in one only.
+async fn refuse_waiting_days(
+    stores: &Stores,
+    opts: &RebuildOptions,
+    entity_type: Option<EntityType>,
+) -> anyhow::Result<()> {
     let counters = &stores.counters;
-    let keys = counters.keys().clone();
     let mut waiting = WaitingInRange::default();
-    for p in keys.partitions() {
+    for p in counters.keys().partitions() {
         let w = counters
             .waiting_in_range(p, opts.from, opts.to, entity_type)
             .await?;
@@ -198,88 +264,136 @@ async fn rebuild_under_leases(
             waiting.open_batches
         );
     }
+    Ok(())
+}
 
-    let import = rules.for_import(None);
-    let (from, to) = (opts.from, opts.to);
-    let window = LogWindow {
-        since: from.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::days(1),
-        until: (to + chrono::Duration::days(2))
-            .and_time(chrono::NaiveTime::MIN)
-            .and_utc(),
-        from,
-        to,
-    };
+/// Every entity to correct, in key order (so they page by domain and type),
+/// and the log's event count: the log's entities of the window and the
+/// entities with day documents in it (the log may no longer hold them;
+/// those of a domain no longer configured are left as they are).
+async fn range_entities(
+    stores: &Stores,
+    rules: &EventRules,
+    window: &LogWindow,
+    entity_type: Option<EntityType>,
+) -> anyhow::Result<(Vec<EntityKey>, u64)> {
     let logged = stores
         .catalogue
-        .logged_entities(&window, entity_type)
+        .logged_entities(window, entity_type)
         .await
         .context("listing the raw log's entities")?;
-    let pages = Pages::of(&import, &logged)?;
+    let (mut entities, events) = configured_entities(rules, &logged)?;
     let with_days = stores
         .rollups
-        .entities_with_days(from, to, entity_type)
+        .entities_with_days(window.from, window.to, entity_type)
         .await
         .context("listing the rollups' entities")?;
-    // Documents of a domain no longer configured are left as they are.
-    let mut entities = pages.entities;
     entities.extend(
         with_days
             .into_iter()
-            .filter(|e| import.domains.contains_key(&e.domain)),
+            .filter(|e| rules.domains.contains_key(&e.domain)),
     );
+    Ok((entities.into_iter().collect(), events))
+}
 
-    let mut done = Rebuilt::default();
-    let mut reader = PageReader {
-        rules: &import,
-        keys: &keys,
-        limits: ValueLimits::contract(),
-        now: Utc::now(),
-        window,
-        progress: Progress::new("rebuild: raw-log events read", pages.events),
-        read: 0,
-    };
-    // The hours of every page: a few documents per hour, corrected last.
-    let mut hours = RollupDelta::default();
-    let entities: Vec<EntityKey> = entities.into_iter().collect();
-    for (n, page) in entities
-        .chunk_by(|a, b| (&a.domain, a.entity_type) == (&b.domain, b.entity_type))
-        .flat_map(|group| group.chunks(usize::from(opts.entities_per_page)))
-        .enumerate()
-    {
-        let mut rebuilt = reader.read(stores, page, &mut done).await?;
-        hours.merge(&RollupDelta {
-            hourly: std::mem::take(&mut rebuilt.hourly),
-            hour_users: std::mem::take(&mut rebuilt.hour_users),
-            ..RollupDelta::default()
-        });
-        let (domain, entity_type) = (&page[0].domain, page[0].entity_type);
-        let ids: Vec<String> = page.iter().map(|e| e.entity_id.clone()).collect();
-        let current = Current {
-            days: stores
-                .rollups
-                .current_days(from, to, domain, entity_type, &ids)
-                .await
-                .context("reading the rollups of the range")?,
-            hours: Default::default(),
-        };
-        let fix = correction(&current, &rebuilt);
-        done.count_changes(&fix);
-        done.documents += stores
-            .rollups
-            .apply_correction(&format!("{run_id}-{n}"), &fix, ENTITIES_PER_CHUNK)
-            .await
-            .context("writing the correction")?;
-        done.replicas += sync_replicas(stores, &fix)
-            .await
-            .context("writing the catalogue replicas")?;
-        done.registers += stores
-            .rollups
-            .replace_registers(&current, &rebuilt.day_viewers, &Default::default(), &[])
-            .await
-            .context("replacing the registers")?;
-        counters.renew_every_partition(run_id, LEASE_TTL).await?;
+/// The log's entities and their event count, once every one is known to
+/// belong to a configured domain and type. Refuses, before anything is
+/// written, a range with events of a domain or type no longer configured:
+/// rebuilding would take them out of their days.
+fn configured_entities(
+    rules: &EventRules,
+    logged: &[LoggedEntity],
+) -> anyhow::Result<(BTreeSet<EntityKey>, u64)> {
+    let mut entities = BTreeSet::new();
+    let mut events = 0;
+    let mut unreadable: Option<(u64, &str)> = None;
+    for e in logged {
+        let n = u64::try_from(e.events).unwrap_or(0);
+        events += n;
+        let key = Domain::new(&e.domain)
+            .ok()
+            .filter(|d| rules.domains.contains_key(d))
+            .zip(EntityType::parse_from_producer(&e.entity_type))
+            .map(|(domain, entity_type)| EntityKey {
+                domain,
+                entity_type,
+                entity_id: e.entity_id.clone(),
+            });
+        match (key, &mut unreadable) {
+            (Some(key), _) => {
+                entities.insert(key);
+            }
+            (None, Some((count, first))) => {
+                *count += n;
+                *first = (*first).min(e.first_event.as_str());
+            }
+            (None, None) => unreadable = Some((n, &e.first_event)),
+        }
     }
+    if let Some((n, first)) = unreadable {
+        bail!(
+            "{n} raw-log events of the range do not validate under the configuration now (the first: event {}); nothing was written.",
+            serde_json::Value::from(first)
+        );
+    }
+    Ok((entities, events))
+}
 
+/// Makes one page's days, weeks, months, years, totals, registers and
+/// replicas what the log says (`first`: the page's first entity, which
+/// names its domain and type).
+async fn correct_page(
+    stores: &Stores,
+    chunk_id: &str,
+    first: &EntityKey,
+    ids: &[String],
+    rebuilt: &RollupDelta,
+    window: &LogWindow,
+    done: &mut Rebuilt,
+) -> anyhow::Result<()> {
+    let current = Current {
+        days: stores
+            .rollups
+            .current_days(
+                window.from,
+                window.to,
+                &first.domain,
+                first.entity_type,
+                ids,
+            )
+            .await
+            .context("reading the rollups of the range")?,
+        hours: Default::default(),
+    };
+    let fix = correction(&current, rebuilt);
+    done.count_changes(&fix);
+    done.documents += stores
+        .rollups
+        .apply_correction(chunk_id, &fix, ENTITIES_PER_CHUNK)
+        .await
+        .context("writing the correction")?;
+    done.replicas += sync_replicas(stores, &fix)
+        .await
+        .context("writing the catalogue replicas")?;
+    done.registers += stores
+        .rollups
+        .replace_registers(&current, &rebuilt.day_viewers, &Default::default(), &[])
+        .await
+        .context("replacing the registers")?;
+    Ok(())
+}
+
+/// Makes the range's hour documents what every page added up to.
+async fn correct_hours(
+    stores: &Stores,
+    run_id: &str,
+    rules: &EventRules,
+    window: &LogWindow,
+    entity_type: Option<EntityType>,
+    hours: &RollupDelta,
+    done: &mut Rebuilt,
+) -> anyhow::Result<()> {
+    let (from, to) = (window.from, window.to);
     let current = Current {
         days: Default::default(),
         hours: stores
@@ -288,10 +402,10 @@ async fn rebuild_under_leases(
             .await
             .context("reading the hour rollups of the range")?
             .into_iter()
-            .filter(|(k, _)| import.domains.contains_key(&k.domain))
+            .filter(|(k, _)| rules.domains.contains_key(&k.domain))
             .collect(),
     };
-    let fix = correction(&current, &hours);
+    let fix = correction(&current, hours);
     done.count_changes(&fix);
     done.documents += stores
         .rollups
@@ -313,7 +427,7 @@ async fn rebuild_under_leases(
             .await
             .context("replacing the registers")?;
     }
-    Ok(done)
+    Ok(())
 }
 
 impl Rebuilt {
@@ -327,58 +441,8 @@ impl Rebuilt {
     }
 }
 
-/// The range's entities in the log, once every one is known to belong to
-/// a configured domain and type.
-struct Pages {
-    entities: BTreeSet<EntityKey>,
-    events: u64,
-}
-
-impl Pages {
-    /// Refuses, before anything is written, a range with events of a domain
-    /// or type no longer configured: rebuilding would take them out of
-    /// their days.
-    fn of(rules: &EventRules, logged: &[LoggedEntity]) -> anyhow::Result<Self> {
-        let mut pages = Pages {
-            entities: BTreeSet::new(),
-            events: 0,
-        };
-        let mut unreadable: Option<(u64, &str)> = None;
-        for e in logged {
-            let events = u64::try_from(e.events).unwrap_or(0);
-            pages.events += events;
-            let key = Domain::new(&e.domain)
-                .ok()
-                .filter(|d| rules.domains.contains_key(d))
-                .zip(EntityType::parse_from_producer(&e.entity_type))
-                .map(|(domain, entity_type)| EntityKey {
-                    domain,
-                    entity_type,
-                    entity_id: e.entity_id.clone(),
-                });
-            match (key, &mut unreadable) {
-                (Some(key), _) => {
-                    pages.entities.insert(key);
-                }
-                (None, Some((n, first))) => {
-                    *n += events;
-                    *first = (*first).min(e.first_event.as_str());
-                }
-                (None, None) => unreadable = Some((events, &e.first_event)),
-            }
-        }
-        if let Some((n, first)) = unreadable {
-            bail!(
-                "{n} raw-log events of the range do not validate under the configuration now (the first: event {}); nothing was written.",
-                serde_json::Value::from(first)
-            );
-        }
-        Ok(pages)
-    }
-}
-
 /// Reads one page of entities' events from the log into the delta a flush
-/// of them would build.
+/// of them would build; counts what it read for the progress line.
 struct PageReader<'a> {
     rules: &'a EventRules,
     keys: &'a KeySpace,
@@ -390,20 +454,20 @@ struct PageReader<'a> {
 }
 
 impl PageReader<'_> {
+    /// `page`: entities of one domain and type; `ids` their ids.
     async fn read(
         &mut self,
         stores: &Stores,
         page: &[EntityKey],
-        done: &mut Rebuilt,
+        ids: &[String],
     ) -> anyhow::Result<RollupDelta> {
         let (domain, entity_type) = (&page[0].domain, page[0].entity_type);
-        let ids: Vec<String> = page.iter().map(|e| e.entity_id.clone()).collect();
         let mut rebuilt = RollupDelta::default();
         let mut unreadable = 0u64;
         let mut first_unreadable: Option<String> = None;
-        done.events += stores
+        stores
             .catalogue
-            .for_each_logged(&self.window, domain, entity_type, &ids, |body| {
+            .for_each_logged(&self.window, domain, entity_type, ids, |body| {
                 match self.rules.validate(&body, self.now, &self.limits) {
                     Ok(event) => {
                         add_event(&mut rebuilt, self.keys, self.rules, &event, &self.window)

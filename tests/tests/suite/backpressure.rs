@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use analytics_domain::Action;
 use analytics_tests::private_servers::{free_port, start_redis};
-use analytics_tests::{event, eventually, get_json, Ingest, TestEnv, OPERATOR_TOKEN};
+use analytics_tests::{event, eventually, Ingest, TestEnv};
 use serde_json::Value;
 
 /// The reason ingest published, once its sampler has seen the figures.
@@ -24,14 +24,7 @@ async fn held_back(env: &TestEnv, redis_url: &str) -> anyhow::Result<String> {
 }
 
 async fn status_of(app: &Ingest, id: &str) -> anyhow::Result<(u16, Option<String>, Value)> {
-    let resp = app.post_json(&event(id, "movie", "m-1", "view", 1)).await?;
-    let status = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    Ok((status, retry, resp.json().await.unwrap_or(Value::Null)))
+    analytics_tests::answer(app.post_json(&event(id, "movie", "m-1", "view", 1)).await?).await
 }
 
 #[tokio::test]
@@ -53,13 +46,7 @@ async fn a_backlog_at_its_bound_holds_events_back_until_the_flush_drains_it() ->
         (status, retry.as_deref(), &body["message"]),
         (503, Some("2"), &Value::from(message))
     );
-    let telemetry = env.spawn_telemetry().await?;
-    let (_, verdict) = get_json(
-        &reqwest::Client::new(),
-        &format!("{telemetry}/api/v1/telemetry/pipeline"),
-        Some(OPERATOR_TOKEN),
-    )
-    .await?;
+    let verdict = env.pipeline_verdict().await?;
     assert_eq!(verdict["healthy"], false);
     assert!(
         verdict["problems"]
@@ -95,8 +82,8 @@ async fn redis_near_its_maxmemory_holds_events_back_before_it_refuses_them() -> 
     let app = env.spawn_ingest().await?;
     app.send("n-1", "movie", "m-1", "view", 1).await?;
 
-    // A limit just above what Redis uses now: 0.9 of it is passed, and
-    // Redis itself still takes writes.
+    // A limit just above what Redis uses now (8 % more): 0.9 of it is
+    // passed, and Redis itself still takes writes.
     let client = redis::Client::open(url.as_str())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
     let info: String = redis::cmd("INFO")
@@ -111,17 +98,16 @@ async fn redis_near_its_maxmemory_holds_events_back_before_it_refuses_them() -> 
     redis::cmd("CONFIG")
         .arg("SET")
         .arg("maxmemory")
-        .arg(used + used / 20)
+        .arg(used + used / 12)
         .query_async::<()>(&mut conn)
         .await?;
     let why = held_back(&env, &url).await?;
-    assert!(
-        why.starts_with("Ingest is holding events back: Redis uses 9")
-            && why.ends_with(
-                "% of its maxmemory (redis.max_memory_share is 0.9) until the flush drains it; retry later."
-            ),
-        "{why}"
-    );
+    // About 92 % now; whatever Redis wrote meanwhile can only raise it.
+    let share: Option<u32> = why
+        .strip_prefix("Ingest is holding events back: Redis uses ")
+        .and_then(|rest| rest.strip_suffix(" % of its maxmemory (redis.max_memory_share is 0.9) until the flush drains it; retry later."))
+        .and_then(|n| n.parse().ok());
+    assert!(share.is_some_and(|s| s >= 90), "{why}");
     let (status, retry, body) = status_of(&app, "n-2").await?;
     assert_eq!((status, retry.as_deref()), (503, Some("1")), "{body}");
     // Redis itself still takes writes: it was ingest that held back.

@@ -30,14 +30,7 @@ async fn delete(
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }
-    let resp = req.send().await?;
-    let status = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    Ok((status, retry, resp.json().await.unwrap_or(Value::Null)))
+    analytics_tests::answer(req.send().await?).await
 }
 
 /// The raw-log table's event ids, sorted.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use analytics_domain::{Action, EntityType, Event};
-use analytics_tests::{count_in_redis, get_json, jav_entity, TestEnv, OPERATOR_TOKEN};
+use analytics_tests::{count_in_redis, jav_entity, TestEnv};
 
 /// Counts views of `movies[i % len]` now, straight into Redis with the real
 /// ingest script; returns the views per movie.
@@ -48,18 +48,6 @@ async fn assert_views(env: &TestEnv, expected: &BTreeMap<String, i64>) -> anyhow
         assert_eq!(totals.get(Action::View), *views, "views of {id}");
     }
     Ok(())
-}
-
-/// The operator's `/pipeline` verdict from a telemetry-svc of this test.
-async fn pipeline(env: &TestEnv) -> anyhow::Result<serde_json::Value> {
-    let telemetry = env.spawn_telemetry().await?;
-    let (_, verdict) = get_json(
-        &reqwest::Client::new(),
-        &format!("{telemetry}/api/v1/telemetry/pipeline"),
-        Some(OPERATOR_TOKEN),
-    )
-    .await?;
-    Ok(verdict)
 }
 
 fn movies(n: usize) -> Vec<String> {
@@ -175,7 +163,7 @@ async fn a_transaction_left_open_by_a_killed_flush_delays_the_next_run_without_f
     // The killed run's lease expires in 3 s; its transaction stays open
     // on the server until the server expires it.
     env.leases_expired().await?;
-    let pipeline = pipeline(&env).await?;
+    let pipeline = env.pipeline_verdict().await?;
     assert_eq!(pipeline["healthy"], false, "{pipeline}");
     assert!(
         pipeline["problems"]
@@ -237,7 +225,7 @@ async fn with_mysql_out_the_flush_applies_the_rollups_and_a_later_run_writes_the
     assert_views(&env, &expected).await?;
     assert_eq!(env.replica("m-0").await?, Some((0, 0)), "not written yet");
 
-    let health = pipeline(&env).await?;
+    let health = env.pipeline_verdict().await?;
     assert_eq!(health["backlog"]["replicas_waiting"], 3, "{health}");
     // The raw event log waits in Redis too, and says so.
     assert_eq!(health["backlog"]["log_waiting"], 30, "{health}");
@@ -255,7 +243,7 @@ async fn with_mysql_out_the_flush_applies_the_rollups_and_a_later_run_writes_the
     assert_eq!(env.replica("m-0").await?, Some((expected["m-0"], 0)));
     assert_eq!(env.replica("m-1").await?, Some((expected["m-1"], 0)));
     assert_eq!(env.logged_events().await?, 30);
-    assert_eq!(pipeline(&env).await?["backlog"]["log_waiting"], 0);
+    assert_eq!(env.pipeline_verdict().await?["backlog"]["log_waiting"], 0);
     let parity = env.flush_worker(&["parity-check"], &[]).await?;
     assert!(
         parity.status.success(),

@@ -63,6 +63,16 @@ async fn a_redis_that_refuses_writes_is_a_503_and_a_partly_stored_batch_answers_
     assert_eq!(ready.status().as_u16(), 503);
     let ready: Value = ready.json().await?;
     assert_eq!(ready["checks"]["redis"], "refuses writes", "{ready}");
+    let verdict = env.pipeline_verdict().await?;
+    assert_eq!(verdict["healthy"], false, "{verdict}");
+    assert!(
+        verdict["problems"]
+            .as_array()
+            .is_some_and(|p| p.contains(&json!(
+                "Redis refuses writes (OOM): ingest answers 503 until it has room again"
+            ))),
+        "{verdict}"
+    );
     // The flush drains a full Redis (that is how it gets room again).
     env.flush_until_clean().await?;
     assert_eq!(env.totals("movie", "m-1").await?.get(Action::View), 3);

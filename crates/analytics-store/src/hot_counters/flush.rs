@@ -40,28 +40,39 @@ impl HotCounters {
         run_id: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let mut invocation = self.scripts.take_lease.prepare_invoke();
-        invocation
-            .key(self.keys.lease(p))
-            .arg(run_id)
-            .arg(ttl.as_millis() as u64);
-        let taken: i64 = self.run(async |c| invocation.invoke_async(c).await).await?;
+        let taken = self
+            .lease_script(&self.scripts.take_lease, p, run_id, ttl)
+            .await?;
         Ok(taken == 1)
     }
 
     /// Extends the lease; `LeaseLost` if another run holds it now (fencing).
     pub async fn renew_lease(&self, p: u16, run_id: &str, ttl: Duration) -> Result<(), StoreError> {
-        let mut invocation = self.scripts.renew_lease.prepare_invoke();
-        invocation
-            .key(self.keys.lease(p))
-            .arg(run_id)
-            .arg(ttl.as_millis() as u64);
-        let renewed: i64 = self.run(async |c| invocation.invoke_async(c).await).await?;
+        let renewed = self
+            .lease_script(&self.scripts.renew_lease, p, run_id, ttl)
+            .await?;
         if renewed == 1 {
             Ok(())
         } else {
             Err(StoreError::LeaseLost { partition: p })
         }
+    }
+
+    /// Takes or renews partition `p`'s lease for `run_id` (the scripts share
+    /// their keys and arguments); 1 when it did.
+    async fn lease_script(
+        &self,
+        script: &redis::Script,
+        p: u16,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<i64, StoreError> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.keys.lease(p))
+            .arg(run_id)
+            .arg(ttl.as_millis() as u64);
+        self.run(async |c| invocation.invoke_async(c).await).await
     }
 
     pub async fn release_lease(&self, p: u16, run_id: &str) -> Result<(), StoreError> {

@@ -210,10 +210,7 @@ impl RollupStore {
         to: NaiveDate,
         entity_type: Option<EntityType>,
     ) -> Result<BTreeSet<EntityKey>, StoreError> {
-        let mut filter = doc! {"date": {"$gte": from.to_string(), "$lte": to.to_string()}};
-        if let Some(t) = entity_type {
-            filter.insert("entity_type", t.as_str());
-        }
+        let filter = days_filter(from, to, entity_type);
         let mut found = self
             .db
             .collection::<Document>(period_collection(Period::Day))
@@ -241,7 +238,7 @@ impl RollupStore {
     ) -> Result<BTreeMap<BucketKey, Counts>, StoreError> {
         let filter = doc! {
             "domain": domain.as_str(), "entity_type": entity_type.as_str(),
-            "entity_id": {"$in": ids.to_vec()}, "date": {"$gte": from.to_string(), "$lte": to.to_string()},
+            "entity_id": {"$in": ids.to_vec()}, "date": dates(from, to),
         };
         let mut found = self
             .db
@@ -272,10 +269,7 @@ impl RollupStore {
         to: NaiveDate,
         entity_type: Option<EntityType>,
     ) -> Result<BTreeMap<HourlyKey, Counts>, StoreError> {
-        let mut filter = doc! {"date": {"$gte": from.to_string(), "$lte": to.to_string()}};
-        if let Some(t) = entity_type {
-            filter.insert("entity_type", t.as_str());
-        }
+        let filter = days_filter(from, to, entity_type);
         let mut found = self
             .db
             .collection::<Document>(HOURLY)
@@ -429,12 +423,26 @@ impl RollupStore {
             .db
             .collection::<Document>(HOURLY)
             .find(doc! {"entity_type": EntityType::Site.as_str(),
-            "date": {"$gte": from.to_string(), "$lte": to.to_string()}})
+            "date": dates(from, to)})
             .projection(doc! {USER_REGISTERS: 0})
             .await?;
         let found: Vec<Document> = found.try_collect().await?;
         Ok(found.iter().filter_map(hourly_key_of).collect())
     }
+}
+
+/// The `date` condition of the days `from..=to`.
+fn dates(from: NaiveDate, to: NaiveDate) -> Document {
+    doc! {"$gte": from.to_string(), "$lte": to.to_string()}
+}
+
+/// The documents of the days `from..=to`, of one entity type or all.
+fn days_filter(from: NaiveDate, to: NaiveDate, entity_type: Option<EntityType>) -> Document {
+    let mut filter = doc! {"date": dates(from, to)};
+    if let Some(t) = entity_type {
+        filter.insert("entity_type", t.as_str());
+    }
+    filter
 }
 
 fn entity_of(d: &Document) -> Option<EntityKey> {
