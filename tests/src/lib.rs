@@ -469,6 +469,20 @@ impl TestEnv {
     }
 }
 
+/// What a job printed for its operator on stderr, without its JSON log
+/// lines: a warning logged meanwhile (sqlx logs a statement slower than a
+/// second) is not part of the message a test compares exactly.
+pub fn job_messages(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|line| serde_json::from_str::<serde_json::Map<String, Value>>(line).is_err())
+        .fold(String::new(), |mut out, line| {
+            out.push_str(line);
+            out.push('\n');
+            out
+        })
+}
+
 /// A response as (status, its `Retry-After`, its JSON body or null): what
 /// the outage and backpressure tests check.
 pub async fn answer(resp: reqwest::Response) -> anyhow::Result<(u16, Option<String>, Value)> {

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{MySql, QueryBuilder};
 
 use crate::catalogue::CatalogueStore;
-use crate::error::StoreError;
+use crate::error::{bounded, StoreError};
 use crate::event_log::{naive, LogEntry, ERASED_TABLE, FILTERED_TABLE, LOG_TABLE};
 use crate::hot_counters::HotCounters;
 use crate::rollups::RollupStore;
@@ -52,6 +52,9 @@ pub struct ErasureStores<'a> {
     pub counters: &'a HotCounters,
     pub catalogue: &'a CatalogueStore,
     pub rollups: &'a RollupStore,
+    /// The longest one MariaDB or MongoDB step may take: a store that stops
+    /// answering ends the erasure with an error (run again, it finishes).
+    pub step_timeout: Duration,
 }
 
 /// What one erasure deleted; its audit record, and the answer.
@@ -121,7 +124,12 @@ pub async fn erase_user(
         live_feed_samples,
         live_viewer,
     };
-    stores.rollups.record_erasure(&report).await?;
+    bounded(
+        "mongodb",
+        stores.step_timeout,
+        stores.rollups.record_erasure(&report),
+    )
+    .await?;
     Ok(report)
 }
 
@@ -146,7 +154,12 @@ async fn erase_under_leases(
             .filter_map(|line| LogEntry::parse(line))
             .filter(|e| e.filtered.is_none())
             .collect();
-        stores.catalogue.keep_erased_ids(&events).await?;
+        bounded(
+            "mariadb",
+            stores.step_timeout,
+            stores.catalogue.keep_erased_ids(&events),
+        )
+        .await?;
         for entry in &entries {
             if counters.replace_log_entry(p, run_id, entry).await? {
                 waiting += entry.theirs.len() as u64;
@@ -157,10 +170,12 @@ async fn erase_under_leases(
     for (n, table) in rows.iter_mut().zip([LOG_TABLE, FILTERED_TABLE]) {
         loop {
             counters.renew_every_partition(run_id, LEASE_TTL).await?;
-            let deleted = stores
-                .catalogue
-                .erase_user_rows(table, user_id, CHUNK)
-                .await?;
+            let deleted = bounded(
+                "mariadb",
+                stores.step_timeout,
+                stores.catalogue.erase_user_rows(table, user_id, CHUNK),
+            )
+            .await?;
             *n += deleted;
             if deleted < CHUNK {
                 break;

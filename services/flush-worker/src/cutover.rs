@@ -23,6 +23,7 @@ use analytics_domain::{Action, Domain, EntityType};
 use analytics_store::hot_counters::LegacyKeys;
 use analytics_store::rollups::{CutoverRecord, DuplicateReport, Opening};
 use analytics_store::StoreError;
+use anyhow::Context;
 use clap::Args;
 
 use crate::progress::Progress;
@@ -73,8 +74,13 @@ pub async fn run(
     let dry = opts.dry_run;
     let would = |done: &'static str, planned: &'static str| if dry { planned } else { done };
 
-    let duplicates = stores.rollups.merge_duplicate_rollups(dry).await?;
+    let duplicates = stores
+        .step("mongodb", stores.rollups.merge_duplicate_rollups(dry))
+        .await
+        .context("merging duplicate rollup documents")?;
     if !dry {
+        // An index build takes as long as the collection needs, as in
+        // `migrate`: bounded by the Job's deadline, not a step's.
         stores.ensure_indexes().await?;
     }
     println!("{}", duplicates_line(duplicates, dry));
@@ -137,25 +143,27 @@ pub async fn run(
     } else if changed {
         // Readers recompute what they keep; the all-time boards take the
         // balances in.
-        if let Err(e) = stores.rollups.leaderboards().merge_pending().await {
+        let boards = stores.rollups.leaderboards();
+        if let Err(e) = stores.step("mongodb", boards.merge_pending()).await {
             tracing::warn!(error = %e, "leaderboards not merged yet; the next flush merges them");
         }
         if let Err(e) = stores.counters.raise_rollup_generation().await {
             tracing::warn!(error = %e, "could not raise the rollup generation");
         }
+        let record = CutoverRecord {
+            duplicates_removed: duplicates.removed,
+            films_checked: balances.films,
+            films_balanced: balances.balanced,
+            opening_views: balances.views,
+            opening_downloads: balances.downloads,
+            legacy_keys_drained: drain.keys,
+            legacy_counts_drained: drain.units,
+            legacy_markers_copied: markers.copied,
+        };
         stores
-            .rollups
-            .record_cutover(&CutoverRecord {
-                duplicates_removed: duplicates.removed,
-                films_checked: balances.films,
-                films_balanced: balances.balanced,
-                opening_views: balances.views,
-                opening_downloads: balances.downloads,
-                legacy_keys_drained: drain.keys,
-                legacy_counts_drained: drain.units,
-                legacy_markers_copied: markers.copied,
-            })
-            .await?;
+            .step("mongodb", stores.rollups.record_cutover(&record))
+            .await
+            .context("recording the cut-over")?;
     } else {
         println!("Nothing changed: this catalogue was already taken over.");
     }
@@ -206,23 +214,31 @@ async fn open_balances(stores: &Stores, dry: bool) -> anyhow::Result<Balances> {
     let domain = Domain::new(CATALOGUE_DOMAIN).map_err(|e| StoreError::Config(e.to_string()))?;
     let mut progress = Progress::new(
         "cutover: films balanced",
-        stores.catalogue.movie_count().await?,
+        stores
+            .step("mariadb", stores.catalogue.movie_count())
+            .await?,
     );
     let mut out = Balances::default();
     let mut after: Option<String> = None;
     loop {
         let lock = stores
-            .catalogue
-            .lock_movie_page(after.as_deref(), PAGE)
+            .step(
+                "mariadb",
+                stores.catalogue.lock_movie_page(after.as_deref(), PAGE),
+            )
             .await?;
         let ids = lock.present().to_vec();
         let Some(last) = ids.last() else { break };
         after = Some(last.clone());
         let totals = stores
-            .rollups
-            .totals_for(&domain, EntityType::Movie, &ids)
+            .step(
+                "mongodb",
+                stores.rollups.totals_for(&domain, EntityType::Movie, &ids),
+            )
             .await?;
-        let bases = stores.rollups.unimported_bases(&ids).await?;
+        let bases = stores
+            .step("mongodb", stores.rollups.unimported_bases(&ids))
+            .await?;
         let mut openings = Vec::new();
         let mut rows = Vec::new();
         for id in &ids {
@@ -267,11 +283,13 @@ async fn open_balances(stores: &Stores, dry: bool) -> anyhow::Result<Balances> {
                 .collect();
             if !openings.is_empty() || !settled.is_empty() {
                 stores
-                    .rollups
-                    .apply_openings(&domain, &openings, &settled)
+                    .step(
+                        "mongodb",
+                        stores.rollups.apply_openings(&domain, &openings, &settled),
+                    )
                     .await?;
             }
-            lock.write(&rows).await?;
+            stores.step("mariadb", lock.write(&rows)).await?;
         }
         progress.tick(out.films);
     }

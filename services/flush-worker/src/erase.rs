@@ -34,6 +34,7 @@ pub async fn run(stores: &Stores, opts: &EraseOptions) -> anyhow::Result<u8> {
         counters: &stores.counters,
         catalogue: &stores.catalogue,
         rollups: &stores.rollups,
+        step_timeout: stores.step_timeout,
     };
     let wait = Duration::from_secs(opts.wait_seconds);
     let r = erase_user(&erasure, user_id, &opts.requested_by, wait).await?;

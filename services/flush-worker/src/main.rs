@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
 use analytics_domain::Domain;
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use flush_worker::cutover::{self, CutoverOptions};
 use flush_worker::erase::{self, EraseOptions};
@@ -221,8 +222,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::RefreshCatalogueIndex => {
             let started = std::time::Instant::now();
-            let (actors, pairs) = stores.catalogue.refresh_actor_index().await?;
-            stores.catalogue.refresh_catalogue_stats().await?;
+            let (actors, pairs) = stores
+                .step("mariadb", stores.catalogue.refresh_actor_index())
+                .await
+                .context("refreshing the actor-genre index")?;
+            stores
+                .step("mariadb", stores.catalogue.refresh_catalogue_stats())
+                .await
+                .context("refreshing the catalogue figures")?;
             println!(
                 "Indexed {pairs} actor genres of {actors} actors and the catalogue figures in {:.1}s.",
                 started.elapsed().as_secs_f64()

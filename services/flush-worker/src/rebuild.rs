@@ -140,7 +140,10 @@ pub async fn run(
     keeper.abort();
     counters.release_every_partition(&run_id).await;
     let done = result?;
-    let boards = stores.rollups.leaderboards().rebuild().await?;
+    let boards = stores
+        .step("mongodb", stores.rollups.leaderboards().rebuild())
+        .await
+        .context("re-ranking the leaderboards")?;
     if done.documents > 0 || done.registers > 0 {
         // Readers recompute what they cached from the old documents.
         counters.raise_rollup_generation().await?;
@@ -278,14 +281,20 @@ async fn range_entities(
     entity_type: Option<EntityType>,
 ) -> anyhow::Result<(Vec<EntityKey>, u64)> {
     let logged = stores
-        .catalogue
-        .logged_entities(window, entity_type)
+        .step(
+            "mariadb",
+            stores.catalogue.logged_entities(window, entity_type),
+        )
         .await
         .context("listing the raw log's entities")?;
     let (mut entities, events) = configured_entities(rules, &logged)?;
     let with_days = stores
-        .rollups
-        .entities_with_days(window.from, window.to, entity_type)
+        .step(
+            "mongodb",
+            stores
+                .rollups
+                .entities_with_days(window.from, window.to, entity_type),
+        )
         .await
         .context("listing the rollups' entities")?;
     entities.extend(
@@ -353,13 +362,15 @@ async fn correct_page(
 ) -> anyhow::Result<()> {
     let current = Current {
         days: stores
-            .rollups
-            .current_days(
-                window.from,
-                window.to,
-                &first.domain,
-                first.entity_type,
-                ids,
+            .step(
+                "mongodb",
+                stores.rollups.current_days(
+                    window.from,
+                    window.to,
+                    &first.domain,
+                    first.entity_type,
+                    ids,
+                ),
             )
             .await
             .context("reading the rollups of the range")?,
@@ -368,16 +379,27 @@ async fn correct_page(
     let fix = correction(&current, rebuilt);
     done.count_changes(&fix);
     done.documents += stores
-        .rollups
-        .apply_correction(chunk_id, &fix, ENTITIES_PER_CHUNK)
+        .step(
+            "mongodb",
+            stores
+                .rollups
+                .apply_correction(chunk_id, &fix, ENTITIES_PER_CHUNK),
+        )
         .await
         .context("writing the correction")?;
     done.replicas += sync_replicas(stores, &fix)
         .await
         .context("writing the catalogue replicas")?;
     done.registers += stores
-        .rollups
-        .replace_registers(&current, &rebuilt.day_viewers, &Default::default(), &[])
+        .step(
+            "mongodb",
+            stores.rollups.replace_registers(
+                &current,
+                &rebuilt.day_viewers,
+                &Default::default(),
+                &[],
+            ),
+        )
         .await
         .context("replacing the registers")?;
     Ok(())
@@ -397,8 +419,10 @@ async fn correct_hours(
     let current = Current {
         days: Default::default(),
         hours: stores
-            .rollups
-            .current_hours(from, to, entity_type)
+            .step(
+                "mongodb",
+                stores.rollups.current_hours(from, to, entity_type),
+            )
             .await
             .context("reading the hour rollups of the range")?
             .into_iter()
@@ -407,22 +431,32 @@ async fn correct_hours(
     };
     let fix = correction(&current, hours);
     done.count_changes(&fix);
+    let chunk_id = format!("{run_id}-hours");
     done.documents += stores
-        .rollups
-        .apply_correction(&format!("{run_id}-hours"), &fix, ENTITIES_PER_CHUNK)
+        .step(
+            "mongodb",
+            stores
+                .rollups
+                .apply_correction(&chunk_id, &fix, ENTITIES_PER_CHUNK),
+        )
         .await
         .context("writing the correction")?;
     // The site's hourly unique users mix every entity type: replaced only
     // when every type is rebuilt.
     if entity_type.is_none() {
-        let site_hours = stores.rollups.site_hour_keys(from, to).await?;
+        let site_hours = stores
+            .step("mongodb", stores.rollups.site_hour_keys(from, to))
+            .await
+            .context("listing the site's hours")?;
         done.registers += stores
-            .rollups
-            .replace_registers(
-                &current,
-                &Default::default(),
-                &hours.hour_users,
-                &site_hours,
+            .step(
+                "mongodb",
+                stores.rollups.replace_registers(
+                    &current,
+                    &Default::default(),
+                    &hours.hour_users,
+                    &site_hours,
+                ),
             )
             .await
             .context("replacing the registers")?;
@@ -467,21 +501,28 @@ impl PageReader<'_> {
         let mut first_unreadable: Option<String> = None;
         stores
             .catalogue
-            .for_each_logged(&self.window, domain, entity_type, ids, |body| {
-                match self.rules.validate(&body, self.now, &self.limits) {
-                    Ok(event) => {
-                        add_event(&mut rebuilt, self.keys, self.rules, &event, &self.window)
-                    }
-                    Err(_) => {
-                        unreadable += 1;
-                        if first_unreadable.is_none() {
-                            first_unreadable = body.get("event_id").map(|id| id.to_string());
+            .for_each_logged(
+                &self.window,
+                domain,
+                entity_type,
+                ids,
+                stores.step_timeout,
+                |body| {
+                    match self.rules.validate(&body, self.now, &self.limits) {
+                        Ok(event) => {
+                            add_event(&mut rebuilt, self.keys, self.rules, &event, &self.window)
+                        }
+                        Err(_) => {
+                            unreadable += 1;
+                            if first_unreadable.is_none() {
+                                first_unreadable = body.get("event_id").map(|id| id.to_string());
+                            }
                         }
                     }
-                }
-                self.read += 1;
-                self.progress.tick(self.read);
-            })
+                    self.read += 1;
+                    self.progress.tick(self.read);
+                },
+            )
             .await
             .context("reading the raw event log")?;
         // An event that no longer validates would be taken out of its day:
@@ -521,10 +562,16 @@ async fn sync_replicas(stores: &Stores, fix: &RollupDelta) -> anyhow::Result<u64
     for page in changed.chunks(REPLICAS_PER_LOCK) {
         let ids: Vec<String> = page.iter().map(|(id, _)| id.to_string()).collect();
         let diffs: std::collections::HashMap<&str, (i64, i64)> = page.iter().copied().collect();
-        let lock = stores.catalogue.lock_movies(&ids).await?;
+        let lock = stores
+            .step("mariadb", stores.catalogue.lock_movies(&ids))
+            .await?;
         let totals = stores
-            .rollups
-            .totals_for(&domain, EntityType::Movie, lock.present())
+            .step(
+                "mongodb",
+                stores
+                    .rollups
+                    .totals_for(&domain, EntityType::Movie, lock.present()),
+            )
             .await?;
         let mut rows = Vec::new();
         for id in lock.present() {
@@ -536,7 +583,7 @@ async fn sync_replicas(stores: &Stores, fix: &RollupDelta) -> anyhow::Result<u64
                 rows.push((id.clone(), views, downloads));
             }
         }
-        written += lock.write(&rows).await?;
+        written += stores.step("mariadb", lock.write(&rows)).await?;
     }
     Ok(written)
 }

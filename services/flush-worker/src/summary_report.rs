@@ -52,10 +52,16 @@ pub async fn run(stores: &Stores, mode: &BucketMode, opts: &SummaryOptions) -> a
     let clock = SnapshotClock::at(mode, now, days);
     let today_start = clock.day_starts.get(days - 1).copied().unwrap_or_default();
     let facts = stores
-        .catalogue
-        .snapshot_facts(&clock.day_starts, now.timestamp(), opts.limit)
+        .step(
+            "mariadb",
+            stores
+                .catalogue
+                .snapshot_facts(&clock.day_starts, now.timestamp(), opts.limit),
+        )
         .await?;
-    let xcity = stores.catalogue.xcity_coverage(today_start).await?;
+    let xcity = stores
+        .step("mariadb", stores.catalogue.xcity_coverage(today_start))
+        .await?;
     let generated_at = clock.generated_at.clone();
     let snapshot = Snapshot::build(clock, facts);
     let telemetry = telemetry(stores, opts.telemetry_window).await;
@@ -105,7 +111,10 @@ async fn telemetry(stores: &Stores, minutes: i64) -> Value {
         limit: 10,
     };
     let now = Utc::now();
-    match stores.jobs.summary(&query, now).await {
+    match stores
+        .step("mongodb", stores.jobs.summary(&query, now))
+        .await
+    {
         Ok(data) => summary_body(&query, now, &data),
         Err(e) => json!({"unavailable": true, "error": e.to_string()}),
     }

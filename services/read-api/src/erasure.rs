@@ -30,6 +30,7 @@ pub async fn erase_user(
         counters: &counters,
         catalogue: &state.catalogue,
         rollups: &state.rollups,
+        step_timeout: state.query_timeout,
     };
     let report = erase(&stores, &user_id, &requested_by, state.erasure_wait)
         .await

@@ -73,6 +73,8 @@ pub struct AppState {
     pub raw_log_days: Option<u32>,
     /// How long an erasure waits for a flush holding a partition.
     pub erasure_wait: Duration,
+    /// `read_api.query_timeout_ms`: also each step of an erasure.
+    pub query_timeout: Duration,
 }
 
 impl AppState {
@@ -162,6 +164,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         live,
         raw_log_days: stores.retention()?.raw_log_days,
         erasure_wait: Duration::from_secs(cfg.erasure_wait_seconds),
+        query_timeout: cfg.query_timeout(),
     });
     let meta = ServiceMeta { registry, openapi };
     let options = ServeOptions {

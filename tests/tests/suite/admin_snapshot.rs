@@ -487,7 +487,7 @@ async fn the_cli_summary_reports_the_snapshot_shares_coverage_and_telemetry() ->
     ] {
         let out = summary(args).await?;
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), message);
+        assert_eq!(analytics_tests::job_messages(&out.stderr).trim(), message);
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ mod redis_refusal;
 mod retention;
 mod sdk_in_browser;
 mod service_lifecycle;
+mod stuck_steps;
 mod telemetry_summary;
 mod telemetry_svc;
 mod viewing;

@@ -71,7 +71,7 @@ async fn rebuild(env: &TestEnv, args: &[&str]) -> anyhow::Result<(Option<i32>, S
     Ok((
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
+        analytics_tests::job_messages(&out.stderr),
     ))
 }
 

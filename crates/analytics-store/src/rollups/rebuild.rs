@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use super::apply::BatchDelta;
 use super::{counts_of, period_collection, RollupStore, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
 use crate::catalogue::CatalogueStore;
-use crate::error::StoreError;
+use crate::error::{bounded, StoreError};
 use crate::event_log::{naive, LOG_TABLE};
 
 /// Register writes per bulk call.
@@ -139,13 +139,16 @@ impl CatalogueStore {
 
     /// Calls `each` with every raw-log event of the window that belongs to
     /// one of `ids` (entities of one domain and type), read along the
-    /// entity index. Returns the rows read.
+    /// entity index. Returns the rows read. A page of a long range may
+    /// stream for minutes: `idle` bounds each wait for the next row, so a
+    /// store that stops answering ends the read whatever its length.
     pub async fn for_each_logged(
         &self,
         window: &LogWindow,
         domain: &Domain,
         entity_type: EntityType,
         ids: &[String],
+        idle: std::time::Duration,
         mut each: impl FnMut(Map<String, Value>),
     ) -> Result<u64, StoreError> {
         if ids.is_empty() {
@@ -192,7 +195,7 @@ impl CatalogueStore {
             .bind(window.to.to_string())
             .fetch(self.pool());
         let mut n = 0;
-        while let Some(row) = rows.try_next().await? {
+        while let Some(row) = bounded("mariadb", idle, rows.try_next()).await? {
             each(row.into_event());
             n += 1;
         }

@@ -97,7 +97,10 @@ pub async fn generate(stores: &Stores, opts: &GenerateOptions) -> anyhow::Result
         output: None,
     };
     let today = parity::check(stores, &check).await?;
-    if let Err(e) = stores.rollups.record_parity(&today).await {
+    if let Err(e) = stores
+        .step("mongodb", stores.rollups.record_parity(&today))
+        .await
+    {
         println!("Today's parity check could not be recorded: {e}");
     }
     let now = Utc::now();
@@ -105,7 +108,9 @@ pub async fn generate(stores: &Stores, opts: &GenerateOptions) -> anyhow::Result
         .rev()
         .map(|back| (now.date_naive() - chrono::Duration::days(back)).to_string())
         .collect();
-    let mut history = stores.rollups.parity_history(&dates).await?;
+    let mut history = stores
+        .step("mongodb", stores.rollups.parity_history(&dates))
+        .await?;
     history.insert(today.artifact_date.clone(), today.clone());
 
     let mut written = Written::default();
