@@ -4,7 +4,9 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-for name in flush-loop telemetry-svc read-api ingest-svc secantusd mariadb redis; do
+cluster=()
+for port in $REDIS_CLUSTER_PORTS; do cluster+=("redis-$port"); done
+for name in flush-loop telemetry-svc read-api ingest-svc secantusd mariadb redis "${cluster[@]}"; do
   pidfile="$DEV/run/$name.pid"
   [ -f "$pidfile" ] || continue
   pid="$(cat "$pidfile")"

@@ -2,7 +2,8 @@
 # One command from a fresh machine to a running pipeline: installs and starts
 # Redis, MariaDB and secantusd-rs on loopback (data under .dev/, or the stores
 # named by ANALYTICS_REDIS_URL / ANALYTICS_MYSQL_URL / ANALYTICS_MONGO_URL),
-# runs migrations, starts ingest-svc and a flush every 60 s.
+# runs migrations, starts ingest-svc and a flush every 60 s. REDIS_CLUSTER=1
+# puts Redis on a local 3-master Redis Cluster instead.
 # Re-running reuses whatever is already up. Stop with scripts/dev-down.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -15,6 +16,11 @@ FLUSH_EVERY="${FLUSH_EVERY:-60}"
 PROFILE="${PROFILE:-debug}"
 
 start_stores
+# REDIS_CLUSTER=1: every service and job on a local 3-master Redis Cluster.
+if [ "${REDIS_CLUSTER:-0}" = 1 ]; then
+  start_redis_cluster
+  export ANALYTICS__REDIS__CLUSTER_NODES="$ANALYTICS_REDIS_CLUSTER_NODES"
+fi
 
 log "building services ($PROFILE)"
 if [ "$PROFILE" = release ]; then cargo build --release --workspace --bins --quiet; else cargo build --workspace --bins --quiet; fi
@@ -68,7 +74,7 @@ Pipeline is up.
   ingest-svc   http://127.0.0.1:$INGEST_PORT   (/health /ready /metrics)
   read-api     http://127.0.0.1:$READ_API_PORT   (/openapi.json; admin token: $ADMIN_TOKEN)
   telemetry    http://127.0.0.1:$TELEMETRY_PORT   (POST /api/v1/telemetry/jobs/events; producer token: dev-producer-token)
-  redis        $ANALYTICS_REDIS_URL
+  redis        ${ANALYTICS__REDIS__CLUSTER_NODES:-$ANALYTICS_REDIS_URL}
   mariadb      $ANALYTICS_MYSQL_URL
   mongodb      $ANALYTICS_MONGO_URL   (secantusd-rs)
   logs         $DEV/log/

@@ -6,7 +6,9 @@
 # input refused). Exits non-zero on any failure.
 # Knobs: EXAMPLES (per operation and phase, default 1000), SERVICES
 # (default "ingest read-api telemetry"), ONLY_PATH (read-api: one path, to
-# re-check an operation). scripts/test.sh runs a short pass.
+# re-check an operation), FUZZ_BIN (where the service binaries are, default
+# target/debug; a copy lets a long pass run while cargo rebuilds).
+# scripts/test.sh runs a short pass.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
@@ -21,8 +23,8 @@ if [ ! -x "$DEV/venv/bin/schemathesis" ]; then
   python3 -m venv "$DEV/venv"
   "$DEV/venv/bin/pip" install --quiet schemathesis
 fi
-[ -x target/debug/ingest-svc ] || cargo build --workspace --bins --quiet
-BIN="$ROOT/target/debug"
+BIN="${FUZZ_BIN:-$ROOT/target/debug}"
+[ -x "$BIN/ingest-svc" ] || cargo build --workspace --bins --quiet
 
 PRODUCER=fuzz-ingest-producer-token ADMIN=fuzz-admin-token
 JOBS=fuzz-jobs-producer-token OPERATOR=fuzz-operator-token

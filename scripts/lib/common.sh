@@ -82,6 +82,41 @@ start_redis() {
   log "redis: started on :$REDIS_PORT"
 }
 
+# A local 3-master Redis Cluster (redis-server in cluster mode, no
+# replicas) for the scale-out tests and REDIS_CLUSTER=1 dev runs; exports
+# ANALYTICS_REDIS_CLUSTER_NODES. Reused while its state is ok.
+REDIS_CLUSTER_PORTS="${REDIS_CLUSTER_PORTS:-6391 6392 6393}"
+cluster_ok() { redis-cli -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
+start_redis_cluster() {
+  local ports=($REDIS_CLUSTER_PORTS) nodes=() port
+  for port in "${ports[@]}"; do nodes+=("127.0.0.1:$port"); done
+  export ANALYTICS_REDIS_CLUSTER_NODES="$(IFS=,; echo "${nodes[*]}")"
+  if cluster_ok "${ports[0]}"; then
+    log "redis cluster: already running on ${ports[*]}"
+    return
+  fi
+  for port in "${ports[@]}"; do
+    port_open "$port" && continue
+    mkdir -p "$DEV/redis-cluster/$port"
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$DEV/redis-cluster/$port" \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+      --appendonly yes --save "" --daemonize yes --pidfile "$DEV/run/redis-$port.pid" \
+      --logfile "$DEV/log/redis-$port.log"
+    wait_for "redis :$port" 60 redis-cli -p "$port" ping
+  done
+  # Nodes that already know each other (a restart) form the cluster again
+  # by themselves; new ones are joined and given the slots.
+  local deadline=$((SECONDS + 5))
+  until cluster_ok "${ports[0]}" || (( SECONDS >= deadline )); do sleep 0.2; done
+  if ! cluster_ok "${ports[0]}"; then
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes \
+      >"$DEV/log/redis-cluster-create.log" 2>&1 \
+      || die "redis cluster could not be created (see $DEV/log/redis-cluster-create.log)"
+  fi
+  for port in "${ports[@]}"; do wait_for "redis cluster :$port" 60 cluster_ok "$port"; done
+  log "redis cluster: 3 masters on ${ports[*]}"
+}
+
 start_mariadb() {
   url_is_local_default "$ANALYTICS_MYSQL_URL" "$MYSQL_PORT" || { log "mysql: using $ANALYTICS_MYSQL_URL"; return; }
   if port_open "$MYSQL_PORT"; then log "mariadb: already running on :$MYSQL_PORT"; return; fi

@@ -24,6 +24,32 @@ pub fn redis_url() -> String {
     std::env::var("ANALYTICS_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6390/".into())
 }
 
+/// The Redis Cluster the tests run on instead of one Redis, when
+/// `ANALYTICS_TEST_REDIS_CLUSTER` names its nodes (`host:port,…`;
+/// `scripts/test.sh` runs the pipeline's tests a second time so).
+pub fn redis_cluster_nodes() -> Option<String> {
+    std::env::var("ANALYTICS_TEST_REDIS_CLUSTER")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+}
+
+/// A connection to the tests' Redis: the cluster when one is named.
+async fn tests_redis() -> anyhow::Result<analytics_store::hot_counters::Link> {
+    let settings = analytics_store::hot_counters::RedisSettings {
+        url: redis_url(),
+        pool_size: 2,
+        connect_timeout: Duration::from_secs(2),
+        command_timeout: Duration::from_secs(10),
+        shared_connections: 1,
+        cluster_nodes: redis_cluster_nodes()
+            .map(|n| n.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default(),
+    };
+    let keys = analytics_domain::KeySpace::new("tests", 1)?;
+    let counters = analytics_store::HotCounters::new(&settings, keys)?;
+    Ok(counters.link().await?)
+}
+
 pub fn mongo_url() -> String {
     std::env::var("ANALYTICS_MONGO_URL").unwrap_or_else(|_| "mongodb://127.0.0.1:27027/".into())
 }
@@ -73,9 +99,29 @@ pub async fn drop_leftover_test_data() -> anyhow::Result<(usize, usize, usize)> 
             .await?;
         dropped_schemas += 1;
     }
+    let mut keys = 0;
+    if redis_cluster_nodes().is_some() {
+        // SCAN walks one node: a cluster's keys are listed by KEYS, which
+        // the client asks of every master.
+        let mut conn = tests_redis().await?;
+        let all: Vec<String> = redis::cmd("KEYS")
+            .arg("t*:*")
+            .query_async(&mut conn)
+            .await?;
+        let ours: Vec<&String> = all
+            .iter()
+            .filter(|k| k.split(':').next().is_some_and(is_test_id))
+            .collect();
+        for page in ours.chunks(1000) {
+            let _: () = redis::cmd("UNLINK")
+                .arg(page)
+                .query_async(&mut conn)
+                .await?;
+        }
+        return Ok((databases, dropped_schemas, ours.len()));
+    }
     let client = redis::Client::open(redis_url())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
-    let mut keys = 0;
     let mut cursor = 0u64;
     loop {
         let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -142,6 +188,9 @@ impl TestEnv {
             .await?;
         let mut settings = BTreeMap::new();
         let mysql = mysql_url_for(&id);
+        if let Some(nodes) = redis_cluster_nodes() {
+            settings.insert("redis.cluster_nodes".to_string(), nodes);
+        }
         for (k, v) in [
             ("redis.url", redis_url()),
             ("redis.key_prefix", id.clone()),
@@ -178,6 +227,16 @@ impl TestEnv {
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
         self.settings.insert(key.into(), value.into());
         self
+    }
+
+    /// Points this test at one Redis of its own (`url`), also when the
+    /// suite runs on a cluster: a test of one server's own behaviour (its
+    /// outage, memory, refusals, ACLs) needs that server.
+    pub fn use_redis(&mut self, url: impl Into<String>) -> &mut Self {
+        let url = url.into();
+        self.settings.remove("redis.cluster_nodes");
+        self.redis_url = url.clone();
+        self.set("redis.url", url)
     }
 
     /// Sets a non-`ANALYTICS__` environment variable for the binaries.
@@ -375,9 +434,12 @@ impl TestEnv {
         Ok(row)
     }
 
-    pub async fn redis(&self) -> anyhow::Result<redis::aio::MultiplexedConnection> {
-        let client = redis::Client::open(self.redis_url.as_str())?;
-        Ok(client.get_multiplexed_async_connection().await?)
+    /// A connection to this test's Redis (its cluster, when it runs on one).
+    pub async fn redis(&self) -> anyhow::Result<analytics_store::hot_counters::Link> {
+        let stores = self.ingest_settings()?.stores;
+        let counters =
+            analytics_store::HotCounters::new(&stores.redis_settings()?, stores.key_space()?)?;
+        Ok(counters.link().await?)
     }
 
     /// Every Redis key of this test.

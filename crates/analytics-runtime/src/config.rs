@@ -120,6 +120,8 @@ pub struct RedisConfig {
     pub url: String,
     pub pool_size: usize,
     pub shared_connections: usize,
+    /// `host:port,…` of a Redis Cluster's nodes; empty for one Redis.
+    pub cluster_nodes: String,
     pub connect_timeout_ms: u64,
     pub command_timeout_ms: u64,
     pub key_prefix: String,
@@ -258,6 +260,7 @@ impl StoreConfig {
             url: self.redis.url.clone(),
             pool_size: self.redis.pool_size,
             shared_connections: self.redis.shared_connections,
+            cluster_nodes: cluster_nodes(&self.redis.cluster_nodes)?,
             connect_timeout: positive_ms(
                 "redis.connect_timeout_ms",
                 self.redis.connect_timeout_ms,
@@ -382,6 +385,28 @@ impl StoreConfig {
     }
 }
 
+/// `redis.cluster_nodes`: `host:port` items separated by commas.
+fn cluster_nodes(list: &str) -> Result<Vec<String>, ConfigError> {
+    let nodes: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    for node in &nodes {
+        let valid = node.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid {
+            return Err(invalid(
+                "redis.cluster_nodes",
+                format!("{node:?} is not host:port (expected host:port,host:port,...)"),
+            ));
+        }
+    }
+    Ok(nodes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,5 +481,20 @@ mod tests {
             .expect_err("0")
             .to_string()
             .contains("redis.command_timeout_ms"));
+
+        let mut cfg = defaults();
+        cfg.redis.cluster_nodes = "10.0.0.1:7000, redis-2".into();
+        assert_eq!(
+            cfg.redis_settings().expect_err("no port").to_string(),
+            "configuration key redis.cluster_nodes: \"redis-2\" is not host:port (expected host:port,host:port,...)"
+        );
+        cfg.redis.cluster_nodes = " 10.0.0.1:7000, redis-2:7001 ,".into();
+        assert_eq!(
+            cfg.redis_settings().map(|s| s.cluster_nodes).ok(),
+            Some(vec![
+                "10.0.0.1:7000".to_string(),
+                "redis-2:7001".to_string()
+            ])
+        );
     }
 }

@@ -20,7 +20,7 @@ use std::time::Instant;
 use analytics_domain::opening::{opening_balance, CatalogueCounts};
 use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
 use analytics_domain::{Action, Domain, EntityType};
-use analytics_store::hot_counters::LegacyKeys;
+use analytics_store::hot_counters::{LegacyKeys, CUTOVER_ON_CLUSTER};
 use analytics_store::rollups::{CutoverRecord, DuplicateReport, Opening};
 use analytics_store::StoreError;
 use anyhow::Context;
@@ -70,6 +70,10 @@ pub async fn run(
     legacy: &LegacyKeys,
     opts: &CutoverOptions,
 ) -> anyhow::Result<u8> {
+    if stores.counters.is_cluster() {
+        eprintln!("Refused: {CUTOVER_ON_CLUSTER}.");
+        return Ok(2);
+    }
     let started = Instant::now();
     let dry = opts.dry_run;
     let would = |done: &'static str, planned: &'static str| if dry { planned } else { done };

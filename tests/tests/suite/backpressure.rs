@@ -12,11 +12,10 @@ use analytics_tests::{event, eventually, Ingest, TestEnv};
 use serde_json::Value;
 
 /// The reason ingest published, once its sampler has seen the figures.
-async fn held_back(env: &TestEnv, redis_url: &str) -> anyhow::Result<String> {
+async fn held_back(env: &TestEnv) -> anyhow::Result<String> {
     let key = format!("{}:ingest:holding_back", env.id);
-    let client = redis::Client::open(redis_url)?;
     eventually(Duration::from_secs(10), || async {
-        let mut conn = client.get_multiplexed_async_connection().await?;
+        let mut conn = env.redis().await?;
         let why: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut conn).await?;
         Ok(why)
     })
@@ -38,7 +37,7 @@ async fn a_backlog_at_its_bound_holds_events_back_until_the_flush_drains_it() ->
     for id in ["b-1", "b-2", "b-3"] {
         app.send(id, "movie", "m-1", "view", 1).await?;
     }
-    let why = held_back(&env, &env.redis_url).await?;
+    let why = held_back(&env).await?;
     let message = "Ingest is holding events back: 3 counts wait for the flush (ingest.max_waiting_counts is 3); retry later.";
     assert_eq!(why, message);
     let (status, retry, body) = status_of(&app, "b-4").await?;
@@ -78,7 +77,7 @@ async fn redis_near_its_maxmemory_holds_events_back_before_it_refuses_them() -> 
     let _redis = start_redis(port, &[]).await?;
     let url = format!("redis://127.0.0.1:{port}/");
     let mut env = TestEnv::new().await?;
-    env.set("redis.url", url.as_str());
+    env.use_redis(url.as_str());
     let app = env.spawn_ingest().await?;
     app.send("n-1", "movie", "m-1", "view", 1).await?;
 
@@ -101,7 +100,7 @@ async fn redis_near_its_maxmemory_holds_events_back_before_it_refuses_them() -> 
         .arg(used + used / 12)
         .query_async::<()>(&mut conn)
         .await?;
-    let why = held_back(&env, &url).await?;
+    let why = held_back(&env).await?;
     // About 92 % now; whatever Redis wrote meanwhile can only raise it.
     let share: Option<u32> = why
         .strip_prefix("Ingest is holding events back: Redis uses ")

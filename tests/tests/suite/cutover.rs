@@ -10,6 +10,15 @@ use analytics_tests::{event, Telemetry, TestEnv, OPERATOR_TOKEN};
 use mongodb::bson::{doc, Document};
 use redis::AsyncCommands;
 
+/// The cut-over reads the replaced system's keys from the one Redis it
+/// wrote them to, so it runs there also when the suite runs on a cluster
+/// (where it refuses, as the last test shows).
+async fn on_one_redis() -> anyhow::Result<TestEnv> {
+    let mut env = TestEnv::new().await?;
+    env.use_redis(analytics_tests::redis_url());
+    Ok(env)
+}
+
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
@@ -63,7 +72,7 @@ async fn pipeline_problems(env: &TestEnv) -> anyhow::Result<Vec<String>> {
 
 #[tokio::test]
 async fn history_is_never_lowered_and_is_exact_after_cutover_twice() -> anyhow::Result<()> {
-    let mut env = TestEnv::new().await?;
+    let mut env = on_one_redis().await?;
     isolate_legacy_keys(&mut env);
     env.migrate().await?;
     env.insert_movies(&[
@@ -199,7 +208,7 @@ async fn history_is_never_lowered_and_is_exact_after_cutover_twice() -> anyhow::
 #[tokio::test]
 async fn an_old_database_with_duplicate_rollups_migrates_and_keeps_every_count(
 ) -> anyhow::Result<()> {
-    let env = TestEnv::new().await?;
+    let env = on_one_redis().await?;
     let db = env.mongo().await?;
     // The old system's upserts raced with no unique index: two documents
     // for one key, in totals and in a day.
@@ -262,7 +271,7 @@ async fn an_old_database_with_duplicate_rollups_migrates_and_keeps_every_count(
 
 #[tokio::test]
 async fn legacy_redis_counters_and_markers_cross_the_switch_once() -> anyhow::Result<()> {
-    let mut env = TestEnv::new().await?;
+    let mut env = on_one_redis().await?;
     let (counters, flushing, markers) = isolate_legacy_keys(&mut env);
     env.migrate().await?;
     env.insert_movies(&[("m-1", "OLD-1", 0, 0)]).await?;
@@ -378,5 +387,22 @@ async fn legacy_redis_counters_and_markers_cross_the_switch_once() -> anyhow::Re
     );
     assert_eq!(flush(&env).await?, "Flushed 0 keys, 0 errors.\n");
     assert_eq!(env.replica("m-1").await?, Some((6, 1)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_cut_over_refuses_a_redis_cluster() -> anyhow::Result<()> {
+    let mut env = TestEnv::new().await?;
+    // Refused before any command: the nodes need not answer.
+    env.set("redis.cluster_nodes", "127.0.0.1:1,127.0.0.1:2");
+    let out = env.flush_worker(&["cutover", "--dry-run"], &[]).await?;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        analytics_tests::job_messages(&out.stderr),
+        format!(
+            "Refused: {}.\n",
+            analytics_store::hot_counters::CUTOVER_ON_CLUSTER
+        )
+    );
     Ok(())
 }

@@ -279,12 +279,9 @@ async fn anonymous_values_are_limited_and_the_producer_token_lifts_the_limit() -
 #[tokio::test]
 async fn readiness_names_the_store_that_failed_but_not_its_address() -> anyhow::Result<()> {
     let mut env = TestEnv::new().await?;
-    env.set(
-        "redis.url",
-        format!("redis://127.0.0.1:{}/", closed_port()?),
-    )
-    .set("redis.connect_timeout_ms", "200")
-    .set("redis.command_timeout_ms", "300");
+    env.use_redis(format!("redis://127.0.0.1:{}/", closed_port()?))
+        .set("redis.connect_timeout_ms", "200")
+        .set("redis.command_timeout_ms", "300");
     let ingest = env.spawn_ingest().await?;
     let ready = ingest.get("/ready").await?;
     assert_eq!(ready.status().as_u16(), 503);

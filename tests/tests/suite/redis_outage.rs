@@ -12,7 +12,7 @@ async fn redis_down_is_a_prompt_503_and_ingest_recovers_when_it_returns() -> any
     let port = free_port()?;
     let mut redis = start_redis(port, &[]).await?;
     let mut env = TestEnv::new().await?;
-    env.set("redis.url", format!("redis://127.0.0.1:{port}/"))
+    env.use_redis(format!("redis://127.0.0.1:{port}/"))
         .set("redis.connect_timeout_ms", "300")
         .set("redis.command_timeout_ms", "300")
         .set("ingest.retry_after_seconds", "2");

@@ -29,7 +29,7 @@ async fn a_redis_that_refuses_writes_is_a_503_and_a_partly_stored_batch_answers_
     let _redis = start_redis(port, &[]).await?;
     let url = format!("redis://127.0.0.1:{port}/");
     let mut env = TestEnv::new().await?;
-    env.set("redis.url", url.as_str())
+    env.use_redis(url.as_str())
         .set("ingest.retry_after_seconds", "2");
     env.migrate().await?;
     let app = env.spawn_ingest().await?;
@@ -106,12 +106,9 @@ async fn a_redis_that_refuses_writes_is_a_503_and_a_partly_stored_batch_answers_
     );
     let acl: Vec<&str> = acl.iter().map(String::as_str).collect();
     redis_cmd(&url, &acl).await?;
-    env.set(
-        "redis.url",
-        format!("redis://ingest:secret@127.0.0.1:{port}/"),
-    );
+    env.use_redis(format!("redis://ingest:secret@127.0.0.1:{port}/"));
     let partial = env.spawn_ingest().await?;
-    env.set("redis.url", url.as_str());
+    env.use_redis(url.as_str());
     let batch = json!([
         event(a, "movie", "m-1", "view", 1),
         event(b, "movie", "m-1", "view", 1)

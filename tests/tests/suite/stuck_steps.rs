@@ -18,9 +18,10 @@ const JOBS: [&[&str]; 5] = [
 ];
 
 #[tokio::test]
-async fn a_job_stuck_on_a_store_ends_with_an_error_at_its_step_deadline() -> anyhow::Result<()>
-{
+async fn a_job_stuck_on_a_store_ends_with_an_error_at_its_step_deadline() -> anyhow::Result<()> {
     let mut env = TestEnv::new().await?;
+    // The cut-over runs on the one Redis the replaced system used.
+    env.use_redis(analytics_tests::redis_url());
     env.set("flush.step_timeout_seconds", "2")
         .set("retention.raw_log_days", "30");
     env.migrate().await?;
@@ -51,15 +52,25 @@ async fn a_job_stuck_on_a_store_ends_with_an_error_at_its_step_deadline() -> any
         let stderr = job_messages(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{job}: {stderr}");
         assert!(
-            stderr.starts_with("error: ") && stderr.contains("mariadb did not answer within 2000 ms"),
+            stderr.starts_with("error: ")
+                && stderr.contains("mariadb did not answer within 2000 ms"),
             "{job}: {stderr}"
         );
     }
 
     // Released, each job runs to its end.
-    for args in [&["refresh-catalogue-index"][..], &["cutover"], &["erase-user", "u-1"]] {
+    for args in [
+        &["refresh-catalogue-index"][..],
+        &["cutover"],
+        &["erase-user", "u-1"],
+    ] {
         let out = env.flush_worker(args, &[]).await?;
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", job_messages(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            job_messages(&out.stderr)
+        );
     }
     let out = env
         .flush_worker(&["rebuild", "--from", &today, "--to", &today], &[])

@@ -169,10 +169,10 @@ impl HotCounters {
     }
 
     async fn query_values(&self, pipe: &redis::Pipeline) -> Result<Vec<redis::Value>, StoreError> {
-        let (slot, mut conn) = bounded("redis", self.command_timeout, self.shared.get()).await?;
+        let (slot, mut conn) = bounded("redis", self.command_timeout, self.links.shared()).await?;
         bounded("redis", self.command_timeout, pipe.query_async(&mut conn))
             .await
-            .inspect_err(|_| self.shared.discard(slot))
+            .inspect_err(|_| self.links.discard(slot))
     }
 
     /// The calls in one pipelined round trip, each answered on its own: a

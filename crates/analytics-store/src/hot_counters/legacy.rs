@@ -40,6 +40,9 @@ impl Default for LegacyKeys {
 /// event under such a marker for a duplicate: that system's dedupe was by
 /// id alone. (A fingerprint is 16 hex digits, never this.)
 pub const LEGACY_MARKER: &str = "legacy";
+/// Why the cut-over does not run on a cluster.
+pub const CUTOVER_ON_CLUSTER: &str = "the cut-over reads the replaced system's keys from the one Redis it wrote them to: run it with redis.url pointing there and redis.cluster_nodes empty, before moving to the cluster";
+
 /// Keys asked for per SCAN step.
 const SCAN_COUNT: usize = 1000;
 
@@ -199,7 +202,13 @@ impl HotCounters {
         Ok((next, copied))
     }
 
+    /// One SCAN step. A cluster's SCAN walks one node only, and the
+    /// replaced system's keys live on the one Redis it used: refused there
+    /// rather than read in part.
     async fn scan(&self, glob: &str, cursor: u64) -> Result<(u64, Vec<String>), StoreError> {
+        if self.is_cluster() {
+            return Err(StoreError::Config(CUTOVER_ON_CLUSTER.into()));
+        }
         self.run(async |c| {
             redis::cmd("SCAN")
                 .arg(cursor)

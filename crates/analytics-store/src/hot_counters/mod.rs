@@ -21,18 +21,20 @@ use std::time::Duration;
 
 use analytics_domain::KeySpace;
 use deadpool_redis::redis;
-use deadpool_redis::{Connection, Pool, PoolConfig, Runtime, Timeouts};
 
 use crate::error::{bounded, StoreError};
-use connections::SharedConnections;
+use connections::Connections;
 use scripts::Scripts;
+
+pub use connections::{node_urls, Link};
 
 pub use erasure::{is_users_line, UsersEntry};
 pub use event_log::LogRecord;
 pub use flush::{count_units, CounterHash};
 pub use ingest::{IngestItem, IngestReply};
 pub use legacy::{
-    parse_legacy_counter, Drained, LegacyCounter, LegacyKeys, MarkersCopied, LEGACY_MARKER,
+    parse_legacy_counter, Drained, LegacyCounter, LegacyKeys, MarkersCopied, CUTOVER_ON_CLUSTER,
+    LEGACY_MARKER,
 };
 pub use live::LiveWindow;
 pub use pressure::Pressure;
@@ -52,6 +54,9 @@ pub struct RedisSettings {
     pub command_timeout: Duration,
     /// Multiplexed connections the ingest hot path shares.
     pub shared_connections: usize,
+    /// A Redis Cluster's seed nodes (`host:port`); empty: one Redis at
+    /// `url`. The nodes take `url`'s scheme and credentials.
+    pub cluster_nodes: Vec<String>,
 }
 
 /// A counter hash's `(field, count)` pairs as HGETALL returns them.
@@ -63,8 +68,7 @@ pub type HashFields = Vec<(String, i64)>;
 #[derive(Clone)]
 pub struct HotCounters {
     settings: RedisSettings,
-    pool: Pool,
-    shared: Arc<SharedConnections>,
+    links: Arc<Connections>,
     keys: KeySpace,
     command_timeout: Duration,
     scripts: Arc<Scripts>,
@@ -72,23 +76,9 @@ pub struct HotCounters {
 
 impl HotCounters {
     pub fn new(settings: &RedisSettings, keys: KeySpace) -> Result<Self, StoreError> {
-        let mut cfg = deadpool_redis::Config::from_url(settings.url.clone());
-        cfg.pool = Some(PoolConfig {
-            max_size: settings.pool_size,
-            timeouts: Timeouts {
-                wait: Some(settings.command_timeout),
-                create: Some(settings.connect_timeout),
-                recycle: Some(settings.command_timeout),
-            },
-            ..PoolConfig::default()
-        });
-        let pool = cfg
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| StoreError::Config(format!("redis.url: {e}")))?;
         Ok(HotCounters {
             settings: settings.clone(),
-            pool,
-            shared: Arc::new(SharedConnections::new(settings)?),
+            links: Arc::new(Connections::new(settings)?),
             keys,
             command_timeout: settings.command_timeout,
             scripts: Arc::new(Scripts::load()),
@@ -110,15 +100,26 @@ impl HotCounters {
         &self.keys
     }
 
-    async fn conn(&self) -> Result<Connection, StoreError> {
-        bounded("redis", self.command_timeout, self.pool.get()).await
+    /// Whether this key space lives on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.links.is_cluster()
+    }
+
+    /// A connection of this key space's Redis, for tools and tests that
+    /// send their own commands (routed by key on a cluster).
+    pub async fn link(&self) -> Result<Link, StoreError> {
+        self.conn().await
+    }
+
+    async fn conn(&self) -> Result<Link, StoreError> {
+        bounded("redis", self.command_timeout, self.links.pooled()).await
     }
 
     /// Runs one Redis exchange on a pooled connection, with the connect
     /// and command time bounded.
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
-        F: AsyncFnOnce(&mut Connection) -> redis::RedisResult<T>,
+        F: AsyncFnOnce(&mut Link) -> redis::RedisResult<T>,
     {
         let mut conn = self.conn().await?;
         bounded("redis", self.command_timeout, f(&mut conn)).await

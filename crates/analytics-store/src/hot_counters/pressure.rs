@@ -29,7 +29,7 @@ impl HotCounters {
             .partitions()
             .map(|p| self.keys.waiting(p))
             .collect();
-        let (info, waiting): (String, Vec<Option<i64>>) = self
+        let (info, waiting): (redis::Value, Vec<Option<i64>>) = self
             .run(async |c| {
                 redis::pipe()
                     .cmd("INFO")
@@ -40,14 +40,21 @@ impl HotCounters {
                     .await
             })
             .await?;
-        let field = |name: &str| {
-            info.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
+        // A cluster answers INFO per master: the fullest one decides, as
+        // the first to refuse writes.
+        let (used_memory, max_memory) = node_infos(info)
+            .iter()
+            .map(|info| {
+                (
+                    info_field(info, "used_memory"),
+                    info_field(info, "maxmemory"),
+                )
+            })
+            .max_by(|a, b| share(*a).total_cmp(&share(*b)))
+            .unwrap_or((0, 0));
         Ok(Pressure {
-            used_memory: field("used_memory").unwrap_or(0),
-            max_memory: field("maxmemory").unwrap_or(0),
+            used_memory,
+            max_memory,
             counts_waiting: waiting.into_iter().flatten().sum(),
         })
     }
@@ -80,5 +87,32 @@ impl HotCounters {
         let key = self.keys.holding_back();
         self.run(async |c| redis::cmd("GET").arg(&key).query_async(c).await)
             .await
+    }
+}
+
+/// `INFO`'s text: one Redis answers it, a cluster a map of node to text.
+fn node_infos(reply: redis::Value) -> Vec<String> {
+    match reply {
+        redis::Value::Map(nodes) => nodes
+            .into_iter()
+            .filter_map(|(_, info)| redis::from_redis_value(info).ok())
+            .collect(),
+        one => redis::from_redis_value(one).into_iter().collect(),
+    }
+}
+
+fn info_field(info: &str, name: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+/// Used memory as a share of `maxmemory` (0 without a limit).
+fn share((used, max): (u64, u64)) -> f64 {
+    if max == 0 {
+        0.0
+    } else {
+        used as f64 / max as f64
     }
 }
