@@ -3,9 +3,11 @@
 # release ingest-svc, first one per request, then in batches; then
 # redis-benchmark runs the same Lua script straight against Redis (alone,
 # and pipelined as deep as a batch) so the HTTP overhead ratio is known.
+# Then the same two wrk passes against an ingest-svc on a local 3-master
+# Redis Cluster (CLUSTER=0 skips them), as a ratio to one Redis.
 # Prints events/s, p50/p99 latency and ingest-svc peak RSS.
 # Knobs: DURATION (s, default 20), CONNECTIONS (64), WRK_THREADS (1),
-# BATCH (events per batch request, 100).
+# BATCH (events per batch request, 100), CLUSTER (1).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
@@ -16,6 +18,7 @@ CONNECTIONS="${CONNECTIONS:-64}"
 WRK_THREADS="${WRK_THREADS:-1}"
 BATCH="${BATCH:-100}"
 PORT="${BENCH_PORT:-18090}"
+CLUSTER="${CLUSTER:-1}"
 RUN="bench$(date +%s)"
 
 start_stores
@@ -28,9 +31,11 @@ export ANALYTICS__INGEST__BIND="127.0.0.1:$PORT" ANALYTICS__INGEST__RATE_LIMIT_P
 export ANALYTICS__INGEST__BODY_LIMIT_BYTES=16384
 "$ROOT/target/release/ingest-svc" >"$DEV/log/bench-ingest.log" 2>&1 &
 PID=$!
+CLUSTER_PID=""
 cleanup() {
-  kill "$PID" 2>/dev/null || true
+  kill "$PID" $CLUSTER_PID 2>/dev/null || true
   drop_redis_keys "$RUN"
+  [ -z "$CLUSTER_PID" ] || drop_cluster_keys "$RUN"
 }
 trap cleanup EXIT
 wait_for "ingest-svc" 30 curl -fsS "http://127.0.0.1:$PORT/ready"
@@ -72,6 +77,21 @@ bare=$(bare_run 1 300000)
 bare_pipelined=$(bare_run "$BATCH" 2000000)
 [ -n "$bare" ] && [ -n "$bare_pipelined" ] || die "redis-benchmark of the ingest script failed"
 
+if [ "$CLUSTER" = 1 ]; then
+  # One ingest-svc at a time: the first is stopped so both get the cores.
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  start_redis_cluster
+  ANALYTICS__REDIS__CLUSTER_NODES="$ANALYTICS_REDIS_CLUSTER_NODES" \
+    ANALYTICS__INGEST__BIND="127.0.0.1:$((PORT + 1))" \
+    "$ROOT/target/release/ingest-svc" >"$DEV/log/bench-ingest-cluster.log" 2>&1 &
+  CLUSTER_PID=$!
+  wait_for "ingest-svc on the cluster" 30 curl -fsS "http://127.0.0.1:$((PORT + 1))/ready"
+  wrk_run cluster-single "http://127.0.0.1:$((PORT + 1))/api/v1/analytics/events" 0
+  cluster_single_rps=$rps cluster_single_p99=$p99 cluster_single_non2xx=${non2xx:-0}
+  wrk_run cluster-batch "http://127.0.0.1:$((PORT + 1))/api/v1/analytics/events/batch" "$BATCH"
+  cluster_batch_rps=$rps cluster_batch_p99=$p99 cluster_batch_non2xx=${non2xx:-0}
+fi
+
 printf '\n== ingest benchmark (%s cores) ==\n' "$(nproc)"
 printf 'single         %s events/s   p50 %s   p99 %s   non-2xx %s\n' "$single_rps" "$single_p50" "$single_p99" "$single_non2xx"
 awk -v r="$batch_rps" -v n="$BATCH" -v p50="$batch_p50" -v p99="$batch_p99" -v e="$batch_non2xx" \
@@ -82,3 +102,12 @@ awk -v a="$single_rps" -v b="$bare" 'BEGIN { if (b > 0) printf "single ratio   %
 awk -v a="$batch_rps" -v n="$BATCH" -v b="$bare_pipelined" 'BEGIN { if (b > 0) printf "batch ratio    %.2f of the pipelined bare script\n", a * n / b }'
 printf 'counted        %s events\n' "$accepted"
 printf 'peak RSS       %.1f MB (ingest-svc VmHWM)\n' "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')"
+if [ "$CLUSTER" = 1 ]; then
+  printf 'cluster single %s events/s   p99 %s   non-2xx %s   (3-master Redis Cluster, same machine)\n' \
+    "$cluster_single_rps" "$cluster_single_p99" "$cluster_single_non2xx"
+  awk -v r="$cluster_batch_rps" -v n="$BATCH" -v p99="$cluster_batch_p99" -v e="$cluster_batch_non2xx" \
+    'BEGIN { printf "cluster batch  %.0f events/s   p99 %s   non-2xx %s\n", r * n, p99, e }'
+  awk -v c="$cluster_single_rps" -v s="$single_rps" -v cb="$cluster_batch_rps" -v sb="$batch_rps" \
+    'BEGIN { if (s > 0 && sb > 0) printf "cluster ratio  %.2f of one Redis (single), %.2f (batches)\n", c / s, cb / sb }'
+fi
+

@@ -179,6 +179,17 @@ drop_redis_keys() {
     | xargs -r -d '\n' -n 1000 redis-cli -u "$ANALYTICS_REDIS_URL" unlink >/dev/null
 }
 
+# drop_cluster_keys PREFIX: the same on the local Redis Cluster, node by
+# node (a node's SCAN lists its own keys; one UNLINK each, so no command
+# spans two slots).
+drop_cluster_keys() {
+  local port
+  for port in $REDIS_CLUSTER_PORTS; do
+    redis-cli -p "$port" --scan --pattern "$1:*" | sed 's/^/UNLINK /' \
+      | redis-cli -p "$port" >/dev/null
+  done
+}
+
 # start_release_ingest NAME PORT: builds the release binaries, points every
 # binary at a namespace of its own (RUN: Redis prefix, Mongo database, MySQL
 # schema), migrates it, and runs ingest-svc on PORT until /ready; sets RUN,

@@ -461,10 +461,12 @@ impl TestEnv {
             .redis_keys()
             .await?
             .into_iter()
-            // Dedupe markers and the realtime tallies expire by themselves;
+            // Dedupe entries and the realtime tallies expire by themselves;
             // the rollup generation is one number kept for good.
             .filter(|k| {
-                !k.contains(":evt:") && !k.contains(":live:") && !k.ends_with(":rollups:generation")
+                !k.contains(":seen:")
+                    && !k.contains(":live:")
+                    && !k.ends_with(":rollups:generation")
             })
             .collect())
     }

@@ -124,6 +124,15 @@ impl Event {
     /// fingerprint is a conflict, not a duplicate. The v2 fields join the
     /// fingerprint only when present, so a v1 event's is what it always was.
     pub fn fingerprint(&self) -> String {
+        format!("{:016x}", self.fingerprint_hash())
+    }
+
+    /// [`Event::fingerprint`] as 8 bytes, as the dedupe entries keep it.
+    pub fn fingerprint_bytes(&self) -> [u8; 8] {
+        self.fingerprint_hash().to_be_bytes()
+    }
+
+    fn fingerprint_hash(&self) -> u64 {
         let value = self.value.to_string();
         let mut extra = Map::new();
         self.details.to_json(&mut extra);
@@ -142,7 +151,7 @@ impl Event {
         if !extra.is_empty() {
             parts.push(extra.as_bytes());
         }
-        format!("{:016x}", fnv1a64(&parts))
+        fnv1a64(&parts)
     }
 
     /// Who this event makes a unique viewer: the user, or for a guest the

@@ -9,6 +9,22 @@ use crate::hash::{fnv1a64, mix64};
 use crate::time::LocalHour;
 use crate::vocabulary::{Action, Domain, EntityType, Sum};
 
+/// Hashes per partition and day holding the dedupe entries: small enough
+/// (under Redis's `hash-max-listpack-entries`, 128) for the compact
+/// encoding up to ~100 × 4,096 × partitions events a day (6.5 M with 16).
+pub const SEEN_SHARDS: u16 = 4096;
+
+/// Where an event's dedupe entry lives in a partition's day: the shard of
+/// [`SEEN_SHARDS`] and the 8-byte field, from two independent hashes of
+/// the id (76 bits in all: two ids of one partition and day meet by
+/// chance about once in 10^22 pairs).
+pub fn seen_entry(event_id: &str) -> (u16, [u8; 8]) {
+    let id = event_id.as_bytes();
+    let shard = (mix64(fnv1a64(&[b"seen-shard:", id])) % u64::from(SEEN_SHARDS)) as u16;
+    let field = mix64(fnv1a64(&[b"seen-field:", id])).to_be_bytes();
+    (shard, field)
+}
+
 /// The entity a counter belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntityKey {
@@ -84,8 +100,36 @@ impl KeySpace {
         (mix64(fnv1a64(&[key.as_bytes()])) >> 32) as u32
     }
 
+    /// A dedupe marker of the layout before the day hashes (one key per
+    /// event with a 48 h TTL): `migrate` moves those left into the hashes.
     pub fn event_marker(&self, p: u16, event_id: &str) -> String {
         format!("{}:evt:{event_id}", self.base(p))
+    }
+
+    /// The glob of the old markers of every partition (see
+    /// [`KeySpace::event_marker`]); the prefix holds no glob characters.
+    pub fn event_markers_glob(&self) -> String {
+        format!("{}:{{*}}:evt:*", self.prefix)
+    }
+
+    /// The event id of an old marker's key.
+    pub fn parse_event_marker<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let rest = key.strip_prefix(&self.prefix)?.strip_prefix(":{")?;
+        let (p, id) = rest.split_once("}:evt:")?;
+        p.parse::<u16>().ok().filter(|p| *p < self.partitions)?;
+        Some(id)
+    }
+
+    /// One of the hashes holding the dedupe entries of the events partition
+    /// `p` accepted on UTC day `day` (days since 1970-01-01): shard `shard`
+    /// of [`SEEN_SHARDS`] (see [`seen_entry`]). The scripts build these
+    /// names from [`KeySpace::seen_base`] with Redis's own day.
+    pub fn seen(&self, p: u16, day: i64, shard: u16) -> String {
+        format!("{}{day}:{shard}", self.seen_base(p))
+    }
+
+    pub fn seen_base(&self, p: u16) -> String {
+        format!("{}:seen:", self.base(p))
     }
 
     pub fn counter(&self, p: u16, entity: &EntityKey) -> String {
@@ -357,6 +401,10 @@ mod tests {
     fn keys_share_the_partition_hash_tag() {
         let ks = space();
         assert_eq!(ks.event_marker(7, "e1"), "anl:{7}:evt:e1");
+        assert_eq!(ks.event_markers_glob(), "anl:{*}:evt:*");
+        assert_eq!(ks.parse_event_marker("anl:{7}:evt:e:1"), Some("e:1"));
+        assert_eq!(ks.parse_event_marker("anl:{16}:evt:e1"), None);
+        assert_eq!(ks.seen(7, 20425, 12), "anl:{7}:seen:20425:12");
         assert_eq!(ks.counter(7, &movie("m1")), "anl:{7}:cnt:jav:movie:m1");
         assert_eq!(ks.dirty(7), "anl:{7}:dirty");
         assert_eq!(ks.log(7), "anl:{7}:log");

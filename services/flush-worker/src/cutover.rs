@@ -8,8 +8,8 @@
 //!    month or year gets it), and the replicas are written from the result;
 //! 3. the old system's unflushed Redis counters are drained into the hot
 //!    counters (the next flush counts them, exactly once);
-//! 4. its dedupe markers are copied with their remaining lifetime, so a
-//!    producer retrying across the switch is not counted twice.
+//! 4. its dedupe markers become dedupe entries that live at least as long,
+//!    so a producer retrying across the switch is not counted twice.
 //!
 //! Step 2 comes before step 3 so the drained counts are never mistaken for
 //! history. Every step is idempotent: a second run changes nothing and says
@@ -198,12 +198,12 @@ fn markers_line(m: Markers, dry: bool) -> String {
     }
     if dry {
         return format!(
-            "Legacy dedupe markers: {} would be honoured for their remaining lifetime.",
+            "Legacy dedupe markers: {} would be honoured for at least their remaining lifetime.",
             m.seen
         );
     }
     format!(
-        "Legacy dedupe markers: {} honoured for their remaining lifetime ({} new).",
+        "Legacy dedupe markers: {} honoured for at least their remaining lifetime ({} new).",
         m.seen, m.copied
     )
 }

@@ -144,6 +144,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     if matches!(cli.command, Command::Migrate) {
         stores.migrate().await?;
         println!("Migrations applied; indexes ensured.");
+        // Events accepted under the per-event markers of earlier releases
+        // stay duplicates (roll ingest out before this runs).
+        let moved = stores
+            .counters
+            .move_old_markers()
+            .await
+            .context("moving the old dedupe markers into the day hashes")?;
+        if moved > 0 {
+            println!("Moved {moved} dedupe markers of the earlier layout into the day hashes.");
+        }
         return Ok(0);
     }
     // The cut-over merges an old database's duplicates before it builds

@@ -172,7 +172,8 @@ async fn one_flush_rolls_events_up_into_every_period_and_the_catalogue() -> anyh
     assert_eq!(left.len(), 6, "{left:?}");
     let generation = format!("{}:rollups:generation", env.id);
     assert!(
-        left.iter().all(|k| k.contains(":evt:") || *k == generation),
+        left.iter()
+            .all(|k| k.contains(":seen:") || *k == generation),
         "{left:?}"
     );
     assert_eq!(env.hot_counters()?.rollup_generation().await?, 1);

@@ -317,17 +317,21 @@ async fn an_unexpected_store_error_is_a_500_with_a_request_id_and_no_detail() ->
 {
     let env = TestEnv::new().await?;
     let ingest = env.spawn_ingest().await?;
-    // A dedupe marker of the wrong type: the ingest script fails before it
+    // Dedupe hashes of the wrong type: the ingest script fails before it
     // writes anything, a bug-class error, not an outage (retrying is no use).
+    // Redis's day is within one of this clock's.
     let keys = KeySpace::new(env.id.clone(), 16)?;
     let mut redis = env.redis().await?;
-    let marker = keys.event_marker(keys.partition_of("boom-1"), "boom-1");
-    let _: () = redis::cmd("HSET")
-        .arg(&marker)
-        .arg("not")
-        .arg("a marker")
-        .query_async(&mut redis)
-        .await?;
+    let (shard, _) = analytics_domain::keys::seen_entry("boom-1");
+    let today = chrono::Utc::now().timestamp().div_euclid(86_400);
+    for day in today - 1..=today + 1 {
+        let hash = keys.seen(keys.partition_of("boom-1"), day, shard);
+        let _: () = redis::cmd("SET")
+            .arg(&hash)
+            .arg("not a hash")
+            .query_async(&mut redis)
+            .await?;
+    }
     let resp = ingest
         .client
         .post(format!("{}/api/v1/analytics/events", ingest.base))

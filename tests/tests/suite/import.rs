@@ -161,10 +161,10 @@ async fn imported_old_events_count_once_by_their_dates_under_kills_at_every_faul
     }
     assert_eq!(env.logged_events().await?, sent.len() as i64);
 
-    // The Redis markers gone (as 48 h later): the raw log still knows
-    // every event, so a re-import is all duplicates and counts nothing.
+    // The Redis dedupe entries gone (as 48 h later): the raw log still
+    // knows every event, so a re-import is all duplicates and counts nothing.
     for key in env.redis_keys().await? {
-        if key.contains(":evt:") {
+        if key.contains(":seen:") {
             redis::cmd("DEL")
                 .arg(&key)
                 .query_async::<()>(&mut env.redis().await?)

@@ -9,6 +9,7 @@ mod backpressure;
 mod bots;
 mod crawler_signals;
 mod cutover;
+mod dedupe;
 mod end_to_end;
 mod erasure;
 mod events_v2;

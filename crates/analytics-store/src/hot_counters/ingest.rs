@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use analytics_domain::keys::seen_entry;
 use analytics_domain::measures::Increments;
 use analytics_domain::{BucketMode, Domain, Event, KeySpace};
 use deadpool_redis::redis::{self, RedisError};
 
 use super::scripts::IngestOutcome;
-use super::{HotCounters, DEDUPE_TTL_SECS};
+use super::HotCounters;
 use crate::error::{bounded, StoreError};
 
 /// One validated event, ready for the ingest script.
@@ -129,7 +130,7 @@ impl HotCounters {
             .key(self.keys.dirty(p))
             .key(self.keys.waiting(p))
             .key(self.keys.log(p))
-            .arg(DEDUPE_TTL_SECS)
+            .arg(self.keys.seen_base(p))
             .arg(if log { "1" } else { "0" });
         // Each domain's site hash on this partition, named and ordered once
         // per call (a call's events almost always share one domain).
@@ -141,11 +142,13 @@ impl HotCounters {
                 (self.keys.counter(p, &site), KeySpace::entity_order(&site))
             });
             let inc = item.increments;
+            let (shard, id) = seen_entry(&item.event.event_id);
             invocation
-                .key(self.keys.event_marker(p, &item.event.event_id))
                 .key(self.keys.counter(p, entity))
                 .key(site_key.as_str())
-                .arg(item.event.fingerprint())
+                .arg(shard)
+                .arg(&id[..])
+                .arg(&item.event.fingerprint_bytes()[..])
                 .arg(KeySpace::entity_order(entity))
                 .arg(*site_order)
                 .arg(inc.units)

@@ -3,15 +3,15 @@
 //! of its flushes stopped) and its 48 h dedupe markers (`anl:evt:<id>`); the
 //! prefixes are [`LegacyKeys`], its defaults those names. The
 //! cut-over drains the hashes into the hot counters (the next flush counts
-//! them) and copies each marker, with its remaining lifetime, to the marker
-//! our ingest checks, so an event retried across the switch is a duplicate.
-
-use std::time::Duration;
+//! them) and enters each marker as a dedupe entry of its event, so an event
+//! retried across the switch is a duplicate.
 
 use analytics_domain::{Action, Domain, EntityKey, EntityType, KeySpace};
 use deadpool_redis::redis;
 
-use super::{HotCounters, DEDUPE_TTL_SECS};
+use analytics_domain::keys::seen_entry;
+
+use super::HotCounters;
 use crate::error::StoreError;
 
 /// Where the replaced system kept its keys.
@@ -38,7 +38,7 @@ impl Default for LegacyKeys {
 }
 /// The value of a marker copied from the replaced system. Ingest takes any
 /// event under such a marker for a duplicate: that system's dedupe was by
-/// id alone. (A fingerprint is 16 hex digits, never this.)
+/// id alone. (A fingerprint is 8 bytes, never this.)
 pub const LEGACY_MARKER: &str = "legacy";
 /// Why the cut-over does not run on a cluster.
 pub const CUTOVER_ON_CLUSTER: &str = "the cut-over reads the replaced system's keys from the one Redis it wrote them to: run it with redis.url pointing there and redis.cluster_nodes empty, before moving to the cluster";
@@ -148,9 +148,10 @@ impl HotCounters {
         })
     }
 
-    /// One SCAN step over the old markers, each copied (`SET … NX`, with
-    /// its remaining lifetime; one without a lifetime gets the full dedupe
-    /// window) unless `dry_run`. Returns the next cursor.
+    /// One SCAN step over the old markers, each entered as a dedupe entry
+    /// `legacy` of its event (see `lua/enter_seen.lua`: it lives at least as
+    /// long as the marker would have) unless `dry_run`. Returns the next
+    /// cursor.
     pub async fn copy_legacy_markers(
         &self,
         legacy: &LegacyKeys,
@@ -166,40 +167,80 @@ impl HotCounters {
         if keys.is_empty() || dry_run {
             return Ok((next, copied));
         }
-        let mut ttls = redis::pipe();
-        for key in &keys {
-            ttls.pttl(key);
-        }
-        let ttls: Vec<i64> = self.run(async |c| ttls.query_async(c).await).await?;
-        let mut sets = redis::pipe();
-        let mut sent = 0;
-        for (key, ttl) in keys.iter().zip(ttls) {
-            let ttl = match ttl {
-                // -2: gone since the scan; nothing left to honour.
-                -2 => continue,
-                // -1: the replaced system's oldest version could leave a
-                // marker without a lifetime.
-                -1 => Duration::from_secs(DEDUPE_TTL_SECS),
-                ms => Duration::from_millis(u64::try_from(ms).unwrap_or(1).max(1)),
-            };
-            let Some(event_id) = key.strip_prefix(legacy.markers.as_str()) else {
-                continue;
-            };
-            let p = self.keys.partition_of(event_id);
-            sets.cmd("SET")
-                .arg(self.keys.event_marker(p, event_id))
-                .arg(LEGACY_MARKER)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl.as_millis() as u64);
-            sent += 1;
-        }
-        if sent > 0 {
-            let replies: Vec<Option<String>> =
-                self.run(async |c| sets.query_async(c).await).await?;
-            copied.copied = replies.iter().filter(|r| r.is_some()).count() as u64;
-        }
+        let entries = keys.iter().filter_map(|key| {
+            let event_id = key.strip_prefix(legacy.markers.as_str())?;
+            Some((event_id, LEGACY_MARKER.as_bytes().to_vec()))
+        });
+        copied.copied = self.enter_seen(entries).await?;
         Ok((next, copied))
+    }
+
+    /// `migrate`: moves the per-event markers of the layout before the day
+    /// hashes (`{p}:evt:<id>`, 48 h each) into dedupe entries, so an event
+    /// accepted just before an upgrade is still a duplicate after it.
+    /// Returns the markers moved. Earlier releases never ran on a cluster,
+    /// so there is nothing to move there.
+    pub async fn move_old_markers(&self) -> Result<u64, StoreError> {
+        if self.is_cluster() {
+            return Ok(0);
+        }
+        let mut moved = 0;
+        let glob = self.keys.event_markers_glob();
+        let mut cursor = 0;
+        loop {
+            let (next, keys) = self.scan(&glob, cursor).await?;
+            if !keys.is_empty() {
+                let mut gets = redis::pipe();
+                for key in &keys {
+                    gets.get(key);
+                }
+                let values: Vec<Option<String>> =
+                    self.run(async |c| gets.query_async(c).await).await?;
+                let entries = keys.iter().zip(&values).filter_map(|(key, value)| {
+                    let event_id = self.keys.parse_event_marker(key)?;
+                    Some((event_id, marker_value(value.as_deref()?)))
+                });
+                self.enter_seen(entries).await?;
+                let _: () = self
+                    .run(async |c| redis::cmd("UNLINK").arg(&keys).query_async(c).await)
+                    .await?;
+                moved += keys.len() as u64;
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(moved)
+    }
+
+    /// Enters `(event id, value)` dedupe entries, a script call per
+    /// partition; returns those newly entered.
+    async fn enter_seen<'a>(
+        &self,
+        entries: impl Iterator<Item = (&'a str, Vec<u8>)>,
+    ) -> Result<u64, StoreError> {
+        // Per partition: (shard, id hash, value) of each entry.
+        type Entries = Vec<(u16, [u8; 8], Vec<u8>)>;
+        let mut by_partition: std::collections::BTreeMap<u16, Entries> = Default::default();
+        for (event_id, value) in entries {
+            let (shard, id) = seen_entry(event_id);
+            by_partition
+                .entry(self.keys.partition_of(event_id))
+                .or_default()
+                .push((shard, id, value));
+        }
+        let mut entered = 0;
+        for (p, entries) in by_partition {
+            let mut invocation = self.scripts.enter_seen.prepare_invoke();
+            invocation.key(self.keys.seen_base(p));
+            for (shard, id, value) in &entries {
+                invocation.arg(*shard).arg(&id[..]).arg(&value[..]);
+            }
+            let n: u64 = self.run(async |c| invocation.invoke_async(c).await).await?;
+            entered += n;
+        }
+        Ok(entered)
     }
 
     /// One SCAN step. A cluster's SCAN walks one node only, and the
@@ -234,6 +275,15 @@ fn glob_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// An old marker's value as a dedupe entry's: a fingerprint (16 hex digits)
+/// as its 8 bytes; anything else (`legacy`) as it is.
+fn marker_value(value: &str) -> Vec<u8> {
+    match u64::from_str_radix(value, 16) {
+        Ok(fp) if value.len() == 16 => fp.to_be_bytes().to_vec(),
+        _ => value.as_bytes().to_vec(),
+    }
 }
 
 #[cfg(test)]

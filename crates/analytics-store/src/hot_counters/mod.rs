@@ -42,8 +42,10 @@ pub use reads::{PartitionBacklog, PendingCounts};
 pub use rebuild::WaitingInRange;
 pub use scripts::{Batch, Claim, IngestOutcome};
 
-/// Dedupe window of the event markers: 48 h. The accepted lateness of an
-/// event stays below it, so a replay after a marker expired is refused.
+/// Dedupe window: an accepted event is found again for 48 h at least (its
+/// entry's hash expires this long after the end of the day it was accepted
+/// on; see `lua/ingest.lua`). The accepted lateness of an event stays below
+/// it, so a replay after its entry expired is refused.
 pub const DEDUPE_TTL_SECS: u64 = 172_800;
 
 #[derive(Debug, Clone)]

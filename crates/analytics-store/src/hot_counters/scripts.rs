@@ -17,6 +17,7 @@ pub(crate) struct Scripts {
     pub trim_log: Script,
     pub drain_legacy: Script,
     pub scrub_log_entry: Script,
+    pub enter_seen: Script,
 }
 
 impl Scripts {
@@ -31,6 +32,7 @@ impl Scripts {
             trim_log: Script::new(include_str!("lua/trim_log.lua")),
             drain_legacy: Script::new(DRAIN_LEGACY),
             scrub_log_entry: Script::new(include_str!("lua/scrub_log_entry.lua")),
+            enter_seen: Script::new(include_str!("lua/enter_seen.lua")),
         }
     }
 }

@@ -6,18 +6,29 @@
 -- (their JSON lines joined by newlines), so a batch costs Redis little more
 -- than its events' own writes.
 --
+-- Dedupe: an accepted event leaves an entry (8-byte id hash -> 8-byte
+-- fingerprint) in one of its partition's hashes of the UTC day it was
+-- accepted on; each hash expires whole, 48 h after its day ends. An event
+-- is looked up in its shard's hashes of today and the two days before, so
+-- any event accepted in the last 48 h (up to 72 h) is found. The day is
+-- Redis's own (TIME): ingest processes whose clocks differ still agree on
+-- it, as a partition lives on one server. The hashes' names are built here
+-- from the partition's base, under the same {p} hash tag as the keys
+-- declared, so the script stays on one slot.
+--
 -- KEYS[1]  dirty set (zset)     {prefix}:{p}:dirty
 -- KEYS[2]  waiting sum          {prefix}:{p}:waiting
 -- KEYS[3]  raw event log        {prefix}:{p}:log (a stream; an entry's
 --                               field 'e' holds one event per line)
--- then three keys per event:
---   dedupe marker               {prefix}:{p}:evt:<event_id>
+-- then two keys per event:
 --   counter hash                {prefix}:{p}:cnt:<domain>:<type>:<id>
 --   site hash                   {prefix}:{p}:cnt:<domain>:site:p<p>
--- ARGV[1]  dedupe TTL in seconds
+-- ARGV[1]  the dedupe hashes' base: {prefix}:{p}:seen: (then <day>:<shard>;
+--          enter_seen.lua enters entries the same way)
 -- ARGV[2]  '1' to append accepted events to the log, '0' not to
 -- then, per event, in order:
---   fingerprint (a retry carries the same one)
+--   shard, id hash (the dedupe field), fingerprint (a retry carries the
+--          same one)
 --   entity order of the counter hash, entity order of the site hash
 --          (dirty-set scores: every partition is claimed in that order)
 --   units: what the event adds to the waiting sum
@@ -26,10 +37,12 @@
 --   r, then r pairs (field, rank) raised on the counter hash (registers)
 --   s, then s pairs (field, rank) raised on the site hash
 -- Reply: one integer per event: 0 counted, 1 duplicate (same
--- fingerprint, or a marker copied from the replaced system), 2 conflict (the id was used by another event; nothing
--- counted).
+-- fingerprint, or an entry copied from the replaced system), 2 conflict
+-- (the id was used by another event; nothing counted).
 local dirty, waiting, log = KEYS[1], KEYS[2], KEYS[3]
-local ttl, logging = ARGV[1], ARGV[2] == '1'
+local seen, logging = ARGV[1], ARGV[2] == '1'
+local day = math.floor(tonumber(redis.call('TIME')[1]) / 86400)
+local expire_at = (day + 1) * 86400 + 172800
 
 -- A register keeps the highest rank it has seen.
 local function raise(key, from, to)
@@ -51,14 +64,21 @@ end
 local replies, added, marks, logged = {}, 0, {}, {}
 local a, k = 3, 4
 while a <= #ARGV do
-  local marker, counter, site = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-  local fingerprint, order, site_order = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local units, entry = tonumber(ARGV[a + 3]), ARGV[a + 4]
-  local counts_at = a + 5
+  local counter, site = KEYS[k], KEYS[k + 1]
+  local shard, id, fingerprint = ':' .. ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local order, site_order = ARGV[a + 3], ARGV[a + 4]
+  local units, entry = tonumber(ARGV[a + 5]), ARGV[a + 6]
+  local counts_at = a + 7
   local registers_at = counts_at + 1 + 2 * tonumber(ARGV[counts_at])
   local site_at = registers_at + 1 + 2 * tonumber(ARGV[registers_at])
   local next_event = site_at + 1 + 2 * tonumber(ARGV[site_at])
-  if redis.call('SET', marker, fingerprint, 'NX', 'EX', ttl) then
+  local today = seen .. day .. shard
+  local held = redis.call('HGET', today, id)
+    or redis.call('HGET', seen .. (day - 1) .. shard, id)
+    or redis.call('HGET', seen .. (day - 2) .. shard, id)
+  if not held then
+    redis.call('HSET', today, id, fingerprint)
+    redis.call('EXPIREAT', today, expire_at)
     for i = counts_at + 1, registers_at - 1, 2 do
       redis.call('HINCRBY', counter, ARGV[i], ARGV[i + 1])
     end
@@ -71,17 +91,14 @@ while a <= #ARGV do
     logged[#logged + 1] = entry
     added = added + units
     replies[#replies + 1] = 0
+  elseif held == fingerprint or held == 'legacy' then
+    -- 'legacy': copied from the replaced system, whose dedupe was by id
+    -- alone, so any event under it is a retry.
+    replies[#replies + 1] = 1
   else
-    -- A marker copied from the replaced system holds 'legacy': its dedupe
-    -- was by id alone, so any event under it is a retry.
-    local held = redis.call('GET', marker)
-    if held == fingerprint or held == 'legacy' then
-      replies[#replies + 1] = 1
-    else
-      replies[#replies + 1] = 2
-    end
+    replies[#replies + 1] = 2
   end
-  a, k = next_event, k + 3
+  a, k = next_event, k + 2
 end
 if #marks > 0 then
   zadd_all(dirty, marks)
