@@ -48,12 +48,27 @@ wrk_run() {
   cat "$DEV/log/bench-wrk-$1.txt"
   read -r rps p50 p99 non2xx _ < <(wrk_summary "$DEV/log/bench-wrk-$1.txt")
 }
+# Redis's own CPU seconds (user + sys) so far.
+redis_cpu() {
+  redis-cli -u "$ANALYTICS_REDIS_URL" info cpu | tr -d '\r' \
+    | awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.6f", s}'
+}
+accepted_events() {
+  curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^analytics_events_accepted_total/ {s+=$2} END {print s+0}'
+}
 wrk_run single "http://127.0.0.1:$PORT/api/v1/analytics/events" 0
 single_rps=$rps single_p50=$p50 single_p99=$p99 single_non2xx=${non2xx:-0}
+cpu_before=$(redis_cpu) events_before=$(accepted_events)
 wrk_run batch "http://127.0.0.1:$PORT/api/v1/analytics/events/batch" "$BATCH"
 batch_rps=$rps batch_p50=$p50 batch_p99=$p99 batch_non2xx=${non2xx:-0}
+batch_cpu_us=$(awk -v a="$cpu_before" -v b="$(redis_cpu)" -v e0="$events_before" -v e1="$(accepted_events)" \
+  'BEGIN { if (e1 > e0) printf "%.1f", (b - a) * 1e6 / (e1 - e0); else print "n/a" }')
+# What dedupe keeps per accepted event: the day hashes' memory over the
+# events (the raw log and counters leave Redis with the next flush).
+seen_bytes=$(redis-cli -u "$ANALYTICS_REDIS_URL" --scan --pattern "$RUN:{*}:seen:*" \
+  | sed 's/^/MEMORY USAGE /' | redis-cli -u "$ANALYTICS_REDIS_URL" | awk '{s += $1} END {print s+0}')
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
-accepted=$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^analytics_events_accepted_total/ {s+=$2} END {print s+0}')
+accepted=$(accepted_events)
 
 # The same script without HTTP: one event per call, with a log entry and
 # both unique-viewer registers, as ingest-svc sends it (registers at a fixed
@@ -67,9 +82,9 @@ today=$(date -u +%F); hour=$(date -u +%H)
 entry="{\"event_id\":\"rb\",\"domain\":\"jav\",\"entity_type\":\"movie\",\"entity_id\":\"m\",\"action\":\"view\",\"value\":1,\"occurred_at\":\"${today}T${hour}:00:00Z\",\"local_date\":\"$today\",\"local_hour\":$((10#$hour)),\"user_id\":42,\"received_at\":\"${today}T${hour}:00:00.000Z\",\"client_network\":\"127.0.0.0\"}"
 bare_run() {
   redis-benchmark -u "$ANALYTICS_REDIS_URL" -c "$CONNECTIONS" -n "$2" -r 100000000 -P "$1" -q \
-    EVALSHA "$SHA" 6 "$RUN:{1}:dirty" "$RUN:{1}:waiting" "$RUN:{1}:log" \
-    "$RUN:{1}:evt:rb__rand_int__" "$RUN:{1}:cnt:jav:movie:m__rand_int__" "$RUN:{1}:cnt:jav:site:p1" \
-    172800 1 fp 12345 678 1 "$entry" 1 "view|$today|$hour" 1 \
+    EVALSHA "$SHA" 5 "$RUN:{1}:dirty" "$RUN:{1}:waiting" "$RUN:{1}:log" \
+    "$RUN:{1}:cnt:jav:movie:m__rand_int__" "$RUN:{1}:cnt:jav:site:p1" \
+    "$RUN:{1}:seen:" 1 7 "rb__rand_int__" fingerpr 12345 678 1 "$entry" 1 "view|$today|$hour" 1 \
     1 "~$today|1234" 3 1 "~$today|$hour|1234" 3 \
     2>&1 | tr '\r' '\n' | grep -v '^ *$' | tail -1 | grep -oE '[0-9.]+ requests per second' | awk '{print $1}'
 }
@@ -101,6 +116,8 @@ printf 'bare, pipelined %s events/s (redis-benchmark -P %s)\n' "$bare_pipelined"
 awk -v a="$single_rps" -v b="$bare" 'BEGIN { if (b > 0) printf "single ratio   %.2f of the bare script\n", a / b }'
 awk -v a="$batch_rps" -v n="$BATCH" -v b="$bare_pipelined" 'BEGIN { if (b > 0) printf "batch ratio    %.2f of the pipelined bare script\n", a * n / b }'
 printf 'counted        %s events\n' "$accepted"
+printf 'redis time     %s µs of Redis CPU per event in batches of %s\n' "$batch_cpu_us" "$BATCH"
+awk -v b="$seen_bytes" -v n="$accepted" 'BEGIN { if (n > 0) printf "dedupe memory  %.1f bytes of Redis per accepted event (%d bytes of day hashes)\n", b / n, b }'
 printf 'peak RSS       %.1f MB (ingest-svc VmHWM)\n' "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')"
 if [ "$CLUSTER" = 1 ]; then
   printf 'cluster single %s events/s   p99 %s   non-2xx %s   (3-master Redis Cluster, same machine)\n' \
