@@ -6,10 +6,9 @@
 //! them) and enters each marker as a dedupe entry of its event, so an event
 //! retried across the switch is a duplicate.
 
+use analytics_domain::keys::seen_entry;
 use analytics_domain::{Action, Domain, EntityKey, EntityType, KeySpace};
 use deadpool_redis::redis;
-
-use analytics_domain::keys::seen_entry;
 
 use super::HotCounters;
 use crate::error::StoreError;

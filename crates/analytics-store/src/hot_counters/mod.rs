@@ -26,7 +26,7 @@ use crate::error::{bounded, StoreError};
 use connections::Connections;
 use scripts::Scripts;
 
-pub use connections::{node_urls, Link};
+pub use connections::Link;
 
 pub use erasure::{is_users_line, UsersEntry};
 pub use event_log::LogRecord;
