@@ -95,7 +95,9 @@ start_redis_cluster() {
     log "redis cluster: already running on ${ports[*]}"
     return
   fi
+  local known=1
   for port in "${ports[@]}"; do
+    [ -f "$DEV/redis-cluster/$port/nodes.conf" ] || known=0
     port_open "$port" && continue
     mkdir -p "$DEV/redis-cluster/$port"
     redis-server --bind 127.0.0.1 --port "$port" --dir "$DEV/redis-cluster/$port" \
@@ -106,8 +108,10 @@ start_redis_cluster() {
   done
   # Nodes that already know each other (a restart) form the cluster again
   # by themselves; new ones are joined and given the slots.
-  local deadline=$((SECONDS + 5))
-  until cluster_ok "${ports[0]}" || (( SECONDS >= deadline )); do sleep 0.2; done
+  if [ "$known" = 1 ]; then
+    local deadline=$((SECONDS + 10))
+    until cluster_ok "${ports[0]}" || (( SECONDS >= deadline )); do sleep 0.2; done
+  fi
   if ! cluster_ok "${ports[0]}"; then
     redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes \
       >"$DEV/log/redis-cluster-create.log" 2>&1 \

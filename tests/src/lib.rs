@@ -454,7 +454,7 @@ impl TestEnv {
     }
 
     /// Counter keys waiting for a flush, over every partition.
-    /// Redis keys of this test other than the 48 h dedupe markers: what a
+    /// Redis keys of this test other than the dedupe day hashes: what a
     /// drained pipeline must not leave behind.
     pub async fn leftover_keys(&self) -> anyhow::Result<Vec<String>> {
         Ok(self

@@ -7,8 +7,8 @@
 //! What stays: counts and sums in the rollups and boards (they hold no
 //! user), the unique-viewer registers (HyperLogLog ranks of many users
 //! mixed in one number: no user can be taken out, none can be read back),
-//! and the 48 h dedupe markers (keyed by event id, holding a hash of the
-//! event, no user id; they expire by themselves). The erased events' ids stay in
+//! and the dedupe entries of the last 48 to 72 h (a hash of the event id
+//! holding a hash of the event, no user id; they expire by themselves). The erased events' ids stay in
 //! `analytics_erased_events` with entity and action but no user, so an
 //! import that sends them again counts nothing twice.
 //!
@@ -44,7 +44,7 @@ const LEASE_TTL: Duration = Duration::from_secs(30);
 pub const KEPT: [&str; 3] = [
     "counts and sums in the rollups and leaderboards (they hold no user)",
     "unique-viewer registers (HyperLogLog ranks of many users in one number: none can be taken out or read back)",
-    "dedupe markers of the last 48 h (keyed by event id, holding a 64-bit hash of the event, no user id; they expire by themselves)",
+    "dedupe entries of the last 48 to 72 h (a 64-bit hash of the event id holding a 64-bit hash of the event, no user id; they expire by themselves)",
 ];
 
 /// The stores an erasure reaches.

@@ -166,7 +166,7 @@ async fn one_flush_rolls_events_up_into_every_period_and_the_catalogue() -> anyh
     assert_eq!(env.replica("m-b").await?, Some((7, 7)));
     assert_eq!(env.replica("m-none").await?, None);
 
-    // Only the dedupe markers stay in Redis, and the rollup generation
+    // Only the dedupe day hashes stay in Redis, and the rollup generation
     // this flush raised.
     let left = env.redis_keys().await?;
     assert_eq!(left.len(), 6, "{left:?}");

@@ -331,7 +331,7 @@ pub async fn run(stores: &StoreConfig, args: PipelineArgs) -> anyhow::Result<()>
         println!("{line}");
     }
     println!(
-        "Redis        {:.0} bytes per accepted event after the drains ({} events; the 48 h dedupe markers)",
+        "Redis        {:.0} bytes per accepted event after the drains ({} events; the dedupe day hashes)",
         (memory_after - memory_before) as f64 / accepted_total.max(1) as f64,
         accepted_total
     );

@@ -257,7 +257,7 @@ pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {
         rss_peak as f64 / 1024.0,
         rss_kb(args.ingest_pid) as f64 / 1024.0
     );
-    println!("Redis        {:.0} bytes per accepted event (memory growth over the load / events; the 48 h dedupe markers)", (memory_after - memory_before) as f64 / accepted.max(1) as f64);
+    println!("Redis        {:.0} bytes per accepted event (memory growth over the load / events; the dedupe day hashes)", (memory_after - memory_before) as f64 / accepted.max(1) as f64);
     println!("backlog      peak {backlog_peak} dirty keys");
     println!(
         "flush        {} runs during the load, longest {:.1} s; {} drain run(s) after",
