@@ -24,7 +24,8 @@ if [ ! -x "$DEV/venv/bin/schemathesis" ]; then
   "$DEV/venv/bin/pip" install --quiet schemathesis
 fi
 BIN="${FUZZ_BIN:-$ROOT/target/debug}"
-[ -x "$BIN/ingest-svc" ] || cargo build --workspace --bins --quiet
+[ -n "${FUZZ_BIN:-}" ] || [ -x "$BIN/ingest-svc" ] || cargo build --workspace --bins --quiet
+[ -x "$BIN/ingest-svc" ] || die "no service binaries in $BIN (FUZZ_BIN)"
 
 PRODUCER=fuzz-ingest-producer-token ADMIN=fuzz-admin-token
 JOBS=fuzz-jobs-producer-token OPERATOR=fuzz-operator-token

@@ -453,7 +453,6 @@ impl TestEnv {
         Ok(keys)
     }
 
-    /// Counter keys waiting for a flush, over every partition.
     /// Redis keys of this test other than the dedupe day hashes: what a
     /// drained pipeline must not leave behind.
     pub async fn leftover_keys(&self) -> anyhow::Result<Vec<String>> {
@@ -471,6 +470,7 @@ impl TestEnv {
             .collect())
     }
 
+    /// Counter keys waiting for a flush, over every partition.
     pub async fn dirty_keys(&self) -> anyhow::Result<u64> {
         let counters = self.hot_counters()?;
         let mut total = 0;
