@@ -141,6 +141,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Stores::connect(&settings),
     )
     .await?;
+    let result = dispatch(cli, &settings, &stores).await;
+    stores.close().await;
+    result
+}
+
+/// Runs the command on connected stores.
+async fn dispatch(cli: Cli, settings: &Settings, stores: &Stores) -> anyhow::Result<u8> {
     if matches!(cli.command, Command::Migrate) {
         stores.migrate().await?;
         println!("Migrations applied; indexes ensured.");
@@ -180,8 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             // Every step has its deadline; this one holds whatever the
             // steps missed.
             let deadline = settings.flush.run_deadline();
-            let Ok(report) = tokio::time::timeout(deadline, flush::run(&stores, &opts)).await
-            else {
+            let Ok(report) = tokio::time::timeout(deadline, flush::run(stores, &opts)).await else {
                 anyhow::bail!(
                     "the flush did not end within {} s (flush.max_run_seconds, transaction_retry_seconds and step_timeout_seconds); the next run takes over",
                     deadline.as_secs()
@@ -202,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 print_json,
                 output,
             };
-            let artifact = parity::check(&stores, &opts).await?;
+            let artifact = parity::check(stores, &opts).await?;
             if let Err(e) = stores.rollups.record_parity(&artifact).await {
                 tracing::warn!(error = %e, "could not record the parity result");
             }
@@ -212,23 +218,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Prune(opts) => {
             let retention = settings.stores.retention()?;
             let domains: Vec<Domain> = settings.stores.event_rules()?.domains.into_keys().collect();
-            prune::run(&stores, &retention, &domains, &opts).await
+            prune::run(stores, &retention, &domains, &opts).await
         }
-        Command::EraseUser(opts) => erase::run(&stores, &opts).await,
+        Command::EraseUser(opts) => erase::run(stores, &opts).await,
         Command::Rebuild(opts) => {
             let rules = settings.stores.event_rules()?;
             let retention = settings.stores.retention()?;
-            rebuild::run(
-                &stores,
-                &rules,
-                &retention,
-                settings.stores.raw_log(),
-                &opts,
-            )
-            .await
+            rebuild::run(stores, &rules, &retention, settings.stores.raw_log(), &opts).await
         }
         Command::Cutover(opts) => {
-            cutover::run(&stores, &settings.cutover.legacy_keys(), &opts).await
+            cutover::run(stores, &settings.cutover.legacy_keys(), &opts).await
         }
         Command::RefreshCatalogueIndex => {
             let started = std::time::Instant::now();
@@ -247,13 +246,13 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Report { command } => match command {
-            ReportCommand::Generate(opts) => evidence::generate(&stores, &opts).await,
+            ReportCommand::Generate(opts) => evidence::generate(stores, &opts).await,
             ReportCommand::Summary(opts) => {
                 let rules = settings.stores.event_rules()?;
                 let mode = Domain::new(CATALOGUE_DOMAIN)
                     .map(|d| rules.bucket_mode(&d))
                     .unwrap_or_default();
-                summary_report::run(&stores, &mode, &opts).await
+                summary_report::run(stores, &mode, &opts).await
             }
             ReportCommand::Verify(_) => Ok(0),
         },

@@ -39,6 +39,12 @@ impl Stores {
         })
     }
 
+    /// Closes the MongoDB client before the process ends (see
+    /// `RollupStore::shutdown`), giving it a moment at most.
+    pub async fn close(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.rollups.shutdown()).await;
+    }
+
     /// One step of a job under its deadline (`what` names it in the error).
     pub async fn step<T>(
         &self,

@@ -101,11 +101,12 @@ impl RollupStore {
         })
     }
 
-    /// Closes the client's connections; a tool that ends right after its
-    /// last command calls this (dropping a client while its runtime stops
-    /// can panic in the driver).
-    pub async fn shutdown(self) {
-        self.client.shutdown().await;
+    /// Ends the client's sessions and closes its connections now; a
+    /// process calls this before its runtime stops (a client dropped while
+    /// the runtime shuts down has the driver end its sessions on a pool
+    /// already gone, which panics). Any later call on the store is an error.
+    pub async fn shutdown(&self) {
+        self.client.clone().shutdown().immediate(true).await;
     }
 
     pub fn database(&self) -> &Database {
