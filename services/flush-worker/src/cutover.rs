@@ -78,13 +78,15 @@ pub async fn run(
     let dry = opts.dry_run;
     let would = |done: &'static str, planned: &'static str| if dry { planned } else { done };
 
+    // Merging an old database's duplicates and building the unique indexes
+    // take as long as the collections need, as in `migrate`: bounded by the
+    // Job's deadline, not a step's.
     let duplicates = stores
-        .step("mongodb", stores.rollups.merge_duplicate_rollups(dry))
+        .rollups
+        .merge_duplicate_rollups(dry)
         .await
         .context("merging duplicate rollup documents")?;
     if !dry {
-        // An index build takes as long as the collection needs, as in
-        // `migrate`: bounded by the Job's deadline, not a step's.
         stores.ensure_indexes().await?;
     }
     println!("{}", duplicates_line(duplicates, dry));
