@@ -339,7 +339,9 @@ async fn legacy_redis_counters_and_markers_cross_the_switch_once() -> anyhow::Re
     // longer than the hour the marker had left.
     let ks = analytics_domain::KeySpace::new(env.id.clone(), 16)?;
     let (shard, _) = analytics_domain::keys::seen_entry("retried-1");
-    let today = chrono::Utc::now().timestamp().div_euclid(86_400);
+    // Redis's day, as the script reads it.
+    let (seconds, _): (i64, i64) = redis::cmd("TIME").query_async(&mut redis).await?;
+    let today = seconds.div_euclid(86_400);
     let hash = ks.seen(ks.partition_of("retried-1"), today, shard);
     let ttl: i64 = redis.pttl(&hash).await?;
     assert!(
