@@ -84,7 +84,7 @@ bare_run() {
   redis-benchmark -u "$ANALYTICS_REDIS_URL" -c "$CONNECTIONS" -n "$2" -r 100000000 -P "$1" -q \
     EVALSHA "$SHA" 5 "$RUN:{1}:dirty" "$RUN:{1}:waiting" "$RUN:{1}:log" \
     "$RUN:{1}:cnt:jav:movie:m__rand_int__" "$RUN:{1}:cnt:jav:site:p1" \
-    "$RUN:{1}:seen:" 1 7 "rb__rand_int__" fingerpr 12345 678 1 "$entry" 1 "view|$today|$hour" 1 \
+    "$RUN:{1}:seen:" 1 172800 7 "rb__rand_int__" fingerpr 12345 678 1 "$entry" 1 "view|$today|$hour" 1 \
     1 "~$today|1234" 3 1 "~$today|$hour|1234" 3 \
     2>&1 | tr '\r' '\n' | grep -v '^ *$' | tail -1 | grep -oE '[0-9.]+ requests per second' | awk '{print $1}'
 }

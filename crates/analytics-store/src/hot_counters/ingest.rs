@@ -9,7 +9,7 @@ use analytics_domain::{BucketMode, Domain, Event, KeySpace};
 use deadpool_redis::redis::{self, RedisError};
 
 use super::scripts::IngestOutcome;
-use super::HotCounters;
+use super::{HotCounters, DEDUPE_TTL_SECS};
 use crate::error::{bounded, StoreError};
 
 /// One validated event, ready for the ingest script.
@@ -131,7 +131,8 @@ impl HotCounters {
             .key(self.keys.waiting(p))
             .key(self.keys.log(p))
             .arg(self.keys.seen_base(p))
-            .arg(if log { "1" } else { "0" });
+            .arg(if log { "1" } else { "0" })
+            .arg(DEDUPE_TTL_SECS);
         // Each domain's site hash on this partition, named and ordered once
         // per call (a call's events almost always share one domain).
         let mut sites: BTreeMap<&Domain, (String, u32)> = BTreeMap::new();

@@ -10,7 +10,7 @@ use analytics_domain::keys::seen_entry;
 use analytics_domain::{Action, Domain, EntityKey, EntityType, KeySpace};
 use deadpool_redis::redis;
 
-use super::HotCounters;
+use super::{HotCounters, DEDUPE_TTL_SECS};
 use crate::error::StoreError;
 
 /// Where the replaced system kept its keys.
@@ -232,7 +232,7 @@ impl HotCounters {
         let mut entered = 0;
         for (p, entries) in by_partition {
             let mut invocation = self.scripts.enter_seen.prepare_invoke();
-            invocation.key(self.keys.seen_base(p));
+            invocation.key(self.keys.seen_base(p)).arg(DEDUPE_TTL_SECS);
             for (shard, id, value) in &entries {
                 invocation.arg(*shard).arg(&id[..]).arg(&value[..]);
             }

@@ -44,8 +44,9 @@ pub use scripts::{Batch, Claim, IngestOutcome};
 
 /// Dedupe window: an accepted event is found again for 48 h at least (its
 /// entry's hash expires this long after the end of the day it was accepted
-/// on; see `lua/ingest.lua`). The accepted lateness of an event stays below
-/// it, so a replay after its entry expired is refused.
+/// on; the scripts get it as an argument, see `lua/ingest.lua`). The
+/// accepted lateness of an event stays below it, so a replay after its
+/// entry expired is refused.
 pub const DEDUPE_TTL_SECS: u64 = 172_800;
 
 #[derive(Debug, Clone)]

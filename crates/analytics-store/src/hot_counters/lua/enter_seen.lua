@@ -7,14 +7,15 @@
 --
 -- KEYS[1]  the partition's dedupe base {prefix}:{p}:seen: (the hashes are
 --          <base><day>:<shard>, on the same slot)
--- ARGV     triples: shard, id hash (8 bytes), value (an 8-byte fingerprint
+-- ARGV[1]  the dedupe window in seconds, as ingest.lua's ARGV[3]
+-- then     triples: shard, id hash (8 bytes), value (an 8-byte fingerprint
 --          or 'legacy')
 -- Reply: the entries newly entered.
 local seen = KEYS[1]
 local day = math.floor(tonumber(redis.call('TIME')[1]) / 86400)
-local expire_at = (day + 1) * 86400 + 172800
+local expire_at = (day + 1) * 86400 + tonumber(ARGV[1])
 local entered = 0
-for i = 1, #ARGV, 3 do
+for i = 2, #ARGV, 3 do
   local shard, id = ':' .. ARGV[i], ARGV[i + 1]
   local today = seen .. day .. shard
   local held = redis.call('HGET', today, id)

@@ -26,6 +26,7 @@
 -- ARGV[1]  the dedupe hashes' base: {prefix}:{p}:seen: (then <day>:<shard>;
 --          enter_seen.lua enters entries the same way)
 -- ARGV[2]  '1' to append accepted events to the log, '0' not to
+-- ARGV[3]  the dedupe window in seconds: a hash lives this long past its day
 -- then, per event, in order:
 --   shard, id hash (the dedupe field), fingerprint (a retry carries the
 --          same one)
@@ -40,9 +41,9 @@
 -- fingerprint, or an entry copied from the replaced system), 2 conflict
 -- (the id was used by another event; nothing counted).
 local dirty, waiting, log = KEYS[1], KEYS[2], KEYS[3]
-local seen, logging = ARGV[1], ARGV[2] == '1'
+local seen, logging, window = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3])
 local day = math.floor(tonumber(redis.call('TIME')[1]) / 86400)
-local expire_at = (day + 1) * 86400 + 172800
+local expire_at = (day + 1) * 86400 + window
 
 -- A register keeps the highest rank it has seen.
 local function raise(key, from, to)
@@ -62,7 +63,7 @@ local function zadd_all(key, pairs)
 end
 
 local replies, added, marks, logged = {}, 0, {}, {}
-local a, k = 3, 4
+local a, k = 4, 4
 while a <= #ARGV do
   local counter, site = KEYS[k], KEYS[k + 1]
   local shard, id, fingerprint = ':' .. ARGV[a], ARGV[a + 1], ARGV[a + 2]
