@@ -84,9 +84,10 @@ Pages:
   operators    http://127.0.0.1:$TELEMETRY_PORT/ops/   (operator token: dev-operator-token)
   browser SDK  http://127.0.0.1:$INGEST_PORT/sdk/v1/analytics.js
 
-Send a first event:
+Send a first event (as a browser would: curl's own user agent is a bot's,
+whose events are filtered, not counted):
   curl -i -X POST http://127.0.0.1:$INGEST_PORT/api/v1/analytics/events \\
-    -H 'content-type: application/json' \\
+    -A 'Mozilla/5.0 (dev quickstart)' -H 'content-type: application/json' \\
     -d '{"event_id":"'\$(cat /proc/sys/kernel/random/uuid)'","domain":"jav","entity_type":"movie","entity_id":"f6f7163c-4c8c-4ce8-bfe5-7dbd7574d273","action":"view","occurred_at":"'\$(date -u +%FT%TZ)'"}'
 
 Read it back (fresh before any flush), then the admin top list:
