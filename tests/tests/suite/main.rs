@@ -30,6 +30,7 @@ mod parity_check;
 mod producer_example;
 mod read_api;
 mod rebuild;
+mod redis_cluster;
 mod redis_outage;
 mod redis_refusal;
 mod retention;
