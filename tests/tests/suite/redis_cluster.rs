@@ -176,10 +176,10 @@ async fn slots_moving_under_ingest_lose_and_double_nothing() -> anyhow::Result<(
                     .find(|l| l.contains("myself"))
                     .is_some_and(|l| owns(l, slot));
                 if mine {
-                    owner = Some((*port, ()));
+                    owner = Some(*port);
                 }
             }
-            let (from, _) = owner.ok_or_else(|| anyhow::anyhow!("no owner of slot {slot}"))?;
+            let from = owner.ok_or_else(|| anyhow::anyhow!("no owner of slot {slot}"))?;
             let to = ports[(ports.iter().position(|p| *p == from).unwrap_or(0) + 1) % 3];
             move_slot(slot, from, to, &ports).await?;
         }
