@@ -442,6 +442,22 @@ impl TestEnv {
         Ok(counters.link().await?)
     }
 
+    /// Redis's day (days since 1970-01-01), as the dedupe scripts read it.
+    pub async fn redis_day(&self) -> anyhow::Result<i64> {
+        let (seconds, _): (i64, i64) = redis::cmd("TIME")
+            .query_async(&mut self.redis().await?)
+            .await?;
+        Ok(seconds.div_euclid(86_400))
+    }
+
+    /// The dedupe hash that holds `event_id`'s entry if it was accepted on
+    /// `day`.
+    pub fn seen_hash(&self, event_id: &str, day: i64) -> anyhow::Result<String> {
+        let keys = self.ingest_settings()?.stores.key_space()?;
+        let (shard, _) = analytics_domain::keys::seen_entry(event_id);
+        Ok(keys.seen(keys.partition_of(event_id), day, shard))
+    }
+
     /// Every Redis key of this test.
     pub async fn redis_keys(&self) -> anyhow::Result<Vec<String>> {
         let mut conn = self.redis().await?;

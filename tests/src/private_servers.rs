@@ -50,6 +50,20 @@ pub async fn start_redis(port: u16, extra: &[&str]) -> anyhow::Result<Child> {
     Ok(child)
 }
 
+/// One command (`args`) sent to the Redis at `url`, its reply decoded.
+pub async fn redis_command<T: redis::FromRedisValue>(
+    url: &str,
+    args: &[&str],
+) -> anyhow::Result<T> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    Ok(cmd.query_async(&mut conn).await?)
+}
+
 /// A secantusd-rs (the MongoDB wire server) on `port` with its data in a
 /// fresh directory under the system's temporary one, once it accepts
 /// connections. Returns the process and the directory (removed by the

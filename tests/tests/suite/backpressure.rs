@@ -26,6 +26,21 @@ async fn status_of(app: &Ingest, id: &str) -> anyhow::Result<(u16, Option<String
     analytics_tests::answer(app.post_json(&event(id, "movie", "m-1", "view", 1)).await?).await
 }
 
+/// Ingest takes `id` again by itself, and its metric counted the events it
+/// held back for `reason`.
+async fn assert_lifted(app: &Ingest, id: &str, reason: &str) -> anyhow::Result<()> {
+    let status = eventually(Duration::from_secs(10), || async {
+        let (status, _, _) = status_of(app, id).await?;
+        Ok((status == 202).then_some(status))
+    })
+    .await?;
+    assert_eq!(status, 202);
+    let metrics = app.get("/metrics").await?.text().await?;
+    let counted = format!(r#"analytics_ingest_backpressure_total{{reason="{reason}"}}"#);
+    assert!(metrics.contains(&counted), "{metrics}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_backlog_at_its_bound_holds_events_back_until_the_flush_drains_it() -> anyhow::Result<()>
 {
@@ -55,17 +70,7 @@ async fn a_backlog_at_its_bound_holds_events_back_until_the_flush_drains_it() ->
     );
 
     env.flush_until_clean().await?;
-    let status = eventually(Duration::from_secs(10), || async {
-        let (status, _, _) = status_of(&app, "b-4").await?;
-        Ok((status == 202).then_some(status))
-    })
-    .await?;
-    assert_eq!(status, 202);
-    let metrics = app.get("/metrics").await?.text().await?;
-    assert!(
-        metrics.contains(r#"analytics_ingest_backpressure_total{reason="backlog"}"#),
-        "{metrics}"
-    );
+    assert_lifted(&app, "b-4", "backlog").await?;
     env.flush_until_clean().await?;
     assert_eq!(env.totals("movie", "m-1").await?.get(Action::View), 4);
     Ok(())
@@ -122,16 +127,6 @@ async fn redis_near_its_maxmemory_holds_events_back_before_it_refuses_them() -> 
         .arg(0)
         .query_async::<()>(&mut conn)
         .await?;
-    let status = eventually(Duration::from_secs(10), || async {
-        let (status, _, _) = status_of(&app, "n-2").await?;
-        Ok((status == 202).then_some(status))
-    })
-    .await?;
-    assert_eq!(status, 202);
-    let metrics = app.get("/metrics").await?.text().await?;
-    assert!(
-        metrics.contains(r#"analytics_ingest_backpressure_total{reason="memory"}"#),
-        "{metrics}"
-    );
+    assert_lifted(&app, "n-2", "memory").await?;
     Ok(())
 }

@@ -337,12 +337,7 @@ async fn legacy_redis_counters_and_markers_cross_the_switch_once() -> anyhow::Re
     }
     // Entered in today's dedupe hash, which lives 48 h past the day's end:
     // longer than the hour the marker had left.
-    let ks = analytics_domain::KeySpace::new(env.id.clone(), 16)?;
-    let (shard, _) = analytics_domain::keys::seen_entry("retried-1");
-    // Redis's day, as the script reads it.
-    let (seconds, _): (i64, i64) = redis::cmd("TIME").query_async(&mut redis).await?;
-    let today = seconds.div_euclid(86_400);
-    let hash = ks.seen(ks.partition_of("retried-1"), today, shard);
+    let hash = env.seen_hash("retried-1", env.redis_day().await?)?;
     let ttl: i64 = redis.pttl(&hash).await?;
     assert!(
         (48 * 3_600_000..=72 * 3_600_000).contains(&ttl),

@@ -8,20 +8,6 @@ use analytics_domain::keys::seen_entry;
 use analytics_domain::KeySpace;
 use analytics_tests::{event, Ingest, TestEnv};
 
-/// Redis's day (days since 1970-01-01), as the ingest script reads it.
-async fn redis_day(env: &TestEnv) -> anyhow::Result<i64> {
-    let (seconds, _): (i64, i64) = redis::cmd("TIME")
-        .query_async(&mut env.redis().await?)
-        .await?;
-    Ok(seconds.div_euclid(86_400))
-}
-
-fn seen_hash(env: &TestEnv, event_id: &str, day: i64) -> anyhow::Result<String> {
-    let keys = KeySpace::new(env.id.clone(), 16)?;
-    let (shard, _) = seen_entry(event_id);
-    Ok(keys.seen(keys.partition_of(event_id), day, shard))
-}
-
 /// (status, duplicate header) of posting one event.
 async fn post(app: &Ingest, id: &str, movie: &str) -> anyhow::Result<(u16, bool)> {
     let resp = app
@@ -57,11 +43,11 @@ async fn an_event_retried_across_day_turnovers_is_a_duplicate_and_a_reused_id_a_
     // Run again if Redis's day turned over meanwhile (a second at midnight).
     for attempt in 0..2 {
         let env = TestEnv::new().await?;
-        let day = redis_day(&env).await?;
+        let day = env.redis_day().await?;
         let app = env.spawn_ingest().await?;
         assert_eq!(post(&app, "d-1", "m-1").await?, (202, false));
 
-        let today = seen_hash(&env, "d-1", day)?;
+        let today = env.seen_hash("d-1", day)?;
         let mut redis = env.redis().await?;
         let (_, field) = seen_entry("d-1");
         let entry: Vec<u8> = redis::cmd("HGET")
@@ -79,7 +65,7 @@ async fn an_event_retried_across_day_turnovers_is_a_duplicate_and_a_reused_id_a_
         // Accepted yesterday, then the day before: still found.
         let mut held = today.clone();
         for back in 1..=2 {
-            let earlier = seen_hash(&env, "d-1", day - back)?;
+            let earlier = env.seen_hash("d-1", day - back)?;
             rename(&env, &held, &earlier).await?;
             held = earlier;
             assert_eq!(post(&app, "d-1", "m-1").await?, (202, true), "day -{back}");
@@ -87,10 +73,10 @@ async fn an_event_retried_across_day_turnovers_is_a_duplicate_and_a_reused_id_a_
         }
         // Three days back is past the window (at least 48 h, at most 72 h):
         // the id is new again. (An event that old is refused by its time.)
-        rename(&env, &held, &seen_hash(&env, "d-1", day - 3)?).await?;
+        rename(&env, &held, &env.seen_hash("d-1", day - 3)?).await?;
         assert_eq!(post(&app, "d-1", "m-1").await?, (202, false));
 
-        if redis_day(&env).await? == day {
+        if env.redis_day().await? == day {
             assert_eq!(waiting_views(&env, "m-1").await?, 2);
             assert_eq!(waiting_views(&env, "m-2").await?, 0);
             return Ok(());
@@ -111,8 +97,8 @@ async fn migrate_moves_the_markers_of_the_earlier_layout_into_the_day_hashes() -
     // The fingerprint an earlier release kept in its marker: the entry's
     // 8 bytes as 16 hex digits.
     assert_eq!(post(&app, "old-1", "m-1").await?, (202, false));
-    let day = redis_day(&env).await?;
-    let today = seen_hash(&env, "old-1", day)?;
+    let day = env.redis_day().await?;
+    let today = env.seen_hash("old-1", day)?;
     let (_, field) = seen_entry("old-1");
     let mut redis = env.redis().await?;
     let entry: Vec<u8> = redis::cmd("HGET")

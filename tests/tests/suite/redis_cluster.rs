@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use analytics_tests::private_servers::{free_port, start_redis};
+use analytics_tests::private_servers::{free_port, redis_command, start_redis};
 use analytics_tests::{event, eventually, TestEnv};
 use tokio::process::Child;
 
@@ -16,13 +16,7 @@ struct Node {
 }
 
 async fn node_cmd<T: redis::FromRedisValue>(port: u16, args: &[&str]) -> anyhow::Result<T> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    Ok(cmd.query_async(&mut conn).await?)
+    redis_command(&format!("redis://127.0.0.1:{port}/"), args).await
 }
 
 async fn start_cluster(dir: &std::path::Path) -> anyhow::Result<Vec<Node>> {

@@ -5,22 +5,11 @@
 //! resends only what was not counted. Uses its own redis-server.
 
 use analytics_domain::Action;
-use analytics_tests::private_servers::{free_port, start_redis};
+use analytics_tests::private_servers::{free_port, redis_command, start_redis};
 use analytics_tests::{event, TestEnv};
 use serde_json::{json, Value};
 
 const BATCH: &str = "/api/v1/analytics/events/batch";
-
-async fn redis_cmd(url: &str, args: &[&str]) -> anyhow::Result<()> {
-    let client = redis::Client::open(url)?;
-    let mut conn = client.get_multiplexed_async_connection().await?;
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query_async::<()>(&mut conn).await?;
-    Ok(())
-}
 
 #[tokio::test]
 async fn a_redis_that_refuses_writes_is_a_503_and_a_partly_stored_batch_answers_per_item(
@@ -38,7 +27,7 @@ async fn a_redis_that_refuses_writes_is_a_503_and_a_partly_stored_batch_answers_
     }
 
     // Full: every write is refused with OOM.
-    redis_cmd(&url, &["CONFIG", "SET", "maxmemory", "1"]).await?;
+    redis_command::<()>(&url, &["CONFIG", "SET", "maxmemory", "1"]).await?;
     let one = app
         .post_json(&event("r-4", "movie", "m-1", "view", 1))
         .await?;
@@ -77,7 +66,7 @@ async fn a_redis_that_refuses_writes_is_a_503_and_a_partly_stored_batch_answers_
     env.flush_until_clean().await?;
     assert_eq!(env.totals("movie", "m-1").await?.get(Action::View), 3);
 
-    redis_cmd(&url, &["CONFIG", "SET", "maxmemory", "0"]).await?;
+    redis_command::<()>(&url, &["CONFIG", "SET", "maxmemory", "0"]).await?;
     app.send("r-4", "movie", "m-1", "view", 1).await?;
     assert_eq!(app.get("/ready").await?.status().as_u16(), 200);
 
@@ -105,7 +94,7 @@ async fn a_redis_that_refuses_writes_is_a_503_and_a_partly_stored_batch_answers_
             .map(|p| format!("~{prefix}:{{{p}}}:*")),
     );
     let acl: Vec<&str> = acl.iter().map(String::as_str).collect();
-    redis_cmd(&url, &acl).await?;
+    redis_command::<()>(&url, &acl).await?;
     env.use_redis(format!("redis://ingest:secret@127.0.0.1:{port}/"));
     let partial = env.spawn_ingest().await?;
     env.use_redis(url.as_str());
@@ -132,7 +121,7 @@ async fn a_redis_that_refuses_writes_is_a_503_and_a_partly_stored_batch_answers_
         })
     );
     // The client sends the whole batch again: the stored one is a duplicate.
-    redis_cmd(&url, &["ACL", "SETUSER", "ingest", "allkeys"]).await?;
+    redis_command::<()>(&url, &["ACL", "SETUSER", "ingest", "allkeys"]).await?;
     let (status, body) = partial.post_json_to(BATCH, &batch).await?;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
