@@ -109,6 +109,11 @@ bench_catalogue() {
   measure "" "/api/v1/admin/analytics/top?period=day&limit=10"
   measure "" "/api/v1/admin/analytics/top?period=all&action=download&limit=10"
   measure "" "/api/v1/admin/analytics/entities/movie/{id}?granularity=day"
+  measure "" "/api/v1/admin/analytics/top?period=week&limit=10"
+  measure "" "/api/v1/admin/analytics/top?period=year&action=download&limit=10"
+  measure "" "/api/v1/admin/analytics/entities/movie/{id}?granularity=week"
+  measure "" "/api/v1/admin/analytics/entities/movie/{id}?granularity=month"
+  measure "" "/api/v1/admin/analytics/entities/movie/{id}?granularity=year"
 }
 
 VIEWING_ROUTES=(

@@ -13,6 +13,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use analytics_domain::rollup::Counts;
+use analytics_domain::Period;
 use analytics_store::rollups::counts_of;
 use anyhow::Context;
 use futures_util::TryStreamExt;
@@ -371,14 +372,68 @@ impl TestEnv {
         Ok(client.database(&self.id))
     }
 
-    /// All documents of a rollup collection, without `_id`.
+    /// All documents of a rollup collection, without `_id` and the marks of
+    /// the batches applied (and a totals document without the weeks, months
+    /// and years it holds: see [`TestEnv::period_docs`]).
     pub async fn docs(&self, collection: &str) -> anyhow::Result<Vec<Document>> {
         let db = self.mongo().await?;
         let cursor = db
             .collection::<Document>(collection)
             .find(doc! {})
-            .projection(doc! {"_id": 0})
+            .projection(doc! {"_id": 0, "weeks": 0, "months": 0, "years": 0, "applied": 0})
             .sort(doc! {"entity_id": 1, "date": 1, "week": 1, "month": 1, "year": 1})
+            .await?;
+        Ok(cursor.try_collect().await?)
+    }
+
+    /// Every entity's buckets of a week, month or year period, one document
+    /// per bucket as `{domain, entity_type, entity_id, <period>: label,
+    /// view, download, …}` (`view` and `download` always, as a daily
+    /// document has them), in entity and label order: the figures the
+    /// totals documents hold, in the shape of the days.
+    pub async fn period_docs(&self, period: Period) -> anyhow::Result<Vec<Document>> {
+        let field = analytics_store::rollups::period_counts_field(period)
+            .ok_or_else(|| anyhow::anyhow!("{period:?} has documents of its own"))?;
+        let mut out = Vec::new();
+        for totals in self.totals_docs().await? {
+            let Ok(buckets) = totals.get_document(field) else {
+                continue;
+            };
+            for (label, counts) in buckets {
+                let mut d = doc! {
+                    "domain": totals.get_str("domain")?,
+                    "entity_type": totals.get_str("entity_type")?,
+                    "entity_id": totals.get_str("entity_id")?,
+                    period.field(): label,
+                    "view": 0_i64,
+                    "download": 0_i64,
+                };
+                if let Some(counts) = counts.as_document() {
+                    d.extend(counts.clone());
+                }
+                out.push(d);
+            }
+        }
+        out.sort_by(|a, b| {
+            let key = |d: &Document| {
+                (
+                    d.get_str("entity_id").unwrap_or_default().to_string(),
+                    d.get_str(period.field()).unwrap_or_default().to_string(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        Ok(out)
+    }
+
+    /// The totals documents whole, weeks, months and years included.
+    pub async fn totals_docs(&self) -> anyhow::Result<Vec<Document>> {
+        let db = self.mongo().await?;
+        let cursor = db
+            .collection::<Document>("analytics_entity_totals")
+            .find(doc! {})
+            .projection(doc! {"_id": 0})
+            .sort(doc! {"entity_type": 1, "entity_id": 1})
             .await?;
         Ok(cursor.try_collect().await?)
     }

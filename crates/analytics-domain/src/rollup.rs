@@ -311,9 +311,20 @@ impl RollupDelta {
         self.totals.is_empty() && self.day_viewers.is_empty() && self.hour_users.is_empty()
     }
 
-    /// How many documents applying this delta upserts (registers share
-    /// the day and hour documents of their counts where those exist).
+    /// How many documents applying this delta upserts: an entity's totals
+    /// document (holding its weeks, months and years), its days, and the
+    /// hours (registers share the day and hour documents of their counts
+    /// where those exist).
     pub fn document_count(&self) -> usize {
+        let day = PeriodOrd::of(Period::Day);
+        let days = self.buckets.keys().filter(|k| k.period == day).count();
+        let totals_only = self
+            .buckets
+            .keys()
+            .filter(|k| k.period != day && !self.totals.contains_key(&k.entity))
+            .map(|k| &k.entity)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         let daily_only = self
             .day_viewers
             .keys()
@@ -324,7 +335,7 @@ impl RollupDelta {
             .keys()
             .filter(|k| !self.hourly.contains_key(k))
             .count();
-        self.totals.len() + self.buckets.len() + self.hourly.len() + daily_only + hourly_only
+        self.totals.len() + totals_only + days + self.hourly.len() + daily_only + hourly_only
     }
 }
 
@@ -399,7 +410,9 @@ mod tests {
         assert_eq!(bucket(&d, Period::Week, "m", "2026-W53"), vd(3, 1));
         assert_eq!(bucket(&d, Period::Month, "m", "2027-01"), vd(3, 0));
         assert_eq!(bucket(&d, Period::Year, "m", "2026"), vd(0, 1));
-        assert_eq!(d.document_count(), 1 + 7 + 2);
+        // One totals document (its week, months and years inside), two days,
+        // two hours.
+        assert_eq!(d.document_count(), 1 + 2 + 2);
     }
 
     #[test]
@@ -423,7 +436,7 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.totals[&entity("m")], vd(5, 0));
         assert_eq!(a.totals[&entity("n")], vd(0, 1));
-        assert_eq!(a.document_count(), 2 + 8 + 2);
+        assert_eq!(a.document_count(), 2 + 2 + 2);
         assert_eq!(a.ignored_fields, 1);
     }
 
@@ -447,7 +460,7 @@ mod tests {
         let regs: Vec<Register> = d.day_viewers[&day].registers().collect();
         assert_eq!(regs, [Register { index: 42, rank: 3 }]);
         // The registers share the day's document with the sum.
-        assert_eq!(d.document_count(), 1 + 4 + 1);
+        assert_eq!(d.document_count(), 1 + 1 + 1);
         let site = EntityKey {
             domain: Domain::new("jav").expect("domain"),
             entity_type: EntityType::Site,
@@ -455,7 +468,7 @@ mod tests {
         };
         assert!(d.add_field(&site, "~2026-11-21|10|7", 1));
         assert_eq!(d.hour_users.len(), 1);
-        assert_eq!(d.document_count(), 1 + 4 + 1 + 1);
+        assert_eq!(d.document_count(), 1 + 1 + 1 + 1);
         assert_eq!(d.ignored_fields, 2);
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use analytics_domain::{BucketMode, Domain, EventRules, KeySpace, Lateness};
 use analytics_store::catalogue::MySqlSettings;
 use analytics_store::hot_counters::RedisSettings;
-use analytics_store::rollups::MongoSettings;
+use analytics_store::rollups::{ExactlyOnce, MongoSettings};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -135,6 +135,7 @@ pub struct MongoConfig {
     pub database: String,
     pub connect_timeout_ms: u64,
     pub ledger_ttl_hours: u64,
+    pub exactly_once: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,6 +296,16 @@ impl StoreConfig {
                 self.mongo.connect_timeout_ms,
             )?,
             ledger_ttl: Duration::from_secs(self.mongo.ledger_ttl_hours * 3600),
+            exactly_once: match self.mongo.exactly_once.as_str() {
+                "transaction" => ExactlyOnce::Transaction,
+                "markers" => ExactlyOnce::Markers,
+                _ => {
+                    return Err(invalid(
+                        "mongo.exactly_once",
+                        "must be transaction (one replica set) or markers (a sharded cluster)",
+                    ))
+                }
+            },
         })
     }
 
@@ -495,6 +506,22 @@ mod tests {
                 "10.0.0.1:7000".to_string(),
                 "redis-2:7001".to_string()
             ])
+        );
+
+        let mut cfg = defaults();
+        cfg.mongo.exactly_once = "ledger".into();
+        assert_eq!(
+            cfg.mongo_settings().err().map(|e| e.to_string()),
+            Some(
+                "configuration key mongo.exactly_once: must be transaction (one replica set) \
+                 or markers (a sharded cluster)"
+                    .into()
+            )
+        );
+        cfg.mongo.exactly_once = "markers".into();
+        assert_eq!(
+            cfg.mongo_settings().map(|s| s.exactly_once).ok(),
+            Some(ExactlyOnce::Markers)
         );
     }
 }

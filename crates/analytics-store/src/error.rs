@@ -60,7 +60,7 @@ const MYSQL_UNAVAILABLE: [u16; 7] = [1040, 1053, 1205, 1969, 2006, 2013, 3024];
 
 /// Write conflict: another transaction wrote the same document first.
 const WRITE_CONFLICT: i32 = 112;
-const DUPLICATE_KEY: i32 = 11000;
+pub(crate) const DUPLICATE_KEY: i32 = 11000;
 
 impl StoreError {
     /// Which store the error came from (safe to show to anyone; the error

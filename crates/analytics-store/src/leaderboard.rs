@@ -23,7 +23,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::{ClientSession, Database};
 
 use crate::error::{is_duplicate_key, StoreError};
-use crate::rollups::{bson_time, collect_counts, counts_of, period_collection, TOTALS};
+use crate::rollups::{bson_time, counts_of, embedded_counts, period_counts_field, DAILY, TOTALS};
 
 pub const LEADERBOARDS: &str = "analytics_leaderboards";
 pub const LEADERBOARD_PENDING: &str = "analytics_leaderboard_pending";
@@ -69,18 +69,59 @@ impl BoardScope {
         )
     }
 
+    /// Where the bucket's counts are: a day's documents, or the totals
+    /// (all time, and the weeks, months and years inside them).
     fn collection(&self) -> &'static str {
-        self.period.map_or(TOTALS, period_collection)
+        match self.period {
+            Some(Period::Day) => DAILY,
+            _ => TOTALS,
+        }
     }
 
-    /// The rollup documents of this bucket.
+    /// The documents holding this bucket (for an embedded period: every
+    /// totals document of the type; [`BoardScope::measure_path`] tells
+    /// which have it).
     fn filter(&self) -> Document {
         let mut filter =
             doc! {"domain": self.domain.as_str(), "entity_type": self.entity_type.as_str()};
-        if let (Some(p), Some(b)) = (self.period, &self.bucket) {
-            filter.insert(p.field(), b);
+        if let (Some(Period::Day), Some(b)) = (self.period, &self.bucket) {
+            filter.insert(Period::Day.field(), b);
         }
         filter
+    }
+
+    /// The embedded bucket's field (`weeks.2026-W49`), for weeks, months
+    /// and years.
+    fn embedded(&self) -> Option<String> {
+        let field = period_counts_field(self.period?)?;
+        Some(format!("{field}.{}", self.bucket.as_deref()?))
+    }
+
+    /// The field a measure of this bucket is read and sorted by.
+    fn measure_path(&self, measure: Measure) -> String {
+        match self.embedded() {
+            Some(prefix) => format!("{prefix}.{}", measure.as_str()),
+            None => measure.as_str().to_string(),
+        }
+    }
+
+    /// The bucket's counts in one of its documents.
+    fn counts_in(&self, doc: &Document) -> Counts {
+        match (self.period, &self.bucket, self.embedded()) {
+            (Some(period), Some(label), Some(_)) => embedded_counts(doc, period, label),
+            _ => counts_of(doc),
+        }
+    }
+
+    /// `(entity_id, counts)` of every document a cursor yields, in order.
+    async fn collect(&self, mut cursor: mongodb::Cursor<Document>) -> Result<Entries, StoreError> {
+        let mut out = Vec::new();
+        while let Some(doc) = cursor.try_next().await? {
+            if let Ok(id) = doc.get_str("entity_id") {
+                out.push((id.to_string(), self.counts_in(&doc)));
+            }
+        }
+        Ok(out)
     }
 
     fn to_doc(&self) -> Document {
@@ -173,11 +214,12 @@ impl Leaderboards {
         Leaderboards { db: db.clone() }
     }
 
-    /// Inside the flush transaction: records which entities this delta
-    /// changes, for [`Leaderboards::merge_pending`].
+    /// Records which entities this delta changes, for
+    /// [`Leaderboards::merge_pending`]: inside the flush transaction, or
+    /// (without one) after the round's documents are written.
     pub(crate) async fn record_changes(
         &self,
-        session: &mut ClientSession,
+        session: Option<&mut ClientSession>,
         delta: &RollupDelta,
     ) -> Result<(), StoreError> {
         let now = bson_time(Utc::now());
@@ -191,13 +233,14 @@ impl Leaderboards {
                 records.push(record);
             }
         }
-        if !records.is_empty() {
-            self.db
-                .collection::<Document>(LEADERBOARD_PENDING)
-                .insert_many(records)
-                .session(session)
-                .await?;
+        if records.is_empty() {
+            return Ok(());
         }
+        let pending = self.db.collection::<Document>(LEADERBOARD_PENDING);
+        match session {
+            Some(session) => pending.insert_many(records).session(session).await?,
+            None => pending.insert_many(records).await?,
+        };
         Ok(())
     }
 
@@ -298,7 +341,7 @@ impl Leaderboards {
         filter.insert("entity_id", doc! {"$in": ids});
         let mut projection = doc! {"_id": 0, "entity_id": 1};
         for measure in Measure::ranked(scope.entity_type) {
-            projection.insert(measure.as_str(), 1);
+            projection.insert(scope.measure_path(*measure), 1);
         }
         let cursor = self
             .db
@@ -306,7 +349,7 @@ impl Leaderboards {
             .find(filter)
             .projection(projection)
             .await?;
-        collect_counts(cursor).await
+        scope.collect(cursor).await
     }
 
     /// The bucket's top entries by a full sort: builds a missing board
@@ -317,16 +360,21 @@ impl Leaderboards {
         measure: Measure,
     ) -> Result<Entries, StoreError> {
         let mut filter = scope.filter();
-        filter.insert(measure.as_str(), doc! {"$gt": 0});
+        let path = scope.measure_path(measure);
+        filter.insert(&path, doc! {"$gt": 0});
+        let projection = match scope.embedded() {
+            Some(prefix) => doc! {"entity_id": 1, prefix: 1},
+            None => crate::rollups::counts_projection(),
+        };
         let cursor = self
             .db
             .collection::<Document>(scope.collection())
             .find(filter)
-            .projection(crate::rollups::without_registers())
-            .sort(doc! {measure.as_str(): -1, "entity_id": 1})
+            .projection(projection)
+            .sort(doc! {path: -1, "entity_id": 1})
             .limit(LEADERBOARD_SIZE as i64)
             .await?;
-        collect_counts(cursor).await
+        scope.collect(cursor).await
     }
 
     /// Updates one board with a compare-and-set on its version, so
@@ -401,15 +449,14 @@ impl Leaderboards {
     /// many boards were rebuilt.
     pub async fn rebuild(&self) -> Result<usize, StoreError> {
         let mut scopes = Vec::new();
-        for period in std::iter::once(None).chain(Period::ALL.map(Some)) {
-            let collection = period.map_or(TOTALS, period_collection);
+        for period in [None, Some(Period::Day)] {
             let mut key = doc! {"domain": "$domain", "entity_type": "$entity_type"};
             if let Some(p) = period {
                 key.insert("bucket", format!("${}", p.field()));
             }
             let groups: Vec<Document> = self
                 .db
-                .collection::<Document>(collection)
+                .collection::<Document>(if period.is_some() { DAILY } else { TOTALS })
                 .aggregate(vec![doc! {"$group": {"_id": key}}])
                 .await?
                 .try_collect()
@@ -425,6 +472,7 @@ impl Leaderboards {
                 scopes.extend(BoardScope::from_doc(&scope));
             }
         }
+        scopes.extend(self.embedded_scopes().await?);
         let mut rebuilt = 0;
         for scope in &scopes {
             for measure in Measure::ranked(scope.entity_type) {
@@ -433,6 +481,46 @@ impl Leaderboards {
             }
         }
         Ok(rebuilt)
+    }
+
+    /// Every week, month and year bucket some totals document holds (read
+    /// by streaming the totals: a rebuild is rare, and no index lists the
+    /// labels inside documents).
+    async fn embedded_scopes(&self) -> Result<Vec<BoardScope>, StoreError> {
+        let embedded: Vec<(Period, &str)> = Period::ALL
+            .into_iter()
+            .filter_map(|p| Some((p, period_counts_field(p)?)))
+            .collect();
+        let mut projection = doc! {"_id": 0, "domain": 1, "entity_type": 1};
+        for (_, field) in &embedded {
+            projection.insert(*field, 1);
+        }
+        let mut cursor = self
+            .db
+            .collection::<Document>(TOTALS)
+            .find(doc! {})
+            .projection(projection)
+            .await?;
+        let mut found = std::collections::HashSet::new();
+        while let Some(totals) = cursor.try_next().await? {
+            let (Ok(domain), Ok(entity_type)) =
+                (totals.get_str("domain"), totals.get_str("entity_type"))
+            else {
+                continue;
+            };
+            for (period, field) in &embedded {
+                for label in totals
+                    .get_document(field)
+                    .into_iter()
+                    .flat_map(Document::keys)
+                {
+                    let scope = doc! {"domain": domain, "entity_type": entity_type,
+                    "period": period.field(), "bucket": label};
+                    found.extend(BoardScope::from_doc(&scope));
+                }
+            }
+        }
+        Ok(found.into_iter().collect())
     }
 
     /// The top `limit` of a bucket with every ranked measure, from its

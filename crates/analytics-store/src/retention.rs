@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::event_log::naive;
 use crate::job_events::JobEventStore;
 use crate::leaderboard::LEADERBOARDS;
-use crate::rollups::{period_collection, RollupStore, HOURLY};
+use crate::rollups::{RollupStore, DAILY, HOURLY};
 
 /// What one chunk deleted, and how long its statement took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,10 +171,7 @@ impl RollupStore {
                     "entity_type": entity_type.as_str(),
                     day_field: {"$lt": &label},
                 };
-                for (collection, total) in [
-                    (period_collection(Period::Day), &mut out.days),
-                    (HOURLY, &mut out.hours),
-                ] {
+                for (collection, total) in [(DAILY, &mut out.days), (HOURLY, &mut out.hours)] {
                     let coll = self.db.collection::<Document>(collection);
                     delete_all(
                         chunks,

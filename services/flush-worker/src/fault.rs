@@ -2,7 +2,9 @@
 //! ends the process on the spot, as a kill would, so tests can prove that a
 //! crash at any step neither loses nor doubles a count. `in-transaction`
 //! leaves a Mongo transaction open with its writes done: the server keeps
-//! it until its lifetime runs out, as after a real kill. `after-log-copy`
+//! it until its lifetime runs out, as after a real kill (with
+//! `mongo.exactly_once = "markers"`: the round's documents written and
+//! marked, its ledger entries not). `after-log-copy`
 //! stops between copying raw-log entries to MySQL and trimming them from
 //! Redis.
 

@@ -159,7 +159,7 @@ pub async fn run(
         println!("Nothing changed: the rollups of these days match the raw log.");
     } else {
         println!(
-            "Corrected {} day and {} hour documents ({} documents written with their weeks, months, years and totals).",
+            "Corrected {} day and {} hour documents ({} documents written with their totals, which hold the weeks, months and years).",
             done.days_changed, done.hours_changed, done.documents
         );
     }

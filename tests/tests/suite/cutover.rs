@@ -4,7 +4,7 @@
 //! unique indexes; the old system's Redis counters and markers cross the
 //! switch exactly once.
 
-use analytics_domain::Action;
+use analytics_domain::{Action, Period};
 use analytics_store::rollups::counts_of;
 use analytics_tests::{event, Telemetry, TestEnv, OPERATOR_TOKEN};
 use mongodb::bson::{doc, Document};
@@ -164,7 +164,7 @@ async fn history_is_never_lowered_and_is_exact_after_cutover_twice() -> anyhow::
         .map(|d| d.get_i64("view").unwrap_or(0))
         .sum();
     assert_eq!(h1_days, 2);
-    let years = env.docs("analytics_entity_yearly").await?;
+    let years = env.period_docs(Period::Year).await?;
     assert!(years
         .iter()
         .filter(|d| d.get_str("entity_id") == Ok("h-1"))

@@ -242,6 +242,7 @@ async fn applying_the_same_registers_again_never_inflates_unique_viewers() -> an
         rollups
             .apply_batches(&[BatchDelta {
                 batch_id,
+                sequence: "0",
                 keys: 1,
                 delta: &delta,
             }])

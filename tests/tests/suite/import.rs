@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use analytics_domain::unique::Register;
-use analytics_domain::Action;
+use analytics_domain::{Action, Period};
 use analytics_tests::{error_fields, TestEnv};
 use mongodb::bson::{doc, Document};
 use serde_json::{json, Value};
@@ -64,12 +64,24 @@ async fn assert_rollups(env: &TestEnv, views: i64, downloads: i64) -> anyhow::Re
     for (collection, bucket) in [
         ("analytics_entity_totals", doc! {}),
         ("analytics_entity_daily", doc! {"date": "2021-01-01"}),
-        ("analytics_entity_weekly", doc! {"week": "2020-W53"}),
-        ("analytics_entity_monthly", doc! {"month": "2021-01"}),
-        ("analytics_entity_yearly", doc! {"year": "2021"}),
     ] {
         let d = one(env, collection, m1(bucket.clone())).await?;
         assert_eq!(count(&d, Action::View), views, "{collection} {bucket}");
+    }
+    for (period, label) in [
+        (Period::Week, "2020-W53"),
+        (Period::Month, "2021-01"),
+        (Period::Year, "2021"),
+    ] {
+        let found: Vec<i64> = env
+            .period_docs(period)
+            .await?
+            .iter()
+            .filter(|d| d.get_str("entity_id") == Ok("m-1"))
+            .filter(|d| d.get_str(period.field()) == Ok(label))
+            .map(|d| count(d, Action::View))
+            .collect();
+        assert_eq!(found, vec![views], "{period:?} {label}");
     }
     assert_eq!(
         env.totals("movie", "m-2").await?.get(Action::Download),

@@ -1,6 +1,7 @@
 //! `flush-worker prune` deletes what retention lets go and nothing else; the
 //! reports read from the raw log refuse a range it no longer holds.
 
+use analytics_domain::Period;
 use analytics_tests::TestEnv;
 use chrono::{Duration, Utc};
 use mongodb::bson::{doc, DateTime as BsonDateTime, Document};
@@ -87,11 +88,8 @@ async fn prune_deletes_what_retention_lets_go_and_nothing_else() -> anyhow::Resu
             movie(doc! {"date": &new_day}),
         ])
         .await?;
-    db.collection::<Document>("analytics_entity_weekly")
-        .insert_one(movie(doc! {"week": "2020-W01"}))
-        .await?;
     db.collection::<Document>("analytics_entity_totals")
-        .insert_one(movie(doc! {}))
+        .insert_one(movie(doc! {"weeks": {"2020-W01": {"view": 1_i64}}}))
         .await?;
     let hour = |date: &str, slot: i32| {
         doc! {"domain": "jav", "entity_type": "movie", "date": date,
@@ -178,7 +176,7 @@ async fn prune_deletes_what_retention_lets_go_and_nothing_else() -> anyhow::Resu
         dates(env.docs("analytics_hourly").await?),
         vec![new_day.clone()]
     );
-    assert_eq!(env.docs("analytics_entity_weekly").await?.len(), 1);
+    assert_eq!(env.period_docs(Period::Week).await?.len(), 1);
     assert_eq!(env.docs("analytics_entity_totals").await?.len(), 1);
     let boards: Vec<Document> = env.docs("analytics_leaderboards").await?;
     assert_eq!(boards.len(), 1);

@@ -1,30 +1,53 @@
 //! Applying claimed batches: one transaction per round writes the merged
 //! increments and the batches' ledger entries together, so a batch counts
-//! once however often a crashed flush applies it again.
+//! once however often a crashed flush applies it again (or, without
+//! transactions, each document's marks do: [`super::markers`]).
 
 use std::collections::{BTreeMap, HashSet};
 
 use analytics_domain::rollup::{BucketKey, Counts, HourlyKey, RollupDelta};
 use analytics_domain::unique::Sketch;
-use analytics_domain::{Action, Period};
+use analytics_domain::{Action, EntityKey, Period};
 use chrono::Utc;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
 use mongodb::options::{UpdateOneModel, WriteModel};
 use mongodb::{ClientSession, Namespace};
 
+use super::markers::MarkedBatch;
+use super::ExactlyOnce;
 use super::{
-    bson_time, entity_filter, period_collection, RollupStore, HOURLY, LEDGER, LIKES_NET, TOTALS,
-    USER_REGISTERS, VIEWER_REGISTERS,
+    bson_time, entity_filter, period_counts_field, RollupStore, DAILY, HOURLY, LEDGER, LIKES_NET,
+    TOTALS, USER_REGISTERS, VIEWER_REGISTERS,
 };
-use crate::error::StoreError;
+use crate::error::{is_duplicate_key, StoreError};
 
 /// One claimed batch's contribution to a round.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchDelta<'a> {
     pub batch_id: &'a str,
+    /// The sequence the batch belongs to (its partition, or a rebuild's
+    /// run): batches of one sequence are applied one after another.
+    pub sequence: &'a str,
     pub keys: u64,
     pub delta: &'a RollupDelta,
+}
+
+/// One document's upsert: its collection, key and update.
+#[derive(Debug, Clone)]
+pub(crate) struct DocumentUpdate {
+    pub collection: &'static str,
+    pub filter: Document,
+    pub update: Document,
+}
+
+/// A round's batches the ledger does not have yet, what they add up to,
+/// and their ledger entries.
+struct Plan<'a> {
+    report: ApplyReport,
+    fresh: Vec<&'a BatchDelta<'a>>,
+    merged: RollupDelta,
+    ledger_entries: Vec<Document>,
 }
 
 /// What applying a round did.
@@ -42,16 +65,50 @@ pub struct ApplyReport {
 /// How often an unknown commit result is retried on the same session.
 const COMMIT_ATTEMPTS: usize = 4;
 
-/// A round's transaction with its writes done, waiting for the commit.
+/// A round with its writes done, waiting for the commit: of its
+/// transaction, or (with document marks) of its ledger entries.
 pub struct OpenApply {
     session: Option<ClientSession>,
+    records: Option<Records>,
     report: ApplyReport,
+}
+
+/// What records a round applied with document marks, written once all its
+/// documents are: the boards' change records, then the ledger entries.
+struct Records {
+    store: RollupStore,
+    ledger: Vec<Document>,
+    merged: RollupDelta,
+}
+
+impl Records {
+    async fn write(self) -> Result<(), StoreError> {
+        self.store
+            .leaderboards
+            .record_changes(None, &self.merged)
+            .await?;
+        let ledger = self.store.db.collection::<Document>(LEDGER);
+        for entry in self.ledger {
+            match ledger.insert_one(entry).await {
+                // Recorded by a run that applied the same batch meanwhile.
+                Err(e) if is_duplicate_key(&e) => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl OpenApply {
     /// Commits (an unknown commit result is retried on the same session, as
     /// the driver's guidance says) and reports what was applied.
     pub async fn commit(self) -> Result<ApplyReport, StoreError> {
+        if let Some(records) = self.records {
+            records.write().await?;
+            return Ok(self.report);
+        }
         let Some(mut session) = self.session else {
             return Ok(self.report);
         };
@@ -88,11 +145,15 @@ impl RollupStore {
     /// open with every write done, not yet committed (the flush's
     /// `in-transaction` fault point stops here).
     pub async fn begin_apply(&self, batches: &[BatchDelta<'_>]) -> Result<OpenApply, StoreError> {
+        if self.exactly_once == ExactlyOnce::Markers {
+            return self.begin_marked(batches).await;
+        }
         let mut session = self.client.start_session().await?;
         session.start_transaction().await?;
         match self.apply_in(&mut session, batches).await {
             Ok(report) if report.applied_batches > 0 => Ok(OpenApply {
                 session: Some(session),
+                records: None,
                 report,
             }),
             Ok(report) => {
@@ -100,6 +161,7 @@ impl RollupStore {
                 let _ = session.abort_transaction().await;
                 Ok(OpenApply {
                     session: None,
+                    records: None,
                     report,
                 })
             }
@@ -128,18 +190,57 @@ impl RollupStore {
                 known.insert(id.to_string());
             }
         }
+        let Some(plan) = self.plan(batches, known) else {
+            return Ok(ApplyReport {
+                already_applied: batches.len(),
+                already_applied_ids: batches.iter().map(|b| b.batch_id.to_string()).collect(),
+                ..ApplyReport::default()
+            });
+        };
+        let Plan {
+            mut report,
+            merged,
+            ledger_entries,
+            ..
+        } = plan;
+        ledger
+            .insert_many(ledger_entries)
+            .session(&mut *session)
+            .await?;
+        self.leaderboards
+            .record_changes(Some(&mut *session), &merged)
+            .await?;
+        let models = self.write_models(&merged);
+        report.documents = models.len();
+        self.bulk_write_in(session, models).await?;
+        Ok(report)
+    }
+
+    /// Runs `models` unordered inside `session` (nothing when empty).
+    pub(crate) async fn bulk_write_in(
+        &self,
+        session: &mut ClientSession,
+        models: Vec<WriteModel>,
+    ) -> Result<(), StoreError> {
+        if !models.is_empty() {
+            self.client
+                .bulk_write(models)
+                .ordered(false)
+                .session(session)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// What a round of `batches` applies, given the ids the ledger
+    /// already has (`None`: nothing new).
+    fn plan<'a>(&self, batches: &'a [BatchDelta<'a>], known: HashSet<String>) -> Option<Plan<'a>> {
         let fresh: Vec<&BatchDelta> = batches
             .iter()
             .filter(|b| !known.contains(b.batch_id))
             .collect();
-        let mut report = ApplyReport {
-            applied_batches: fresh.len(),
-            already_applied: batches.len() - fresh.len(),
-            already_applied_ids: known.into_iter().collect(),
-            documents: 0,
-        };
         if fresh.is_empty() {
-            return Ok(report);
+            return None;
         }
         let mut merged = RollupDelta::default();
         for b in &fresh {
@@ -147,31 +248,70 @@ impl RollupStore {
         }
         let now = Utc::now();
         let expire = now + chrono::Duration::from_std(self.ledger_ttl).unwrap_or_default();
-        let entries = fresh.iter().map(|b| {
-            doc! {
-                "_id": b.batch_id,
-                "applied_at": bson_time(now),
-                "expire_at": bson_time(expire),
-                "keys": b.keys as i64,
-            }
-        });
-        ledger.insert_many(entries).session(&mut *session).await?;
-        self.leaderboards
-            .record_changes(&mut *session, &merged)
-            .await?;
-        let models = self.write_models(&merged);
-        report.documents = models.len();
-        if !models.is_empty() {
-            self.client
-                .bulk_write(models)
-                .ordered(false)
-                .session(&mut *session)
-                .await?;
-        }
-        Ok(report)
+        let ledger_entries = fresh
+            .iter()
+            .map(|b| {
+                doc! {
+                    "_id": b.batch_id,
+                    "applied_at": bson_time(now),
+                    "expire_at": bson_time(expire),
+                    "keys": b.keys as i64,
+                }
+            })
+            .collect();
+        Some(Plan {
+            report: ApplyReport {
+                applied_batches: fresh.len(),
+                already_applied: batches.len() - fresh.len(),
+                already_applied_ids: known.into_iter().collect(),
+                documents: 0,
+            },
+            fresh,
+            merged,
+            ledger_entries,
+        })
     }
 
-    fn namespace(&self, collection: &str) -> Namespace {
+    /// [`RollupStore::begin_apply`] with document marks: every document
+    /// written (each taking the batches not marked on it yet), the ledger
+    /// entries left for the commit.
+    async fn begin_marked(&self, batches: &[BatchDelta<'_>]) -> Result<OpenApply, StoreError> {
+        let ids: Vec<String> = batches.iter().map(|b| b.batch_id.to_string()).collect();
+        let known = self.applied_batches(&ids).await?;
+        let Some(plan) = self.plan(batches, known) else {
+            return Ok(OpenApply {
+                session: None,
+                records: None,
+                report: ApplyReport {
+                    already_applied: batches.len(),
+                    already_applied_ids: ids,
+                    ..ApplyReport::default()
+                },
+            });
+        };
+        let marked = plan
+            .fresh
+            .iter()
+            .map(|b| MarkedBatch {
+                sequence: b.sequence,
+                batch_id: b.batch_id,
+                updates: self.document_updates(b.delta),
+            })
+            .collect();
+        let mut report = plan.report;
+        report.documents = self.write_marked(marked).await?;
+        Ok(OpenApply {
+            session: None,
+            records: Some(Records {
+                store: self.clone(),
+                ledger: plan.ledger_entries,
+                merged: plan.merged,
+            }),
+            report,
+        })
+    }
+
+    pub(crate) fn namespace(&self, collection: &str) -> Namespace {
         Namespace::new(self.db.name(), collection)
     }
 
@@ -179,14 +319,31 @@ impl RollupStore {
     /// its unique-viewer registers (both idempotent under the ledger; the
     /// register maximum even without it).
     fn write_models(&self, delta: &RollupDelta) -> Vec<WriteModel> {
+        self.document_updates(delta)
+            .into_iter()
+            .map(|u| {
+                WriteModel::UpdateOne(
+                    UpdateOneModel::builder()
+                        .namespace(self.namespace(u.collection))
+                        .filter(u.filter)
+                        .update(u.update)
+                        .upsert(true)
+                        .build(),
+                )
+            })
+            .collect()
+    }
+
+    /// The documents a delta writes, each with its update.
+    pub(crate) fn document_updates(&self, delta: &RollupDelta) -> Vec<DocumentUpdate> {
         let mut models = Vec::with_capacity(delta.document_count());
-        let mut upsert = |collection: &str,
+        let mut upsert = |collection: &'static str,
                           filter: Document,
-                          counts: Option<&Counts>,
+                          inc: Option<Document>,
                           registers: Option<(&str, &Sketch)>| {
             let mut update = Document::new();
-            if let Some(c) = counts {
-                update.insert("$inc", increments(c));
+            if let Some(inc) = inc {
+                update.insert("$inc", inc);
             }
             if let Some((field, sketch)) = registers {
                 let raise: Document = sketch
@@ -200,51 +357,59 @@ impl RollupStore {
                     .collect();
                 update.insert("$max", raise);
             }
-            models.push(WriteModel::UpdateOne(
-                UpdateOneModel::builder()
-                    .namespace(self.namespace(collection))
-                    .filter(filter)
-                    .update(update)
-                    .upsert(true)
-                    .build(),
-            ));
+            models.push(DocumentUpdate {
+                collection,
+                filter,
+                update,
+            });
         };
-        for (entity, counts) in &delta.totals {
-            upsert(
-                TOTALS,
-                entity_filter(&entity.domain, entity.entity_type, &entity.entity_id),
-                Some(counts),
-                None,
-            );
-        }
+        // An entity's totals and its week, month and year buckets are one
+        // document: one `$inc` of all of them.
+        let mut totals: BTreeMap<&EntityKey, Document> = delta
+            .totals
+            .iter()
+            .map(|(entity, counts)| (entity, increments(counts)))
+            .collect();
         let day_viewers: BTreeMap<BucketKey, &Sketch> = delta
             .day_viewers
             .iter()
             .map(|(k, s)| (k.day_bucket(), s))
             .collect();
-        let bucket_filter = |key: &BucketKey| {
+        let day_filter = |key: &BucketKey| {
             let mut filter = entity_filter(
                 &key.entity.domain,
                 key.entity.entity_type,
                 &key.entity.entity_id,
             );
-            filter.insert(key.period.period().field(), &key.label);
+            filter.insert(Period::Day.field(), &key.label);
             filter
         };
         for (key, counts) in &delta.buckets {
+            let period = key.period.period();
+            if let Some(field) = period_counts_field(period) {
+                let prefix = format!("{field}.{}", key.label);
+                totals
+                    .entry(&key.entity)
+                    .or_default()
+                    .extend(period_increments(&prefix, counts));
+                continue;
+            }
             let viewers = day_viewers.get(key).map(|s| (VIEWER_REGISTERS, *s));
+            upsert(DAILY, day_filter(key), Some(increments(counts)), viewers);
+        }
+        for (entity, inc) in totals {
             upsert(
-                period_collection(key.period.period()),
-                bucket_filter(key),
-                Some(counts),
-                viewers,
+                TOTALS,
+                entity_filter(&entity.domain, entity.entity_type, &entity.entity_id),
+                Some(inc),
+                None,
             );
         }
         for (key, sketch) in &day_viewers {
             if !delta.buckets.contains_key(key) {
                 upsert(
-                    period_collection(Period::Day),
-                    bucket_filter(key),
+                    DAILY,
+                    day_filter(key),
                     None,
                     Some((VIEWER_REGISTERS, *sketch)),
                 );
@@ -261,7 +426,7 @@ impl RollupStore {
         };
         for (key, counts) in &delta.hourly {
             let users = delta.hour_users.get(key).map(|s| (USER_REGISTERS, s));
-            upsert(HOURLY, hourly_filter(key), Some(counts), users);
+            upsert(HOURLY, hourly_filter(key), Some(increments(counts)), users);
         }
         for (key, sketch) in &delta.hour_users {
             if !delta.hourly.contains_key(key) {
@@ -293,6 +458,19 @@ fn increments(c: &Counts) -> Document {
     }
     if c.get(Action::Like) != 0 || c.get(Action::Unlike) != 0 {
         inc.insert(LIKES_NET, Bson::Int64(c.likes_net()));
+    }
+    inc
+}
+
+/// The `$inc` of one embedded bucket (`prefix` = `weeks.2026-W49`): every
+/// non-zero count and sum, negative ones included (a rebuild's correction).
+pub(crate) fn period_increments(prefix: &str, counts: &Counts) -> Document {
+    let mut inc = Document::new();
+    for (action, n) in counts.nonzero() {
+        inc.insert(format!("{prefix}.{}", action.as_str()), Bson::Int64(n));
+    }
+    for (sum, n) in counts.nonzero_sums() {
+        inc.insert(format!("{prefix}.{}", sum.as_str()), Bson::Int64(n));
     }
     inc
 }

@@ -180,7 +180,7 @@ impl RollupStore {
                     );
                 }
                 self.leaderboards
-                    .record_changes(&mut session, &delta)
+                    .record_changes(Some(&mut session), &delta)
                     .await?;
             }
             if !models.is_empty() {

@@ -7,7 +7,7 @@
 
 use mongodb::bson::{doc, Bson, Document};
 
-use super::{period_collection, RollupStore, TOTALS, USER_REGISTERS, VIEWER_REGISTERS};
+use super::{RollupStore, DAILY, TOTALS, USER_REGISTERS, VIEWER_REGISTERS};
 use crate::error::StoreError;
 use analytics_domain::Period;
 
@@ -30,16 +30,13 @@ impl DuplicateReport {
     }
 }
 
-/// The rollup collections with a unique key, and that key's fields.
+/// The rollup collections with a unique key, and that key's fields (the
+/// weeks, months and years are inside the totals documents).
 pub fn unique_keys() -> Vec<(&'static str, Vec<&'static str>)> {
     let entity = vec!["domain", "entity_type", "entity_id"];
-    let mut out = vec![(TOTALS, entity.clone())];
-    for period in Period::ALL {
-        let mut key = entity.clone();
-        key.push(period.field());
-        out.push((period_collection(period), key));
-    }
-    out
+    let mut day = entity.clone();
+    day.push(Period::Day.field());
+    vec![(TOTALS, entity), (DAILY, day)]
 }
 
 /// The name MongoDB gives an index on these fields, ascending.
@@ -242,7 +239,7 @@ mod tests {
     #[test]
     fn the_unique_indexes_are_named_as_mongodb_names_them() {
         let keys = unique_keys();
-        assert_eq!(keys.len(), 5);
+        assert_eq!(keys.len(), 2);
         assert_eq!(index_name(&keys[0].1), "domain_1_entity_type_1_entity_id_1");
         assert_eq!(
             index_name(&keys[1].1),

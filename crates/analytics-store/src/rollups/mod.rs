@@ -1,10 +1,12 @@
-//! MongoDB rollups: the per-entity totals and day / ISO week / month / year
-//! collections, the site-wide hourly collection, the flush ledger that makes
-//! every batch count once, and the run log.
+//! MongoDB rollups: the per-entity totals (with their ISO weeks, months and
+//! years inside) and days, the site-wide hourly collection, the flush ledger
+//! that makes every batch count once, and the run log.
 
 mod apply;
 mod cutover;
 mod duplicates;
+mod legacy_periods;
+mod markers;
 mod queries;
 mod ranges;
 pub mod rebuild;
@@ -44,22 +46,41 @@ pub const VIEWER_REGISTERS: &str = "viewers";
 /// A site hourly document's unique-user registers (`users.<index>: rank`).
 pub const USER_REGISTERS: &str = "users";
 /// The projection of a counts read: everything but the registers (a
-/// popular film's day holds thousands).
-pub fn without_registers() -> Document {
-    doc! {VIEWER_REGISTERS: 0, USER_REGISTERS: 0}
+/// popular film's day holds thousands), the periods a totals document
+/// embeds and the marks of the batches applied.
+pub fn counts_projection() -> Document {
+    doc! {VIEWER_REGISTERS: 0, USER_REGISTERS: 0, "weeks": 0, "months": 0, "years": 0,
+    markers::APPLIED: 0}
 }
 /// Likes minus unlikes, kept beside both counts.
 pub const LIKES_NET: &str = "likes_net";
 
-/// The collection of each period (names kept from the system replaced, so
-/// its readers find them).
-pub fn period_collection(period: Period) -> &'static str {
+/// One document per entity and local day (the name and layout kept from the
+/// system replaced, whose readers read them).
+pub const DAILY: &str = "analytics_entity_daily";
+
+/// The field of a totals document that holds one period's buckets, as
+/// `weeks.<label>.<measure>`. Weeks, months and years live in their entity's
+/// totals document rather than in documents of their own: a flush then
+/// writes two documents per film it touches (totals and day) instead of
+/// five, and a period's board reads one document per entity. Days keep
+/// their own documents (`None`).
+pub fn period_counts_field(period: Period) -> Option<&'static str> {
     match period {
-        Period::Day => "analytics_entity_daily",
-        Period::Week => "analytics_entity_weekly",
-        Period::Month => "analytics_entity_monthly",
-        Period::Year => "analytics_entity_yearly",
+        Period::Day => None,
+        Period::Week => Some("weeks"),
+        Period::Month => Some("months"),
+        Period::Year => Some("years"),
     }
+}
+
+/// The counts of one embedded bucket of a totals document (zero when absent).
+pub fn embedded_counts(totals: &Document, period: Period, label: &str) -> Counts {
+    period_counts_field(period)
+        .and_then(|field| totals.get_document(field).ok())
+        .and_then(|buckets| buckets.get_document(label).ok())
+        .map(counts_of)
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +91,20 @@ pub struct MongoSettings {
     /// How long a ledger entry is kept; a batch left open longer than this
     /// could be applied twice, so it is days, not minutes.
     pub ledger_ttl: Duration,
+    pub exactly_once: ExactlyOnce,
+}
+
+/// How a flush round is applied exactly once (`mongo.exactly_once`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExactlyOnce {
+    /// One transaction writes the round's documents and its ledger entries
+    /// (one replica set: cheap).
+    #[default]
+    Transaction,
+    /// Each document's marks (`applied.<partition>`) make its update count
+    /// once; the ledger entries follow the documents. No multi-document
+    /// transaction, so none spans shards on a sharded cluster.
+    Markers,
 }
 
 #[derive(Clone)]
@@ -77,6 +112,7 @@ pub struct RollupStore {
     client: Client,
     pub(crate) db: Database,
     ledger_ttl: Duration,
+    exactly_once: ExactlyOnce,
     leaderboards: Leaderboards,
 }
 
@@ -98,6 +134,7 @@ impl RollupStore {
             leaderboards: Leaderboards::new(&db),
             db,
             ledger_ttl: settings.ledger_ttl,
+            exactly_once: settings.exactly_once,
         })
     }
 

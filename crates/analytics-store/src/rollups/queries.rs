@@ -9,8 +9,8 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 
 use super::{
-    collect_counts, counts_of, entity_filter, period_collection, RollupStore, HOURLY, LEDGER,
-    TOTALS,
+    collect_counts, counts_of, entity_filter, period_counts_field, RollupStore, DAILY, HOURLY,
+    LEDGER, TOTALS,
 };
 use crate::error::StoreError;
 
@@ -27,7 +27,12 @@ impl RollupStore {
             "entity_type": entity_type.as_str(),
             "entity_id": {"$in": ids},
         };
-        let mut cursor = self.db.collection::<Document>(TOTALS).find(filter).await?;
+        let mut cursor = self
+            .db
+            .collection::<Document>(TOTALS)
+            .find(filter)
+            .projection(super::counts_projection())
+            .await?;
         let mut out = HashMap::with_capacity(ids.len());
         while let Some(doc) = cursor.try_next().await? {
             if let Ok(id) = doc.get_str("entity_id") {
@@ -53,13 +58,15 @@ impl RollupStore {
             .db
             .collection::<Document>(TOTALS)
             .find(filter)
+            .projection(super::counts_projection())
             .sort(doc! {"entity_id": 1})
             .limit(limit)
             .await?;
         collect_counts(cursor).await
     }
 
-    /// One entity's buckets of a period between two labels (inclusive).
+    /// One entity's buckets of a period between two labels (inclusive):
+    /// its day documents, or the weeks, months or years of its totals.
     pub async fn entity_series(
         &self,
         entity: &analytics_domain::EntityKey,
@@ -68,14 +75,32 @@ impl RollupStore {
         to: &str,
     ) -> Result<HashMap<String, Counts>, StoreError> {
         let mut filter = entity_filter(&entity.domain, entity.entity_type, &entity.entity_id);
+        let mut out = HashMap::new();
+        if let Some(field) = period_counts_field(period) {
+            let totals = self
+                .db
+                .collection::<Document>(TOTALS)
+                .find_one(filter)
+                .projection(doc! {field: 1})
+                .await?;
+            let buckets = totals.as_ref().and_then(|t| t.get_document(field).ok());
+            for (label, counts) in buckets.into_iter().flatten() {
+                if let (true, Some(counts)) = (
+                    from <= label.as_str() && label.as_str() <= to,
+                    counts.as_document(),
+                ) {
+                    out.insert(label.clone(), counts_of(counts));
+                }
+            }
+            return Ok(out);
+        }
         filter.insert(period.field(), doc! {"$gte": from, "$lte": to});
         let mut cursor = self
             .db
-            .collection::<Document>(period_collection(period))
+            .collection::<Document>(DAILY)
             .find(filter)
-            .projection(super::without_registers())
+            .projection(super::counts_projection())
             .await?;
-        let mut out = HashMap::new();
         while let Some(doc) = cursor.try_next().await? {
             if let Ok(label) = doc.get_str(period.field()) {
                 out.insert(label.to_string(), counts_of(&doc));

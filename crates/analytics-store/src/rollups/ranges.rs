@@ -10,7 +10,7 @@ use analytics_domain::{Action, Domain, EntityType, Period, Sum};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 
-use super::{period_collection, RollupStore, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
+use super::{RollupStore, DAILY, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
 use crate::error::StoreError;
 
 /// Ids per `$in` read: keeps each query small enough to plan as index points.
@@ -135,12 +135,10 @@ impl RollupStore {
         filter: Document,
         registers: Registers,
     ) -> Result<Vec<RawDocumentBuf>, StoreError> {
-        let collection = self
-            .db
-            .collection::<RawDocumentBuf>(period_collection(Period::Day));
+        let collection = self.db.collection::<RawDocumentBuf>(DAILY);
         let mut find = collection.find(filter);
         if registers == Registers::Skip {
-            find = find.projection(super::without_registers());
+            find = find.projection(super::counts_projection());
         }
         Ok(find.await?.try_collect().await?)
     }

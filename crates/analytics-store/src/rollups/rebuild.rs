@@ -17,7 +17,7 @@ use mongodb::Namespace;
 use serde_json::{Map, Value};
 
 use super::apply::BatchDelta;
-use super::{counts_of, period_collection, RollupStore, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
+use super::{counts_of, RollupStore, DAILY, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
 use crate::catalogue::CatalogueStore;
 use crate::error::{bounded, StoreError};
 use crate::event_log::{naive, LOG_TABLE};
@@ -216,7 +216,7 @@ impl RollupStore {
         let filter = days_filter(from, to, entity_type);
         let mut found = self
             .db
-            .collection::<Document>(period_collection(Period::Day))
+            .collection::<Document>(DAILY)
             .find(filter)
             .projection(doc! {"domain": 1, "entity_type": 1, "entity_id": 1})
             .await?;
@@ -245,7 +245,7 @@ impl RollupStore {
         };
         let mut found = self
             .db
-            .collection::<Document>(period_collection(Period::Day))
+            .collection::<Document>(DAILY)
             .find(filter)
             .projection(doc! {VIEWER_REGISTERS: 0})
             .await?;
@@ -338,6 +338,8 @@ impl RollupStore {
             let report = self
                 .apply_batches(&[BatchDelta {
                     batch_id: &id,
+                    // A rebuild's chunks are applied one after another.
+                    sequence: "rebuild",
                     keys: 0,
                     delta: chunk,
                 }])
@@ -375,7 +377,7 @@ impl RollupStore {
             .collect();
         let days: BTreeSet<&BucketKey> = current.days.keys().chain(by_day.keys()).collect();
         let hours: BTreeSet<&HourlyKey> = site_hours.iter().chain(hour_users.keys()).collect();
-        let daily = Namespace::new(self.db.name(), period_collection(Period::Day));
+        let daily = Namespace::new(self.db.name(), DAILY);
         let hourly = Namespace::new(self.db.name(), HOURLY);
         let model = |namespace: &Namespace, filter: Document, update: Document| {
             WriteModel::UpdateOne(

@@ -3,13 +3,12 @@
 
 use std::time::Duration;
 
-use analytics_domain::Period;
 use mongodb::bson::{doc, Document};
 use mongodb::options::IndexOptions;
 use mongodb::IndexModel;
 
 use super::duplicates::unique_keys;
-use super::{period_collection, RollupStore, HOURLY, LEDGER, RUNS};
+use super::{RollupStore, DAILY, HOURLY, LEDGER, RUNS};
 use crate::error::StoreError;
 
 /// The hourly collection's unique index before hours were split into
@@ -27,15 +26,17 @@ impl RollupStore {
         // A database taken over from the replaced system may hold several
         // documents of one key; they are merged before the key is unique.
         self.merge_duplicate_rollups(false).await?;
+        // The weeks, months and years of the layout before they moved into
+        // the totals documents.
+        self.fold_legacy_periods().await?;
         let mut specs: Vec<(&str, Vec<IndexModel>)> = unique_keys()
             .into_iter()
             .map(|(collection, fields)| {
                 let keys: Document = fields.iter().map(|f| (f.to_string(), 1.into())).collect();
                 let mut models = vec![IndexModel::builder().keys(keys).options(unique()).build()];
-                let period = Period::ALL
-                    .into_iter()
-                    .find(|p| period_collection(*p) == collection);
-                models.extend(period.map(bucket_index));
+                if collection == DAILY {
+                    models.push(day_index());
+                }
                 (collection, models)
             })
             .collect();
@@ -117,13 +118,12 @@ impl RollupStore {
     }
 }
 
-/// A bucket's documents by entity: the leaderboard merges look up the
-/// entities a flush changed in one bucket, `entity_id` last so an `$in`
-/// stays a set of exact index points (the unique index puts the bucket last,
-/// for one entity's series).
-fn bucket_index(period: Period) -> IndexModel {
-    let mut keys = doc! {"domain": 1, "entity_type": 1};
-    keys.insert(period.field(), 1);
-    keys.insert("entity_id", 1);
-    IndexModel::builder().keys(keys).build()
+/// A day's documents by entity: the leaderboard merges look up the
+/// entities a flush changed in one day, `entity_id` last so an `$in` stays a
+/// set of exact index points (the unique index puts the day last, for one
+/// entity's series).
+fn day_index() -> IndexModel {
+    IndexModel::builder()
+        .keys(doc! {"domain": 1, "entity_type": 1, "date": 1, "entity_id": 1})
+        .build()
 }

@@ -1,6 +1,6 @@
 //! One round: the batches claimed in one order range are applied to Mongo
-//! in one transaction, then the movies' replicas are written, then the
-//! batches are deleted.
+//! exactly once (in one transaction, or by document marks), then the
+//! movies' replicas are written, then the batches are deleted.
 
 use std::time::{Duration, Instant};
 
@@ -30,11 +30,16 @@ pub(super) async fn flush(
     let hashes = try_join_all(batches.iter().map(|b| stores.counters.read_batch(b))).await?;
     let units: Vec<i64> = hashes.iter().map(|h| count_units(h)).collect();
     let deltas: Vec<_> = hashes.into_iter().map(batch_delta).collect();
+    // A partition's batches are applied one after another: its number names
+    // the sequence a document's marks follow.
+    let sequences: Vec<String> = batches.iter().map(|b| b.partition.to_string()).collect();
     let parts: Vec<BatchDelta> = batches
         .iter()
         .zip(&deltas)
-        .map(|(b, (keys, delta))| BatchDelta {
+        .zip(&sequences)
+        .map(|((b, (keys, delta)), sequence)| BatchDelta {
             batch_id: &b.id,
+            sequence,
             keys: *keys,
             delta,
         })

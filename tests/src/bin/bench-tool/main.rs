@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use analytics_domain::{Action, BucketMode, Domain, EntityKey, EntityType, Event, Period, UserId};
 use analytics_runtime::StoreConfig;
-use analytics_store::rollups::{period_collection, HOURLY, TOTALS};
+use analytics_store::rollups::{period_counts_field, DAILY, HOURLY, TOTALS};
 use chrono::{DateTime, FixedOffset};
 use clap::{Parser, Subcommand};
 use mongodb::bson::{doc, Document};
@@ -347,9 +347,27 @@ async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize, mix: Mix) -> 
             )
         })
         .collect();
+    // The totals document also takes this week's, month's and year's
+    // counts, as the flush writes them.
+    let mut totals_inc = inc.clone();
+    for period in [Period::Week, Period::Month, Period::Year] {
+        if let Some(field) = period_counts_field(period) {
+            for (k, v) in &inc {
+                totals_inc.insert(
+                    format!("{field}.{}.{k}", period.bucket_of(today)),
+                    v.clone(),
+                );
+            }
+        }
+    }
     let model = |collection: &str, filter: Document| {
+        let inc = if collection == TOTALS {
+            &totals_inc
+        } else {
+            &inc
+        };
         let mut update = doc! {"$inc": inc.clone()};
-        if mix == Mix::V2 && collection == period_collection(Period::Day) {
+        if mix == Mix::V2 && collection == DAILY {
             update.insert("$max", registers.clone());
         }
         WriteModel::UpdateOne(
@@ -366,11 +384,9 @@ async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize, mix: Mix) -> 
         let id = format!("movie-{i:06}");
         let key = doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id};
         models.push(model(TOTALS, key.clone()));
-        for period in Period::ALL {
-            let mut f = key.clone();
-            f.insert(period.field(), period.bucket_of(today));
-            models.push(model(period_collection(period), f));
-        }
+        let mut day = key.clone();
+        day.insert(Period::Day.field(), Period::Day.bucket_of(today));
+        models.push(model(DAILY, day));
     }
     models.push(model(HOURLY, doc! {"domain": "jav", "entity_type": "movie", "date": Period::Day.bucket_of(today), "hour": 0, "slot": 0}));
     let total = models.len();
@@ -389,7 +405,8 @@ async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize, mix: Mix) -> 
 async fn seed_rollups(s: &StoreConfig, entities: u64) -> anyhow::Result<()> {
     let store = analytics_store::RollupStore::connect(&s.mongo_settings()?).await?;
     store.ensure_indexes().await?;
-    let today = Period::Day.bucket_of(chrono::Utc::now().date_naive());
+    let date = chrono::Utc::now().date_naive();
+    let today = Period::Day.bucket_of(date);
     let started = Instant::now();
     let ids: Vec<u64> = (0..entities).collect();
     for chunk in ids.chunks(10_000) {
@@ -398,7 +415,17 @@ async fn seed_rollups(s: &StoreConfig, entities: u64) -> anyhow::Result<()> {
         for i in chunk {
             let id = format!("movie-{i:07}");
             let (view, download) = (((i * 7919) % 100_000) as i64 + 1, (i % 13) as i64);
-            totals.push(doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id, "view": view, "download": download});
+            let mut t = doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id, "view": view, "download": download};
+            // This week, month and year hold everything, inside the totals.
+            for period in [Period::Week, Period::Month, Period::Year] {
+                if let Some(field) = period_counts_field(period) {
+                    t.insert(
+                        field,
+                        doc! {period.bucket_of(date): {"view": view, "download": download}},
+                    );
+                }
+            }
+            totals.push(t);
             daily.push(doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id, "date": &today, "view": view, "download": download});
         }
         store
@@ -407,7 +434,7 @@ async fn seed_rollups(s: &StoreConfig, entities: u64) -> anyhow::Result<()> {
             .ordered(false)
             .await?;
         store
-            .collection(period_collection(Period::Day))
+            .collection(DAILY)
             .insert_many(daily)
             .ordered(false)
             .await?;
@@ -432,9 +459,9 @@ async fn damage_rollups(
     date: chrono::NaiveDate,
 ) -> anyhow::Result<(u64, i64)> {
     use analytics_domain::Period;
-    use analytics_store::rollups::{counts_of, period_collection, HOURLY};
+    use analytics_store::rollups::{counts_of, HOURLY};
     let day = Period::Day.bucket_of(date);
-    let daily = store.collection(period_collection(Period::Day));
+    let daily = store.collection(DAILY);
     let docs: Vec<mongodb::bson::Document> =
         futures_util::TryStreamExt::try_collect(daily.find(doc! {"date": &day}).await?).await?;
     let mut lost = 0;
@@ -442,17 +469,16 @@ async fn damage_rollups(
         let n = counts_of(d).get(analytics_domain::Action::View);
         let entity = doc! {"domain": d.get_str("domain")?, "entity_type": d.get_str("entity_type")?,
         "entity_id": d.get_str("entity_id")?};
+        // The day's views leave the totals and their week, month and year.
+        let mut lose = doc! {"view": -n};
         for period in [Period::Week, Period::Month, Period::Year] {
-            let mut filter = entity.clone();
-            filter.insert(period.field(), period.bucket_of(date));
-            store
-                .collection(period_collection(period))
-                .update_one(filter, doc! {"$inc": {"view": -n}})
-                .await?;
+            if let Some(field) = period_counts_field(period) {
+                lose.insert(format!("{field}.{}.view", period.bucket_of(date)), -n);
+            }
         }
         store
-            .collection(analytics_store::rollups::TOTALS)
-            .update_one(entity, doc! {"$inc": {"view": -n}})
+            .collection(TOTALS)
+            .update_one(entity, doc! {"$inc": lose})
             .await?;
         lost += n;
     }
