@@ -9,6 +9,35 @@ pub struct FlushRun {
     pub seconds: f64,
     pub output: String,
     pub peak_rss_kb: u64,
+    /// Where the run's time went, from its "flush finished" log line
+    /// (`redis 3.1 s, mongo 4.0 s, …`; empty if it had none).
+    pub steps: String,
+}
+
+/// The step times of a "flush finished" log line, in seconds.
+fn step_times(log: &str) -> String {
+    let Some(line) = log.lines().rev().find(|l| l.contains("flush finished")) else {
+        return String::new();
+    };
+    let ms = |name: &str| -> Option<f64> {
+        let at = line.find(&format!("\"{name}\":"))? + name.len() + 3;
+        let digits: String = line[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<f64>().ok().map(|n| n / 1000.0)
+    };
+    [
+        ("redis", "redis_ms"),
+        ("mongo", "mongo_ms"),
+        ("replicas", "replica_ms"),
+        ("boards", "leaderboard_ms"),
+        ("log copy", "log_copy_ms"),
+    ]
+    .iter()
+    .filter_map(|(label, field)| Some(format!("{label} {:.1} s", ms(field)?)))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 fn status_kb(pid: u32, field: &str) -> u64 {
@@ -52,10 +81,20 @@ pub async fn flush_once(bin: &Path) -> anyhow::Result<FlushRun> {
     let started = Instant::now();
     let mut child = tokio::process::Command::new(bin)
         .arg("flush")
+        .env("RUST_LOG", "warn,flush_worker=info")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()?;
     let pid = child.id().unwrap_or(0);
+    // Read as it comes, so a chatty run never fills the pipe and stalls.
+    let log = child.stderr.take().map(|mut err| {
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut log = String::new();
+            let _ = err.read_to_string(&mut log).await;
+            log
+        })
+    });
     let mut peak = 0;
     let status = loop {
         peak = peak.max(peak_rss_kb(pid));
@@ -73,10 +112,15 @@ pub async fn flush_once(bin: &Path) -> anyhow::Result<FlushRun> {
         status.success() || output.contains("Flushed"),
         "flush failed: {status}"
     );
+    let log = match log {
+        Some(task) => task.await.unwrap_or_default(),
+        None => String::new(),
+    };
     Ok(FlushRun {
         seconds: started.elapsed().as_secs_f64(),
         output: output.trim().to_string(),
         peak_rss_kb: peak,
+        steps: step_times(&log),
     })
 }
 

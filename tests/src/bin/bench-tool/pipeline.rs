@@ -265,12 +265,13 @@ pub async fn run(stores: &StoreConfig, args: PipelineArgs) -> anyhow::Result<()>
                 .sum();
             waiting_after.push(waiting);
             println!(
-                "  {:>5.0} s  flush {:>5.1} s  {:>7.1} MB  waiting after {:>8}  {}",
+                "  {:>5.0} s  flush {:>5.1} s  {:>7.1} MB  waiting after {:>8}  {}  ({})",
                 started.elapsed().as_secs_f64(),
                 run.seconds,
                 run.peak_rss_kb as f64 / 1024.0,
                 waiting,
-                run.output
+                run.output,
+                run.steps
             );
         }
         stop.store(true, Ordering::Relaxed);
