@@ -84,11 +84,9 @@ impl RollupStore {
                 .projection(doc! {field: 1})
                 .await?;
             let buckets = totals.as_ref().and_then(|t| t.get_document(field).ok());
+            let in_range = |label: &str| from <= label && label <= to;
             for (label, counts) in buckets.into_iter().flatten() {
-                if let (true, Some(counts)) = (
-                    from <= label.as_str() && label.as_str() <= to,
-                    counts.as_document(),
-                ) {
+                if let Some(counts) = counts.as_document().filter(|_| in_range(label)) {
                     out.insert(label.clone(), counts_of(counts));
                 }
             }
