@@ -23,7 +23,9 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::{ClientSession, Database};
 
 use crate::error::{is_duplicate_key, StoreError};
-use crate::rollups::{bson_time, counts_of, embedded_counts, period_counts_field, DAILY, TOTALS};
+use crate::rollups::{
+    bson_time, collect_counts_with, counts_of, embedded_counts, period_counts_field, DAILY, TOTALS,
+};
 
 pub const LEADERBOARDS: &str = "analytics_leaderboards";
 pub const LEADERBOARD_PENDING: &str = "analytics_leaderboard_pending";
@@ -107,21 +109,17 @@ impl BoardScope {
 
     /// The bucket's counts in one of its documents.
     fn counts_in(&self, doc: &Document) -> Counts {
-        match (self.period, &self.bucket, self.embedded()) {
-            (Some(period), Some(label), Some(_)) => embedded_counts(doc, period, label),
+        match (self.period, &self.bucket) {
+            (Some(period), Some(label)) if period_counts_field(period).is_some() => {
+                embedded_counts(doc, period, label)
+            }
             _ => counts_of(doc),
         }
     }
 
     /// `(entity_id, counts)` of every document a cursor yields, in order.
-    async fn collect(&self, mut cursor: mongodb::Cursor<Document>) -> Result<Entries, StoreError> {
-        let mut out = Vec::new();
-        while let Some(doc) = cursor.try_next().await? {
-            if let Ok(id) = doc.get_str("entity_id") {
-                out.push((id.to_string(), self.counts_in(&doc)));
-            }
-        }
-        Ok(out)
+    async fn collect(&self, cursor: mongodb::Cursor<Document>) -> Result<Entries, StoreError> {
+        collect_counts_with(cursor, |doc| self.counts_in(doc)).await
     }
 
     fn to_doc(&self) -> Document {

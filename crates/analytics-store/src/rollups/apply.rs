@@ -190,12 +190,9 @@ impl RollupStore {
                 known.insert(id.to_string());
             }
         }
-        let Some(plan) = self.plan(batches, known) else {
-            return Ok(ApplyReport {
-                already_applied: batches.len(),
-                already_applied_ids: batches.iter().map(|b| b.batch_id.to_string()).collect(),
-                ..ApplyReport::default()
-            });
+        let plan = match self.plan(batches, known) {
+            Ok(plan) => plan,
+            Err(skipped) => return Ok(skipped),
         };
         let Plan {
             mut report,
@@ -233,14 +230,22 @@ impl RollupStore {
     }
 
     /// What a round of `batches` applies, given the ids the ledger
-    /// already has (`None`: nothing new).
-    fn plan<'a>(&self, batches: &'a [BatchDelta<'a>], known: HashSet<String>) -> Option<Plan<'a>> {
+    /// already has; `Err` is the report of a round with nothing new.
+    fn plan<'a>(
+        &self,
+        batches: &'a [BatchDelta<'a>],
+        known: HashSet<String>,
+    ) -> Result<Plan<'a>, ApplyReport> {
         let fresh: Vec<&BatchDelta> = batches
             .iter()
             .filter(|b| !known.contains(b.batch_id))
             .collect();
         if fresh.is_empty() {
-            return None;
+            return Err(ApplyReport {
+                already_applied: batches.len(),
+                already_applied_ids: known.into_iter().collect(),
+                ..ApplyReport::default()
+            });
         }
         let mut merged = RollupDelta::default();
         for b in &fresh {
@@ -259,7 +264,7 @@ impl RollupStore {
                 }
             })
             .collect();
-        Some(Plan {
+        Ok(Plan {
             report: ApplyReport {
                 applied_batches: fresh.len(),
                 already_applied: batches.len() - fresh.len(),
@@ -278,16 +283,15 @@ impl RollupStore {
     async fn begin_marked(&self, batches: &[BatchDelta<'_>]) -> Result<OpenApply, StoreError> {
         let ids: Vec<String> = batches.iter().map(|b| b.batch_id.to_string()).collect();
         let known = self.applied_batches(&ids).await?;
-        let Some(plan) = self.plan(batches, known) else {
-            return Ok(OpenApply {
-                session: None,
-                records: None,
-                report: ApplyReport {
-                    already_applied: batches.len(),
-                    already_applied_ids: ids,
-                    ..ApplyReport::default()
-                },
-            });
+        let plan = match self.plan(batches, known) {
+            Ok(plan) => plan,
+            Err(skipped) => {
+                return Ok(OpenApply {
+                    session: None,
+                    records: None,
+                    report: skipped,
+                })
+            }
         };
         let marked = plan
             .fresh

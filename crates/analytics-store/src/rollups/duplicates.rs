@@ -205,7 +205,7 @@ pub fn merge_documents(first: &Document, rest: &[Document]) -> Document {
     merged
 }
 
-fn number(v: &Bson) -> Option<i64> {
+pub(crate) fn number(v: &Bson) -> Option<i64> {
     match v {
         Bson::Int64(n) => Some(*n),
         Bson::Int32(n) => Some(i64::from(*n)),

@@ -25,6 +25,7 @@ use mongodb::error::ErrorKind;
 use mongodb::options::{UpdateOneModel, WriteModel};
 
 use super::apply::DocumentUpdate;
+use super::duplicates::number;
 use super::RollupStore;
 use crate::error::{is_duplicate_key, StoreError, DUPLICATE_KEY};
 
@@ -222,14 +223,6 @@ fn merge_update(into: &mut Document, from: &Document) {
             };
             target.insert(field.clone(), merged.unwrap_or_else(|| value.clone()));
         }
-    }
-}
-
-fn number(v: &Bson) -> Option<i64> {
-    match v {
-        Bson::Int64(n) => Some(*n),
-        Bson::Int32(n) => Some(i64::from(*n)),
-        _ => None,
     }
 }
 

@@ -168,12 +168,21 @@ impl RollupStore {
 
 /// `(entity_id, counts)` of every document a cursor yields, in order.
 pub(crate) async fn collect_counts(
+    cursor: mongodb::Cursor<Document>,
+) -> Result<Vec<(String, Counts)>, StoreError> {
+    collect_counts_with(cursor, counts_of).await
+}
+
+/// [`collect_counts`] with the counts read from each document by `counts`
+/// (an embedded bucket's, say).
+pub(crate) async fn collect_counts_with(
     mut cursor: mongodb::Cursor<Document>,
+    counts: impl Fn(&Document) -> Counts,
 ) -> Result<Vec<(String, Counts)>, StoreError> {
     let mut out = Vec::new();
     while let Some(doc) = cursor.try_next().await? {
         if let Ok(id) = doc.get_str("entity_id") {
-            out.push((id.to_string(), counts_of(&doc)));
+            out.push((id.to_string(), counts(&doc)));
         }
     }
     Ok(out)
