@@ -820,6 +820,21 @@ impl ReadApi {
         get_json(&self.client, &format!("{}{path}", self.base), token).await
     }
 
+    /// GET with the admin token; returns (status, headers, JSON body).
+    pub async fn admin_with_headers(
+        &self,
+        path: &str,
+    ) -> anyhow::Result<(u16, reqwest::header::HeaderMap, Value)> {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await?;
+        let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+        Ok((status, headers, resp.json().await.unwrap_or(Value::Null)))
+    }
+
     pub async fn stop(&self) {
         self.handle.stop(true).await;
     }

@@ -80,6 +80,9 @@ export class Session {
     if (response.status === 401 || response.status === 403) {
       throw new AuthError("The token was refused.");
     }
+    // A report kept from before the last flush while its recomputation
+    // runs: the page says so and asks again.
+    if (response.headers.get("X-Report-Updating")) this.updating = true;
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
       const wait = response.headers.get("Retry-After");

@@ -116,7 +116,7 @@ where
     Fut: std::future::Future<Output = Result<Value, ReadApiError>> + Send + 'static,
 {
     let owned = state.clone();
-    let body = state
+    let cached = state
         .catalogue_reports
         .get_or_compute(format!("actors|{key}"), move || async move {
             let mut body = match compute(owned.clone()).await? {
@@ -127,7 +127,9 @@ where
             Ok::<_, ReadApiError>(Value::Object(body))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(body))
+    let mut response = HttpResponse::Ok().json(&cached.body);
+    cached.stamp(&mut response);
+    Ok(response)
 }
 
 /// GET /api/v1/admin/analytics/actors/distribution

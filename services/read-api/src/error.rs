@@ -31,6 +31,12 @@ pub enum ReadApiError {
     Busy { retry_after: u64 },
     #[error(transparent)]
     Body(#[from] BodyError),
+    /// One failed report computation, answered to every request that
+    /// waited on it.
+    #[error(transparent)]
+    Shared(std::sync::Arc<ReadApiError>),
+    #[error("The report's computation stopped before it ended; retry.")]
+    ComputationLost,
     #[error("The analytics stores are temporarily unavailable; retry later.")]
     Store {
         retry_after: u64,
@@ -69,6 +75,8 @@ impl ServiceError for ReadApiError {
             ReadApiError::Busy { .. } => ErrorKind::Unavailable,
             ReadApiError::Body(e) => e.kind(),
             ReadApiError::Store { source, .. } => store_kind(source),
+            ReadApiError::Shared(e) => e.kind(),
+            ReadApiError::ComputationLost => ErrorKind::Internal,
         }
     }
 
@@ -77,6 +85,7 @@ impl ServiceError for ReadApiError {
             ReadApiError::InvalidParam { param, message } => Some(field_error(param, message)),
             ReadApiError::Body(e) => e.field_errors(),
             ReadApiError::OriginRefused => Some(field_error("origin", self.to_string())),
+            ReadApiError::Shared(e) => e.field_errors(),
             _ => None,
         }
     }
@@ -92,6 +101,7 @@ impl ServiceError for ReadApiError {
                 source,
             } => store_headers(source, *s),
             ReadApiError::Busy { retry_after: s } => vec![retry_after(*s)],
+            ReadApiError::Shared(e) => e.headers(),
             _ => Vec::new(),
         }
     }

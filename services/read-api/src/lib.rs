@@ -64,8 +64,10 @@ pub struct AppState {
     /// One film's video metrics per range: many keys, kept apart from the
     /// site-wide reports so a crawl through the films cannot push them out.
     pub film_reports: ReportCache,
-    /// Admin snapshots and actor analytics per parameters (kept for their
-    /// TTL only: the catalogue changes without a flush).
+    /// Admin snapshots and actor analytics per parameters, kept for
+    /// `read_api.snapshot_cache_ms` (the catalogue changes without a flush;
+    /// the snapshot's top lists come from the flush's replicas, so a flush
+    /// outdates them too).
     pub catalogue_reports: ReportCache,
     pub live: Arc<LiveHub>,
     /// Days the raw event log keeps (`retention.raw_log_days`; `None` all):
@@ -145,8 +147,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         cfg.live_allowed_origins.clone(),
     ));
     live.spawn(counters.clone());
-    let reports = ReportCache::new(cfg.report_cache_ttl(), REPORT_CACHE_ENTRIES);
-    reports.watch(counters.clone());
+    let reports = ReportCache::new(
+        cfg.report_cache_ttl(),
+        REPORT_CACHE_ENTRIES,
+        Some(counters.clone()),
+    );
     let rules = stores.event_rules()?;
     let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
     let openapi = openapi::document(&domains);
@@ -160,7 +165,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         counts_cache: CountsCache::new(cfg.counts_cache_ttl(), COUNTS_CACHE_ENTRIES),
         film_reports: reports.sibling(REPORT_CACHE_ENTRIES),
         reports,
-        catalogue_reports: ReportCache::new(cfg.snapshot_cache_ttl(), REPORT_CACHE_ENTRIES),
+        catalogue_reports: ReportCache::new(
+            cfg.snapshot_cache_ttl(),
+            REPORT_CACHE_ENTRIES,
+            Some(counters.clone()),
+        ),
         live,
         raw_log_days: stores.retention()?.raw_log_days,
         erasure_wait: Duration::from_secs(cfg.erasure_wait_seconds),

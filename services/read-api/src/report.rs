@@ -92,16 +92,18 @@ impl Report {
             self.range.last()
         );
         let (owned_state, report) = (state.clone(), self.clone());
-        let body = state
+        let mut cached = state
             .reports
             .get_or_compute(key, move || compute(owned_state, report))
             .await?;
-        Ok(table::respond(
+        let mut response = table::respond(
             self.format,
-            body,
+            std::mem::take(&mut cached.body),
             listing.name,
             listing.columns,
             |b| table::rows_at(b, listing.rows_at, listing.columns),
-        ))
+        );
+        cached.stamp(&mut response);
+        Ok(response)
     }
 }

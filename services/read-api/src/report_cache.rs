@@ -2,57 +2,103 @@
 //! dashboard refresh storm (or a thousand live clients) costs one read of
 //! the stores per report and period, not one per request.
 //!
-//! Reports are computed from what the flush writes, so a kept report stays
-//! exact until a flush changes the stores: each flush that does raises the
-//! rollup generation in Redis, which a task here reads twice a second. A
-//! report is recomputed when the generation moved or it is older than the
-//! TTL (the bound for what no flush announces: catalogue titles, a flush
-//! stopped before it could raise the generation). An outdated report is
-//! recomputed in the background, once, while every request (the one that
-//! found it outdated too) is answered with the previous body: only a
-//! report's very first computation is waited for.
+//! Two rules bound what an answer may be:
+//! - **Never older than the TTL.** A kept body is refreshed in the
+//!   background once three quarters of its TTL have passed, so a busy report
+//!   is answered at once; a body past its TTL (an idle spell) is never
+//!   answered: the request waits for the recomputation.
+//! - **Never from before the last flush.** Each flush that changes the
+//!   stores raises the rollup generation in Redis, which every request
+//!   reads (one `GET`). A body computed at an older generation is
+//!   recomputed, and the request waits for it for up to [`REFRESH_WAIT`];
+//!   past that it gets the previous body marked as updating (the
+//!   `X-Report-Updating` header), which the pages show.
+//!
+//! Every answer says how old it is (`Age`, from when its computation began).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use actix_web::http::header::{HeaderName, HeaderValue, AGE};
+use actix_web::HttpResponse;
 use analytics_store::hot_counters::HotCounters;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use serde_json::Value;
-use tokio::sync::OnceCell;
 
-/// How often the rollup generation is read.
-const GENERATION_POLL: Duration = Duration::from_millis(500);
+use crate::error::ReadApiError;
 
-struct Slot {
-    created: Instant,
-    /// The rollup generation the body was computed at (read before).
-    generation: u64,
-    body: OnceCell<Value>,
-    /// A request is recomputing this outdated body.
-    refreshing: AtomicBool,
+/// How long a request waits for the recomputation a flush made necessary
+/// before it is answered with the previous body, marked as updating. Long
+/// enough for every report measured (well under a second on the bench
+/// catalogue), short enough that a slow store does not hold the page.
+pub const REFRESH_WAIT: Duration = Duration::from_secs(2);
+/// How long a request waits for Redis to tell the rollup generation; past
+/// it the last one read holds (no flush changes the stores without Redis).
+const GENERATION_WAIT: Duration = Duration::from_millis(250);
+/// The header that marks a body kept from before the last flush.
+pub const UPDATING: HeaderName = HeaderName::from_static("x-report-updating");
+
+type Outcome = Result<Value, Arc<ReadApiError>>;
+type Computation = Shared<BoxFuture<'static, Outcome>>;
+
+/// A report as the cache answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cached {
+    pub body: Value,
+    /// Since its computation began.
+    pub age: Duration,
+    /// Computed before the stores last changed; its recomputation runs.
+    pub updating: bool,
 }
 
-impl Slot {
-    fn new(created: Instant, generation: u64, body: Option<Value>) -> Arc<Self> {
-        Arc::new(Slot {
-            created,
-            generation,
-            body: OnceCell::new_with(body),
-            refreshing: AtomicBool::new(false),
-        })
+impl Cached {
+    /// `Age` (whole seconds) and, on a body kept from before the last
+    /// flush, `X-Report-Updating: true`.
+    pub fn stamp(&self, response: &mut HttpResponse) {
+        let headers = response.headers_mut();
+        headers.insert(AGE, HeaderValue::from(self.age.as_secs()));
+        if self.updating {
+            headers.insert(UPDATING, HeaderValue::from_static("true"));
+        }
     }
 }
 
-/// What a lookup found for a key.
-enum Found {
-    /// Current, or being computed for the first time: wait on it.
-    Current(Arc<Slot>),
-    /// Outdated while another request recomputes it: the previous body.
-    Stale(Value),
-    /// Outdated: this request starts its recomputation.
-    Refresh(Arc<Slot>),
+/// A body a newer computation replaces, answered meanwhile where the rules
+/// allow.
+#[derive(Clone)]
+struct Previous {
+    body: Value,
+    started: Instant,
+    generation: u64,
+}
+
+struct Slot {
+    started: Instant,
+    /// The rollup generation read before the computation began.
+    generation: u64,
+    computation: Computation,
+    previous: Option<Previous>,
+}
+
+impl Slot {
+    fn finished(&self) -> Option<&Outcome> {
+        self.computation.peek()
+    }
+}
+
+/// What a request does with what it found.
+enum Plan {
+    Answer(Cached),
+    /// Wait for the computation; past `patience` answer `fallback`.
+    Await {
+        computation: Computation,
+        started: Instant,
+        fallback: Option<Previous>,
+        patience: Option<Duration>,
+    },
 }
 
 /// Cheap to clone: clones share the kept reports.
@@ -60,150 +106,271 @@ enum Found {
 pub struct ReportCache {
     ttl: Duration,
     max_entries: usize,
-    slots: Arc<Mutex<HashMap<String, Arc<Slot>>>>,
+    slots: Arc<Mutex<HashMap<String, Slot>>>,
+    /// Where the rollup generation is read (`None`: only the TTL applies).
+    counters: Option<HotCounters>,
+    refresh_wait: Duration,
+    /// The last generation read.
     generation: Arc<AtomicU64>,
 }
 
 impl ReportCache {
-    /// `ttl` zero: every request computes.
-    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+    /// `ttl` zero: every request computes. With `counters`, a flush's new
+    /// rollup generation outdates every kept body.
+    pub fn new(ttl: Duration, max_entries: usize, counters: Option<HotCounters>) -> Self {
         ReportCache {
             ttl,
             max_entries,
             slots: Arc::new(Mutex::new(HashMap::new())),
+            counters,
+            refresh_wait: REFRESH_WAIT,
             generation: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Follows the rollup generation in Redis for as long as the runtime
-    /// runs. While Redis does not answer the last one read holds (no flush
-    /// can change the stores without Redis either).
-    pub fn watch(&self, counters: HotCounters) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!("no runtime: reports are kept for their TTL only");
-            return;
-        };
-        let generation = self.generation.clone();
-        runtime.spawn(async move {
-            let mut every = tokio::time::interval(GENERATION_POLL);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                every.tick().await;
-                match counters.rollup_generation().await {
-                    Ok(g) => generation.store(g, Ordering::SeqCst),
-                    Err(e) => tracing::debug!(error = %e, "rollup generation not read"),
-                }
-            }
-        });
-    }
-
-    /// The report under `key`: the kept one while current, else computed
-    /// once for every request waiting on it; an outdated one is answered at
-    /// once and recomputed in the background (a failure there is logged and
-    /// the next request tries again). A failed first computation is not
-    /// kept either.
-    pub async fn get_or_compute<E, F, Fut>(&self, key: String, compute: F) -> Result<Value, E>
-    where
-        E: std::fmt::Display + Send + 'static,
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Value, E>> + Send + 'static,
-    {
-        if self.ttl.is_zero() {
-            return compute().await;
-        }
-        let generation = self.generation.load(Ordering::SeqCst);
-        match self.find(&key, Instant::now(), generation) {
-            Found::Current(slot) => slot.body.get_or_try_init(compute).await.cloned(),
-            Found::Stale(body) => Ok(body),
-            Found::Refresh(old) => {
-                let previous = old.body.get().cloned().unwrap_or(Value::Null);
-                let cache = self.clone();
-                tokio::spawn(async move {
-                    match compute().await {
-                        Ok(body) => {
-                            cache.store(key, Slot::new(Instant::now(), generation, Some(body)))
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, report = %key, "report not recomputed; the previous one is served");
-                            old.refreshing.store(false, Ordering::SeqCst);
-                        }
-                    }
-                });
-                Ok(previous)
-            }
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Slot>>> {
-        // A poisoned lock only means another request panicked while holding
-        // it; the map itself is always whole.
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn is_current(&self, slot: &Slot, now: Instant, generation: u64) -> bool {
-        slot.generation == generation && now.duration_since(slot.created) < self.ttl
-    }
-
-    fn find(&self, key: &str, now: Instant, generation: u64) -> Found {
-        let mut slots = self.lock();
-        if let Some(slot) = slots.get(key) {
-            if self.is_current(slot, now, generation) {
-                return Found::Current(slot.clone());
-            }
-            if let Some(body) = slot.body.get() {
-                if slot.refreshing.swap(true, Ordering::SeqCst) {
-                    return Found::Stale(body.clone());
-                }
-                return Found::Refresh(slot.clone());
-            }
-        }
-        let slot = Slot::new(now, generation, None);
-        self.insert(&mut slots, key.to_string(), slot.clone(), now, generation);
-        Found::Current(slot)
-    }
-
-    fn store(&self, key: String, slot: Arc<Slot>) {
-        let now = Instant::now();
-        let generation = self.generation.load(Ordering::SeqCst);
-        self.insert(&mut self.lock(), key, slot, now, generation);
-    }
-
-    /// Inserts within the bound: outdated entries go first, then, if every
-    /// entry is current, the oldest one (a burst of new keys must not leave
-    /// a new report uncached until the burst's reports go out of date).
-    fn insert(
-        &self,
-        slots: &mut HashMap<String, Arc<Slot>>,
-        key: String,
-        slot: Arc<Slot>,
-        now: Instant,
-        generation: u64,
-    ) {
-        if slots.len() >= self.max_entries && !slots.contains_key(&key) {
-            slots.retain(|_, s| self.is_current(s, now, generation));
-            if slots.len() >= self.max_entries {
-                let oldest = slots
-                    .iter()
-                    .min_by_key(|(_, s)| s.created)
-                    .map(|(k, _)| k.clone());
-                if let Some(oldest) = oldest {
-                    slots.remove(&oldest);
-                }
-            }
-        }
-        slots.insert(key, slot);
-    }
-
-    /// Another cache of `max_entries` that follows the same generation and
-    /// TTL (so a burst of one kind of key cannot push out the others).
+    /// Another cache of `max_entries` with the same TTL and generation (so a
+    /// burst of one kind of key cannot push out the others).
     pub fn sibling(&self, max_entries: usize) -> Self {
         ReportCache {
             max_entries,
             slots: Arc::new(Mutex::new(HashMap::new())),
             ..self.clone()
+        }
+    }
+
+    /// The report under `key` by the rules above, computed at most once at
+    /// a time for every request waiting on it. A failed computation is
+    /// answered to the requests that waited on it and not kept.
+    pub async fn get_or_compute<F, Fut>(
+        &self,
+        key: String,
+        compute: F,
+    ) -> Result<Cached, ReadApiError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Value, ReadApiError>> + Send + 'static,
+    {
+        if self.ttl.is_zero() {
+            let body = compute().await?;
+            return Ok(Cached {
+                body,
+                age: Duration::ZERO,
+                updating: false,
+            });
+        }
+        let generation = self.current_generation().await;
+        self.answer(key, Instant::now(), generation, compute).await
+    }
+
+    async fn current_generation(&self) -> u64 {
+        if let Some(counters) = &self.counters {
+            match tokio::time::timeout(GENERATION_WAIT, counters.rollup_generation()).await {
+                Ok(Ok(g)) => self.generation.store(g, Ordering::SeqCst),
+                Ok(Err(e)) => tracing::debug!(error = %e, "rollup generation not read"),
+                Err(_) => tracing::debug!("rollup generation not read in time"),
+            }
+        }
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// [`ReportCache::get_or_compute`] at `now` and `generation` (told, so
+    /// tests need not wait for time to pass).
+    async fn answer<F, Fut>(
+        &self,
+        key: String,
+        now: Instant,
+        generation: u64,
+        compute: F,
+    ) -> Result<Cached, ReadApiError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Value, ReadApiError>> + Send + 'static,
+    {
+        let (computation, started, fallback, patience) =
+            match self.plan(key, now, generation, compute) {
+                Plan::Answer(cached) => return Ok(cached),
+                Plan::Await {
+                    computation,
+                    started,
+                    fallback,
+                    patience,
+                } => (computation, started, fallback, patience),
+            };
+        let outcome = match patience {
+            Some(wait) => tokio::time::timeout(wait, computation).await.ok(),
+            None => Some(computation.await),
+        };
+        let kept = |p: Previous| Cached {
+            body: p.body,
+            age: p.started.elapsed(),
+            updating: true,
+        };
+        match (outcome, fallback) {
+            (Some(Ok(body)), _) => Ok(Cached {
+                body,
+                age: started.elapsed(),
+                updating: false,
+            }),
+            // The stores failed the recomputation: a body still within its
+            // TTL is worth more to the page than an error.
+            (Some(Err(_)), Some(previous)) if previous.started.elapsed() < self.ttl => {
+                Ok(kept(previous))
+            }
+            (Some(Err(e)), _) => Err(ReadApiError::Shared(e)),
+            (None, Some(previous)) => Ok(kept(previous)),
+            (None, None) => Err(ReadApiError::ComputationLost),
+        }
+    }
+
+    fn plan<F, Fut>(&self, key: String, now: Instant, generation: u64, compute: F) -> Plan
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Value, ReadApiError>> + Send + 'static,
+    {
+        let mut slots = self.lock();
+        let previous = match slots.get(&key) {
+            Some(slot) => match slot.finished() {
+                Some(Ok(body)) => {
+                    let age = now.saturating_duration_since(slot.started);
+                    let previous = Previous {
+                        body: body.clone(),
+                        started: slot.started,
+                        generation: slot.generation,
+                    };
+                    if slot.generation == generation && age < self.ttl {
+                        if age < self.ttl / 4 * 3 {
+                            return Plan::Answer(Cached {
+                                body: previous.body,
+                                age,
+                                updating: false,
+                            });
+                        }
+                        // Refreshed ahead of its TTL, answered meanwhile.
+                        let cached = Cached {
+                            body: previous.body.clone(),
+                            age,
+                            updating: false,
+                        };
+                        self.start(&mut slots, key, now, generation, Some(previous), compute);
+                        return Plan::Answer(cached);
+                    }
+                    Some(previous)
+                }
+                // Failed: the next request tries again.
+                Some(Err(_)) => slot.previous.clone(),
+                // Computing at this generation: wait on it.
+                None if slot.generation == generation => {
+                    return self.await_plan(slot, now, generation);
+                }
+                // Computing from before a flush: its figures may be too.
+                None => slot.previous.clone(),
+            },
+            None => None,
+        };
+        let slot = self.start(&mut slots, key, now, generation, previous, compute);
+        self.await_plan(slot, now, generation)
+    }
+
+    /// How a request waits on `slot`'s computation: not at all while the
+    /// body it replaces is still current (a refresh ahead of the TTL), up
+    /// to [`REFRESH_WAIT`] when that body is from before the last flush,
+    /// and until it ends when there is none within its TTL.
+    fn await_plan(&self, slot: &Slot, now: Instant, generation: u64) -> Plan {
+        let previous = slot
+            .previous
+            .clone()
+            .filter(|p| now.saturating_duration_since(p.started) < self.ttl);
+        match previous {
+            Some(p) if p.generation == generation => Plan::Answer(Cached {
+                age: now.saturating_duration_since(p.started),
+                body: p.body,
+                updating: false,
+            }),
+            fallback => Plan::Await {
+                computation: slot.computation.clone(),
+                started: slot.started,
+                patience: fallback.as_ref().map(|_| self.refresh_wait),
+                fallback,
+            },
+        }
+    }
+
+    /// Starts `compute` in a task of its own (it runs to its end whoever
+    /// waits for it, and a panic in it is an error, not a lost request)
+    /// and keeps it under `key`.
+    fn start<'a, F, Fut>(
+        &self,
+        slots: &'a mut HashMap<String, Slot>,
+        key: String,
+        now: Instant,
+        generation: u64,
+        previous: Option<Previous>,
+        compute: F,
+    ) -> &'a Slot
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Value, ReadApiError>> + Send + 'static,
+    {
+        let task = tokio::spawn(compute());
+        let computation = async move {
+            match task.await {
+                Ok(outcome) => outcome.map_err(Arc::new),
+                Err(_) => Err(Arc::new(ReadApiError::ComputationLost)),
+            }
+        }
+        .boxed()
+        .shared();
+        let report = key.clone();
+        let driven = computation.clone();
+        tokio::spawn(async move {
+            if let Err(e) = driven.await {
+                tracing::warn!(error = %e, report = %report, "report not computed");
+            }
+        });
+        self.make_room(slots, &key, now, generation);
+        let slot = Slot {
+            started: now,
+            generation,
+            computation,
+            previous,
+        };
+        slots.insert(key.clone(), slot);
+        &slots[&key]
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        // A poisoned lock only means another request panicked while holding
+        // it; the map itself is always whole.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps the map within its bound before `key` goes in: outdated and
+    /// failed entries go first, then, if every entry is current, the oldest
+    /// one (a burst of new keys must not leave a new report uncached until
+    /// the burst's reports go out of date).
+    fn make_room(
+        &self,
+        slots: &mut HashMap<String, Slot>,
+        key: &str,
+        now: Instant,
+        generation: u64,
+    ) {
+        if slots.len() < self.max_entries || slots.contains_key(key) {
+            return;
+        }
+        slots.retain(|_, s| {
+            let current =
+                s.generation == generation && now.saturating_duration_since(s.started) < self.ttl;
+            current && !matches!(s.finished(), Some(Err(_)))
+        });
+        if slots.len() >= self.max_entries {
+            let oldest = slots
+                .iter()
+                .min_by_key(|(_, s)| s.started)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                slots.remove(&oldest);
+            }
         }
     }
 }
@@ -213,9 +380,37 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn cache(max_entries: usize) -> ReportCache {
+        ReportCache::new(MINUTE, max_entries, None)
+    }
+
+    async fn body(cache: &ReportCache, key: &str, at: Instant, generation: u64, n: i64) -> Cached {
+        let answer = cache
+            .answer(key.into(), at, generation, move || async move {
+                Ok(Value::from(n))
+            })
+            .await;
+        answer.unwrap_or_else(|e| panic!("{key}: {e}"))
+    }
+
+    /// Answers until one is `want` (a background computation has to run).
+    async fn until(cache: &ReportCache, at: Instant, generation: u64, want: i64) -> Cached {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = body(cache, "k", at, generation, -1).await;
+            if got.body == want {
+                return got;
+            }
+            assert!(Instant::now() < deadline, "never answered {want}: {got:?}");
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test]
     async fn concurrent_requests_share_one_computation() {
-        let cache = Arc::new(ReportCache::new(Duration::from_secs(60), 10));
+        let cache = cache(10);
         let runs = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..20 {
@@ -225,159 +420,161 @@ mod tests {
                     .get_or_compute("k".into(), move || async move {
                         runs.fetch_add(1, Ordering::SeqCst);
                         tokio::task::yield_now().await;
-                        Ok::<_, &str>(Value::from(7))
+                        Ok(Value::from(7))
                     })
                     .await
+                    .ok()
+                    .map(|c| c.body)
             }));
         }
         for t in tasks {
-            assert_eq!(t.await.ok(), Some(Ok(Value::from(7))));
+            assert_eq!(t.await.ok().flatten(), Some(Value::from(7)));
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
     async fn failures_are_not_kept_and_a_zero_ttl_always_computes() {
-        let cache = ReportCache::new(Duration::from_secs(60), 10);
-        let failed: Result<Value, &str> = cache
-            .get_or_compute("k".into(), || async { Err("down") })
+        let cache = cache(10);
+        let failed = cache
+            .get_or_compute("k".into(), || async { Err(ReadApiError::NotFound("down")) })
             .await;
-        assert_eq!(failed, Err("down"));
-        let ok: Result<Value, &str> = cache
+        assert_eq!(
+            failed.err().map(|e| e.to_string()),
+            Some("down".to_string())
+        );
+        let ok = cache
             .get_or_compute("k".into(), || async { Ok(Value::from(1)) })
             .await;
-        assert_eq!(ok, Ok(Value::from(1)));
+        assert_eq!(ok.ok().map(|c| c.body), Some(Value::from(1)));
 
-        let uncached = ReportCache::new(Duration::ZERO, 10);
+        let uncached = ReportCache::new(Duration::ZERO, 10, None);
         for n in 0..3 {
-            let got: Result<Value, &str> = uncached
+            let got = uncached
                 .get_or_compute("k".into(), move || async move { Ok(Value::from(n)) })
                 .await;
-            assert_eq!(got, Ok(Value::from(n)));
+            assert_eq!(got.ok().map(|c| c.body), Some(Value::from(n)));
         }
     }
 
     #[tokio::test]
-    async fn an_expired_report_is_served_stale_while_one_recomputation_runs() {
-        let cache = ReportCache::new(Duration::from_secs(60), 10);
-        let first: Result<Value, &str> = cache
-            .get_or_compute("k".into(), || async { Ok(Value::from(1)) })
-            .await;
-        assert_eq!(first, Ok(Value::from(1)));
-        // A minute later, without sleeping: the lookups are told the time.
-        let later = Instant::now() + Duration::from_secs(61);
-        let Found::Refresh(slot) = cache.find("k", later, 0) else {
-            panic!("the first request after expiry refreshes");
-        };
-        let Found::Stale(body) = cache.find("k", later, 0) else {
-            panic!("others get the previous body meanwhile");
-        };
-        assert_eq!(body, Value::from(1));
-        // A failed refresh lets the next request try.
-        slot.refreshing.store(false, Ordering::SeqCst);
-        assert!(matches!(cache.find("k", later, 0), Found::Refresh(_)));
-        // A successful one replaces the body, fresh again.
-        cache.store(
-            "k".into(),
-            Slot::new(Instant::now(), 0, Some(Value::from(2))),
-        );
-        let now: Result<Value, &str> = cache
-            .get_or_compute("k".into(), || async { Ok(Value::from(3)) })
-            .await;
-        assert_eq!(now, Ok(Value::from(2)));
+    async fn a_body_past_its_ttl_is_never_answered_the_request_waits_for_a_new_one() {
+        let cache = cache(10);
+        let t0 = Instant::now();
+        assert_eq!(body(&cache, "k", t0, 0, 1).await.body, Value::from(1));
+        let kept = body(&cache, "k", t0 + Duration::from_secs(30), 0, 2).await;
+        assert_eq!((kept.body, kept.updating), (Value::from(1), false));
+        // After an idle spell longer than the TTL: the new body, not the old.
+        let later = body(&cache, "k", t0 + Duration::from_secs(61), 0, 2).await;
+        assert_eq!((later.body, later.updating), (Value::from(2), false));
     }
 
     #[tokio::test]
-    async fn a_new_generation_outdates_every_kept_report_which_is_recomputed_behind_the_answers() {
-        let cache = ReportCache::new(Duration::from_secs(60), 10);
-        for key in ["a", "b"] {
-            let kept: Result<Value, &str> = cache
-                .get_or_compute(key.into(), || async { Ok(Value::from(1)) })
-                .await;
-            assert_eq!(kept, Ok(Value::from(1)));
-        }
-        let now = Instant::now();
-        assert!(matches!(cache.find("a", now, 0), Found::Current(_)));
-        // A flush raised the generation: the next request is answered with
-        // the kept body at once and starts the one recomputation (a task of
-        // this single-threaded runtime: it runs once the test yields), and
-        // the requests until it ends are answered without waiting for it.
-        cache.generation.store(1, Ordering::SeqCst);
-        let runs = Arc::new(AtomicUsize::new(0));
-        for _ in 0..3 {
-            let runs = runs.clone();
-            let answer: Result<Value, &str> = cache
-                .get_or_compute("a".into(), move || async move {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    Ok(Value::from(2))
-                })
-                .await;
-            assert_eq!(answer, Ok(Value::from(1)));
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if matches!(cache.find("a", Instant::now(), 1), Found::Current(_)) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "never recomputed");
+    async fn a_busy_report_is_refreshed_ahead_of_its_ttl_and_answered_meanwhile() {
+        let cache = cache(10);
+        let t0 = Instant::now();
+        assert_eq!(body(&cache, "k", t0, 0, 1).await.body, Value::from(1));
+        // Three quarters into the TTL: answered at once, refreshed behind.
+        let late = t0 + Duration::from_secs(50);
+        let answered = body(&cache, "k", late, 0, 2).await;
+        assert_eq!(answered.body, Value::from(1));
+        assert!(answered.age >= Duration::from_secs(50), "{answered:?}");
+        let fresh = until(&cache, late, 0, 2).await;
+        assert!(!fresh.updating);
+    }
+
+    #[tokio::test]
+    async fn after_a_flush_a_request_waits_for_the_recomputation() {
+        let cache = cache(10);
+        let t0 = Instant::now();
+        assert_eq!(body(&cache, "k", t0, 0, 1).await.body, Value::from(1));
+        // The flush raised the generation: the body from before is not
+        // answered, although within its TTL.
+        let after = body(&cache, "k", t0, 1, 2).await;
+        assert_eq!((after.body, after.updating), (Value::from(2), false));
+        assert_eq!(body(&cache, "k", t0, 1, 3).await.body, Value::from(2));
+    }
+
+    #[tokio::test]
+    async fn past_the_wait_the_previous_body_is_answered_marked_updating() {
+        let mut cache = cache(10);
+        cache.refresh_wait = Duration::from_millis(20);
+        let t0 = Instant::now();
+        assert_eq!(body(&cache, "k", t0, 0, 1).await.body, Value::from(1));
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let slow = cache
+            .answer("k".into(), t0, 1, move || async move {
+                let _ = released.await;
+                Ok(Value::from(2))
+            })
+            .await;
+        let slow = slow.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((slow.body, slow.updating), (Value::from(1), true));
+        let _ = release.send(());
+        let done = until(&cache, t0, 1, 2).await;
+        assert!(!done.updating);
+    }
+
+    #[tokio::test]
+    async fn a_computation_begun_before_a_flush_is_not_waited_for_after_it() {
+        let cache = cache(10);
+        let t0 = Instant::now();
+        let stuck = cache.clone();
+        let before = tokio::spawn(async move {
+            stuck
+                .answer("k".into(), t0, 0, std::future::pending)
+                .await
+                .ok()
+        });
+        // Let the first computation start, then flush: the next request
+        // computes anew and does not wait on the old one.
+        while cache.lock().is_empty() {
             tokio::task::yield_now().await;
         }
-        let fresh: Result<Value, &str> = cache
-            .get_or_compute("a".into(), || async { Ok(Value::from(3)) })
-            .await;
-        assert_eq!(fresh, Ok(Value::from(2)));
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert!(matches!(
-            cache.find("b", Instant::now(), 1),
-            Found::Refresh(_)
-        ));
+        assert_eq!(body(&cache, "k", t0, 1, 5).await.body, Value::from(5));
+        before.abort();
     }
 
     #[tokio::test]
-    async fn a_failed_recomputation_keeps_the_previous_body_and_is_tried_again() {
-        let cache = ReportCache::new(Duration::from_secs(60), 10);
-        let kept: Result<Value, &str> = cache
-            .get_or_compute("k".into(), || async { Ok(Value::from(1)) })
+    async fn a_failed_recomputation_answers_the_previous_body_and_is_tried_again() {
+        let cache = cache(10);
+        let t0 = Instant::now();
+        assert_eq!(body(&cache, "k", t0, 0, 1).await.body, Value::from(1));
+        let failed = cache
+            .answer("k".into(), t0, 1, || async {
+                Err(ReadApiError::NotFound("MongoDB did not answer"))
+            })
             .await;
-        assert_eq!(kept, Ok(Value::from(1)));
-        cache.generation.store(1, Ordering::SeqCst);
-        let answer: Result<Value, &str> = cache
-            .get_or_compute("k".into(), || async { Err("MongoDB did not answer") })
+        let failed = failed.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((failed.body, failed.updating), (Value::from(1), true));
+        assert_eq!(body(&cache, "k", t0, 1, 2).await.body, Value::from(2));
+        // Past its TTL a failure is the answer.
+        let late = t0 + Duration::from_secs(120);
+        let gone = cache
+            .answer("k".into(), late, 2, || async {
+                Err(ReadApiError::NotFound("down"))
+            })
             .await;
-        assert_eq!(answer, Ok(Value::from(1)));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !matches!(cache.find("k", Instant::now(), 1), Found::Refresh(_)) {
-            assert!(
-                Instant::now() < deadline,
-                "the failed refresh was never released"
-            );
-            tokio::task::yield_now().await;
-        }
+        assert_eq!(gone.err().map(|e| e.to_string()), Some("down".to_string()));
     }
 
     #[tokio::test]
     async fn a_full_cache_makes_room_for_a_new_report_by_dropping_the_oldest() {
-        let cache = ReportCache::new(Duration::from_secs(60), 2);
+        let cache = cache(2);
+        let t0 = Instant::now();
         for (key, n) in [("a", 1), ("b", 2), ("c", 3)] {
-            let kept: Result<Value, &str> = cache
-                .get_or_compute(key.into(), move || async move { Ok(Value::from(n)) })
-                .await;
-            assert_eq!(kept, Ok(Value::from(n)));
+            let at = t0 + Duration::from_millis(n as u64);
+            assert_eq!(body(&cache, key, at, 0, n).await.body, Value::from(n));
         }
-        let now = Instant::now();
-        assert!(matches!(cache.find("c", now, 0), Found::Current(_)));
-        assert!(matches!(cache.find("b", now, 0), Found::Current(_)));
-        assert_eq!(cache.lock().len(), 2, "a was the oldest");
-        // A sibling has its own room and the same generation.
+        let keys: Vec<String> = {
+            let mut k: Vec<String> = cache.lock().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys, ["b", "c"], "a was the oldest");
+        // A sibling has its own room.
         let films = cache.sibling(1);
-        let kept: Result<Value, &str> = films
-            .get_or_compute("film".into(), || async { Ok(Value::from(9)) })
-            .await;
-        assert_eq!(kept, Ok(Value::from(9)));
-        cache.generation.store(1, Ordering::SeqCst);
-        assert!(matches!(
-            films.find("film", Instant::now(), 1),
-            Found::Refresh(_)
-        ));
+        assert_eq!(body(&films, "film", t0, 0, 9).await.body, Value::from(9));
+        assert_eq!(cache.lock().len(), 2);
     }
 }

@@ -27,13 +27,15 @@ pub async fn snapshot(
     let options: Vec<(&str, i64)> = options.iter().map(|(n, d)| (n.as_str(), *d)).collect();
     let days = params::choice(&q, "days", &options, DEFAULT_SNAPSHOT_DAYS)?;
     let owned = state.clone();
-    let body = state
+    let cached = state
         .catalogue_reports
         .get_or_compute(format!("snapshot|{days}"), move || async move {
             compute(&owned, days).await
         })
         .await?;
-    Ok(HttpResponse::Ok().json(body))
+    let mut response = HttpResponse::Ok().json(&cached.body);
+    cached.stamp(&mut response);
+    Ok(response)
 }
 
 async fn compute(state: &AppState, days: i64) -> Result<Value, ReadApiError> {

@@ -199,7 +199,7 @@ pub async fn video_metrics(
         range.last()
     );
     let owned = state.clone();
-    let body = state
+    let cached = state
         .film_reports
         .get_or_compute(key, move || async move {
             let state = owned;
@@ -226,7 +226,9 @@ pub async fn video_metrics(
             Ok::<_, ReadApiError>(Value::Object(body))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(body))
+    let mut response = HttpResponse::Ok().json(&cached.body);
+    cached.stamp(&mut response);
+    Ok(response)
 }
 
 /// One movie's part of a user's statistics.

@@ -308,11 +308,21 @@ function startLive() {
   });
 }
 
+// How soon a dashboard with figures from before the last flush asks again.
+const UPDATING_RETRY_MS = 2000;
+let updatingRetry = null;
+
 async function load() {
   document.documentElement.dataset.state = "loading";
   const sections = [renderActivity, renderPeakHours, renderPopular, renderTop, renderSearch, renderRecommendations, renderCatalogue];
+  session.updating = false;
   const complete = await loadAll(sections);
-  document.documentElement.dataset.state = complete ? "ready" : "partial";
+  clearTimeout(updatingRetry);
+  if (session.updating) {
+    setStatus("Updating: some figures are from before the last flush; refreshing…");
+    updatingRetry = setTimeout(reload, UPDATING_RETRY_MS);
+  }
+  document.documentElement.dataset.state = complete ? (session.updating ? "updating" : "ready") : "partial";
   // When the first full dashboard was on screen (the README's figure).
   if (performance.getEntriesByName("dashboard-ready").length === 0) performance.mark("dashboard-ready");
 }

@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// A stack with a catalogue and today's events about its movies 1 and 2.
 struct Seeded {
     /// Kept for the test's life: its stores are this test's.
-    _env: TestEnv,
+    env: TestEnv,
     ingest: Ingest,
     api: ReadApi,
     data: CatalogueData,
@@ -33,7 +33,10 @@ fn event(n: &mut u32, action: &str, entity: &str, extra: Value) -> Value {
 }
 
 async fn seeded() -> anyhow::Result<Seeded> {
-    let env = TestEnv::new().await?;
+    seeded_with(TestEnv::new().await?).await
+}
+
+async fn seeded_with(env: TestEnv) -> anyhow::Result<Seeded> {
     env.migrate().await?;
     let data = CatalogueData::generate(Shape::SMALL, 5, Utc::now());
     data.insert(&mut env.mysql().await?).await?;
@@ -98,7 +101,7 @@ async fn seeded() -> anyhow::Result<Seeded> {
     env.flush_worker(&["refresh-catalogue-index"], &[]).await?;
     let api = env.spawn_read_api().await?;
     Ok(Seeded {
-        _env: env,
+        env,
         ingest,
         api,
         data,
@@ -226,6 +229,55 @@ async fn the_dashboard_renders_every_card_chart_and_table_from_the_seeded_stack(
         "dashboard at 375 px: first contentful paint {} ms, every section loaded {} ms",
         timing[0], timing[1]
     );
+    browser.close().await
+}
+
+/// With the reports kept for ten minutes, the dashboard reloaded right
+/// after a flush shows what the flush wrote, never the kept figures.
+#[tokio::test]
+async fn the_dashboard_reloaded_after_a_flush_shows_its_figures() -> anyhow::Result<()> {
+    let mut env = TestEnv::new().await?;
+    env.set("read_api.report_cache_ms", "600000");
+    env.set("read_api.snapshot_cache_ms", "600000");
+    let s = seeded_with(env).await?;
+    let browser = dashboard(&s, 1440).await?;
+    assert_eq!(
+        rows(&browser, "#queries").await?,
+        ["1 tokyo 2 0", "2 nothing here 1 1"]
+    );
+    let n = &mut 100;
+    let searches: Vec<Value> = (0..8)
+        .map(|_| {
+            event(
+                n,
+                "search",
+                "fresh query",
+                json!({"query": "fresh query", "result_count": 3, "user_id": "u4"}),
+            )
+        })
+        .collect();
+    let (status, answer) = s
+        .ingest
+        .post_json_to(
+            "/api/v1/analytics/events/batch",
+            &json!({"events": searches}),
+        )
+        .await?;
+    anyhow::ensure!(
+        status == 200 && answer["accepted"] == 8,
+        "{status} {answer}"
+    );
+    s.env.flush_until_clean().await?;
+    browser.click("#controls button[type=submit]").await?;
+    browser
+        .wait_for("document.documentElement.dataset.state === 'ready'", WAIT)
+        .await?;
+    assert_eq!(
+        rows(&browser, "#queries").await?,
+        ["1 fresh query 8 0", "2 tokyo 2 0", "3 nothing here 1 1"]
+    );
+    assert_eq!(card(&browser, "today-page-views").await?, "4");
+    browser.screenshot("dashboard-after-flush").await?;
     browser.close().await
 }
 

@@ -749,16 +749,19 @@ async fn peak_hours_are_the_domains_local_hours() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn a_kept_report_is_recomputed_once_a_flush_changes_the_stores() -> anyhow::Result<()> {
+async fn a_request_after_a_flush_never_gets_a_report_computed_before_it() -> anyhow::Result<()> {
     let mut env = TestEnv::new().await?;
     // Kept for ten minutes unless a flush outdates it.
     env.set("read_api.report_cache_ms", "600000");
     env.migrate().await?;
-    let start = |minute: i64| Sent {
-        at: "2026-01-02T10:00:00Z"
+    let at = |minute: i64| {
+        "2026-01-02T10:00:00Z"
             .parse::<DateTime<Utc>>()
             .unwrap_or_default()
-            + Duration::minutes(minute),
+            + Duration::minutes(minute)
+    };
+    let start = |minute: i64| Sent {
+        at: at(minute),
         action: "start",
         entity_type: "movie",
         entity_id: "kept-film".into(),
@@ -766,29 +769,45 @@ async fn a_kept_report_is_recomputed_once_a_flush_changes_the_stores() -> anyhow
         user: Some(format!("u-{minute}")),
         ..random_mix(1, 1)[0].clone()
     };
+    let search = |minute: i64| Sent {
+        action: "search",
+        entity_type: "query",
+        entity_id: "noir".into(),
+        query: Some("noir".into()),
+        zero_results: false,
+        ..start(minute)
+    };
     let first = start(0);
     pipeline(&env, std::slice::from_ref(&first), BucketMode::default()).await?;
     let api = env.spawn_read_api().await?;
-    let path = "/api/v1/analytics/content/popular?from=2026-01-02&to=2026-01-02";
-    let views = |body: &Value| body["items"][0]["total_views"].clone();
-    let (_, kept) = api.admin(path).await?;
-    assert_eq!(views(&kept), 1);
+    let popular = "/api/v1/analytics/content/popular?from=2026-01-02&to=2026-01-02";
+    let queries =
+        "/api/v1/admin/analytics/search/queries?from=2026-01-02&to=2026-01-02&sort=searches&limit=10";
+    let (status, headers, kept) = api.admin_with_headers(popular).await?;
+    assert_eq!(
+        (status, kept["items"][0]["total_views"].clone()),
+        (200, json!(1))
+    );
+    assert_eq!(headers.get("age").map(|v| v.as_bytes()), Some(&b"0"[..]));
+    let (_, _, none) = api.admin_with_headers(queries).await?;
+    assert_eq!(none["items"], json!([]));
 
-    // The first event again (a duplicate, not counted) and a new one.
-    pipeline(&env, &[first, start(1)], BucketMode::default()).await?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let (_, now) = api.admin(path).await?;
-        if views(&now) == 2 {
-            break;
-        }
-        assert_eq!(views(&now), 1, "the kept report until then: {now}");
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the report never saw the flush"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // The first event again (a duplicate, not counted), a new start and 8
+    // searches: the very first requests after the flush see them all.
+    let mut second = vec![first, start(1)];
+    second.extend((2..10).map(search));
+    pipeline(&env, &second, BucketMode::default()).await?;
+    for (path, figure, want) in [
+        (popular, "/items/0/total_views", json!(2)),
+        (queries, "/items/0/searches", json!(8)),
+    ] {
+        let (status, headers, now) = api.admin_with_headers(path).await?;
+        assert_eq!(status, 200, "{path}: {now}");
+        assert_eq!(now.pointer(figure), Some(&want), "{path}: {now}");
+        assert_eq!(headers.get("x-report-updating"), None, "{path}");
     }
+    let (_, _, listed) = api.admin_with_headers(queries).await?;
+    assert_eq!(listed["items"][0]["query"], "noir");
     Ok(())
 }
 
