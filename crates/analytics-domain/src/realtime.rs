@@ -3,7 +3,7 @@
 //! them. Best effort by design — a lost tally makes a second look quiet; it
 //! never touches the exactly-once counts.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -75,13 +75,30 @@ impl LiveCounts {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tick {
     pub counts: LiveCounts,
-    /// Viewers with a playback event (their session, else their user).
-    pub viewers: BTreeSet<String>,
+    /// Viewers with a playback event (their session, else their user), each
+    /// with the latest second (epoch) one of those events happened: who is
+    /// watching now is decided by when they watched, not when the event
+    /// arrived (a batch replayed from a player's queue hours later watches
+    /// nothing now).
+    pub viewers: BTreeMap<String, i64>,
     /// Accepted events for the live feed (normalised JSON), a bounded sample.
     pub samples: Vec<String>,
 }
 
 impl Tick {
+    /// Notes `viewer` watching at `occurred` (epoch seconds); a tick holds at
+    /// most [`MAX_VIEWERS_PER_TICK`] viewers.
+    pub fn saw_viewer(&mut self, viewer: String, occurred: i64) {
+        let full = self.viewers.len() >= MAX_VIEWERS_PER_TICK;
+        match self.viewers.get_mut(&viewer) {
+            Some(latest) => *latest = (*latest).max(occurred),
+            None if !full => {
+                self.viewers.insert(viewer, occurred);
+            }
+            None => {}
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty() && self.viewers.is_empty() && self.samples.is_empty()
     }
@@ -150,6 +167,19 @@ impl RealtimeMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_viewer_is_kept_at_the_latest_time_they_watched() {
+        let mut tick = Tick::default();
+        tick.saw_viewer("s-1".into(), 100);
+        tick.saw_viewer("s-1".into(), 40);
+        tick.saw_viewer("s-2".into(), 7);
+        tick.saw_viewer("s-2".into(), 9);
+        assert_eq!(
+            tick.viewers.into_iter().collect::<Vec<_>>(),
+            [("s-1".to_string(), 100), ("s-2".to_string(), 9)]
+        );
+    }
 
     fn counts(
         received: i64,

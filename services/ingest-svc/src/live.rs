@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use analytics_domain::realtime::{Tick, MAX_VIEWERS_PER_TICK};
+use analytics_domain::realtime::Tick;
 use analytics_domain::Action;
 use analytics_store::hot_counters::IngestOutcome;
 use analytics_store::HotCounters;
@@ -72,9 +72,7 @@ impl LiveTally {
                 }
             }
             if let Some(v) = viewer {
-                if t.viewers.len() < MAX_VIEWERS_PER_TICK {
-                    t.viewers.insert(v);
-                }
+                t.saw_viewer(v, p.event.occurred_at.timestamp());
             }
             if t.samples.len() < self.samples_per_second {
                 let sample = serde_json::Value::Object(p.event.to_json(&p.mode));

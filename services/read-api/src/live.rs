@@ -153,14 +153,28 @@ impl LiveHub {
             .live_feed_after(cursor.as_deref(), FEED_PER_SECOND)
             .await?;
         *cursor = Some(next);
-        for event in events {
-            let payload: Value = serde_json::from_str(&event).unwrap_or(Value::Null);
+        // Each second's events in the order they happened (a replayed
+        // batch arrives after newer events; pages keep the latest ones).
+        let mut events: Vec<Value> = events
+            .iter()
+            .map(|e| serde_json::from_str(e).unwrap_or(Value::Null))
+            .collect();
+        events.sort_by_key(occurred_at);
+        for payload in events {
             let _ = self
                 .sender
                 .send(json!({"type": "analytics_event", "payload": payload}).to_string());
         }
         Ok(())
     }
+}
+
+/// When a feed event happened (epoch milliseconds; none sorts first).
+fn occurred_at(event: &Value) -> i64 {
+    event["occurred_at"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(i64::MIN, |t| t.timestamp_millis())
 }
 
 /// The admin token of an upgrade: the Authorization header, or a

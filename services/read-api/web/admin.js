@@ -248,7 +248,7 @@ const live = { times: [], events: [], viewers: [], recent: [], close: null };
 
 function renderLive(m) {
   cards($("live-cards"), [
-    { id: "live-viewers", label: "Watching now", value: fmt.int(m.concurrent_viewers), hint: `playback in the last ${m.viewer_window_seconds} s` },
+    { id: "live-viewers", label: "Watching now", value: fmt.int(m.concurrent_viewers), hint: `played in the last ${m.viewer_window_seconds} s (by when it happened)` },
     { id: "live-rate", label: "Events / s", value: fmt.num(m.events_per_second, 1) },
     { id: "live-minute", label: "Events in the last minute", value: fmt.int(m.accepted_last_minute) },
     { id: "live-errors", label: "Refused", value: fmt.ratio(m.error_rate), tone: m.error_rate > 0.05 ? "bad" : "" },
@@ -275,8 +275,13 @@ function renderLive(m) {
   }
 }
 
+// The latest events by when they happened, newest first (an old batch
+// replayed now does not push out what is happening).
+const happened = (e) => Date.parse(e.occurred_at) || 0;
+
 function renderLiveEvent(e) {
-  live.recent.unshift(e);
+  live.recent.push(e);
+  live.recent.sort((a, b) => happened(b) - happened(a));
   live.recent.length = Math.min(live.recent.length, 8);
   table($("live-events"), {
     columns: [

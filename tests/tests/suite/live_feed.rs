@@ -91,17 +91,32 @@ async fn realtime_reflects_accepted_refused_and_playback_events_within_a_second(
         .post_json_to("/api/v1/analytics/events", &conflict)
         .await?;
     assert_eq!(status, 409);
+    // Playback that happened two hours ago, sent now (a player's queue
+    // replayed): accepted, but nobody is watching because of it.
+    let hours_ago = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
+    let replayed: Vec<Value> = (1..=3)
+        .map(|n| {
+            let mut e = playback(&format!("rt-old-{n}"), "progress", &format!("s-old-{n}"));
+            e["occurred_at"] = json!(hours_ago);
+            e
+        })
+        .collect();
+    let (status, body) = ingest.post_json_to(BATCH, &json!(replayed)).await?;
+    assert_eq!((status, body["accepted"].clone()), (200, json!(3)));
     let metrics = eventually(Duration::from_secs(10), || async {
         let (status, m) = api.admin("/api/metrics/realtime").await?;
         anyhow::ensure!(status == 200, "{m}");
-        Ok((m["received_last_minute"] == 13).then_some(m))
+        Ok((m["received_last_minute"] == 16).then_some(m))
     })
     .await?;
-    assert_eq!(metrics["accepted_last_minute"], 5);
-    assert_eq!(metrics["concurrent_viewers"], 2, "two sessions played");
+    assert_eq!(metrics["accepted_last_minute"], 8);
+    assert_eq!(
+        metrics["concurrent_viewers"], 2,
+        "two sessions played now, three two hours ago"
+    );
     assert_eq!(metrics["viewer_window_seconds"], 60);
-    assert_eq!(metrics["error_rate"], 0.2308, "3 refused of 13");
-    assert_eq!(metrics["playback_error_rate"], 0.25, "1 error of 4");
+    assert_eq!(metrics["error_rate"], 0.1875, "3 refused of 16");
+    assert_eq!(metrics["playback_error_rate"], 0.1429, "1 error of 7");
     let now = chrono::Utc::now().timestamp();
     let as_of = metrics["as_of"].as_i64().unwrap_or(0);
     assert!((now - 2..=now).contains(&as_of), "{as_of} vs {now}");
@@ -164,6 +179,27 @@ async fn clients_get_metrics_and_sampled_events_and_a_stalled_one_is_dropped() -
     assert_eq!(event["event_id"], "feed-1");
     assert_eq!(event["action"], "start");
     assert_eq!(event["session_id"], "s-feed");
+
+    // One batch whose events happened out of order: fed in the order they
+    // happened.
+    let batch: Vec<Value> = [("feed-new", 0), ("feed-old", 60), ("feed-mid", 30)]
+        .into_iter()
+        .map(|(id, minutes_ago)| {
+            let mut e = playback(id, "progress", "s-feed");
+            e["occurred_at"] =
+                json!((chrono::Utc::now() - chrono::Duration::minutes(minutes_ago)).to_rfc3339());
+            e
+        })
+        .collect();
+    ingest.post_json_to(BATCH, &json!(batch)).await?;
+    let mut fed = Vec::new();
+    for _ in 0..3 {
+        fed.push(next_of(&mut reader, "analytics_event").await?["event_id"].clone());
+    }
+    assert_eq!(
+        fed,
+        [json!("feed-old"), json!("feed-mid"), json!("feed-new")]
+    );
 
     // The reading client reads on, counting the metrics it gets.
     let (seen_tx, seen) = tokio::sync::watch::channel(0u64);

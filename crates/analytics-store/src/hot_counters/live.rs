@@ -41,18 +41,29 @@ impl HotCounters {
                 .arg(SECOND_TTL_SECONDS)
                 .ignore();
         }
-        if !tick.viewers.is_empty() {
+        // Scored by when each viewer last watched (never later than now: a
+        // clock ahead must not keep a viewer watching); ones already past
+        // the longest window are not written at all. GT: an older event
+        // never moves a viewer back.
+        let oldest = now - MAX_VIEWER_WINDOW_SECONDS;
+        let watching: Vec<(i64, &String)> = tick
+            .viewers
+            .iter()
+            .map(|(v, at)| ((*at).min(now), v))
+            .filter(|(at, _)| *at > oldest)
+            .collect();
+        if !watching.is_empty() {
             let viewers = self.keys.live_viewers();
             let mut zadd = redis::cmd("ZADD");
-            zadd.arg(&viewers);
-            for v in &tick.viewers {
-                zadd.arg(now).arg(v);
+            zadd.arg(&viewers).arg("GT");
+            for (at, v) in watching {
+                zadd.arg(at).arg(v);
             }
             pipe.add_command(zadd).ignore();
             pipe.cmd("ZREMRANGEBYSCORE")
                 .arg(&viewers)
                 .arg("-inf")
-                .arg(now - MAX_VIEWER_WINDOW_SECONDS)
+                .arg(oldest)
                 .ignore();
             pipe.cmd("EXPIRE")
                 .arg(&viewers)
