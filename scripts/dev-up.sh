@@ -32,6 +32,16 @@ export ANALYTICS__MYSQL__URL="$ANALYTICS_MYSQL_URL"
 export ANALYTICS__INGEST__BIND="127.0.0.1:$INGEST_PORT"
 export ANALYTICS__READ_API__BIND="127.0.0.1:$READ_API_PORT"
 export ANALYTICS__TELEMETRY__BIND="127.0.0.1:$TELEMETRY_PORT"
+# Pages served by the usual local dev servers may post events and read the
+# public counts (CORS); EXTRA_ORIGINS (comma-separated) adds to the list,
+# DEV_ORIGINS replaces it.
+LOCAL_ORIGINS=""
+for port in 3000 4200 5173 8000 8888; do
+  LOCAL_ORIGINS+="http://localhost:$port,http://127.0.0.1:$port,"
+done
+DEV_ORIGINS="${DEV_ORIGINS:-${LOCAL_ORIGINS%,}}${EXTRA_ORIGINS:+,$EXTRA_ORIGINS}"
+export ANALYTICS__INGEST__CORS_ALLOWED_ORIGINS="${ANALYTICS__INGEST__CORS_ALLOWED_ORIGINS:-$DEV_ORIGINS}"
+export ANALYTICS__READ_API__CORS_ALLOWED_ORIGINS="${ANALYTICS__READ_API__CORS_ALLOWED_ORIGINS:-$DEV_ORIGINS}"
 ADMIN_TOKEN="${ANALYTICS__READ_API__ADMIN_TOKEN:-dev-admin-token}"
 
 log "migrations and indexes"
@@ -93,6 +103,11 @@ whose events are filtered, not counted):
 Read it back (fresh before any flush), then the admin top list:
   curl -s http://127.0.0.1:$READ_API_PORT/api/v1/analytics/counts/movie/f6f7163c-4c8c-4ce8-bfe5-7dbd7574d273
   curl -s -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$READ_API_PORT/api/v1/admin/analytics/top?period=day"
+
+Pages of these origins may post events and read counts (CORS):
+  ${ANALYTICS__INGEST__CORS_ALLOWED_ORIGINS//,/ }
+Add one: scripts/dev-down.sh && EXTRA_ORIGINS=http://my.site:9000 scripts/dev-up.sh
+  (a refused origin is logged in $DEV/log/ingest-svc.log and counted in analytics_cors_refused_total)
 
 Flush now instead of waiting:   $BIN/flush-worker flush
 Check parity:                   $BIN/flush-worker parity-check

@@ -618,6 +618,14 @@ pub fn job_messages(stderr: &[u8]) -> String {
         })
 }
 
+/// The value of one series (`name` or `name{labels}`) in a Prometheus text
+/// page.
+pub fn metric(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// A response as (status, its `Retry-After`, its JSON body or null): what
 /// the outage and backpressure tests check.
 pub async fn answer(resp: reqwest::Response) -> anyhow::Result<(u16, Option<String>, Value)> {

@@ -55,6 +55,7 @@ pub fn load_with<T: DeserializeOwned>(overrides: &[(&str, &str)]) -> Result<T, C
             .with_list_parse_key("ingest.cors_allowed_origins")
             .with_list_parse_key("read_api.trusted_proxies")
             .with_list_parse_key("read_api.live_allowed_origins")
+            .with_list_parse_key("read_api.cors_allowed_origins")
             .with_list_parse_key("events.bot_patterns")
             .try_parsing(true),
     );

@@ -1,9 +1,10 @@
 //! CORS for routes that browsers call from other origins (beacons from the
-//! site's pages). Only configured origins are answered; `*` allows any
+//! site's pages, a page showing its own film's count). Only configured origins are answered; `*` allows any
 //! origin and then credentials are never allowed (the browser would refuse
 //! a wildcard with credentials, and a public ingest needs none).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -11,6 +12,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::HttpResponse;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
 
 /// How long a browser may cache a preflight answer.
 const PREFLIGHT_MAX_AGE_SECS: &str = "600";
@@ -62,11 +65,79 @@ impl AllowedOrigins {
     }
 }
 
+/// How often a process logs a refused origin (the counter counts them all).
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// One service's CORS answer for a set of routes: the origins it allows,
+/// the methods those routes take, and what it does with a refused origin.
+/// A refused origin is the one clue a page's developer otherwise has only
+/// in the browser console, so it is counted (`analytics_cors_refused_total`)
+/// and logged once a minute with the key that would allow it.
+pub struct Cors {
+    origins: AllowedOrigins,
+    methods: &'static str,
+    /// The config key of `origins` (named in the log line).
+    key: &'static str,
+    refused: Counter,
+    logged: Mutex<Option<Instant>>,
+}
+
+impl Cors {
+    pub fn new(
+        origins: AllowedOrigins,
+        methods: &'static str,
+        key: &'static str,
+        refused: Counter,
+    ) -> Self {
+        Cors {
+            origins,
+            methods,
+            key,
+            refused,
+            logged: Mutex::new(None),
+        }
+    }
+
+    /// Registers the counter a service's [`Cors`] instances share.
+    pub fn register_refusals(registry: &mut Registry) -> Counter {
+        let refused = Counter::default();
+        registry.register(
+            "analytics_cors_refused",
+            "Cross-origin requests (and preflights) from an origin not allowed",
+            refused.clone(),
+        );
+        refused
+    }
+
+    fn refuse(&self, origin: &str) {
+        self.refused.inc();
+        let mut logged = self.logged.lock().unwrap_or_else(PoisonError::into_inner);
+        if logged.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
+            *logged = Some(Instant::now());
+            tracing::warn!(
+                origin,
+                key = self.key,
+                "a page of an origin not allowed called this service: the browser hides \
+                 the answer from it; add the origin to the key to allow it \
+                 (logged once a minute, counted in analytics_cors_refused_total)"
+            );
+        }
+    }
+}
+
+/// Whether `origin` is the request's own (`scheme://` + its Host): not a
+/// cross-origin call at all.
+fn same_origin(origin: &str, req: &ServiceRequest) -> bool {
+    origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(req.connection_info().host()))
+}
+
 /// Middleware body (`middleware::from_fn`): answers preflights itself (a
 /// preflight spends no rate-limit budget) and adds the allow-origin header
 /// to the responses of allowed origins.
 pub async fn handle(
-    origins: Arc<AllowedOrigins>,
+    cors: Arc<Cors>,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
@@ -75,7 +146,12 @@ pub async fn handle(
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let allowed = origin.as_deref().and_then(|o| origins.allow(o));
+    let allowed = origin.as_deref().and_then(|o| cors.origins.allow(o));
+    if let Some(o) = origin.as_deref() {
+        if allowed.is_none() && !same_origin(o, &req) {
+            cors.refuse(o);
+        }
+    }
     let preflight = req.method() == Method::OPTIONS
         && req
             .headers()
@@ -86,7 +162,7 @@ pub async fn handle(
         if let Some(value) = allowed {
             response
                 .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, value))
-                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "POST"))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, cors.methods))
                 .insert_header((
                     header::ACCESS_CONTROL_ALLOW_HEADERS,
                     "content-type, content-encoding, authorization",

@@ -178,7 +178,13 @@ where
             .service(
                 resource("/openapi.json", "GET").route(web::get().to(move || {
                     let openapi = openapi.clone();
-                    async move { HttpResponse::Ok().json(openapi.as_ref()) }
+                    // Public and without credentials: readable by any
+                    // page (API explorers, code generators in a browser).
+                    async move {
+                        HttpResponse::Ok()
+                            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+                            .json(openapi.as_ref())
+                    }
                 })),
             )
             .default_service(web::to(not_found))

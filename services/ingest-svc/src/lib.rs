@@ -121,6 +121,7 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
     let mysql_options = mysql.options()?;
     let mut registry = Registry::default();
     let metrics = IngestMetrics::register(&mut registry);
+    let cors_refused = cors::Cors::register_refusals(&mut registry);
     let limit = ClientRateLimit {
         limiter: Arc::new(RateLimiter::new(
             cfg.rate_limit_per_minute,
@@ -176,7 +177,12 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
         shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
         head_timeout: body_timeout,
     };
-    let origins = Arc::new(cfg.cors_allowed_origins()?);
+    let origins = Arc::new(cors::Cors::new(
+        cfg.cors_allowed_origins()?,
+        "POST",
+        "ingest.cors_allowed_origins",
+        cors_refused,
+    ));
     // The event routes: rate limited per client, answering CORS (a
     // preflight spends no budget: CORS is the outer layer).
     let event_route = move |path: &str, handler| {

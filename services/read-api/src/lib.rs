@@ -27,6 +27,7 @@ use actix_web::{middleware, web};
 use analytics_domain::{Domain, EntityType, EventRules};
 use analytics_runtime::assets::{Asset, Assets};
 use analytics_runtime::auth::Token;
+use analytics_runtime::cors::{self, Cors};
 use analytics_runtime::http::{self, ServeOptions, ServiceMeta};
 use analytics_runtime::rate_limit::{self, ClientRateLimit, RateLimiter};
 use analytics_store::rollups::{RangeFigures, Registers};
@@ -134,6 +135,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         trusted_proxies: Arc::new(cfg.trusted_proxies()?),
         refused,
     };
+    let counts_cors = Arc::new(Cors::new(
+        cfg.cors_allowed_origins()?,
+        "GET",
+        "read_api.cors_allowed_origins",
+        Cors::register_refusals(&mut registry),
+    ));
     let connections = Gauge::default();
     registry.register(
         "analytics_live_feed_connections",
@@ -267,6 +274,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                     .wrap(middleware::from_fn({
                         let limit = limit.clone();
                         move |req, next| rate_limit::enforce(limit.clone(), req, next)
+                    }))
+                    // Outermost, as on ingest: a preflight spends no budget.
+                    .wrap(middleware::from_fn({
+                        let cors = counts_cors.clone();
+                        move |req, next| cors::handle(cors.clone(), req, next)
                     }))
                     .route(web::get().to(routes::counts)),
             )

@@ -6,6 +6,7 @@ use std::time::Duration;
 use analytics_runtime::auth::Token;
 use analytics_runtime::client_ip::IpNet;
 use analytics_runtime::config::{ConfigError, StoreConfig};
+use analytics_runtime::cors::AllowedOrigins;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
@@ -46,6 +47,9 @@ pub struct ReadApiConfig {
     pub live_max_connections: i64,
     /// Page origins (besides read-api's own) allowed to open the live feed.
     pub live_allowed_origins: Vec<String>,
+    /// Page origins whose scripts may read the public counts (a film page
+    /// showing its own count); `*` any.
+    pub cors_allowed_origins: Vec<String>,
     /// How long an erasure waits for a flush holding a partition (then
     /// 503 with `Retry-After`).
     pub erasure_wait_seconds: u64,
@@ -122,6 +126,10 @@ impl ReadApiConfig {
         self.bind
             .parse()
             .map_err(|e| invalid("read_api.bind", format!("{:?}: {e}", self.bind)))
+    }
+
+    pub fn cors_allowed_origins(&self) -> Result<AllowedOrigins, ConfigError> {
+        AllowedOrigins::parse(&self.cors_allowed_origins, "read_api.cors_allowed_origins")
     }
 
     pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {

@@ -2,7 +2,7 @@
 //! per-item results, protobuf, browser beacons and CORS, and the dry run.
 
 use analytics_proto::analytics::v1::{Event as ProtoEvent, EventBatch};
-use analytics_tests::{error_fields, event, TestEnv};
+use analytics_tests::{error_fields, event, metric, TestEnv};
 use prost::Message;
 use serde_json::{json, Value};
 
@@ -272,6 +272,41 @@ async fn beacons_and_cors_serve_configured_origins_only() -> anyhow::Result<()> 
         "https://movies.example"
     );
     assert_eq!(env.counts_waiting().await?, 1);
+
+    // The refused preflight is counted; so is a beacon from that origin
+    // (counted as an event too: CORS only hides the answer). A request of
+    // ingest's own origin is not cross-origin at all.
+    let own = app.base.clone();
+    for (origin, id) in [
+        ("https://evil.example", "beacon-2"),
+        (own.as_str(), "beacon-3"),
+    ] {
+        let sent = app
+            .client
+            .post(&url)
+            .header("origin", origin)
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(event(id, "movie", "m-1", "view", 1).to_string())
+            .send()
+            .await?;
+        assert_eq!(sent.status().as_u16(), 202, "{origin}");
+        assert!(sent.headers().get("access-control-allow-origin").is_none());
+    }
+    let metrics = app.get("/metrics").await?.text().await?;
+    assert_eq!(
+        metric(&metrics, "analytics_cors_refused_total"),
+        Some(2.0),
+        "{metrics}"
+    );
+
+    // The API document is public: any page may read it.
+    let doc = app
+        .client
+        .get(format!("{}/openapi.json", app.base))
+        .header("origin", "https://evil.example")
+        .send()
+        .await?;
+    assert_eq!(doc.headers()["access-control-allow-origin"], "*");
     Ok(())
 }
 

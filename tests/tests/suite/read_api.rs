@@ -1,6 +1,6 @@
 //! read-api against real stores, fed by the real ingest and flush.
 
-use analytics_tests::{TestEnv, ADMIN_TOKEN};
+use analytics_tests::{metric, TestEnv, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
 const ADMIN_ROUTES: [&str; 20] = [
@@ -372,6 +372,77 @@ async fn public_counts_are_limited_per_client_and_served_from_memory_for_the_cac
     for _ in 0..5 {
         assert_eq!(api.admin("/api/v1/admin/analytics/top").await?.0, 200);
     }
+    Ok(())
+}
+
+/// A film page of a configured origin may read its own count (CORS), and
+/// preflight without spending its budget; any other origin is refused,
+/// logged and counted; the OpenAPI document is readable from anywhere.
+#[tokio::test]
+async fn public_counts_answer_cors_for_the_configured_origins_and_count_the_others(
+) -> anyhow::Result<()> {
+    let mut env = TestEnv::new().await?;
+    env.set(
+        "read_api.cors_allowed_origins",
+        r#"["https://movies.example"]"#,
+    )
+    .set("read_api.counts_rate_limit_per_minute", "2");
+    let api = env.spawn_read_api().await?;
+    let url = format!("{}/api/v1/analytics/counts/movie/m-cors", api.base);
+    let get_from = |origin: &'static str| api.client.get(&url).header("origin", origin).send();
+    let preflight = |origin: &'static str| {
+        api.client
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    for _ in 0..3 {
+        let allowed = preflight("https://movies.example").await?;
+        assert_eq!(allowed.status().as_u16(), 204);
+        assert_eq!(
+            allowed.headers()["access-control-allow-origin"],
+            "https://movies.example"
+        );
+        assert_eq!(allowed.headers()["access-control-allow-methods"], "GET");
+    }
+    let read = get_from("https://movies.example").await?;
+    assert_eq!(read.status().as_u16(), 200, "preflights spent no budget");
+    assert_eq!(
+        read.headers()["access-control-allow-origin"],
+        "https://movies.example"
+    );
+    assert_eq!(read.json::<Value>().await?["view"], 0);
+    let refused = get_from("https://evil.example").await?;
+    assert_eq!(refused.status().as_u16(), 200);
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    let refused = preflight("https://evil.example").await?;
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    let page = api
+        .client
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert_eq!(
+        metric(&page, "analytics_cors_refused_total"),
+        Some(2.0),
+        "{page}"
+    );
+    let doc = api
+        .client
+        .get(format!("{}/openapi.json", api.base))
+        .header("origin", "https://evil.example")
+        .send()
+        .await?;
+    assert_eq!(doc.headers()["access-control-allow-origin"], "*");
     Ok(())
 }
 
