@@ -784,7 +784,7 @@ impl Ingest {
             .await?)
     }
 
-    /// Posts a view/download event now as the server-side producer;
+    /// Posts an event now as the server-side producer;
     /// asserts it was accepted.
     pub async fn send(
         &self,

@@ -38,6 +38,25 @@ impl Eq for Counts {}
 
 const SUMS_FROM: usize = Action::ALL.len();
 
+/// The figures a catalogue page shows beside a film: the public counts
+/// route's answer. Net figures (likes, watchlist) go down when a user takes
+/// theirs back; they are zero for kinds of entity the vocabulary does not
+/// count them for.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DisplayCounts {
+    pub view: i64,
+    pub download: i64,
+    /// `like` − `unlike`.
+    pub likes: i64,
+    pub favorites: i64,
+    /// `watchlist_add` − `watchlist_remove`.
+    pub watchlist: i64,
+    /// `rate` events.
+    pub ratings: i64,
+    /// Stars ÷ ratings (two decimals); `None` before the first rating.
+    pub rating_average: Option<f64>,
+}
+
 impl Counts {
     /// Counts of the given actions (the rest zero).
     pub fn of(actions: &[(Action, i64)]) -> Self {
@@ -87,6 +106,23 @@ impl Counts {
     /// down when a like is taken back.
     pub fn likes_net(&self) -> i64 {
         self.get(Action::Like) - self.get(Action::Unlike)
+    }
+
+    /// What a catalogue page shows beside a film, from these counts.
+    pub fn display(&self) -> DisplayCounts {
+        let ratings = self.get(Action::Rate);
+        DisplayCounts {
+            view: self.get(Action::View),
+            download: self.get(Action::Download),
+            likes: self.likes_net(),
+            favorites: self.get(Action::Favorite),
+            watchlist: self.get(Action::WatchlistAdd) - self.get(Action::WatchlistRemove),
+            ratings,
+            // Two decimals, as the catalogue shows a rating.
+            rating_average: (ratings > 0).then(|| {
+                (self.sum(Sum::RatingStars) as f64 / ratings as f64 * 100.0).round() / 100.0
+            }),
+        }
     }
 
     /// Non-zero `(action, count)` pairs, in declaration order.
@@ -470,6 +506,36 @@ mod tests {
         assert_eq!(d.hour_users.len(), 1);
         assert_eq!(d.document_count(), 1 + 1 + 1 + 1);
         assert_eq!(d.ignored_fields, 2);
+    }
+
+    #[test]
+    fn display_counts_net_likes_and_watchlist_and_average_the_stars() {
+        let mut c = Counts::default();
+        for (action, n) in [
+            (Action::View, 9),
+            (Action::Like, 5),
+            (Action::Unlike, 2),
+            (Action::WatchlistAdd, 3),
+            (Action::WatchlistRemove, 1),
+            (Action::Favorite, 4),
+            (Action::Rate, 3),
+        ] {
+            c.add(action, n);
+        }
+        c.add_sum(Sum::RatingStars, 13);
+        assert_eq!(
+            c.display(),
+            DisplayCounts {
+                view: 9,
+                download: 0,
+                likes: 3,
+                favorites: 4,
+                watchlist: 2,
+                ratings: 3,
+                rating_average: Some(4.33),
+            }
+        );
+        assert_eq!(Counts::default().display().rating_average, None);
     }
 
     #[test]

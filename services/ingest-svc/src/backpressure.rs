@@ -12,6 +12,7 @@ use analytics_store::hot_counters::Pressure;
 use analytics_store::HotCounters;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 
 /// How often the figures are read.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -63,14 +64,22 @@ pub struct Backpressure {
     now: RwLock<Option<HoldBack>>,
     /// `analytics_ingest_backpressure_total{reason}`: requests held back.
     held: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Set to the counts waiting at each reading (whether or not a limit
+    /// is on: the operators' lag figure).
+    waiting: Gauge,
 }
 
 impl Backpressure {
-    pub fn new(limits: Limits, held: Family<Vec<(&'static str, &'static str)>, Counter>) -> Self {
+    pub fn new(
+        limits: Limits,
+        held: Family<Vec<(&'static str, &'static str)>, Counter>,
+        waiting: Gauge,
+    ) -> Self {
         Backpressure {
             limits,
             now: RwLock::new(None),
             held,
+            waiting,
         }
     }
 
@@ -93,20 +102,21 @@ impl Backpressure {
         *self.now.write().unwrap_or_else(PoisonError::into_inner) = verdict;
     }
 
-    /// Reads the figures once a second for as long as the process runs. A
+    /// Reads the figures once a second for as long as the process runs
+    /// (with no limit on, only for the waiting gauge). A
     /// Redis that cannot be read lifts the hold: requests then meet the
     /// outage itself, which answers 503 on its own.
     pub fn spawn_sampler(self: Arc<Self>, counters: HotCounters) {
-        if !self.is_on() {
-            return;
-        }
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SAMPLE_EVERY);
             let mut published = false;
             loop {
                 tick.tick().await;
                 let verdict = match counters.pressure().await {
-                    Ok(p) => verdict(&self.limits, &p),
+                    Ok(p) => {
+                        self.waiting.set(p.counts_waiting);
+                        verdict(&self.limits, &p)
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "backpressure figures unreadable");
                         None

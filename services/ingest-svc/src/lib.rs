@@ -142,6 +142,7 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
             max_waiting_counts: cfg.max_waiting_counts,
         },
         metrics.backpressure.clone(),
+        metrics.waiting.clone(),
     ));
     backpressure.clone().spawn_sampler(counters.clone());
     let body_timeout = cfg.body_timeout()?;

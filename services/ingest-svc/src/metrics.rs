@@ -1,10 +1,18 @@
 //! What ingest counts about events (request latency is the shared
 //! `analytics_http_request_duration_seconds`). Every refused event is
 //! counted with its reason.
+//!
+//! Three series keep the names of the replaced video service's, so its
+//! dashboards and alerts keep working (docs/operations.md lists which name
+//! is an alias of which): `analytics_service_events_processed_total`,
+//! `analytics_service_event_processing_duration_seconds` and
+//! `analytics_service_kafka_consumer_lag`.
 
 use analytics_store::hot_counters::IngestOutcome;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, &'static str)>;
@@ -17,6 +25,15 @@ pub struct IngestMetrics {
     pub filtered: Family<Labels, Counter>,
     pub imported: Family<Labels, Counter>,
     pub backpressure: Family<Labels, Counter>,
+    /// Events counted, retried or refused as a conflict: every event that
+    /// reached Redis (the replaced service's processed events).
+    pub processed: Counter,
+    /// Seconds a request's events took to be counted in Redis, one
+    /// observation per request.
+    pub processing: Histogram,
+    /// Counts waiting for the flush (the replaced service's consumer lag:
+    /// what has been taken in and not yet applied to the rollups).
+    pub waiting: Gauge,
 }
 
 impl IngestMetrics {
@@ -29,6 +46,10 @@ impl IngestMetrics {
             filtered: Family::default(),
             imported: Family::default(),
             backpressure: Family::default(),
+            processed: Counter::default(),
+            // 0.5 ms to about 4 s.
+            processing: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            waiting: Gauge::default(),
         };
         registry.register(
             "analytics_events_accepted",
@@ -64,6 +85,21 @@ impl IngestMetrics {
             "analytics_ingest_backpressure",
             "Requests held back (503) before Redis refused anything, by reason (memory: redis.max_memory_share reached; backlog: ingest.max_waiting_counts)",
             m.backpressure.clone(),
+        );
+        registry.register(
+            "analytics_service_events_processed",
+            "Events that reached Redis: counted, retried or refused as a conflict (accepted + duplicated + conflicted)",
+            m.processed.clone(),
+        );
+        registry.register(
+            "analytics_service_event_processing_duration_seconds",
+            "Seconds a request's events took to be counted in Redis, one observation per request",
+            m.processing.clone(),
+        );
+        registry.register(
+            "analytics_service_kafka_consumer_lag",
+            "Counts taken in and not yet flushed to the rollups (there is no Kafka: the nearest honest equivalent)",
+            m.waiting.clone(),
         );
         m
     }

@@ -332,14 +332,20 @@ async fn count(
             log_entry: &p.log_entry,
         })
         .collect();
+    let started = std::time::Instant::now();
     let reply = counters
         .ingest(&items, state.raw_log)
         .await
         .map_err(|source| state.store_error(source))?;
+    state
+        .metrics
+        .processing
+        .observe(started.elapsed().as_secs_f64());
     state.refused(reply.refused.as_ref(), &reply.outcomes);
     for (p, outcome) in prepared.iter().zip(&reply.outcomes) {
         let Some(outcome) = outcome else { continue };
         state.live.counted(p, *outcome);
+        state.metrics.processed.inc();
         match outcome {
             IngestOutcome::Counted => state
                 .metrics

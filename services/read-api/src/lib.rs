@@ -147,6 +147,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         "WebSocket clients of the live feed",
         connections.clone(),
     );
+    // The replaced video service's name for the same gauge, which its
+    // dashboards and alerts read.
+    registry.register(
+        "analytics_service_websocket_connections",
+        "WebSocket clients of the live feed (alias of analytics_live_feed_connections)",
+        connections.clone(),
+    );
     let live = Arc::new(LiveHub::new(
         cfg.live_viewer_window_seconds,
         cfg.live_max_connections,
@@ -286,7 +293,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 http::resource("/api/v1/admin/analytics/users/{user_id}", "DELETE")
                     .route(web::delete().to(erasure::erase_user)),
             )
-            .service(get("/ready").route(web::get().to(routes::ready)));
+            .service(get("/ready").route(web::get().to(routes::ready)))
+            // The replaced video service's health route: readiness, since
+            // its consumers use it to tell whether metrics can be read.
+            .service(get("/api/metrics/health").route(web::get().to(routes::ready)));
     })?)
 }
 

@@ -462,7 +462,29 @@ pub fn document(domains: &[&str]) -> Value {
         "properties": {"domain": {"type": "string"}, "entity_type": entity_type, "entity_id": {"type": "string"}}}),
     );
 
+    let mut display_counts = counted.clone();
+    for figure in [
+        "likes",
+        "favorites",
+        "watchlist",
+        "ratings",
+        "rating_average",
+    ] {
+        display_counts["properties"][figure] = match figure {
+            "rating_average" => json!({"type": "number", "nullable": true, "minimum": 0}),
+            "favorites" | "ratings" => json!({"type": "integer", "minimum": 0}),
+            _ => json!({"type": "integer"}),
+        };
+        if let Some(required) = display_counts["required"].as_array_mut() {
+            required.push(json!(figure));
+        }
+    }
     let mut paths = operational_paths("Redis, MongoDB and MySQL reachable.");
+    // The replaced video service's health route answers as /ready does.
+    let mut health = paths.get("/ready").cloned().unwrap_or(Value::Null);
+    health["get"]["summary"] =
+        json!("The replaced video service's health route: the same answer as /ready.");
+    paths.insert("/api/metrics/health".into(), health);
     paths.insert("/api/v1/admin/analytics/top".into(), json!({"get": {
         "summary": "Top entities by an action in a day, ISO week, month, year or all time.",
         "security": admin,
@@ -536,7 +558,7 @@ pub fn document(domains: &[&str]) -> Value {
     paths.insert("/api/v1/analytics/counts/{entity_type}/{entity_id}".into(), json!({"get": {
         "summary": "Public display counts, including increments not yet flushed (rate limited per client; up to a second old).",
         "parameters": [path("entity_type", entity_type), path("entity_id", id_schema(MAX_ID_CHARS)), domain],
-        "responses": responses(&[("200", "Every action's count.", counted)], &[422, 429, 500, 503])
+        "responses": responses(&[("200", "The figures a page shows beside the entity: views and downloads, net likes (likes − unlikes), favorites, net watchlist entries, ratings and their average (null before the first). Fresh to the second, unflushed events included.", display_counts)], &[422, 429, 500, 503])
     }}));
     build(
         "analytics read-api",

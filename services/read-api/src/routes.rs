@@ -299,7 +299,9 @@ pub async fn counts(
     body.insert("domain".into(), json!(entity.domain.as_str()));
     body.insert("entity_type".into(), json!(entity.entity_type));
     body.insert("entity_id".into(), json!(entity.entity_id));
-    body.extend(counts_json(&counts));
+    if let Value::Object(display) = json!(counts.display()) {
+        body.extend(display);
+    }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=1"))
         .json(Value::Object(body)))
@@ -329,14 +331,11 @@ async fn fresh_counts(
         .applied_batches(&open)
         .await
         .map_err(|e| state.store_error(e))?;
-    for (a, n) in pending.fresh.nonzero() {
-        counts.add(a, n);
-    }
+    // Counts and sums (the stars behind the average rating) alike.
+    counts.merge(&pending.fresh);
     for (id, batch) in &pending.in_batches {
         if !applied.contains(id) {
-            for (a, n) in batch.nonzero() {
-                counts.add(a, n);
-            }
+            counts.merge(batch);
         }
     }
     Ok(counts)

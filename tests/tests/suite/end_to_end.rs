@@ -33,6 +33,11 @@ async fn events_posted_to_ingest_are_counted_exactly_once_everywhere() -> anyhow
         ("e-3", "movie", "m-1", "download", 1),
         ("e-4", "movie", "m-2", "view", 2),
         ("e-5", "actor", "a-1", "view", 1),
+        ("e-6", "movie", "m-1", "like", 1),
+        ("e-7", "movie", "m-1", "like", 1),
+        ("e-8", "movie", "m-1", "unlike", 1),
+        ("e-9", "movie", "m-1", "rate", 4),
+        ("e-10", "movie", "m-1", "favorite", 1),
     ];
     for (id, entity_type, entity_id, action, value) in events {
         let resp = post(event(id, entity_type, entity_id, action, value)).await?;
@@ -43,8 +48,11 @@ async fn events_posted_to_ingest_are_counted_exactly_once_everywhere() -> anyhow
     assert_eq!(retry.status().as_u16(), 202);
     assert_eq!(retry.headers()["x-analytics-duplicate"], "true");
 
-    // Display counts include the events before any flush.
-    let m1 = json!({"domain": "jav", "entity_type": "movie", "entity_id": "m-1", "view": 4, "download": 1});
+    // Display counts include the events before any flush: net likes,
+    // favorites and the rating too.
+    let m1 = json!({"domain": "jav", "entity_type": "movie", "entity_id": "m-1",
+                    "view": 4, "download": 1, "likes": 1, "favorites": 1, "watchlist": 0,
+                    "ratings": 1, "rating_average": 4.0});
     let counts = "/api/v1/analytics/counts/movie/m-1";
     assert_eq!(read_api.get_as(counts, None).await?, (200, m1.clone()));
 

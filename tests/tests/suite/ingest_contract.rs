@@ -1,6 +1,8 @@
 //! The ingest endpoint's contract against real Redis.
 
-use analytics_tests::{error_fields, event, TestEnv};
+use std::time::Duration;
+
+use analytics_tests::{error_fields, event, eventually, metric, TestEnv};
 use serde_json::{json, Value};
 
 async fn status_and_body(resp: reqwest::Response) -> (u16, Value) {
@@ -88,6 +90,26 @@ async fn a_reused_id_for_another_entity_is_a_conflict_and_not_counted() -> anyho
         );
         assert!(metrics.contains(&line), "missing {line} in {metrics}");
     }
+    // The replaced video service's names, which its dashboards read: both
+    // events reached Redis (one counted, one a conflict), in two requests;
+    // the one count waits for the flush (read once a second).
+    assert_eq!(
+        metric(&metrics, "analytics_service_events_processed_total"),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "analytics_service_event_processing_duration_seconds_count"
+        ),
+        Some(2.0)
+    );
+    let lag = eventually(Duration::from_secs(10), || async {
+        let page = app.get("/metrics").await?.text().await?;
+        Ok(metric(&page, "analytics_service_kafka_consumer_lag").filter(|n| *n == 1.0))
+    })
+    .await?;
+    assert_eq!(lag, 1.0);
     Ok(())
 }
 

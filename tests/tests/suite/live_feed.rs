@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use analytics_tests::{eventually, ReadApi, TestEnv, ADMIN_TOKEN};
+use analytics_tests::{eventually, metric, ReadApi, TestEnv, ADMIN_TOKEN};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -59,11 +59,13 @@ async fn live_connections(api: &ReadApi) -> anyhow::Result<i64> {
         .await?
         .text()
         .await?;
-    Ok(text
-        .lines()
-        .find_map(|l| l.strip_prefix("analytics_live_feed_connections "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(-1))
+    let ours = metric(&text, "analytics_live_feed_connections");
+    // The replaced video service's name for it reads the same.
+    assert_eq!(
+        ours,
+        metric(&text, "analytics_service_websocket_connections")
+    );
+    Ok(ours.map_or(-1, |n| n as i64))
 }
 
 #[tokio::test]

@@ -85,7 +85,8 @@ async fn events_flow_into_top_entities_trends_and_fresh_counts() -> anyhow::Resu
     assert_eq!(status, 200);
     assert_eq!(
         counts,
-        json!({"domain": "jav", "entity_type": "movie", "entity_id": "m-1", "view": 5, "download": 2})
+        json!({"domain": "jav", "entity_type": "movie", "entity_id": "m-1", "view": 5, "download": 2,
+               "likes": 0, "favorites": 0, "watchlist": 0, "ratings": 0, "rating_average": null})
     );
 
     let out = env.flush_worker(&["flush"], &[]).await?;
@@ -176,13 +177,32 @@ async fn counts_are_exact_while_a_batch_is_open_before_and_after_its_apply() -> 
             .send(&format!("o{i}"), "movie", "m-1", "view", 1)
             .await?;
     }
+    // Two likes, one taken back, a watchlist entry and a 4-star rating: the
+    // page's figures are as exact as the views at every step.
+    for (id, action) in [
+        ("l1", "like"),
+        ("l2", "like"),
+        ("l3", "unlike"),
+        ("w1", "watchlist_add"),
+    ] {
+        ingest.send(id, "movie", "m-1", action, 1).await?;
+    }
+    ingest.send("r1", "movie", "m-1", "rate", 4).await?;
     let count = || async {
-        Ok::<Value, anyhow::Error>(
-            api.get_as("/api/v1/analytics/counts/movie/m-1", None)
-                .await?
-                .1["view"]
-                .clone(),
-        )
+        let (_, body) = api
+            .get_as("/api/v1/analytics/counts/movie/m-1", None)
+            .await?;
+        let figures = (
+            body["likes"].clone(),
+            body["watchlist"].clone(),
+            body["ratings"].clone(),
+            body["rating_average"].clone(),
+        );
+        anyhow::ensure!(
+            figures == (json!(1), json!(1), json!(1), json!(4.0)),
+            "display figures: {body}"
+        );
+        Ok::<Value, anyhow::Error>(body["view"].clone())
     };
 
     // Claimed, not applied: counted once, from Redis.
@@ -284,6 +304,7 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
     assert_eq!(
         paths,
         [
+            "/api/metrics/health",
             "/api/metrics/realtime",
             "/api/metrics/video/{video_id}",
             "/api/v1/admin/analytics/actors/association",
@@ -316,12 +337,15 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
             "/ws",
         ]
     );
-    let (status, ready) = api.get_as("/ready", None).await?;
-    assert_eq!(status, 200, "{ready}");
-    assert_eq!(
-        ready["checks"],
-        json!({"redis": "ok", "mongo": "ok", "mysql": "ok"})
-    );
+    for route in ["/ready", "/api/metrics/health"] {
+        let (status, ready) = api.get_as(route, None).await?;
+        assert_eq!(status, 200, "{route}: {ready}");
+        assert_eq!(
+            ready,
+            json!({"status": "ready", "checks": {"redis": "ok", "mongo": "ok", "mysql": "ok"}}),
+            "{route}"
+        );
+    }
     let metrics = api
         .client
         .get(format!("{}/metrics", api.base))
@@ -350,7 +374,8 @@ async fn public_counts_are_limited_per_client_and_served_from_memory_for_the_cac
         (
             200,
             json!({"domain": "jav",
-        "entity_type": "movie", "entity_id": "m-c", "view": 1, "download": 0})
+        "entity_type": "movie", "entity_id": "m-c", "view": 1, "download": 0,
+        "likes": 0, "favorites": 0, "watchlist": 0, "ratings": 0, "rating_average": null})
         )
     );
     // A new event is not seen while the cached count lives.
