@@ -163,9 +163,24 @@ impl Browser {
         Ok(wider == json!(true))
     }
 
+    /// The table cells on screen that are not wholly visible across: cut
+    /// by their table's scrolling box or by the window (`section: text`,
+    /// at most ten). Cells not displayed (a closed `<details>`) are not on
+    /// screen.
+    pub async fn clipped_cells(&self) -> anyhow::Result<Vec<String>> {
+        let cut = self
+            .eval(
+                "return [...document.querySelectorAll('td')].filter((td) => {                    const r = td.getBoundingClientRect();                    if (r.width === 0 || r.height === 0) return false;                    const box = (td.closest('.table-wrap') ?? document.documentElement).getBoundingClientRect();                    const right = Math.min(box.right, window.innerWidth), left = Math.max(box.left, 0);                    return r.left < left - 0.5 || r.right > right + 0.5;                  }).slice(0, 10).map((td) => `${td.closest('[id]')?.id}: ${td.innerText}`);",
+                vec![],
+            )
+            .await?;
+        Ok(serde_json::from_value(cut)?)
+    }
+
     /// Narrows the window to a phone's 375 px, waits until the chart
     /// `chart` (a selector) has redrawn to fit, checks nothing scrolls
-    /// sideways and saves a screenshot as `<name>-375`.
+    /// sideways and every table cell is wholly on screen (the figures of a
+    /// wide table included), and saves a screenshot as `<name>-375`.
     pub async fn check_phone_width(&self, name: &str, chart: &str) -> anyhow::Result<()> {
         self.set_width(375, 900).await?;
         self.wait_for(
@@ -176,6 +191,11 @@ impl Browser {
         anyhow::ensure!(
             !self.overflows().await?,
             "{name} scrolls sideways at 375 px"
+        );
+        let clipped = self.clipped_cells().await?;
+        anyhow::ensure!(
+            clipped.is_empty(),
+            "{name} at 375 px cuts these cells: {clipped:?}"
         );
         self.screenshot(&format!("{name}-375")).await?;
         Ok(())

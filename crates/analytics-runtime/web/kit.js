@@ -193,16 +193,23 @@ export function cards(container, items) {
 /**
  * A table: `columns` are `{ key, label, num, format(value, row) }`.
  */
+// Tables with more columns than this become one card per row on a phone
+// (kit.css): a row of six figures does not fit 375 px, and a table that
+// scrolls sideways hides the figures it exists for.
+const STACK_OVER_COLUMNS = 3;
+
 export function table(container, { columns, rows, caption, empty = "Nothing in this period." }) {
   const head = h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col" }, c.label)));
   const body = rows.length
     ? rows.map((row) =>
         h("tr", {}, columns.map((c) => {
           const value = typeof c.key === "function" ? c.key(row) : row[c.key];
-          return h("td", { class: c.num ? "num" : null }, c.format ? c.format(value, row) : value ?? "–");
+          // data-label: the column's name beside the figure when stacked.
+          return h("td", { class: c.num ? "num" : null, "data-label": c.label || null }, c.format ? c.format(value, row) : value ?? "–");
         })))
     : [h("tr", {}, h("td", { class: "empty", colspan: columns.length }, empty))];
-  const node = h("table", {}, caption ? h("caption", {}, caption) : null, h("thead", {}, head), h("tbody", {}, body));
+  const stack = columns.length > STACK_OVER_COLUMNS ? "stack" : null;
+  const node = h("table", { class: stack }, caption ? h("caption", {}, caption) : null, h("thead", {}, head), h("tbody", {}, body));
   container.replaceChildren(h("div", { class: "table-wrap" }, node));
   return node;
 }

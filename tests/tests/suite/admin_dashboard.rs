@@ -205,6 +205,7 @@ async fn the_dashboard_renders_every_card_chart_and_table_from_the_seeded_stack(
     assert_eq!(rows(&browser, "#quality").await?.len(), 8);
     assert_eq!(rows(&browser, "#actor-quality").await?.len(), 5);
     assert!(!browser.overflows().await?);
+    assert_eq!(browser.clipped_cells().await?, Vec::<String>::new());
     browser.screenshot("dashboard-1440").await?;
 
     browser.check_phone_width("dashboard", "#trends").await?;

@@ -112,6 +112,7 @@ async fn the_operator_page_shows_a_failed_job_a_blocked_host_and_the_pipeline() 
         "{chart_table}"
     );
     assert!(!browser.overflows().await?);
+    assert_eq!(browser.clipped_cells().await?, Vec::<String>::new());
     browser.screenshot("ops-1440").await?;
 
     browser.check_phone_width("ops", "#throughput").await?;
