@@ -44,6 +44,11 @@ pub const PAGE_KIT: &[Asset] = &[
         path: "/assets/uPlot-LICENSE.txt",
         body: include_bytes!("../web/vendor/uPlot-LICENSE.txt"),
     },
+    // Linked by every page, so no browser asks for a /favicon.ico (a 404).
+    Asset {
+        path: "/assets/favicon.svg",
+        body: include_bytes!("../web/favicon.svg"),
+    },
 ];
 
 /// Who may use a set of files, which decides the headers they carry.

@@ -157,6 +157,8 @@ export function signIn({ session, start, tokenLabel }) {
     }
   }
   function leave(message = "") {
+    // Nothing is loading once the sign-in form is back.
+    setStatus("");
     app.hidden = true;
     signOut.hidden = true;
     form.hidden = false;
@@ -190,14 +192,14 @@ export function cards(container, items) {
   );
 }
 
-/**
- * A table: `columns` are `{ key, label, num, format(value, row) }`.
- */
 // Tables with more columns than this become one card per row on a phone
 // (kit.css): a row of six figures does not fit 375 px, and a table that
 // scrolls sideways hides the figures it exists for.
 const STACK_OVER_COLUMNS = 3;
 
+/**
+ * A table: `columns` are `{ key, label, num, format(value, row) }`.
+ */
 export function table(container, { columns, rows, caption, empty = "Nothing in this period." }) {
   const head = h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col" }, c.label)));
   const body = rows.length
@@ -267,7 +269,9 @@ export function chart(container, { labels, series, kind = "line", height = 220, 
     {
       width: Math.max(box.clientWidth, 280),
       height,
-      legend: { show: series.length > 1 },
+      // Names and colours only: the figures are in the table below (a live
+      // legend shows "--" until the pointer is on the chart).
+      legend: { show: series.length > 1, live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: false, range: (u, min, max) => (series.some(isBars) ? [min - 0.5, max + 0.5] : [min, max]) } },
       axes: [

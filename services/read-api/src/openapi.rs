@@ -436,8 +436,10 @@ pub fn document(domains: &[&str]) -> Value {
     let top = json!({"type": "object", "required": ["domain", "entity_type", "action", "period", "items"],
         "properties": {
             "domain": {"type": "string"}, "entity_type": entity_type, "action": action,
-            "period": {"type": "string", "enum": ["day", "week", "month", "year", "all"]},
+            "period": {"type": "string", "enum": ["day", "week", "month", "year", "all", "range"]},
             "bucket": {"type": "string", "nullable": true},
+            "from": {"type": "string"}, "to": {"type": "string"},
+            "ranking": {"type": "string", "enum": ["exact", "approximate"]},
             "items": {"type": "array", "items": top_item}}});
     let point = counts(
         json!({"type": "object", "required": ["bucket"], "properties": {"bucket": {"type": "string"}}}),
@@ -486,18 +488,17 @@ pub fn document(domains: &[&str]) -> Value {
         json!("The replaced video service's health route: the same answer as /ready.");
     paths.insert("/api/metrics/health".into(), health);
     paths.insert("/api/v1/admin/analytics/top".into(), json!({"get": {
-        "summary": "Top entities by an action in a day, ISO week, month, year or all time.",
+        "summary": "Top entities by an action in a day, ISO week, month, year, all time, or a range of local days (period=range: the items' counts are the range's, with `from`, `to` and `ranking`).",
         "security": admin,
-        "parameters": [
-            domain,
+        "parameters": Value::Array([domain.clone(),
             query("entity_type", json!({"type": "string", "enum": ["movie", "actor", "tag"], "default": "movie"}), "Kind of entity."),
             query("action", action.clone(), "Ranking action."),
-            query("period", json!({"type": "string", "enum": ["day", "week", "month", "year", "all"], "default": "day"}), "Rollup period."),
+            query("period", json!({"type": "string", "enum": ["day", "week", "month", "year", "all", "range"], "default": "day"}), "Rollup period; `range` ranks over days or from/to."),
             query("bucket", json!({"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?|-W[0-9]{2})?$"}),
-                "A label of the period's kind (2026-11-21, 2026-W47, 2026-11 or 2026; not with period all); default: the current one in the domain's zone."),
+                "A label of the period's kind (2026-11-21, 2026-W47, 2026-11 or 2026; not with period all or range); default: the current one in the domain's zone."),
             query("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}), "How many."),
             format_param()
-        ],
+        ].into_iter().chain(range_params("from", "to", 7)).collect::<Vec<Value>>()),
         "responses": listing("Ranked items with every action's count (movies carry code and title).", top, &[401, 403, 422, 500, 503])
     }}));
     paths.insert("/api/v1/admin/analytics/entities/{entity_type}/{entity_id}".into(), json!({"get": {

@@ -8,12 +8,14 @@ use analytics_domain::ranking::Measure;
 use analytics_domain::rollup::Counts;
 use analytics_domain::{Action, Domain, EntityKey, EntityType, Period};
 use analytics_store::leaderboard::{BoardScope, LEADERBOARD_SIZE};
+use analytics_store::rollups::Registers;
 use analytics_store::HotCounters;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Admin;
 use crate::error::ReadApiError;
-use crate::params::{self, Query};
+use crate::params::{self, DayRange, Query};
+use crate::range_top::{range_top, ranking_word};
 use crate::table;
 use crate::AppState;
 
@@ -67,7 +69,7 @@ pub async fn movie_titles(
     state: &AppState,
     domain: &Domain,
     ids: &[String],
-) -> Result<HashMap<String, (Option<String>, Option<String>)>, ReadApiError> {
+) -> Result<Titles, ReadApiError> {
     if domain.as_str() != "jav" || ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -91,9 +93,30 @@ pub async fn top(
     let domain = params::domain(&q, &state.rules)?;
     let entity_type = params::entity_type(q.get("entity_type").map(String::as_str))?;
     let action = params::action(&q)?;
-    let period = params::period(&q, "period", "day", true)?;
     let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)?;
     let today = state.rules.bucket_mode(&domain).today(chrono::Utc::now());
+    if q.get("period").map(String::as_str) == Some(RANGE_PERIOD) {
+        let range = params::day_range(&q, ("from", "to"), today, 7)?;
+        let top = Top {
+            domain,
+            entity_type,
+            action,
+            limit: usize::try_from(limit).unwrap_or(LEADERBOARD_SIZE),
+        };
+        let body = top.over_range(&state, range).await?;
+        return Ok(table::respond(format, body, "top", TOP_COLUMNS, |b| {
+            table::rows_at(b, "/items", TOP_COLUMNS)
+        }));
+    }
+    for name in ["days", "from", "to"] {
+        if q.contains_key(name) {
+            return Err(ReadApiError::invalid(
+                name,
+                format!("{name} applies to period={RANGE_PERIOD} only."),
+            ));
+        }
+    }
+    let period = params::period(&q, "period", "day", true)?;
     let bucket = match period {
         Some(p) => Some(params::bucket(&q, p, today)?),
         None if q.contains_key("bucket") => {
@@ -122,8 +145,29 @@ pub async fn top(
     } else {
         Default::default()
     };
-    let items: Vec<Value> = rows
-        .iter()
+    let items = top_items(&rows, &titles);
+    let body = json!({
+        "domain": domain.as_str(),
+        "entity_type": entity_type,
+        "action": action,
+        "period": period.map_or("all".to_string(), |p| format!("{p:?}").to_lowercase()),
+        "bucket": bucket,
+        "items": items,
+    });
+    Ok(table::respond(format, body, "top", TOP_COLUMNS, |b| {
+        table::rows_at(b, "/items", TOP_COLUMNS)
+    }))
+}
+
+/// `period=range`: the top of a range of local days (`days`, or `from`/`to`),
+/// read from the day boards like the range reports.
+const RANGE_PERIOD: &str = "range";
+
+type Titles = HashMap<String, (Option<String>, Option<String>)>;
+
+/// Ranked rows as the `top` route lists them.
+fn top_items(rows: &[(String, Counts)], titles: &Titles) -> Vec<Value> {
+    rows.iter()
         .enumerate()
         .map(|(i, (id, counts))| {
             let mut item = Map::new();
@@ -136,18 +180,62 @@ pub async fn top(
             }
             Value::Object(item)
         })
-        .collect();
-    let body = json!({
-        "domain": domain.as_str(),
-        "entity_type": entity_type,
-        "action": action,
-        "period": period.map_or("all".to_string(), |p| format!("{p:?}").to_lowercase()),
-        "bucket": bucket,
-        "items": items,
-    });
-    Ok(table::respond(format, body, "top", TOP_COLUMNS, |b| {
-        table::rows_at(b, "/items", TOP_COLUMNS)
-    }))
+        .collect()
+}
+
+/// What a `top` request ranks.
+struct Top {
+    domain: Domain,
+    entity_type: EntityType,
+    action: Action,
+    limit: usize,
+}
+
+impl Top {
+    /// The top over `range`: ranked by the action's count in the range,
+    /// each item with both actions' counts in it.
+    async fn over_range(&self, state: &AppState, range: DayRange) -> Result<Value, ReadApiError> {
+        let ranked = range_top(
+            state,
+            &self.domain,
+            self.entity_type,
+            Measure::Count(self.action),
+            range,
+            self.limit,
+        )
+        .await?;
+        let ids: Vec<String> = ranked.items.iter().map(|(id, _)| id.clone()).collect();
+        let mut figures = state
+            .range_figures(&self.domain, self.entity_type, &ids, range, Registers::Skip)
+            .await?;
+        let rows: Vec<(String, Counts)> = ids
+            .into_iter()
+            .map(|id| {
+                let counts = figures.remove(&id).unwrap_or_default().counts;
+                (id, counts)
+            })
+            .collect();
+        let titles = if self.entity_type == EntityType::Movie {
+            movie_titles(
+                state,
+                &self.domain,
+                &rows.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+            )
+            .await?
+        } else {
+            Titles::new()
+        };
+        Ok(json!({
+            "domain": self.domain.as_str(),
+            "entity_type": self.entity_type,
+            "action": self.action,
+            "period": RANGE_PERIOD,
+            "from": range.first(),
+            "to": range.last(),
+            "ranking": ranking_word(ranked.exact),
+            "items": top_items(&rows, &titles),
+        }))
+    }
 }
 
 const SERIES_COLUMNS: &[&str] = &["bucket", "view", "download"];

@@ -14,10 +14,18 @@ const days = () => $("days").value;
 const last = (list) => list[list.length - 1];
 const short = (date) => date.slice(5);
 
+// The page's range of days, as the server reported it (its zone's today).
+const pageRange = { from: null, to: null };
+
 function movieColumns(extra) {
   return [
     { key: "rank", label: "#", num: true },
-    { key: (r) => r.title ?? r.movie_id ?? r.entity_id, label: "Movie", format: (v, r) => h("span", { title: r.movie_id ?? r.entity_id }, v) },
+    {
+      key: (r) => r.title ?? r.movie_id ?? r.entity_id,
+      label: "Movie",
+      // Opens the film's own figures and series for the page's period.
+      format: (v, r) => h("button", { type: "button", class: "link film-link", title: r.movie_id ?? r.entity_id, "data-film": r.movie_id ?? r.entity_id, onclick: () => openFilm(r.movie_id ?? r.entity_id, v).catch((e) => setStatus(e.message, "bad")) }, v),
+    },
     { key: "code", label: "Code" },
     ...extra,
   ];
@@ -28,6 +36,7 @@ async function renderActivity() {
     session.get(`/api/v1/analytics/trends?days=${days()}`),
     session.get(`${A}/trends?days=${days()}&action=download`),
   ]);
+  Object.assign(pageRange, { from: viewing.from, to: viewing.to });
   const today = last(viewing.days);
   cards($("today"), [
     { id: "today-page-views", label: "Page views", value: fmt.int(today.page_views) },
@@ -91,28 +100,69 @@ async function renderPopular() {
       { key: "total_views", label: "Plays", num: true, format: fmt.int },
       { key: "unique_viewers", label: "Viewers", num: true, format: fmt.int },
       { key: "watch_time_seconds", label: "Watch time", num: true, format: fmt.duration },
-      { key: "completion_rate", label: "Completed", num: true, format: fmt.pct },
-      { key: "avg_watch_percentage", label: "Avg watched", num: true, format: fmt.pct },
+      // Both over plays: completions per start, and how far the plays
+      // that reported an end (with a known length) got.
+      { key: "completion_rate", label: "Completed (of plays)", num: true, format: fmt.pct },
+      { key: "avg_watch_percentage", label: "Watched (ended plays)", num: true, format: fmt.pct },
       { key: "page_views", label: "Page views", num: true, format: fmt.int },
     ]),
     rows: body.items,
   });
 }
 
-async function renderTop() {
-  const period = $("top-period").value;
-  for (const [action, id, title] of [["view", "top-views", "Most viewed"], ["download", "top-downloads", "Most downloaded"]]) {
-    const path = `${A}/top?entity_type=movie&action=${action}&period=${period}&limit=10`;
-    const body = await session.get(path);
-    csvTools($(`${id}-tools`), title, session, path, `top-${action}-${period}.csv`);
-    table($(id), {
-      columns: movieColumns([
-        { key: "view", label: "Views", num: true, format: fmt.int },
-        { key: "download", label: "Downloads", num: true, format: fmt.int },
-      ]),
-      rows: body.items,
-    });
-  }
+const TOP_LISTS = {
+  views: { action: "view", title: "Most viewed" },
+  downloads: { action: "download", title: "Most downloaded" },
+};
+
+/** One top list, over its own selector's period ("range": the page's). */
+async function renderTopList(kind) {
+  const { action, title } = TOP_LISTS[kind];
+  const period = $(`top-${kind}-period`).value;
+  const over = period === "range" ? `period=range&days=${days()}` : `period=${period}`;
+  const path = `${A}/top?entity_type=movie&action=${action}&${over}&limit=10`;
+  const body = await session.get(path);
+  csvTools($(`top-${kind}-tools`), title, session, path, `top-${action}-${period === "range" ? `${days()}d` : period}.csv`);
+  table($(`top-${kind}`), {
+    columns: movieColumns([
+      { key: "view", label: "Views", num: true, format: fmt.int },
+      { key: "download", label: "Downloads", num: true, format: fmt.int },
+    ]),
+    rows: body.items,
+  });
+}
+
+const renderTop = () => Promise.all(Object.keys(TOP_LISTS).map(renderTopList));
+
+/** A film's figures and daily series over the page's period. */
+async function openFilm(id, title) {
+  const range = `from=${pageRange.from}&to=${pageRange.to}`;
+  const [series, watch] = await Promise.all([
+    session.get(`${A}/entities/movie/${encodeURIComponent(id)}?${range}&granularity=day`),
+    session.get(`/api/metrics/video/${encodeURIComponent(id)}?startDate=${pageRange.from}&endDate=${pageRange.to}`),
+  ]);
+  const panel = $("film");
+  $("film-title").textContent = `${title} · ${pageRange.from} – ${pageRange.to}`;
+  const sum = (key) => series.series.reduce((s, p) => s + p[key], 0);
+  cards($("film-cards"), [
+    { id: "film-views", label: "Views", value: fmt.int(sum("view")) },
+    { id: "film-downloads", label: "Downloads", value: fmt.int(sum("download")) },
+    { id: "film-plays", label: "Plays", value: fmt.int(watch.views) },
+    { id: "film-viewers", label: "Unique viewers", value: fmt.int(watch.unique_viewers) },
+    { id: "film-watch-time", label: "Watch time", value: fmt.duration(watch.watch_time_seconds) },
+    { id: "film-completed", label: "Completed (of plays)", value: fmt.pct(watch.completion_rate * 100) },
+  ]);
+  chart($("film-series"), {
+    labels: series.series.map((p) => short(p.bucket)),
+    caption: `Views and downloads of ${title} per day`,
+    series: [
+      { label: "Views", values: series.series.map((p) => p.view) },
+      { label: "Downloads", values: series.series.map((p) => p.download) },
+    ],
+  });
+  panel.hidden = false;
+  panel.dataset.film = id;
+  panel.scrollIntoView({ block: "start" });
 }
 
 async function renderSearch() {
@@ -231,7 +281,10 @@ async function renderCatalogue() {
     { key: "value", label: "", num: true, format: (v) => fmt.num(v) },
   ];
   rowsCsvTools($("quality-tools"), "Catalogue quality", "catalogue-quality.csv", qualityColumns, qualityRows);
-  table($("quality"), { columns: qualityColumns, rows: qualityRows });
+  // The quality figures come from the catalogue index (refreshed by its
+  // CronJob), not from this request: say when.
+  const computed = snap.stats_refreshed_at ?? snap.generated_at;
+  table($("quality"), { columns: qualityColumns, rows: qualityRows, caption: `Computed ${computed} (${snap.timezone})` });
   const actorRows = Object.entries(actors.coverage).map(([field, c]) => ({ field, ...c }));
   const actorColumns = [
     { key: "field", label: "Actor field" },
@@ -344,6 +397,11 @@ $("controls").addEventListener("submit", (event) => {
 });
 $("days").addEventListener("change", reload);
 $("popular-sort").addEventListener("change", () => renderPopular().catch((e) => setStatus(e.message, "bad")));
-$("top-period").addEventListener("change", () => renderTop().catch((e) => setStatus(e.message, "bad")));
+for (const kind of Object.keys(TOP_LISTS)) {
+  $(`top-${kind}-period`).addEventListener("change", () => renderTopList(kind).catch((e) => setStatus(e.message, "bad")));
+}
+$("film-close").addEventListener("click", () => {
+  $("film").hidden = true;
+});
 
 signIn({ session, start, tokenLabel: "Admin token" });

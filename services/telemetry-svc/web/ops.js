@@ -57,7 +57,8 @@ function renderSummary(s) {
   const o = s.overview;
   cards($("job-cards"), [
     { id: "started", label: "Started", value: fmt.int(o.total_started) },
-    { id: "completed", label: "Completed", value: fmt.int(o.total_completed), hint: `${fmt.num(o.throughput_per_sec, 3)} / s` },
+    // "completed" jobs are every job that ended, failed ones included.
+    { id: "completed", label: "Finished", value: fmt.int(o.total_completed), hint: `${fmt.int(o.total_completed - o.failed)} succeeded · ${fmt.num(o.throughput_per_sec, 3)} / s` },
     { id: "failed", label: "Failed", value: fmt.int(o.failed), tone: o.failed > 0 ? "bad" : "" },
     { id: "success-rate", label: "Success rate", value: fmt.pct(o.success_rate), tone: o.total_completed > 0 && o.success_rate < 95 ? "bad" : "good" },
     { id: "timeouts", label: "Timeouts", value: fmt.pct(o.timeout_rate), hint: `${fmt.int(o.timeout_count)} jobs` },

@@ -206,7 +206,34 @@ async fn the_dashboard_renders_every_card_chart_and_table_from_the_seeded_stack(
     assert_eq!(rows(&browser, "#actor-quality").await?.len(), 5);
     assert!(!browser.overflows().await?);
     assert_eq!(browser.clipped_cells().await?, Vec::<String>::new());
+    assert_labels_say_what_they_count(&browser).await?;
     browser.screenshot("dashboard-1440").await?;
+
+    // A film's row opens its own figures and series for the page's period.
+    browser
+        .click(&format!("#popular [data-film='{}']", s.data.movies[0].uuid))
+        .await?;
+    browser
+        .wait_for("!document.getElementById('film').hidden", WAIT)
+        .await?;
+    for (id, value) in [
+        ("film-views", "3"),
+        ("film-downloads", "1"),
+        ("film-plays", "2"),
+        ("film-viewers", "3"),
+        ("film-watch-time", "10 min"),
+        ("film-completed", "50 %"),
+    ] {
+        assert_eq!(card(&browser, id).await?, value, "card {id}");
+    }
+    let days = browser
+        .eval(
+            "return document.querySelectorAll('#film-series details tbody tr').length;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(days, json!(7));
+    browser.screenshot("dashboard-film").await?;
 
     browser.check_phone_width("dashboard", "#trends").await?;
 
@@ -280,6 +307,75 @@ async fn the_dashboard_reloaded_after_a_flush_shows_its_figures() -> anyhow::Res
     assert_eq!(card(&browser, "today-page-views").await?, "4");
     browser.screenshot("dashboard-after-flush").await?;
     browser.close().await
+}
+
+/// The labels a reader could misread: each top list has its own period
+/// (the page's by default), legends carry no "--", catalogue quality says
+/// when it was computed, the averages say what they are over, and the page
+/// has its icon.
+async fn assert_labels_say_what_they_count(browser: &Browser) -> anyhow::Result<()> {
+    let periods = browser
+        .eval(
+            "return ['top-views-period', 'top-downloads-period'].map((id) => document.getElementById(id).value);",
+            vec![],
+        )
+        .await?;
+    assert_eq!(periods, json!(["range", "range"]));
+    browser
+        .eval(
+            "const s = document.getElementById('top-views-period'); s.value = 'all';              s.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await?;
+    browser
+        .wait_for(
+            "document.querySelector('#top-views-tools [data-csv]').dataset.csv.includes('period=all')",
+            WAIT,
+        )
+        .await?;
+    let downloads = browser
+        .eval(
+            "return document.querySelector('#top-downloads-tools [data-csv]').dataset.csv;",
+            vec![],
+        )
+        .await?;
+    assert!(
+        downloads
+            .as_str()
+            .unwrap_or_default()
+            .contains("period=range&days=7"),
+        "{downloads}"
+    );
+    let legends = browser
+        .eval(
+            "return [...document.querySelectorAll('.u-legend')].filter((l) => l.textContent.includes('--')).length;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(legends, json!(0));
+    assert!(browser
+        .text("#quality caption")
+        .await?
+        .starts_with("Computed "));
+    let headers = browser
+        .eval(
+            "return [...document.querySelectorAll('#popular th')].map((th) => th.textContent);",
+            vec![],
+        )
+        .await?;
+    assert!(
+        headers.to_string().contains("Completed (of plays)")
+            && headers.to_string().contains("Watched (ended plays)"),
+        "{headers}"
+    );
+    let icon = browser
+        .eval(
+            "return fetch(document.querySelector('link[rel=icon]').href).then((r) => [r.status, r.headers.get('content-type')]);",
+            vec![],
+        )
+        .await?;
+    assert_eq!(icon, json!([200, "image/svg+xml"]));
+    Ok(())
 }
 
 /// Clicks the CSV button `key` names and returns the file the page made

@@ -69,6 +69,10 @@ async fn the_operator_page_shows_a_failed_job_a_blocked_host_and_the_pipeline() 
         )
         .await?;
     assert_eq!(browser.text("[data-card=completed] .value").await?, "2");
+    assert_eq!(
+        browser.text("[data-card=completed]").await?,
+        "Finished\n2\n1 succeeded · 0.001 / s"
+    );
     assert_eq!(browser.text("[data-card=failed] .value").await?, "1");
     assert_eq!(
         browser.text("[data-card=success-rate] .value").await?,
@@ -134,6 +138,16 @@ async fn the_operator_page_names_its_problems_and_refuses_a_wrong_token() -> any
     assert_eq!(
         browser.text("#signin-error").await?,
         "The token was refused."
+    );
+    // Nothing is said to be loading behind the sign-in form.
+    assert_eq!(
+        browser
+            .eval(
+                "return document.getElementById('status').textContent;",
+                vec![]
+            )
+            .await?,
+        json!("")
     );
     browser.fill("#token", OPERATOR_TOKEN).await?;
     browser.click("#signin button[type=submit]").await?;
