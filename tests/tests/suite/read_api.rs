@@ -1,6 +1,6 @@
 //! read-api against real stores, fed by the real ingest and flush.
 
-use analytics_tests::{metric, TestEnv, ADMIN_TOKEN};
+use analytics_tests::{error_fields, metric, TestEnv, ADMIN_TOKEN};
 use serde_json::{json, Value};
 
 const ADMIN_ROUTES: [&str; 20] = [
@@ -111,6 +111,29 @@ async fn events_flow_into_top_entities_trends_and_fresh_counts() -> anyhow::Resu
             {"rank": 2, "entity_id": "m-2", "view": 3, "download": 0, "code": "ABC-2", "title": "Title of ABC-2"}
         ])
     );
+    // The same over a range of days (the dashboard's period), from the
+    // day boards; days/from/to apply to that period only.
+    let (_, range) = api
+        .admin("/api/v1/admin/analytics/top?period=range&days=7")
+        .await?;
+    assert_eq!(
+        (&range["period"], &range["to"], &range["ranking"]),
+        (&json!("range"), &json!(day), &json!("exact"))
+    );
+    assert_eq!(range["items"], top["items"]);
+    let (_, by_downloads) = api
+        .admin(&format!(
+            "/api/v1/admin/analytics/top?period=range&from={day}&to={day}&action=download"
+        ))
+        .await?;
+    assert_eq!(
+        by_downloads["items"],
+        json!([{"rank": 1, "entity_id": "m-1", "view": 5, "download": 2, "code": "ABC-1", "title": "Title of ABC-1"}])
+    );
+    let (status, refused) = api
+        .admin("/api/v1/admin/analytics/top?period=week&days=7")
+        .await?;
+    assert_eq!((status, error_fields(&refused)), (422, vec!["days".to_string()]));
     let (_, downloads) = api
         .admin("/api/v1/admin/analytics/top?action=download&period=all&limit=5")
         .await?;
