@@ -139,7 +139,8 @@ pub struct Application {
 
 /// Binds `addr` and runs a service: `routes` registers its own resources
 /// (it runs once per worker, so per-worker state such as store connections
-/// belongs there); `/health`, `/metrics`, `/openapi.json`, request ids,
+/// belongs there); `/health`, `/metrics`, `/openapi.json`, the `/docs/`
+/// page on it, request ids,
 /// request metrics, traces and the JSON 404 come with it. On SIGTERM the
 /// server stops accepting, lets in-flight requests finish, and only then do
 /// the workers (and what they own) stop.
@@ -159,17 +160,19 @@ where
     let metrics = RequestMetrics::register(&mut registry);
     let registry = Arc::new(registry);
     let openapi = Arc::new(openapi);
+    let docs = Arc::new(crate::assets::Assets::docs());
     let listener = TcpListener::bind(addr)?;
     let port = listener.local_addr()?.port();
     let server = HttpServer::new(move || {
         let metrics = metrics.clone();
-        let (registry, openapi) = (registry.clone(), openapi.clone());
+        let (registry, openapi, docs) = (registry.clone(), openapi.clone(), docs.clone());
         App::new()
             .wrap(request_traces())
             .wrap(middleware::from_fn(move |req, next| {
                 observe_request(metrics.clone(), req, next)
             }))
             .configure(routes.clone())
+            .configure(|cfg| docs.configure(cfg))
             .service(resource("/health", "GET").route(web::get().to(health)))
             .service(resource("/metrics", "GET").route(web::get().to(move || {
                 let registry = registry.clone();

@@ -7,6 +7,8 @@
 
 use serde_json::{json, Map, Value};
 
+pub mod examples;
+
 /// The characters no id may contain (controls, bidi formatting marks), as
 /// a JSON Schema pattern: the same set as `has_forbidden_chars`.
 pub const ID_PATTERN: &str =
@@ -120,13 +122,17 @@ pub fn document(title: &str, version: &str, paths: Map<String, Value>, bearer: &
             )
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
-        "info": {"title": title, "version": version},
+        "info": {"title": title, "version": version,
+            "description": "Every operation carries an example request and response; this service's `/docs/` page shows them and tries them out."},
         "components": {
             "securitySchemes": schemes,
             "schemas": {"Error": {
                 "type": "object",
+                "example": {"message": "A field or parameter is invalid.",
+                    "errors": {"days": ["must be one of 7, 14, 30, 90"]},
+                    "request_id": "6b1f2d9e-3c1a-4f55-9a0e-2f8c5d7b4e10"},
                 "required": ["message"],
                 "properties": {
                     "message": {"type": "string"},
@@ -137,5 +143,7 @@ pub fn document(title: &str, version: &str, paths: Map<String, Value>, bearer: &
             }}
         },
         "paths": paths,
-    })
+    });
+    examples::fill(&mut doc);
+    doc
 }

@@ -118,11 +118,22 @@ fn event_schema(domains: &[&str]) -> Value {
     json!({"anyOf": [contract, player, viewing, stream]})
 }
 
-fn bodies(json_schema: Value, proto_message: &str) -> Value {
+/// An event the route counts as it is: its time is when the service
+/// started, so "Try it out" on the docs page sends one ingest accepts (a
+/// second try is a duplicate, answered and not counted again).
+fn example_event(domain: &str) -> Value {
+    json!({"event_id": "6b1f2d9e-3c1a-4f55-9a0e-2f8c5d7b4e10", "domain": domain,
+           "entity_type": "movie", "entity_id": "f6f7163c-4c8c-4ce8-bfe5-7dbd7574d273",
+           "action": "view", "user_id": "42",
+           "occurred_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)})
+}
+
+fn bodies(json_schema: Value, proto_message: &str, example: Value) -> Value {
     json!({
-        "application/json": {"schema": json_schema},
+        "application/json": {"schema": json_schema, "example": example},
         "text/plain": {"schema": {"type": "string",
-            "description": "The same JSON, as navigator.sendBeacon sends it."}},
+            "description": "The same JSON, as navigator.sendBeacon sends it."},
+            "example": example.to_string()},
         "application/x-protobuf": {"schema": {"type": "string", "format": "binary",
             "description": format!("An analytics.v1.{proto_message} (proto/analytics/v1/event.proto).")}}
     })
@@ -130,6 +141,8 @@ fn bodies(json_schema: Value, proto_message: &str) -> Value {
 
 pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
     let event = event_schema(domains);
+    let one = example_event(domains.first().copied().unwrap_or("jav"));
+    let many = json!({"events": [one.clone()]});
     let accepted = json!({"type": "object", "required": ["status"],
         "properties": {"status": {"type": "string", "enum": ["accepted"]}}});
     let batch = json!({"oneOf": [
@@ -163,7 +176,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
         json!({"post": {
             "summary": summary,
             "security": [{}, {"producer": []}],
-            "requestBody": {"required": true, "content": bodies(event.clone(), "Event")},
+            "requestBody": {"required": true, "content": bodies(event.clone(), "Event", one.clone())},
             "responses": responses(
                 &[("202", "Accepted (new, a duplicate with X-Analytics-Duplicate: true, or a bot's event with X-Analytics-Filtered: bot, counted nowhere).", accepted.clone())],
                 &single_errors
@@ -182,7 +195,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
     paths.insert("/api/v1/analytics/events/batch".into(), json!({"post": {
         "summary": "Counts up to the configured number of events; each item gets its result, in order (invalid items do not stop the others).",
         "security": [{}, {"producer": []}],
-        "requestBody": {"required": true, "content": bodies(batch.clone(), "EventBatch")},
+        "requestBody": {"required": true, "content": bodies(batch.clone(), "EventBatch", many.clone())},
         "responses": responses(
             &[
                 ("200", "Every item's result.", batch_result.clone()),
@@ -194,7 +207,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
     paths.insert("/api/v1/analytics/events/import".into(), json!({"post": {
         "summary": "Imports old events (the producer token only): the batch route's body and answer, for events of any age within the raw event log's retention (retention.raw_log_days), each counted exactly once however often it is sent, by its own date.",
         "security": [{"producer": []}],
-        "requestBody": {"required": true, "content": bodies(batch.clone(), "EventBatch")},
+        "requestBody": {"required": true, "content": bodies(batch.clone(), "EventBatch", many.clone())},
         "responses": responses(
             &[
                 ("200", "Every item's result.", batch_result.clone()),
@@ -206,7 +219,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
     paths.insert("/api/v1/analytics/events/validate".into(), json!({"post": {
         "summary": "Dry run: the normalised event, or the 422 the same body would get. Counts nothing.",
         "security": [{}, {"producer": []}],
-        "requestBody": {"required": true, "content": bodies(event.clone(), "Event")},
+        "requestBody": {"required": true, "content": bodies(event.clone(), "Event", one.clone())},
         "responses": responses(
             &[("200", "The body is a valid event.", dry_run)],
             &[400, 403, 408, 413, 415, 422, 429, 500]

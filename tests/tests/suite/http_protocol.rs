@@ -398,6 +398,8 @@ async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
             assert!(doc["paths"][route].is_object(), "{base} lacks {route}");
         }
         assert!(doc["components"]["schemas"]["Error"].is_object());
+        let missing = operations_without_examples(&doc);
+        assert!(missing.is_empty(), "{base}: no example for {missing:?}");
         // The one request-metrics middleware counts that request, in every service.
         let metrics = client
             .get(format!("{base}/metrics"))
@@ -409,6 +411,39 @@ async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
         assert!(metrics.contains(line), "{base} lacks {line} in {metrics}");
     }
     Ok(())
+}
+
+/// The operations (`METHOD path: what`) lacking an example of a required
+/// parameter, of a JSON or text request body, or of a JSON response.
+fn operations_without_examples(doc: &Value) -> Vec<String> {
+    let mut missing = Vec::new();
+    let paths = doc["paths"].as_object().into_iter().flatten();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            let name = format!("{} {path}", method.to_uppercase());
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["required"] == true && p.get("example").is_none() {
+                    missing.push(format!("{name}: parameter {}", p["name"]));
+                }
+            }
+            let bodies = op["requestBody"]["content"]
+                .as_object()
+                .into_iter()
+                .flatten();
+            let responses = op["responses"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .flat_map(|(_, r)| r["content"].as_object().into_iter().flatten());
+            for (kind, media) in bodies.chain(responses) {
+                let textual = kind.contains("json") || kind.starts_with("text/");
+                if textual && media.get("example").is_none() {
+                    missing.push(format!("{name}: {kind}"));
+                }
+            }
+        }
+    }
+    missing
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 mod actor_analytics;
 mod admin_dashboard;
 mod admin_snapshot;
+mod api_docs;
 mod backpressure;
 mod bots;
 mod crawler_signals;

@@ -133,7 +133,10 @@ async fn events_flow_into_top_entities_trends_and_fresh_counts() -> anyhow::Resu
     let (status, refused) = api
         .admin("/api/v1/admin/analytics/top?period=week&days=7")
         .await?;
-    assert_eq!((status, error_fields(&refused)), (422, vec!["days".to_string()]));
+    assert_eq!(
+        (status, error_fields(&refused)),
+        (422, vec!["days".to_string()])
+    );
     let (_, downloads) = api
         .admin("/api/v1/admin/analytics/top?action=download&period=all&limit=5")
         .await?;
