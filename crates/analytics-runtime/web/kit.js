@@ -72,9 +72,13 @@ export class Session {
       // Storage refused: the token lives as long as the page.
     }
   }
-  async request(path, accept = "application/json") {
+  async request(path, accept = "application/json", body = undefined) {
+    const headers = { Authorization: `Bearer ${this.token}`, Accept: accept };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(path, {
-      headers: { Authorization: `Bearer ${this.token}`, Accept: accept },
+      method: body === undefined ? "GET" : "POST",
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
     });
     if (response.status === 401 || response.status === 403) {
@@ -93,6 +97,10 @@ export class Session {
   }
   async get(path) {
     return (await this.request(path)).json();
+  }
+  /** POSTs `body` as JSON; the JSON answer. */
+  async post(path, body) {
+    return (await this.request(path, "application/json", body)).json();
   }
   /** Downloads `path` as CSV under `filename`. */
   async download(path, filename) {

@@ -311,4 +311,13 @@ const DASHBOARD: &[Asset] = &[
         path: "/admin/admin.js",
         body: include_bytes!("../web/admin.js"),
     },
+    // The actor analytics: a page of its own beside the dashboard.
+    Asset {
+        path: "/admin/actors/",
+        body: include_bytes!("../web/actors.html"),
+    },
+    Asset {
+        path: "/admin/actors.js",
+        body: include_bytes!("../web/actors.js"),
+    },
 ];

@@ -301,12 +301,15 @@ fn snapshot_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
 /// The actor segment analytics.
 fn actor_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
     let errors: &[u16] = &[401, 403, 422, 500, 503];
+    // A parameter the route refuses to go without is required here too.
     let text = |name: &str, description: &str| {
-        query(
+        let mut p = query(
             name,
             json!({"type": "string", "maxLength": 120}),
             description,
-        )
+        );
+        p["required"] = json!(description.starts_with("Required"));
+        p
     };
     let size = |default: i64| {
         query(
@@ -375,7 +378,11 @@ fn actor_paths(paths: &mut serde_json::Map<String, Value>, admin: &Value) {
                     "period": {"type": "string"}, "total": integer(1), "segments": {"type": "object"},
                     "top_segment": nullable_string(), "top_count": integer(0), "top_share": ratio}))}}))),
         ("insights", "One actor in depth: profile and movies, their genres, genres and movies per week, month and year, and the genres actors of the same profile play in. 404 Actor not found.",
-            vec![query("actor_uuid", json!({"type": "string", "format": "uuid"}), "Required: the actor's uuid."), size(5)],
+            vec![{
+                let mut p = query("actor_uuid", json!({"type": "string", "format": "uuid"}), "Required: the actor's uuid.");
+                p["required"] = json!(true);
+                p
+            }, size(5)],
             stamped(json!({"actor": profile, "predicted_genres": predictions, "matched_actors": integer(0),
                 "actor_genres": counted("genre"), "actor_genres_total": integer(0),
                 "genre_period_counts": grains, "movie_period_counts": grains}))),

@@ -378,6 +378,111 @@ async fn assert_labels_say_what_they_count(browser: &Browser) -> anyhow::Result<
     Ok(())
 }
 
+/// The actor analytics page shows what the actor routes answer: the
+/// overview, a genre's distribution, a profile's genres, the trends, one
+/// actor and the genres a profile plays in; and reads on a phone.
+#[tokio::test]
+async fn the_actor_page_shows_every_actor_analysis_as_the_api_answers_it() -> anyhow::Result<()> {
+    let s = seeded().await?;
+    let get = |path: String| {
+        let api = &s.api;
+        async move {
+            let (status, body) = api.admin(&path).await?;
+            anyhow::ensure!(status == 200, "{path}: {status} {body}");
+            Ok::<Value, anyhow::Error>(body)
+        }
+    };
+    let a = "/api/v1/admin/analytics/actors";
+    let overview = get(format!("{a}/overview?size=8")).await?;
+    let genre = overview["top_genres"][0]["genre"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    anyhow::ensure!(
+        !genre.is_empty(),
+        "the seeded actors play no genre: {overview}"
+    );
+    let distribution = get(format!(
+        "{a}/distribution?genre={genre}&dimension=age_bucket&size=10"
+    ))
+    .await?;
+    let association = get(format!(
+        "{a}/association?segment_type=age_bucket&segment_value=23-27&size=10"
+    ))
+    .await?;
+    let trends = get(format!(
+        "{a}/trends?dimension=age_bucket&interval=month&size=5"
+    ))
+    .await?;
+
+    let browser = Browser::start(1440, 900).await?;
+    browser
+        .goto(&format!("{}/admin/actors/", s.api.base))
+        .await?;
+    browser.fill("#token", ADMIN_TOKEN).await?;
+    browser.click("#signin button[type=submit]").await?;
+    browser
+        .wait_for("document.documentElement.dataset.state === 'ready'", WAIT)
+        .await?;
+    assert_eq!(
+        card(&browser, "actors-total").await?,
+        overview["total_actors"].as_i64().unwrap_or(-1).to_string()
+    );
+    let listed = |body: &Value, key: &str| body[key].as_array().map_or(0, Vec::len).max(1);
+    let top = rows(&browser, "#top-genres").await?;
+    assert_eq!(top.len(), listed(&overview, "top_genres"));
+    assert_eq!(
+        top[0],
+        format!("{genre} {}", overview["top_genres"][0]["count"])
+    );
+    assert_eq!(
+        rows(&browser, "#distribution").await?.len(),
+        listed(&distribution, "segments")
+    );
+    assert_eq!(
+        rows(&browser, "#association").await?.len(),
+        listed(&association, "rules")
+    );
+    assert_eq!(
+        rows(&browser, "#trends").await?.len(),
+        listed(&trends, "periods")
+    );
+    let predicted = browser
+        .eval(
+            "return document.querySelector('[data-card=predict-matched] .value').textContent;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        predicted,
+        json!(overview["total_actors"].as_i64().unwrap_or(-1).to_string()),
+        "nothing given: every actor"
+    );
+
+    // One actor, found by name.
+    let actor = &s.data.actors[0];
+    browser.fill("#insights-name", &actor.name).await?;
+    browser.click("#insights-form button[type=submit]").await?;
+    browser
+        .wait_for("document.querySelector('[data-card=insight-name]')", WAIT)
+        .await?;
+    let insights = get(format!("{a}/insights?actor_uuid={}&size=5", actor.uuid)).await?;
+    assert_eq!(card(&browser, "insight-name").await?, actor.name);
+    assert_eq!(
+        card(&browser, "insight-movies").await?,
+        insights["movie_period_counts"]["year"]["total"].to_string()
+    );
+    assert_eq!(
+        rows(&browser, "#insights-genres").await?.len(),
+        listed(&insights, "actor_genres")
+    );
+    assert!(!browser.overflows().await?);
+    assert_eq!(browser.clipped_cells().await?, Vec::<String>::new());
+    browser.screenshot("actors-1440").await?;
+    browser.check_phone_width("actors", "#timeline").await?;
+    browser.close().await
+}
+
 /// Clicks the CSV button `key` names and returns the file the page made
 /// (the test page's `URL.createObjectURL` keeps it in `window.downloaded`).
 async fn download(browser: &Browser, key: &str) -> anyhow::Result<String> {

@@ -161,6 +161,7 @@ fn string_example(schema: &Value, name: &str) -> Value {
     let text = match (schema["format"].as_str(), name) {
         (Some("date"), _) => "2026-11-21",
         (Some("date-time"), _) => "2026-11-21T20:15:00Z",
+        (Some("uuid"), _) => "3c9d2b7e-1f0a-4c8e-9b5d-7a6e4f2c1d08",
         (_, "event_id" | "request_id") => "6b1f2d9e-3c1a-4f55-9a0e-2f8c5d7b4e10",
         (_, n) if n.ends_with("_at") || n == "timestamp" || n == "occurred_at" => {
             "2026-11-21T20:15:00Z"
@@ -170,6 +171,8 @@ fn string_example(schema: &Value, name: &str) -> Value {
         (_, "user_id") => "42",
         (_, "session_id") => "s-8f3a2c",
         (_, "query") => "space opera",
+        (_, "genre") => "drama",
+        (_, "segment_value") => "23-27",
         (_, "code") => "ABC-123",
         (_, "title") => "A film of the catalogue",
         (_, "bucket" | "date" | "from" | "to" | "first" | "last") => "2026-11-21",
