@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The browser SDK's figures for the README: its size as served, minified
+# The browser SDK's figures for docs/benchmarks.md (and its integrity hash
+# for docs/api.md): its size as served, minified
 # (terser, fetched from npm on first use) and minified + gzipped, and the
 # Subresource Integrity hash of the file ingest-svc serves at
 # /sdk/v1/analytics.js.

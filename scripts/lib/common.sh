@@ -1,4 +1,4 @@
-# Shared helpers for the README's commands. Sourced, not run.
+# Shared helpers for the README's two commands and the benchmarks. Sourced, not run.
 # Stores listen on loopback at project ports and keep their data under .dev/;
 # set ANALYTICS_REDIS_URL / ANALYTICS_MYSQL_URL / ANALYTICS_MONGO_URL to use
 # ones that are already running elsewhere instead.

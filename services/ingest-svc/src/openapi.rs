@@ -79,7 +79,7 @@ fn event_schema(domains: &[&str]) -> Value {
                 "description": "Required unless the action is an alias that implies it (actor.viewed)."},
             "entity_id": id_schema(MAX_ID_CHARS),
             "action": {"type": "string", "enum": actions,
-                "description": "An action of the vocabulary or an alias; it must apply to the entity type (see README)."},
+                "description": "An action of the vocabulary or an alias; it must apply to the entity type (the vocabulary: docs/events.md)."},
             "value": {"type": "integer", "minimum": 1, "maximum": MAX_VALUE, "nullable": true,
                 "description": "Times it happened (default 1; without the producer token each action's public maximum applies), or a rating's stars (1..5, required for rate)."},
             "occurred_at": occurred_at.clone(),

@@ -381,7 +381,7 @@ async function load() {
     updatingRetry = setTimeout(reload, UPDATING_RETRY_MS);
   }
   document.documentElement.dataset.state = complete ? (session.updating ? "updating" : "ready") : "partial";
-  // When the first full dashboard was on screen (the README's figure).
+  // When the first full dashboard was on screen (the figure docs/benchmarks.md gives).
   if (performance.getEntriesByName("dashboard-ready").length === 0) performance.mark("dashboard-ready");
 }
 

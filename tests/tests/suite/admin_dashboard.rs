@@ -238,7 +238,7 @@ async fn the_dashboard_renders_every_card_chart_and_table_from_the_seeded_stack(
     browser.check_phone_width("dashboard", "#trends").await?;
 
     // First paint and the first full dashboard, on a load with the token
-    // already in the tab (the figures the README gives).
+    // already in the tab (the figures docs/benchmarks.md gives).
     browser.goto(&format!("{}/admin/", s.api.base)).await?;
     browser
         .wait_for(

@@ -36,6 +36,7 @@ mod rebuild;
 mod redis_cluster;
 mod redis_outage;
 mod redis_refusal;
+mod reference_docs;
 mod retention;
 mod sdk_in_browser;
 mod service_lifecycle;

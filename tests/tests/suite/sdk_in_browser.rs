@@ -60,7 +60,7 @@ async fn stack(env: &TestEnv) -> anyhow::Result<(Ingest, String, Browser)> {
 }
 
 #[tokio::test]
-async fn the_sdk_is_served_as_written_with_the_readme_integrity_hash() -> anyhow::Result<()> {
+async fn the_sdk_is_served_as_written_with_the_documented_integrity_hash() -> anyhow::Result<()> {
     use base64::Engine;
     use sha2::Digest;
     let env = TestEnv::new().await?;
@@ -89,15 +89,16 @@ async fn the_sdk_is_served_as_written_with_the_readme_integrity_hash() -> anyhow
         .send()
         .await?;
     assert_eq!(again.status(), 304);
-    // The README's <script integrity> value must be this file's.
+    // The API reference's <script integrity> value must be this file's.
     let integrity = format!(
         "sha384-{}",
         base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(&body))
     );
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))?;
+    let reference =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md"))?;
     assert!(
-        readme.contains(&integrity),
-        "README.md must give the SDK's integrity as {integrity} (scripts/sdk-size.sh prints it)"
+        reference.contains(&integrity),
+        "docs/api.md must give the SDK's integrity as {integrity} (scripts/sdk-size.sh prints it)"
     );
     Ok(())
 }
