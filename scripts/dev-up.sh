@@ -15,6 +15,17 @@ TELEMETRY_PORT="${TELEMETRY_PORT:-8082}"
 FLUSH_EVERY="${FLUSH_EVERY:-60}"
 PROFILE="${PROFILE:-debug}"
 
+# On a fresh machine the services compile while the stores install (the
+# Debian packages download, secantusd-rs compiles): the two take about as
+# long, and together they keep both cores busy. Only the four services are
+# built; the test tools come with scripts/test.sh.
+log "building the services ($PROFILE) while the stores start (log: .dev/log/build.log)"
+build_flags=(--quiet -p ingest-svc -p read-api -p telemetry-svc -p flush-worker)
+[ "$PROFILE" = release ] && build_flags+=(--release)
+cargo build "${build_flags[@]}" >"$DEV/log/build.log" 2>&1 &
+build_pid=$!
+trap 'kill "$build_pid" 2>/dev/null || true' EXIT
+
 start_stores
 # REDIS_CLUSTER=1: every service and job on a local 3-master Redis Cluster.
 if [ "${REDIS_CLUSTER:-0}" = 1 ]; then
@@ -22,8 +33,12 @@ if [ "${REDIS_CLUSTER:-0}" = 1 ]; then
   export ANALYTICS__REDIS__CLUSTER_NODES="$ANALYTICS_REDIS_CLUSTER_NODES"
 fi
 
-log "building services ($PROFILE)"
-if [ "$PROFILE" = release ]; then cargo build --release --workspace --bins --quiet; else cargo build --workspace --bins --quiet; fi
+if ! wait "$build_pid"; then
+  tail -n 40 "$DEV/log/build.log" >&2
+  die "the services did not build (log: $DEV/log/build.log)"
+fi
+trap - EXIT
+log "services built"
 BIN="$ROOT/target/$PROFILE"
 
 export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL"

@@ -31,6 +31,16 @@ wait_for() {
   done
 }
 
+# secantusd-rs's release profile asks for one codegen unit and LTO: the
+# longest step of a fresh machine (9 min here, beside the services' build).
+# Sixteen units and no LTO compile it in parallel at a small cost in speed
+# (measured in docs/benchmarks.md); ROOT_DIR installs elsewhere (benchmarks).
+install_secantus() {
+  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_LTO=false \
+    cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version --locked --quiet \
+    ${ROOT_DIR:+--root "$ROOT_DIR"}
+}
+
 install_packages() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
@@ -44,7 +54,7 @@ install_packages() {
   fi
   if ! command -v secantusd-rs >/dev/null && [ ! -x "$HOME/.cargo/bin/secantusd-rs" ]; then
     log "installing secantusd-rs (MongoDB wire server; compiles WiredTiger, a few minutes)"
-    cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version --locked --quiet
+    install_secantus
   fi
   export PATH="$HOME/.cargo/bin:$PATH"
 }
