@@ -828,6 +828,17 @@ impl ReadApi {
         get_json(&self.client, &format!("{}{path}", self.base), token).await
     }
 
+    /// The Prometheus page of `/metrics`.
+    pub async fn metrics_page(&self) -> anyhow::Result<String> {
+        Ok(self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await?
+            .text()
+            .await?)
+    }
+
     /// GET with the admin token; returns (status, headers, JSON body).
     pub async fn admin_with_headers(
         &self,

@@ -390,6 +390,13 @@ async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
     ] {
         let (status, doc) = get_json(&client, &format!("{base}/openapi.json"), None).await?;
         assert_eq!(status, 200);
+        // The document is public: any page may read it.
+        let cross_origin = client
+            .get(format!("{base}/openapi.json"))
+            .header("origin", "https://evil.example")
+            .send()
+            .await?;
+        assert_eq!(cross_origin.headers()["access-control-allow-origin"], "*");
         assert_eq!(doc["openapi"], "3.0.3");
         for route in routes
             .into_iter()
@@ -400,14 +407,15 @@ async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
         assert!(doc["components"]["schemas"]["Error"].is_object());
         let missing = operations_without_examples(&doc);
         assert!(missing.is_empty(), "{base}: no example for {missing:?}");
-        // The one request-metrics middleware counts that request, in every service.
+        // The one request-metrics middleware counts those two requests, in
+        // every service.
         let metrics = client
             .get(format!("{base}/metrics"))
             .send()
             .await?
             .text()
             .await?;
-        let line = r#"analytics_http_request_duration_seconds_count{route="/openapi.json",method="GET",status="200"} 1"#;
+        let line = r#"analytics_http_request_duration_seconds_count{route="/openapi.json",method="GET",status="200"} 2"#;
         assert!(metrics.contains(line), "{base} lacks {line} in {metrics}");
     }
     Ok(())

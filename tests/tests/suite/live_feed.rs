@@ -52,13 +52,7 @@ async fn next_of(socket: &mut Socket, kind: &str) -> anyhow::Result<Value> {
 }
 
 async fn live_connections(api: &ReadApi) -> anyhow::Result<i64> {
-    let text = api
-        .client
-        .get(format!("{}/metrics", api.base))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let text = api.metrics_page().await?;
     let ours = metric(&text, "analytics_live_feed_connections");
     // The replaced video service's name for it reads the same.
     assert_eq!(
