@@ -96,6 +96,12 @@ pub async fn top(
     let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)?;
     let today = state.rules.bucket_mode(&domain).today(chrono::Utc::now());
     if q.get("period").map(String::as_str) == Some(RANGE_PERIOD) {
+        if q.contains_key("bucket") {
+            return Err(ReadApiError::invalid(
+                "bucket",
+                "The bucket applies to period day, week, month or year, not range.",
+            ));
+        }
         let range = params::day_range(&q, ("from", "to"), today, 7)?;
         let top = Top {
             domain,

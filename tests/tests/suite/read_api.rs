@@ -137,6 +137,15 @@ async fn events_flow_into_top_entities_trends_and_fresh_counts() -> anyhow::Resu
         (status, error_fields(&refused)),
         (422, vec!["days".to_string()])
     );
+    let (status, refused) = api
+        .admin(&format!(
+            "/api/v1/admin/analytics/top?period=range&bucket={day}"
+        ))
+        .await?;
+    assert_eq!(
+        (status, error_fields(&refused)),
+        (422, vec!["bucket".to_string()])
+    );
     let (_, downloads) = api
         .admin("/api/v1/admin/analytics/top?action=download&period=all&limit=5")
         .await?;
