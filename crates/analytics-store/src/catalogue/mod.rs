@@ -10,14 +10,13 @@ use sqlx::{MySql, MySqlPool, QueryBuilder, Row, Transaction};
 use crate::error::StoreError;
 
 mod actors;
+mod migrations;
 mod snapshot;
 
 pub use actors::{
     ActorProfile, Grain, PeriodCounts, ProfileCoverage, ProfileQuery, Segment, SegmentGenre,
 };
 pub use snapshot::XcityCoverage;
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Applied migrations later edited in their comments only: (version, the
 /// SHA-384 of the text as first applied).
@@ -77,15 +76,19 @@ impl CatalogueStore {
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.accept_comment_edits().await?;
-        MIGRATOR.run(&self.pool).await?;
+        let migrator = migrations::Embedded::migrator().await?;
+        self.accept_comment_edits(&migrator).await?;
+        migrator.run(&self.pool).await?;
         Ok(())
     }
 
     /// An applied migration whose file changed only in its comments would be
     /// refused as modified; for those listed in [`COMMENT_EDITS`], a stored
     /// checksum of the old text is replaced by the current one first.
-    async fn accept_comment_edits(&self) -> Result<(), StoreError> {
+    async fn accept_comment_edits(
+        &self,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<(), StoreError> {
         let table: Option<String> = sqlx::query_scalar("SHOW TABLES LIKE '_sqlx_migrations'")
             .fetch_optional(&self.pool)
             .await?;
@@ -93,7 +96,7 @@ impl CatalogueStore {
             return Ok(());
         }
         for (version, old) in COMMENT_EDITS {
-            let Some(current) = MIGRATOR.iter().find(|m| m.version == version) else {
+            let Some(current) = migrator.iter().find(|m| m.version == version) else {
                 continue;
             };
             sqlx::query(

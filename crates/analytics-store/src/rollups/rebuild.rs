@@ -15,6 +15,8 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::{UpdateOneModel, WriteModel};
 use mongodb::Namespace;
 use serde_json::{Map, Value};
+use sqlx::mysql::MySqlRow;
+use sqlx::Row;
 
 use super::apply::BatchDelta;
 use super::{counts_of, RollupStore, DAILY, HOURLY, USER_REGISTERS, VIEWER_REGISTERS};
@@ -27,7 +29,7 @@ const REGISTER_WRITES: usize = 1000;
 
 /// A raw-log row as the contract's JSON object, so the domain validates
 /// and buckets it exactly as ingest did.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 struct LoggedRow {
     event_id: String,
     domain: String,
@@ -95,13 +97,52 @@ pub struct LogWindow {
 
 /// One entity of the raw log's window, as stored (its domain may no longer
 /// be configured): how many events it has there and the least event id.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedEntity {
     pub domain: String,
     pub entity_type: String,
     pub entity_id: String,
     pub events: i64,
     pub first_event: String,
+}
+
+// Read by column name, as a derive would (sqlx's `macros` feature is not
+// built: see catalogue/migrations.rs).
+impl<'r> sqlx::FromRow<'r, MySqlRow> for LoggedEntity {
+    fn from_row(row: &'r MySqlRow) -> Result<Self, sqlx::Error> {
+        Ok(LoggedEntity {
+            domain: row.try_get("domain")?,
+            entity_type: row.try_get("entity_type")?,
+            entity_id: row.try_get("entity_id")?,
+            events: row.try_get("events")?,
+            first_event: row.try_get("first_event")?,
+        })
+    }
+}
+
+impl<'r> sqlx::FromRow<'r, MySqlRow> for LoggedRow {
+    fn from_row(row: &'r MySqlRow) -> Result<Self, sqlx::Error> {
+        Ok(LoggedRow {
+            event_id: row.try_get("event_id")?,
+            domain: row.try_get("domain")?,
+            entity_type: row.try_get("entity_type")?,
+            entity_id: row.try_get("entity_id")?,
+            action: row.try_get("action")?,
+            value: row.try_get("value")?,
+            occurred_at: row.try_get("occurred_at")?,
+            user_id: row.try_get("user_id")?,
+            session_id: row.try_get("session_id")?,
+            position_seconds: row.try_get("position_seconds")?,
+            duration_seconds: row.try_get("duration_seconds")?,
+            watched_seconds: row.try_get("watched_seconds")?,
+            query: row.try_get("query")?,
+            result_count: row.try_get("result_count")?,
+            placement: row.try_get("placement")?,
+            reason: row.try_get("reason")?,
+            properties: row.try_get("properties")?,
+            filters: row.try_get("filters")?,
+        })
+    }
 }
 
 impl CatalogueStore {
