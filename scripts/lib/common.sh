@@ -31,10 +31,11 @@ wait_for() {
   done
 }
 
-# secantusd-rs's release profile asks for one codegen unit and LTO: the
-# longest step of a fresh machine (9 min here, beside the services' build).
-# Sixteen units and no LTO compile it in parallel at a small cost in speed
-# (measured in docs/benchmarks.md); ROOT_DIR installs elsewhere (benchmarks).
+# secantusd-rs is the longest step of a fresh machine (5 min 38 s here,
+# beside the services' build; docs/benchmarks.md). Its release profile asks
+# for one codegen unit and LTO; sixteen units and no LTO let its last crates
+# use both cores (no difference measured, most of its time is WiredTiger's
+# C). ROOT_DIR installs it elsewhere (the fresh-machine benchmark).
 install_secantus() {
   CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_LTO=false \
     cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version --locked --quiet \
