@@ -108,6 +108,7 @@ Pages:
   dashboard    http://127.0.0.1:$READ_API_PORT/admin/   (admin token: $ADMIN_TOKEN)
   operators    http://127.0.0.1:$TELEMETRY_PORT/ops/   (operator token: dev-operator-token)
   browser SDK  http://127.0.0.1:$INGEST_PORT/sdk/v1/analytics.js
+  API docs     http://127.0.0.1:$INGEST_PORT/docs/  http://127.0.0.1:$READ_API_PORT/docs/  http://127.0.0.1:$TELEMETRY_PORT/docs/
 
 Send a first event (as a browser would: curl's own user agent is a bot's,
 whose events are filtered, not counted):
