@@ -12,6 +12,11 @@ use crate::event::ValidationErrors;
 pub const MAX_ERROR_MESSAGE_CHARS: usize = 500;
 const MAX_TEXT: usize = 255;
 
+/// The `event_type` of the rate alerts telemetry records (one document per
+/// site, second and level reached): stored beside the job events, not one
+/// a producer sends.
+pub const RATE_ALERT_EVENT_TYPE: &str = "rate_limit_exceeded";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobEventType {
@@ -31,7 +36,7 @@ impl JobEventType {
         JobEventType::RateLimited,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             JobEventType::Started => "started",
             JobEventType::Completed => "completed",

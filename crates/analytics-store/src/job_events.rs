@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use analytics_domain::job_event::JobEvent;
+use analytics_domain::job_event::{JobEvent, JobEventType, RATE_ALERT_EVENT_TYPE};
 use analytics_domain::job_summary::RateThresholds;
 use chrono::Utc;
 use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
@@ -70,9 +70,8 @@ impl JobEventStore {
     ) -> Result<Option<BsonDateTime>, StoreError> {
         let found = self
             .events
-            .find_one(
-                doc! {"job_uuid": job_uuid, "attempt": i64::from(attempt), "event_type": "started"},
-            )
+            .find_one(doc! {"job_uuid": job_uuid, "attempt": i64::from(attempt),
+            "event_type": JobEventType::Started.as_str()})
             .sort(doc! {"timestamp": -1})
             .await?;
         Ok(found.and_then(|d| d.get_datetime("timestamp").ok().copied()))
@@ -139,7 +138,7 @@ impl JobEventStore {
                 doc! {"_id": id},
                 doc! {
                     "$setOnInsert": {
-                        "event_type": "rate_limit_exceeded",
+                        "event_type": RATE_ALERT_EVENT_TYPE,
                         "status": alert.level,
                         "timestamp": at,
                         "second_bucket": at,

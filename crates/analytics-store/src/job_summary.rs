@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use std::collections::HashMap;
 
+use analytics_domain::job_event::{JobEventType, RATE_ALERT_EVENT_TYPE};
 use analytics_domain::job_summary::{per_second, percent, SummaryQuery};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -20,7 +21,10 @@ use crate::job_events::JobEventStore;
 /// The percentiles the summary reports, in percent.
 const PERCENTILES: [(u32, &str); 3] = [(50, "p50_ms"), (95, "p95_ms"), (99, "p99_ms")];
 /// Stored `event_type`s that end an attempt (the legacy's "completed" rows).
-const ENDED: [&str; 2] = ["completed", "failed"];
+const ENDED: [&str; 2] = [
+    JobEventType::Completed.as_str(),
+    JobEventType::Failed.as_str(),
+];
 const ROW_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 /// The legacy chart shows at most this many sites (and peaks).
 const MAX_SERIES: usize = 8;
@@ -220,7 +224,7 @@ impl JobEventStore {
         let mut rates = filtered.clone();
         rates.insert(
             "event_type",
-            doc! {"$in": ["rate_limit_exceeded", "rate_limited"]},
+            doc! {"$in": [RATE_ALERT_EVENT_TYPE, JobEventType::RateLimited.as_str()]},
         );
         if let Some(job) = &query.job_name {
             filtered.insert("job_name", job);
@@ -278,7 +282,7 @@ impl JobEventStore {
         };
 
         let mut started = filtered;
-        started.insert("event_type", "started");
+        started.insert("event_type", JobEventType::Started.as_str());
         let started_facets = doc! {
             "per_label": [
                 {"$group": {
@@ -291,7 +295,7 @@ impl JobEventStore {
         };
         let rate_facets = doc! {
             "alerts": [
-                {"$match": {"event_type": "rate_limit_exceeded"}},
+                {"$match": {"event_type": RATE_ALERT_EVENT_TYPE}},
                 {"$sort": {"timestamp": -1, "status": 1, "site": 1}},
                 {"$limit": MAX_ALERTS},
                 {"$project": {
@@ -300,7 +304,7 @@ impl JobEventStore {
                 }},
             ],
             "rate_limited": [
-                {"$match": {"event_type": "rate_limited"}},
+                {"$match": {"event_type": JobEventType::RateLimited.as_str()}},
                 {"$sort": {"timestamp": -1, "_id": -1}},
                 {"$limit": limit},
                 {"$project": {
@@ -312,7 +316,11 @@ impl JobEventStore {
 
         let choices = doc! {
             "timestamp": window,
-            "event_type": {"$in": ["started", "completed", "failed"]},
+            "event_type": {"$in": [
+                JobEventType::Started.as_str(),
+                JobEventType::Completed.as_str(),
+                JobEventType::Failed.as_str(),
+            ]},
         };
         let choice_facets = doc! {
             "sites": [{"$group": {"_id": "$site"}}],
