@@ -3,11 +3,10 @@
 //! an operator can read at a glance.
 
 use actix_web::{web, HttpResponse};
-use analytics_store::rollups::{PARITY_RUNS, RUNS};
+use analytics_store::rollups::{LoggedRun, PARITY_RUNS, RUNS};
 use analytics_store::{HotCounters, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
-use mongodb::bson::{Bson, Document};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::auth::Operator;
 use crate::error::TelemetryError;
@@ -16,39 +15,11 @@ use crate::AppState;
 /// The problem a flush that kept catalogue counts leaves until the cut-over.
 pub const UNIMPORTED_PROBLEM: &str = "catalogue counts not imported — run flush-worker cutover";
 
-fn chrono_of(t: &mongodb::bson::DateTime) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
-}
-
-/// A run document as JSON: dates as RFC 3339, plus its age in seconds.
-fn run_json(doc: &Document, now: DateTime<Utc>) -> Value {
-    let mut out = Map::new();
-    for (k, v) in doc {
-        let value = match v {
-            Bson::DateTime(t) => json!(chrono_of(t).to_rfc3339_opts(SecondsFormat::Secs, true)),
-            Bson::Int64(n) => json!(n),
-            Bson::Int32(n) => json!(n),
-            Bson::String(s) => json!(s),
-            Bson::Boolean(b) => json!(b),
-            _ => continue,
-        };
-        out.insert(
-            if k == "_id" {
-                "run_id".into()
-            } else {
-                k.clone()
-            },
-            value,
-        );
-    }
-    if let Ok(t) = doc
-        .get_datetime("finished_at")
-        .or_else(|_| doc.get_datetime("started_at"))
-    {
-        out.insert(
-            "age_seconds".into(),
-            json!((now - chrono_of(t)).num_seconds().max(0)),
-        );
+/// A logged run as JSON, with its age in seconds.
+fn run_json(run: LoggedRun, now: DateTime<Utc>) -> Value {
+    let mut out = run.fields;
+    if let Some(at) = run.at {
+        out.insert("age_seconds".into(), json!((now - at).num_seconds().max(0)));
     }
     Value::Object(out)
 }
@@ -122,7 +93,7 @@ pub async fn pipeline(
     // `flush` is None when the runs could not be read (already a problem),
     // Some(None) when there is no run yet.
     let flush_runs_read = flush.is_some();
-    let last_flush = flush.flatten().map(|d| run_json(&d, now));
+    let last_flush = flush.flatten().map(|run| run_json(run, now));
     match (&last_flush, flush_runs_read) {
         (None, true) => problems.push("no flush run has been recorded".to_string()),
         (Some(run), _) => {
@@ -145,7 +116,7 @@ pub async fn pipeline(
         }
         (None, false) => {}
     }
-    let last_parity = parity.flatten().map(|d| run_json(&d, now));
+    let last_parity = parity.flatten().map(|run| run_json(run, now));
     if let Some(m) = last_parity
         .as_ref()
         .and_then(|p| p["mismatches"].as_i64())

@@ -34,7 +34,7 @@ pub use cutover::{
 pub use duplicates::{merge_documents, DuplicateReport};
 pub use ranges::{registers_of, RangeFigures, Registers, SiteHour};
 pub use replica_backlog::{DeferredReplica, REPLICA_BACKLOG};
-pub use runs::FlushRunRecord;
+pub use runs::{FlushRunRecord, LoggedRun};
 
 pub const TOTALS: &str = "analytics_entity_totals";
 pub const HOURLY: &str = "analytics_hourly";

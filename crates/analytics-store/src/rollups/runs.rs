@@ -3,12 +3,50 @@
 use std::collections::HashMap;
 
 use analytics_domain::artifact::ParityArtifact;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Bson, DateTime as BsonDateTime, Document};
+use serde_json::{json, Map, Value};
 
 use super::{bson_time, RollupStore, PARITY_RUNS, RUNS};
 use crate::error::StoreError;
+
+/// A logged run as the operators' views show it, whatever its kind: its
+/// scalar fields as JSON (times in RFC 3339, `_id` as `run_id`; nested
+/// values such as a parity artifact left out), and when it finished, or
+/// started if it has no end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedRun {
+    pub fields: Map<String, Value>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl LoggedRun {
+    fn of(doc: &Document) -> Self {
+        let time = |t: &BsonDateTime| {
+            DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
+        };
+        let mut fields = Map::new();
+        for (k, v) in doc {
+            let value = match v {
+                Bson::DateTime(t) => json!(time(t).to_rfc3339_opts(SecondsFormat::Secs, true)),
+                Bson::Int64(n) => json!(n),
+                Bson::Int32(n) => json!(n),
+                Bson::String(s) => json!(s),
+                Bson::Boolean(b) => json!(b),
+                _ => continue,
+            };
+            let name = if k == "_id" { "run_id" } else { k.as_str() };
+            fields.insert(name.to_string(), value);
+        }
+        let at = doc
+            .get_datetime("finished_at")
+            .or_else(|_| doc.get_datetime("started_at"))
+            .ok()
+            .map(time);
+        LoggedRun { fields, at }
+    }
+}
 
 /// What one flush run did, as stored in `analytics_flush_runs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +91,14 @@ impl RollupStore {
     }
 
     /// The most recent run of a run collection (`RUNS`, `PARITY_RUNS`).
-    pub async fn last_run(&self, collection: &str) -> Result<Option<Document>, StoreError> {
-        Ok(self
+    pub async fn last_run(&self, collection: &str) -> Result<Option<LoggedRun>, StoreError> {
+        let found = self
             .db
             .collection::<Document>(collection)
             .find_one(doc! {})
             .sort(doc! {"started_at": -1})
-            .await?)
+            .await?;
+        Ok(found.as_ref().map(LoggedRun::of))
     }
 
     /// Records a parity check: its outcome for the pipeline view, and the
