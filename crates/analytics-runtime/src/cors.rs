@@ -125,12 +125,12 @@ impl Cors {
     }
 }
 
-/// Whether `origin` is the request's own (`scheme://` + its Host): not a
-/// cross-origin call at all.
-fn same_origin(origin: &str, req: &ServiceRequest) -> bool {
+/// Whether `origin` is a service's own, the one `host` (the request's Host)
+/// names: a page it served calling it back, not a cross-origin call.
+pub fn is_own_origin(origin: &str, host: &str) -> bool {
     origin
         .split_once("://")
-        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(req.connection_info().host()))
+        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
 }
 
 /// Middleware body (`middleware::from_fn`): answers preflights itself (a
@@ -148,7 +148,7 @@ pub async fn handle(
         .map(str::to_string);
     let allowed = origin.as_deref().and_then(|o| cors.origins.allow(o));
     if let Some(o) = origin.as_deref() {
-        if allowed.is_none() && !same_origin(o, &req) {
+        if allowed.is_none() && !is_own_origin(o, req.connection_info().host()) {
             cors.refuse(o);
         }
     }

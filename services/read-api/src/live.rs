@@ -106,13 +106,11 @@ impl LiveHub {
         let Ok(origin) = origin.to_str() else {
             return false;
         };
-        let own = origin.split_once("://").is_some_and(|(_, authority)| {
-            authority.eq_ignore_ascii_case(req.connection_info().host())
-        });
-        own || self
-            .allowed_origins
-            .iter()
-            .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+        analytics_runtime::cors::is_own_origin(origin, req.connection_info().host())
+            || self
+                .allowed_origins
+                .iter()
+                .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin))
     }
 
     /// Starts the once-a-second broadcast (idle while nobody listens).

@@ -145,13 +145,7 @@ pub async fn top(
         )
         .await
         .map_err(|e| state.store_error(e))?;
-    let titles = if entity_type == EntityType::Movie {
-        let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
-        movie_titles(&state, &domain, &ids).await?
-    } else {
-        Default::default()
-    };
-    let items = top_items(&rows, &titles);
+    let items = top_items(&state, &domain, entity_type, &rows).await?;
     let body = json!({
         "domain": domain.as_str(),
         "entity_type": entity_type,
@@ -171,9 +165,22 @@ const RANGE_PERIOD: &str = "range";
 
 type Titles = HashMap<String, (Option<String>, Option<String>)>;
 
-/// Ranked rows as the `top` route lists them.
-fn top_items(rows: &[(String, Counts)], titles: &Titles) -> Vec<Value> {
-    rows.iter()
+/// Ranked rows as the `top` route lists them, movies with their catalogue
+/// code and title.
+async fn top_items(
+    state: &AppState,
+    domain: &Domain,
+    entity_type: EntityType,
+    rows: &[(String, Counts)],
+) -> Result<Vec<Value>, ReadApiError> {
+    let titles = if entity_type == EntityType::Movie {
+        let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
+        movie_titles(state, domain, &ids).await?
+    } else {
+        Titles::new()
+    };
+    Ok(rows
+        .iter()
         .enumerate()
         .map(|(i, (id, counts))| {
             let mut item = Map::new();
@@ -186,7 +193,7 @@ fn top_items(rows: &[(String, Counts)], titles: &Titles) -> Vec<Value> {
             }
             Value::Object(item)
         })
-        .collect()
+        .collect())
 }
 
 /// What a `top` request ranks.
@@ -221,16 +228,7 @@ impl Top {
                 (id, counts)
             })
             .collect();
-        let titles = if self.entity_type == EntityType::Movie {
-            movie_titles(
-                state,
-                &self.domain,
-                &rows.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
-            )
-            .await?
-        } else {
-            Titles::new()
-        };
+        let items = top_items(state, &self.domain, self.entity_type, &rows).await?;
         Ok(json!({
             "domain": self.domain.as_str(),
             "entity_type": self.entity_type,
@@ -239,7 +237,7 @@ impl Top {
             "from": range.first(),
             "to": range.last(),
             "ranking": ranking_word(ranked.exact),
-            "items": top_items(&rows, &titles),
+            "items": items,
         }))
     }
 }
