@@ -39,7 +39,9 @@ impl TestEnv {
             ("read_api.counts_cache_ms", "0".into()),
             ("read_api.report_cache_ms", "0".into()),
             ("read_api.snapshot_cache_ms", "0".into()),
-            ("flush.lease_ttl_ms", "300".into()),
+            // Short, so a killed run's lease expires soon; not so short
+            // that a step on a loaded machine outlives it.
+            ("flush.lease_ttl_ms", "1000".into()),
         ] {
             settings.insert(k.to_string(), v);
         }

@@ -98,6 +98,10 @@ async fn copy_partition(
             report.out_of_time = true;
             return Ok(());
         }
+        // Renewed before each chunk too, not only before its trim: the
+        // first insert may wait for a MySQL connection longer than what
+        // was left of a lease the sweep renewed.
+        leases.keep().await?;
         let records = stores.counters.read_log(p, &end, COPY_CHUNK).await?;
         let Some((last, _)) = records.last() else {
             return Ok(());
