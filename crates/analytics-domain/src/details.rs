@@ -5,7 +5,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::event::{has_forbidden_chars, ValidationErrors};
+use crate::validation::{
+    has_forbidden_chars, label, optional_int, optional_str, optional_text, IntRule, TextRule,
+    ValidationErrors,
+};
 use crate::vocabulary::Action;
 
 pub const MAX_SESSION_ID_CHARS: usize = 128;
@@ -54,7 +57,7 @@ impl Details {
             properties: map(body, "properties", false, errors),
             query: query(body, errors),
             filters: map(body, "filters", true, errors),
-            result_count: integer(body, "result_count", 0, MAX_RESULT_COUNT, errors),
+            result_count: count(body, "result_count", 0, MAX_RESULT_COUNT, errors),
             placement: text(body, "placement", MAX_LABEL_CHARS, errors),
             reason: text(body, "reason", MAX_LABEL_CHARS, errors),
         };
@@ -139,76 +142,24 @@ pub fn query_entity_id(query: &str) -> String {
     }
 }
 
-fn label(field: &str) -> String {
-    field.replace('_', " ")
-}
-
 fn text(
     body: &Map<String, Value>,
     field: &'static str,
     max: usize,
     errors: &mut ValidationErrors,
 ) -> Option<String> {
-    match body.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            let trimmed = s.trim();
-            if s.chars().count() > max || has_forbidden_chars(trimmed) {
-                errors.add(
-                    field,
-                    format!(
-                        "The {} field must be at most {max} printable characters.",
-                        label(field)
-                    ),
-                );
-                None
-            } else if trimmed.is_empty() {
-                None
-            } else {
-                Some(trimmed.to_string())
-            }
-        }
-        Some(_) => {
-            errors.add(
-                field,
-                format!("The {} field must be a string.", label(field)),
-            );
-            None
-        }
-    }
+    optional_text(body, field, TextRule::Printable(max), errors)
 }
 
-fn integer(
+fn count(
     body: &Map<String, Value>,
     field: &'static str,
     min: u32,
     max: u32,
     errors: &mut ValidationErrors,
 ) -> Option<u32> {
-    let value = body.get(field)?;
-    if value.is_null() {
-        return None;
-    }
-    match value.as_i64() {
-        Some(n) if (i64::from(min)..=i64::from(max)).contains(&n) => u32::try_from(n).ok(),
-        Some(_) => {
-            errors.add(
-                field,
-                format!(
-                    "The {} field must be between {min} and {max}.",
-                    label(field)
-                ),
-            );
-            None
-        }
-        None => {
-            errors.add(
-                field,
-                format!("The {} field must be an integer.", label(field)),
-            );
-            None
-        }
-    }
+    let rule = IntRule::Between(i64::from(min), i64::from(max));
+    optional_int(body, field, rule, errors).and_then(|n| u32::try_from(n).ok())
 }
 
 fn seconds(
@@ -217,30 +168,21 @@ fn seconds(
     min: u32,
     errors: &mut ValidationErrors,
 ) -> Option<u32> {
-    integer(body, field, min, MAX_SECONDS, errors)
+    count(body, field, min, MAX_SECONDS, errors)
 }
 
 fn query(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<String> {
-    match body.get("query") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            if s.chars().count() > MAX_QUERY_CHARS || s.chars().any(char::is_control) {
-                errors.add(
-                    "query",
-                    format!(
-                        "The query field must be at most {MAX_QUERY_CHARS} characters without control characters."
-                    ),
-                );
-                None
-            } else {
-                Some(s.trim().to_string())
-            }
-        }
-        Some(_) => {
-            errors.add("query", "The query field must be a string.".into());
-            None
-        }
+    let raw = optional_str(body, "query", errors)?;
+    if raw.chars().count() > MAX_QUERY_CHARS || raw.chars().any(char::is_control) {
+        errors.add(
+            "query",
+            format!(
+                "The query field must be at most {MAX_QUERY_CHARS} characters without control characters."
+            ),
+        );
+        return None;
     }
+    Some(raw.trim().to_string())
 }
 
 /// A small flat object: scalar values (and, where `lists`, arrays of

@@ -16,6 +16,7 @@ use crate::details::{query_entity_id, Details};
 use crate::hash::fnv1a64;
 use crate::keys::EntityKey;
 use crate::time::BucketMode;
+use crate::validation::{has_forbidden_chars, required_id, required_str, ValidationErrors};
 use crate::vocabulary::{Action, Domain, EntityType, ValueRule};
 
 pub const MAX_ID_CHARS: usize = 255;
@@ -53,26 +54,6 @@ impl ValueLimits {
     pub fn max(&self, action: Action) -> i64 {
         self.per_action.get(&action).copied().unwrap_or(1)
     }
-}
-
-/// An id an operator gives (a path segment, a command's argument): 1 to
-/// `max` characters as given, without control or bidirectional formatting
-/// characters anywhere (a tab or a vertical tab is a control, though
-/// `trim` would take it away: the OpenAPI documents refuse it too);
-/// returned without surrounding blanks.
-pub fn operator_id(raw: &str, max: usize) -> Option<&str> {
-    let id = raw.trim();
-    (!id.is_empty() && raw.chars().count() <= max && !has_forbidden_chars(raw)).then_some(id)
-}
-
-/// Characters no id may contain: controls (NUL included), and the bidi
-/// formatting marks that make an id display as something else in an admin
-/// page or a log line.
-pub fn has_forbidden_chars(s: &str) -> bool {
-    s.chars().any(|c| {
-        c.is_control()
-            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    })
 }
 
 /// JSON with every object's keys sorted, so two bodies that differ only
@@ -261,106 +242,6 @@ impl EventRules {
     }
 }
 
-/// The 422 body: a summary message plus every failing field's messages.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ValidationErrors {
-    pub message: String,
-    pub errors: BTreeMap<&'static str, Vec<String>>,
-}
-
-impl ValidationErrors {
-    pub fn add(&mut self, field: &'static str, message: String) {
-        self.errors.entry(field).or_default().push(message);
-    }
-
-    pub fn finish(mut self) -> Self {
-        let total: usize = self.errors.values().map(Vec::len).sum();
-        let first = self
-            .errors
-            .values()
-            .flatten()
-            .next()
-            .cloned()
-            .unwrap_or_default();
-        self.message = match total {
-            0 | 1 => first,
-            2 => format!("{first} (and 1 more error)"),
-            n => format!("{first} (and {} more errors)", n - 1),
-        };
-        self
-    }
-}
-
-fn label(field: &str) -> String {
-    field.replace('_', " ")
-}
-
-/// Reads a required string the way the legacy stack did: trimmed, and an
-/// empty or blank string counts as missing.
-fn required_string<'a>(
-    body: &'a Map<String, Value>,
-    field: &'static str,
-    errors: &mut ValidationErrors,
-) -> Option<&'a str> {
-    match body.get(field) {
-        None | Some(Value::Null) => {
-            errors.add(field, format!("The {} field is required.", label(field)));
-            None
-        }
-        Some(Value::String(s)) => {
-            let trimmed = s.trim();
-            if trimmed.is_empty() {
-                errors.add(field, format!("The {} field is required.", label(field)));
-                None
-            } else {
-                Some(trimmed)
-            }
-        }
-        Some(_) => {
-            errors.add(
-                field,
-                format!("The {} field must be a string.", label(field)),
-            );
-            None
-        }
-    }
-}
-
-fn bounded_id<'a>(
-    body: &'a Map<String, Value>,
-    field: &'static str,
-    errors: &mut ValidationErrors,
-) -> Option<&'a str> {
-    let s = required_string(body, field, errors)?;
-    // The limit counts the string as sent (padding included), so a schema's
-    // maxLength says exactly what is accepted.
-    let raw_chars = body
-        .get(field)
-        .and_then(Value::as_str)
-        .map_or(0, |r| r.chars().count());
-    if raw_chars > MAX_ID_CHARS {
-        errors.add(
-            field,
-            format!(
-                "The {} field must not be greater than {MAX_ID_CHARS} characters.",
-                label(field)
-            ),
-        );
-        return None;
-    }
-    if has_forbidden_chars(s) {
-        errors.add(
-            field,
-            format!(
-                "The {} field must not contain control or bidirectional formatting characters.",
-                label(field)
-            ),
-        );
-        return None;
-    }
-    Some(s)
-}
-
 impl EventRules {
     /// Validates a decoded JSON object against contract v1 at time `now`,
     /// with the `value` limits of the producer that sent it.
@@ -372,9 +253,9 @@ impl EventRules {
     ) -> Result<Event, ValidationErrors> {
         let mut errors = ValidationErrors::default();
 
-        let event_id = bounded_id(body, "event_id", &mut errors);
+        let event_id = required_id(body, "event_id", MAX_ID_CHARS, &mut errors);
 
-        let domain = required_string(body, "domain", &mut errors).and_then(|d| {
+        let domain = required_str(body, "domain", &mut errors).and_then(|d| {
             let found = Domain::new(d).ok().filter(|d| self.domains.contains_key(d));
             if found.is_none() {
                 errors.add("domain", "The selected domain is invalid.".into());
@@ -390,7 +271,7 @@ impl EventRules {
         let implied = resolved.and_then(|(_, t)| t);
         let entity_type = match (body.get("entity_type"), implied) {
             (None | Some(Value::Null), Some(t)) => Some(t),
-            _ => required_string(body, "entity_type", &mut errors).and_then(|t| {
+            _ => required_str(body, "entity_type", &mut errors).and_then(|t| {
                 let found = EntityType::parse_from_producer(t);
                 if found.is_none() {
                     errors.add("entity_type", "The selected entity type is invalid.".into());
@@ -399,7 +280,7 @@ impl EventRules {
             }),
         };
 
-        let action = required_string(body, "action", &mut errors).and_then(|_| {
+        let action = required_str(body, "action", &mut errors).and_then(|_| {
             let Some((action, _)) = resolved else {
                 errors.add("action", "The selected action is invalid.".into());
                 return None;
@@ -420,7 +301,7 @@ impl EventRules {
         // A search names its query entity by the text searched.
         let entity_id = match (body.get("entity_id"), action, &details.query) {
             (None | Some(Value::Null), Some(Action::Search), Some(q)) => Some(query_entity_id(q)),
-            _ => bounded_id(body, "entity_id", &mut errors).map(str::to_string),
+            _ => required_id(body, "entity_id", MAX_ID_CHARS, &mut errors).map(str::to_string),
         };
 
         let value = value(body, action, limits, &mut errors);
@@ -464,7 +345,7 @@ impl EventRules {
         now: DateTime<Utc>,
         errors: &mut ValidationErrors,
     ) -> Option<DateTime<FixedOffset>> {
-        let raw = required_string(body, "occurred_at", errors)?;
+        let raw = required_str(body, "occurred_at", errors)?;
         let Ok(at) = DateTime::parse_from_rfc3339(raw) else {
             errors.add(
                 "occurred_at",
@@ -605,16 +486,6 @@ fn user_id(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<O
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn an_operator_id_is_trimmed_of_blanks_but_never_of_controls() {
-        assert_eq!(operator_id(" m-1 ", 64), Some("m-1"));
-        assert_eq!(operator_id("\u{b}m-1", 64), None, "a vertical tab");
-        assert_eq!(operator_id("m-1\t", 64), None, "a tab");
-        assert_eq!(operator_id("m\u{202e}1", 64), None, "a bidi override");
-        assert_eq!(operator_id("   ", 64), None);
-        assert_eq!(operator_id("abcd", 3), None);
-    }
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-02-19T12:00:00Z")

@@ -7,7 +7,10 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::event::ValidationErrors;
+use crate::validation::{
+    has_forbidden_chars, label, optional_int, optional_str, optional_text, IntRule, TextRule,
+    ValidationErrors,
+};
 
 pub const MAX_ERROR_MESSAGE_CHARS: usize = 500;
 const MAX_TEXT: usize = 255;
@@ -91,28 +94,20 @@ fn text(
     field: &'static str,
     errors: &mut ValidationErrors,
 ) -> Option<String> {
-    match body.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) if s.chars().count() <= MAX_TEXT => Some(s.trim().to_string()),
-        Some(Value::String(_)) => {
-            errors.add(
-                field,
-                format!(
-                    "The {} field must not be greater than {MAX_TEXT} characters.",
-                    field.replace('_', " ")
-                ),
-            );
-            None
-        }
-        Some(_) => {
-            errors.add(
-                field,
-                format!("The {} field must be a string.", field.replace('_', " ")),
-            );
-            None
-        }
+    optional_text(body, field, TextRule::Chars(MAX_TEXT), errors)
+}
+
+/// A text the event cannot do without.
+fn required_text(
+    body: &Map<String, Value>,
+    field: &'static str,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    let text = text(body, field, errors);
+    if text.is_none() && !errors.has(field) {
+        errors.add(field, format!("The {} field is required.", label(field)));
     }
+    text
 }
 
 fn integer(
@@ -121,20 +116,7 @@ fn integer(
     min: i64,
     errors: &mut ValidationErrors,
 ) -> Option<i64> {
-    match body.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_i64().is_some_and(|v| v >= min) => n.as_i64(),
-        Some(_) => {
-            errors.add(
-                field,
-                format!(
-                    "The {} field must be an integer of at least {min}.",
-                    field.replace('_', " ")
-                ),
-            );
-            None
-        }
-    }
+    optional_int(body, field, IntRule::AtLeast(min), errors)
 }
 
 /// `after N milliseconds` in an error message (the legacy timeout probe).
@@ -159,125 +141,28 @@ pub fn validate(
     now: DateTime<Utc>,
 ) -> Result<JobEvent, ValidationErrors> {
     let mut errors = ValidationErrors::default();
-    let event_type = match body.get("event_type").and_then(Value::as_str) {
-        Some(t) => {
-            let found = JobEventType::ALL.into_iter().find(|e| e.as_str() == t);
-            if found.is_none() {
-                errors.add("event_type", "The selected event type is invalid.".into());
-            }
-            found
-        }
-        None => {
-            errors.add("event_type", "The event type field is required.".into());
-            None
-        }
-    };
-    let job_uuid = text(body, "job_uuid", &mut errors);
-    if job_uuid.is_none() && !errors.errors.contains_key("job_uuid") {
-        errors.add("job_uuid", "The job uuid field is required.".into());
-    }
-    let job_name = text(body, "job_name", &mut errors);
-    if job_name.is_none() && !errors.errors.contains_key("job_name") {
-        errors.add("job_name", "The job name field is required.".into());
-    }
+    let event_type = event_type(body, &mut errors);
+    let job_uuid = required_text(body, "job_uuid", &mut errors);
+    let job_name = required_text(body, "job_name", &mut errors);
     let queue = text(body, "queue", &mut errors).unwrap_or_else(|| "default".into());
     let connection = text(body, "connection", &mut errors);
     let attempt = integer(body, "attempt", 1, &mut errors).unwrap_or(1);
     let sent_site = text(body, "site", &mut errors);
     let sent_source = text(body, "source", &mut errors);
-    let url = match body.get("url") {
-        Some(Value::String(s)) if s.len() > 2048 => {
-            errors.add(
-                "url",
-                "The url field must not be greater than 2048 characters.".into(),
-            );
-            None
-        }
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        None | Some(Value::Null) | Some(Value::String(_)) => None,
-        Some(_) => {
-            errors.add("url", "The url field must be a string.".into());
-            None
-        }
-    };
-    let timestamp = match body.get("timestamp").and_then(Value::as_str) {
-        None => {
-            errors.add("timestamp", "The timestamp field is required.".into());
-            None
-        }
-        Some(raw) => match DateTime::parse_from_rfc3339(raw) {
-            Ok(t) if t.signed_duration_since(now) <= chrono::Duration::minutes(5) => Some(t),
-            Ok(_) => {
-                errors.add(
-                    "timestamp",
-                    "The timestamp field must not be more than 5 minutes in the future.".into(),
-                );
-                None
-            }
-            Err(_) => {
-                errors.add(
-                    "timestamp",
-                    "The timestamp field must be an RFC 3339 date-time with an offset.".into(),
-                );
-                None
-            }
-        },
-    };
+    let url = url(body, &mut errors);
+    let timestamp = timestamp(body, now, &mut errors);
     let duration_ms = integer(body, "duration_ms", 0, &mut errors);
     let error_class = text(body, "error_class", &mut errors);
-    let error_code = match body.get("error_code") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
-        // Legacy: a non-numeric code is recorded as none, not refused.
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        Some(_) => {
-            errors.add(
-                "error_code",
-                "The error code field must be an integer.".into(),
-            );
-            None
-        }
-    };
+    let error_code = error_code(body, &mut errors);
     // `error_message_short`, else the full `error_message`; both must be
     // strings (or absent) whichever is used.
-    let mut message_of = |field: &'static str| match body.get(field) {
-        Some(Value::String(s)) if !s.is_empty() => {
-            Some(s.chars().take(MAX_ERROR_MESSAGE_CHARS).collect::<String>())
-        }
-        None | Some(Value::Null) | Some(Value::String(_)) => None,
-        Some(_) => {
-            errors.add(
-                field,
-                format!("The {} field must be a string.", field.replace('_', " ")),
-            );
-            None
-        }
-    };
-    let short = message_of("error_message_short");
-    let full = message_of("error_message");
+    let short = error_message(body, "error_message_short", &mut errors);
+    let full = error_message(body, "error_message", &mut errors);
     let error_message_short = short.or(full);
     let timeout_ms_observed = integer(body, "timeout_ms_observed", 0, &mut errors)
         .or_else(|| error_message_short.as_deref().and_then(timeout_in_message));
     let worker_host = text(body, "worker_host", &mut errors);
-    let payload_meta = match body.get("payload_meta") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        // A key is stored as a BSON name, which cannot hold a NUL; no
-        // control characters at all, as in ids.
-        Some(Value::Object(m))
-            if m.values().all(|v| !v.is_object() && !v.is_array())
-                && m.len() <= 50
-                && !m.keys().any(|k| crate::event::has_forbidden_chars(k)) =>
-        {
-            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-        }
-        Some(_) => {
-            errors.add(
-                "payload_meta",
-                "The payload meta field must be an object of at most 50 scalar values, its keys without control characters.".into(),
-            );
-            BTreeMap::new()
-        }
-    };
+    let payload_meta = payload_meta(body, &mut errors);
     match (event_type, job_uuid, job_name, timestamp) {
         (Some(event_type), Some(job_uuid), Some(job_name), Some(timestamp))
             if errors.errors.is_empty() =>
@@ -309,6 +194,101 @@ pub fn validate(
             })
         }
         _ => Err(errors.finish()),
+    }
+}
+
+fn event_type(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<JobEventType> {
+    let Some(sent) = body.get("event_type").and_then(Value::as_str) else {
+        errors.add("event_type", "The event type field is required.".into());
+        return None;
+    };
+    let found = JobEventType::ALL.into_iter().find(|e| e.as_str() == sent);
+    if found.is_none() {
+        errors.add("event_type", "The selected event type is invalid.".into());
+    }
+    found
+}
+
+fn url(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<String> {
+    let raw = optional_str(body, "url", errors)?;
+    if raw.len() > 2048 {
+        errors.add(
+            "url",
+            "The url field must not be greater than 2048 characters.".into(),
+        );
+        return None;
+    }
+    Some(raw.trim().to_string()).filter(|u| !u.is_empty())
+}
+
+/// When the attempt's event happened: RFC 3339 with an offset, at most 5
+/// minutes ahead of `now` (a worker's clock may run a little fast).
+fn timestamp(
+    body: &Map<String, Value>,
+    now: DateTime<Utc>,
+    errors: &mut ValidationErrors,
+) -> Option<DateTime<FixedOffset>> {
+    let Some(raw) = body.get("timestamp").and_then(Value::as_str) else {
+        errors.add("timestamp", "The timestamp field is required.".into());
+        return None;
+    };
+    let message = match DateTime::parse_from_rfc3339(raw) {
+        Ok(t) if t.signed_duration_since(now) <= chrono::Duration::minutes(5) => return Some(t),
+        Ok(_) => "The timestamp field must not be more than 5 minutes in the future.",
+        Err(_) => "The timestamp field must be an RFC 3339 date-time with an offset.",
+    };
+    errors.add("timestamp", message.into());
+    None
+}
+
+fn error_code(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<i64> {
+    match body.get("error_code") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.is_i64() => n.as_i64(),
+        // Legacy: a non-numeric code is recorded as none, not refused.
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        Some(_) => {
+            errors.add(
+                "error_code",
+                "The error code field must be an integer.".into(),
+            );
+            None
+        }
+    }
+}
+
+/// An error message, cut to [`MAX_ERROR_MESSAGE_CHARS`]; empty is absent.
+fn error_message(
+    body: &Map<String, Value>,
+    field: &'static str,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    let raw = optional_str(body, field, errors)?;
+    (!raw.is_empty()).then(|| raw.chars().take(MAX_ERROR_MESSAGE_CHARS).collect())
+}
+
+fn payload_meta(
+    body: &Map<String, Value>,
+    errors: &mut ValidationErrors,
+) -> BTreeMap<String, Value> {
+    match body.get("payload_meta") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        // A key is stored as a BSON name, which cannot hold a NUL; no
+        // control characters at all, as in ids.
+        Some(Value::Object(m))
+            if m.values().all(|v| !v.is_object() && !v.is_array())
+                && m.len() <= 50
+                && !m.keys().any(|k| has_forbidden_chars(k)) =>
+        {
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        }
+        Some(_) => {
+            errors.add(
+                "payload_meta",
+                "The payload meta field must be an object of at most 50 scalar values, its keys without control characters.".into(),
+            );
+            BTreeMap::new()
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
-use crate::event::ValidationErrors;
+use crate::validation::ValidationErrors;
 
 pub const WINDOW_MINUTES: (u32, u32, u32) = (5, 60, 1440);
 pub const LIMIT: (u32, u32, u32) = (5, 30, 200);

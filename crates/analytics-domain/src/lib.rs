@@ -22,10 +22,12 @@ pub mod snapshot;
 pub mod sweep;
 pub mod time;
 pub mod unique;
+pub mod validation;
 pub mod viewing;
 pub mod vocabulary;
 
-pub use event::{Event, EventRules, Lateness, UserId, ValidationErrors, ValueLimits};
+pub use event::{Event, EventRules, Lateness, UserId, ValueLimits};
 pub use keys::{CounterField, EntityKey, KeySpace};
 pub use time::{BucketMode, LocalHour, Period};
+pub use validation::ValidationErrors;
 pub use vocabulary::{Action, Domain, EntityType, Sum};

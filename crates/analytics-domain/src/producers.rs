@@ -18,8 +18,9 @@ use serde_json::{Map, Value};
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{canonical_object, Event, EventRules, ValidationErrors, ValueLimits};
+use crate::event::{canonical_object, Event, EventRules, ValueLimits};
 use crate::hash::fnv1a64;
+use crate::validation::ValidationErrors;
 use crate::vocabulary::Domain;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use analytics_domain::event::{operator_id, MAX_USER_ID_CHARS};
+use analytics_domain::event::MAX_USER_ID_CHARS;
+use analytics_domain::validation::operator_id;
 use analytics_store::erasure::{erase_user, ErasureStores, KEPT};
 use clap::Args;
 

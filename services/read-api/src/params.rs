@@ -54,7 +54,7 @@ pub fn user_id(raw: &str) -> Result<String, ReadApiError> {
 }
 
 fn bounded_id(name: &'static str, raw: &str, max: usize) -> Result<String, ReadApiError> {
-    let Some(id) = analytics_domain::event::operator_id(raw, max) else {
+    let Some(id) = analytics_domain::validation::operator_id(raw, max) else {
         return Err(ReadApiError::invalid(
             name,
             format!(
