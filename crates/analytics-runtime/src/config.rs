@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use analytics_domain::{BucketMode, Domain, EventRules, KeySpace, Lateness};
-use analytics_store::catalogue::MySqlSettings;
-use analytics_store::hot_counters::RedisSettings;
-use analytics_store::rollups::{ExactlyOnce, MongoSettings};
+use analytics_store::settings::{ExactlyOnce, MongoSettings, MySqlSettings, RedisSettings};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;

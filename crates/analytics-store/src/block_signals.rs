@@ -85,6 +85,8 @@ fn row_of(d: &Document) -> Option<SignalRow> {
 }
 
 impl BlockSignalStore {
+    /// For retention's prune, which needs MySQL too.
+    #[cfg(feature = "mysql")]
     pub(crate) fn collection(&self) -> &Collection<Document> {
         &self.signals
     }

@@ -2,22 +2,28 @@
 //! `is_unavailable` tells an outage (answer 503, retry later) from a bug, and
 //! `is_transient` tells a transaction that may simply run again.
 
+#[cfg(feature = "mongo")]
 use mongodb::error::{
     ErrorKind, WriteFailure, TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT,
 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[cfg(feature = "redis")]
     #[error("redis: {0}")]
     Redis(#[from] deadpool_redis::redis::RedisError),
+    #[cfg(feature = "redis")]
     #[error("redis pool: {0}")]
     RedisPool(#[from] deadpool_redis::PoolError),
     #[error("{store} did not answer within {millis} ms")]
     Timeout { store: &'static str, millis: u128 },
+    #[cfg(feature = "mongo")]
     #[error("mongodb: {0}")]
     Mongo(#[from] mongodb::error::Error),
+    #[cfg(feature = "mysql")]
     #[error("mysql: {0}")]
     MySql(#[from] sqlx::Error),
+    #[cfg(feature = "mysql")]
     #[error("mysql migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("flush lease on partition {partition} was lost to another flusher")]
@@ -34,6 +40,7 @@ pub enum StoreError {
 /// failed snapshot refusing writes (`MISCONF`), a replica (`READONLY`), a
 /// cluster moving or missing slots, a server loading its data or busy with
 /// a script. A call refused so did nothing; it may be sent again later.
+#[cfg(feature = "redis")]
 const REDIS_REFUSALS: [&str; 11] = [
     "OOM",
     "MISCONF",
@@ -51,15 +58,19 @@ const REDIS_REFUSALS: [&str; 11] = [
 /// MongoDB command codes that mean the server cannot serve now: host
 /// unreachable, network timeout, shutting down, not the primary (any
 /// more), a time limit exceeded.
+#[cfg(feature = "mongo")]
 const MONGO_UNAVAILABLE: [i32; 10] = [6, 7, 50, 89, 91, 189, 262, 10107, 11600, 13436];
 
 /// MariaDB error numbers that mean the same: too many connections, a
 /// lock wait or statement time limit, the server going away or shutting
 /// down, the connection lost mid-query.
+#[cfg(feature = "mysql")]
 const MYSQL_UNAVAILABLE: [u16; 7] = [1040, 1053, 1205, 1969, 2006, 2013, 3024];
 
 /// Write conflict: another transaction wrote the same document first.
+#[cfg(feature = "mongo")]
 const WRITE_CONFLICT: i32 = 112;
+#[cfg(feature = "mongo")]
 pub(crate) const DUPLICATE_KEY: i32 = 11000;
 
 impl StoreError {
@@ -67,11 +78,12 @@ impl StoreError {
     /// text itself may name hosts and ports).
     pub fn store(&self) -> &'static str {
         match self {
-            StoreError::Redis(_)
-            | StoreError::RedisPool(_)
-            | StoreError::LeaseLost { .. }
-            | StoreError::PartitionsBusy { .. } => "redis",
+            StoreError::LeaseLost { .. } | StoreError::PartitionsBusy { .. } => "redis",
+            #[cfg(feature = "redis")]
+            StoreError::Redis(_) | StoreError::RedisPool(_) => "redis",
+            #[cfg(feature = "mongo")]
             StoreError::Mongo(_) => "mongodb",
+            #[cfg(feature = "mysql")]
             StoreError::MySql(_) | StoreError::Migrate(_) => "mysql",
             StoreError::Timeout { store, .. } | StoreError::Protocol { store, .. } => store,
             StoreError::Config(_) => "configuration",
@@ -82,9 +94,10 @@ impl StoreError {
     /// or retry; nothing was half-done that they need to undo.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Timeout { .. }
-            | StoreError::RedisPool(_)
-            | StoreError::PartitionsBusy { .. } => true,
+            StoreError::Timeout { .. } | StoreError::PartitionsBusy { .. } => true,
+            #[cfg(feature = "redis")]
+            StoreError::RedisPool(_) => true,
+            #[cfg(feature = "redis")]
             StoreError::Redis(e) => {
                 e.is_io_error()
                     || e.is_connection_refusal()
@@ -92,6 +105,7 @@ impl StoreError {
                     || e.is_connection_dropped()
                     || redis_refuses(e)
             }
+            #[cfg(feature = "mongo")]
             StoreError::Mongo(e) => match &*e.kind {
                 ErrorKind::ServerSelection { .. }
                 | ErrorKind::Io(_)
@@ -99,6 +113,7 @@ impl StoreError {
                 ErrorKind::Command(c) => MONGO_UNAVAILABLE.contains(&c.code),
                 _ => false,
             },
+            #[cfg(feature = "mysql")]
             StoreError::MySql(e) => match e {
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
                 sqlx::Error::Database(d) => d
@@ -113,6 +128,7 @@ impl StoreError {
     /// The Redis error code (`OOM`, `READONLY`…), if Redis answered one.
     pub fn redis_code(&self) -> Option<&str> {
         match self {
+            #[cfg(feature = "redis")]
             StoreError::Redis(e) => e.code(),
             _ => None,
         }
@@ -121,7 +137,11 @@ impl StoreError {
     /// True when Redis answered but refuses to write now (full, read-only,
     /// a cluster reshaping): readiness says so in those words.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, StoreError::Redis(e) if redis_refuses(e))
+        match self {
+            #[cfg(feature = "redis")]
+            StoreError::Redis(e) => redis_refuses(e),
+            _ => false,
+        }
     }
 
     /// Whether a Mongo transaction failed only because another transaction
@@ -130,6 +150,7 @@ impl StoreError {
     /// per write inside a bulk write by some servers, without the label),
     /// or a duplicate key from a concurrent upsert or ledger insert that won
     /// the race (the retry re-reads the ledger and its upserts then match).
+    #[cfg(feature = "mongo")]
     pub fn is_transient(&self) -> bool {
         let StoreError::Mongo(e) = self else {
             return false;
@@ -151,14 +172,22 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// Without the MongoDB driver there is no transaction to run again.
+    #[cfg(not(feature = "mongo"))]
+    pub fn is_transient(&self) -> bool {
+        false
+    }
 }
 
 /// Whether Redis refused a command for now (see [`REDIS_REFUSALS`]).
+#[cfg(feature = "redis")]
 pub(crate) fn redis_refuses(e: &deadpool_redis::redis::RedisError) -> bool {
     e.code().is_some_and(|c| REDIS_REFUSALS.contains(&c))
 }
 
 /// Whether a Mongo error is a duplicate key (a concurrent insert won).
+#[cfg(feature = "mongo")]
 pub(crate) fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     matches!(
         e.kind.as_ref(),
@@ -167,6 +196,8 @@ pub(crate) fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
 }
 
 /// Bounds a store call: an unreachable store costs at most `limit`.
+// Used by the Redis adapter and the jobs that span MongoDB and MySQL.
+#[cfg(any(feature = "redis", all(feature = "mongo", feature = "mysql")))]
 pub(crate) async fn bounded<T, E>(
     store: &'static str,
     limit: std::time::Duration,
@@ -184,7 +215,7 @@ where
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "redis"))]
 mod tests {
     use super::*;
     use deadpool_redis::redis::{self, Value};

@@ -15,7 +15,7 @@ use crate::catalogue::CatalogueStore;
 use crate::error::StoreError;
 use crate::event_log::naive;
 use crate::job_events::JobEventStore;
-use crate::leaderboard::LEADERBOARDS;
+use crate::rollups::leaderboard::LEADERBOARDS;
 use crate::rollups::{RollupStore, DAILY, HOURLY};
 
 /// What one chunk deleted, and how long its statement took.

@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::ranking::Measure;
 use analytics_domain::viewing::ratio;
 use analytics_domain::{Action, EntityType, Sum};
-use analytics_store::leaderboard::LEADERBOARD_SIZE;
+use analytics_store::rollups::leaderboard::LEADERBOARD_SIZE;
 use analytics_store::rollups::Registers;
 use serde_json::{json, Value};
 

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::ranking::Measure;
 use analytics_domain::rollup::Counts;
 use analytics_domain::{Action, Domain, EntityKey, EntityType, Period};
-use analytics_store::leaderboard::{BoardScope, LEADERBOARD_SIZE};
+use analytics_store::rollups::leaderboard::{BoardScope, LEADERBOARD_SIZE};
 use analytics_store::rollups::Registers;
 use analytics_store::HotCounters;
 use serde_json::{json, Map, Value};

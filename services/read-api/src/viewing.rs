@@ -12,7 +12,7 @@ use analytics_domain::ranking::Measure;
 use analytics_domain::unique::Sketch;
 use analytics_domain::viewing::{percent, ViewingFigures};
 use analytics_domain::{Action, BucketMode, Domain, EntityType, Sum};
-use analytics_store::leaderboard::LEADERBOARD_SIZE;
+use analytics_store::rollups::leaderboard::LEADERBOARD_SIZE;
 use analytics_store::rollups::{RangeFigures, Registers};
 use serde_json::{json, Map, Value};
 

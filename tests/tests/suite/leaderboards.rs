@@ -1,7 +1,7 @@
 //! Leaderboards: the top-N documents the flush maintains so `top` reads
 //! one small document, exact however the counts arrive.
 
-use analytics_store::leaderboard::{LEADERBOARDS, LEADERBOARD_PENDING, LEADERBOARD_SIZE};
+use analytics_store::rollups::leaderboard::{LEADERBOARDS, LEADERBOARD_PENDING, LEADERBOARD_SIZE};
 use analytics_tests::{get_json, ReadApi, TestEnv, OPERATOR_TOKEN};
 use mongodb::bson::{doc, Document};
 use serde_json::Value;

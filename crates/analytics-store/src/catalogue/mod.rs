@@ -2,8 +2,6 @@
 //! replicas of the Mongo totals, the reads parity needs and the admin
 //! snapshot's aggregations.
 
-use std::time::Duration;
-
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{MySql, MySqlPool, QueryBuilder, Row, Transaction};
 
@@ -13,6 +11,7 @@ mod actors;
 mod migrations;
 mod snapshot;
 
+pub use crate::settings::MySqlSettings;
 pub use actors::{
     ActorProfile, Grain, PeriodCounts, ProfileCoverage, ProfileQuery, Segment, SegmentGenre,
 };
@@ -27,13 +26,6 @@ const COMMENT_EDITS: [(i64, &str); 1] = [(
 
 /// Binding limit per statement, well under MySQL's 65,535 placeholders.
 const CHUNK: usize = 1000;
-
-#[derive(Debug, Clone)]
-pub struct MySqlSettings {
-    pub url: String,
-    pub pool_size: u32,
-    pub connect_timeout: Duration,
-}
 
 impl MySqlSettings {
     /// The URL parsed into connection options.

@@ -26,6 +26,7 @@ use crate::error::{bounded, StoreError};
 use connections::Connections;
 use scripts::Scripts;
 
+pub use crate::settings::RedisSettings;
 pub use connections::Link;
 
 pub use erasure::{is_users_line, UsersEntry};
@@ -48,19 +49,6 @@ pub use scripts::{Batch, Claim, IngestOutcome};
 /// accepted lateness of an event stays below it, so a replay after its
 /// entry expired is refused.
 pub const DEDUPE_TTL_SECS: u64 = 172_800;
-
-#[derive(Debug, Clone)]
-pub struct RedisSettings {
-    pub url: String,
-    pub pool_size: usize,
-    pub connect_timeout: Duration,
-    pub command_timeout: Duration,
-    /// Multiplexed connections the ingest hot path shares.
-    pub shared_connections: usize,
-    /// A Redis Cluster's seed nodes (`host:port`); empty: one Redis at
-    /// `url`. The nodes take `url`'s scheme and credentials.
-    pub cluster_nodes: Vec<String>,
-}
 
 /// A counter hash's `(field, count)` pairs as HGETALL returns them.
 pub type HashFields = Vec<(String, i64)>;

@@ -5,10 +5,13 @@
 mod apply;
 mod cutover;
 mod duplicates;
+pub mod leaderboard;
 mod legacy_periods;
 mod markers;
 mod queries;
 mod ranges;
+// Reads the raw event log (MySQL) it rebuilds from.
+#[cfg(feature = "mysql")]
 pub mod rebuild;
 mod replica_backlog;
 mod runs;
@@ -25,8 +28,9 @@ use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
 use crate::error::StoreError;
-use crate::leaderboard::Leaderboards;
+use leaderboard::Leaderboards;
 
+pub use crate::settings::{ExactlyOnce, MongoSettings};
 pub use apply::{ApplyReport, BatchDelta, OpenApply};
 pub use cutover::{
     CutoverRecord, Opening, Unimported, CUTOVER_PENDING, CUTOVER_RUNS, OPENING_BALANCE,
@@ -81,30 +85,6 @@ pub fn embedded_counts(totals: &Document, period: Period, label: &str) -> Counts
         .and_then(|buckets| buckets.get_document(label).ok())
         .map(counts_of)
         .unwrap_or_default()
-}
-
-#[derive(Debug, Clone)]
-pub struct MongoSettings {
-    pub url: String,
-    pub database: String,
-    pub connect_timeout: Duration,
-    /// How long a ledger entry is kept; a batch left open longer than this
-    /// could be applied twice, so it is days, not minutes.
-    pub ledger_ttl: Duration,
-    pub exactly_once: ExactlyOnce,
-}
-
-/// How a flush round is applied exactly once (`mongo.exactly_once`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ExactlyOnce {
-    /// One transaction writes the round's documents and its ledger entries
-    /// (one replica set: cheap).
-    #[default]
-    Transaction,
-    /// Each document's marks (`applied.<partition>`) make its update count
-    /// once; the ledger entries follow the documents. No multi-document
-    /// transaction, so none spans shards on a sharded cluster.
-    Markers,
 }
 
 #[derive(Clone)]
