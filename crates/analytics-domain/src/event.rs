@@ -12,73 +12,17 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub use crate::canonical::{canonical_json, canonical_object};
 use crate::details::{query_entity_id, Details};
 use crate::hash::fnv1a64;
 use crate::keys::EntityKey;
 use crate::time::BucketMode;
 use crate::validation::{has_forbidden_chars, required_id, required_str, ValidationErrors};
+pub use crate::value_limits::{ValueLimits, MAX_VALUE};
 use crate::vocabulary::{Action, Domain, EntityType, ValueRule};
 
 pub const MAX_ID_CHARS: usize = 255;
 pub const MAX_USER_ID_CHARS: usize = 64;
-/// The largest `value` the contract allows (authenticated producers).
-pub const MAX_VALUE: i64 = 10_000;
-
-/// The largest `value` each action may carry from a given producer. The
-/// public ingest is anonymous, so its limits are small (browsers send 1):
-/// one anonymous client could otherwise add 10,000 views per request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValueLimits {
-    per_action: BTreeMap<Action, i64>,
-}
-
-impl ValueLimits {
-    /// The contract's maximum for every action (authenticated producers).
-    pub fn contract() -> Self {
-        ValueLimits {
-            per_action: Action::ALL.iter().map(|a| (*a, MAX_VALUE)).collect(),
-        }
-    }
-
-    /// Given limits per action (an action not named gets 1), each 1..MAX_VALUE.
-    pub fn new(per_action: BTreeMap<Action, i64>) -> Result<Self, String> {
-        if let Some((a, n)) = per_action
-            .iter()
-            .find(|(_, n)| !(1..=MAX_VALUE).contains(*n))
-        {
-            return Err(format!("{a}: {n} is not within 1..{MAX_VALUE}"));
-        }
-        Ok(ValueLimits { per_action })
-    }
-
-    pub fn max(&self, action: Action) -> i64 {
-        self.per_action.get(&action).copied().unwrap_or(1)
-    }
-}
-
-/// JSON with every object's keys sorted, so two bodies that differ only
-/// in key order (a retry re-serialised by another client) read the same.
-pub fn canonical_json(value: &Value) -> String {
-    match value {
-        Value::Object(map) => canonical_object(map),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(canonical_json).collect();
-            format!("[{}]", items.join(","))
-        }
-        other => other.to_string(),
-    }
-}
-
-/// [`canonical_json`] of an object.
-pub fn canonical_object(map: &Map<String, Value>) -> String {
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort();
-    let fields: Vec<String> = keys
-        .into_iter()
-        .map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&map[k])))
-        .collect();
-    format!("{{{}}}", fields.join(","))
-}
 
 /// The user an event was attributed to by its producer. Stored, never trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -3,6 +3,7 @@
 
 pub mod actor_segments;
 pub mod artifact;
+pub mod canonical;
 pub mod details;
 pub mod event;
 pub mod hash;
@@ -23,6 +24,7 @@ pub mod sweep;
 pub mod time;
 pub mod unique;
 pub mod validation;
+pub mod value_limits;
 pub mod viewing;
 pub mod vocabulary;
 
