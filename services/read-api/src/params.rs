@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use analytics_domain::actor_segments::Dimension;
+use analytics_domain::validation::label;
 use analytics_domain::{Action, Domain, EntityType, EventRules, Period};
 use chrono::NaiveDate;
 
@@ -59,7 +61,7 @@ fn bounded_id(name: &'static str, raw: &str, max: usize) -> Result<String, ReadA
             name,
             format!(
                 "The {} must be 1..{max} characters without control or bidirectional formatting characters.",
-                name.replace('_', " ")
+                label(name)
             ),
         ));
     };
@@ -288,4 +290,70 @@ pub fn choice<T: Copy>(
                 format!("The {name} must be one of {}.", names.join(", ")),
             )
         })
+}
+
+// The actor pages' readers, with the Laravel-style messages those pages
+// were built against ("The size field must be between 1 and 30.").
+
+/// A text parameter of at most `max` characters, trimmed; blank is absent.
+pub fn text(q: &Query, name: &'static str, max: usize) -> Result<Option<String>, ReadApiError> {
+    let Some(raw) = get(q, name) else {
+        return Ok(None);
+    };
+    if raw.chars().count() > max {
+        return Err(ReadApiError::invalid(
+            name,
+            format!(
+                "The {} field must not be greater than {max} characters.",
+                label(name)
+            ),
+        ));
+    }
+    Ok(Some(raw.trim().to_string()).filter(|s| !s.is_empty()))
+}
+
+/// [`int`] with the two messages of a form field: not an integer, or out
+/// of `min..=max`. Given means given: an empty value is refused.
+pub fn field_int(
+    q: &Query,
+    name: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ReadApiError> {
+    let Some(raw) = get(q, name) else {
+        return Ok(default);
+    };
+    let n: i64 = raw.trim().parse().map_err(|_| {
+        ReadApiError::invalid(
+            name,
+            format!("The {} field must be an integer.", label(name)),
+        )
+    })?;
+    if !(min..=max).contains(&n) {
+        return Err(ReadApiError::invalid(
+            name,
+            format!("The {} field must be between {min} and {max}.", label(name)),
+        ));
+    }
+    Ok(n)
+}
+
+/// An actor dimension (age bucket by default).
+pub fn dimension(q: &Query, name: &'static str) -> Result<Dimension, ReadApiError> {
+    match get(q, name).map(str::trim) {
+        None => Ok(Dimension::AgeBucket),
+        Some(raw) => Dimension::parse(raw).ok_or_else(|| {
+            ReadApiError::invalid(name, format!("The selected {} is invalid.", label(name)))
+        }),
+    }
+}
+
+/// A parameter the route cannot do without, with the route's message.
+pub fn required(
+    value: Option<String>,
+    name: &'static str,
+    message: &str,
+) -> Result<String, ReadApiError> {
+    value.ok_or_else(|| ReadApiError::invalid(name, message))
 }

@@ -289,9 +289,9 @@ async fn a_rebuild_refuses_days_still_waiting_and_beyond_retention() -> anyhow::
     );
     // A logged event that no longer validates (its domain left the
     // configuration) would be taken out of its day: nothing is written.
-    let at = (now - chrono::Duration::hours(1))
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string();
+    // Today's first second: an hour ago would be yesterday, outside the
+    // range, for a test run in the first hour of a UTC day.
+    let at = format!("{today} 00:00:00");
     sqlx::query(
         "INSERT INTO analytics_events (event_id, domain, entity_type, entity_id, action, value, \
          occurred_at, local_date, local_hour, received_at) VALUES ('gone-1', 'gone', 'movie', \

@@ -1,0 +1,239 @@
+//! Which genres a profile predicts (predict) and one actor in depth
+//! (insights).
+
+use actix_web::{web, HttpResponse};
+use analytics_domain::actor_segments::ratio;
+use analytics_domain::validation::{
+    optional_int, optional_text, IntRule, TextRule, ValidationErrors,
+};
+use analytics_store::catalogue::{PeriodCounts, ProfileQuery};
+use serde_json::{json, Map, Value};
+
+use super::{counted, serve, MAX_TEXT};
+use crate::auth::Admin;
+use crate::error::ReadApiError;
+use crate::params::{self, Query};
+use crate::AppState;
+
+/// The genres a profile's actors play in most, with each one's share of
+/// those returned.
+fn predictions(genres: &[(String, i64)]) -> Vec<Value> {
+    let sum: i64 = genres.iter().map(|(_, n)| n).sum();
+    genres
+        .iter()
+        .map(|(g, n)| json!({"genre": g, "count": n, "probability": ratio(*n, sum)}))
+        .collect()
+}
+
+/// A prediction's profile is a few fields: 16 KiB is plenty.
+const PREDICT_BODY: analytics_runtime::body::BodyLimits = analytics_runtime::body::BodyLimits {
+    max_bytes: 16 * 1024,
+    timeout: std::time::Duration::from_secs(10),
+};
+
+/// Sampled actors shown with a prediction.
+const SAMPLE_ACTORS: i64 = 5;
+
+/// POST /api/v1/admin/analytics/actors/predict
+pub async fn predict(
+    _: Admin,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    // Read by the runtime, as every service reads bodies: a body over the
+    // limit is the JSON 413 of the error contract, not actix's plain text.
+    let body = analytics_runtime::body::read(&req, payload, PREDICT_BODY).await?;
+    let body = analytics_runtime::json::parse(&body).map_err(|e| {
+        ReadApiError::invalid("body", format!("The request body is not valid JSON: {e}"))
+    })?;
+    let Value::Object(fields) = body else {
+        return Err(ReadApiError::invalid(
+            "body",
+            "The request body must be a JSON object.",
+        ));
+    };
+    let profile = profile_of(&fields)?;
+    let size = json_int(&fields, "size", (1, 30))?.unwrap_or(5);
+    let key = format!("predict|{profile:?}|{size}");
+    serve(&state, key, move |state| async move {
+        let (matched, genres, sample) = state
+            .catalogue
+            .profile_matches(&profile, size, SAMPLE_ACTORS)
+            .await
+            .map_err(|e| state.store_error(e))?;
+        Ok(json!({
+            "input_profile": {"age": profile.age, "blood_type": profile.blood_type,
+                              "birthplace": profile.birthplace, "movie_tags": profile.genres},
+            "matched_actors": matched,
+            "predictions": predictions(&genres),
+            "sample_actors": sample,
+        }))
+    })
+    .await
+}
+
+/// One field of a JSON body read with the domain's readers; the first
+/// refusal is the answer (the pages show one message at a time).
+fn read_field<T>(
+    fields: &Map<String, Value>,
+    reader: impl FnOnce(&Map<String, Value>, &mut ValidationErrors) -> Option<T>,
+) -> Result<Option<T>, ReadApiError> {
+    let mut errors = ValidationErrors::default();
+    let value = reader(fields, &mut errors);
+    match errors.errors.into_iter().next() {
+        Some((field, mut messages)) => Err(ReadApiError::invalid(field, messages.remove(0))),
+        None => Ok(value),
+    }
+}
+
+fn json_int(
+    fields: &Map<String, Value>,
+    name: &'static str,
+    (min, max): (i64, i64),
+) -> Result<Option<i64>, ReadApiError> {
+    read_field(fields, |f, e| {
+        optional_int(f, name, IntRule::Between(min, max), e)
+    })
+}
+
+/// The profile a predict body describes, each field checked.
+fn profile_of(fields: &Map<String, Value>) -> Result<ProfileQuery, ReadApiError> {
+    let text = |name: &'static str, max: usize| {
+        read_field(fields, |f, e| {
+            optional_text(f, name, TextRule::Chars(max), e)
+        })
+    };
+    let age = json_int(fields, "age", (16, 80))?.and_then(|a| u32::try_from(a).ok());
+    let genres = match fields.get("movie_tags") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(tags)) if tags.len() > 10 => {
+            return Err(ReadApiError::invalid(
+                "movie_tags",
+                "The movie tags field must not have more than 10 items.",
+            ))
+        }
+        Some(Value::Array(tags)) => {
+            let mut out = Vec::new();
+            for tag in tags {
+                match tag.as_str() {
+                    Some(t) if t.chars().count() <= 100 => {
+                        let t = t.trim().to_lowercase();
+                        if !t.is_empty() && !out.contains(&t) {
+                            out.push(t);
+                        }
+                    }
+                    _ => {
+                        return Err(ReadApiError::invalid(
+                            "movie_tags",
+                            "Each movie tag must be a string of at most 100 characters.",
+                        ))
+                    }
+                }
+            }
+            out
+        }
+        Some(_) => {
+            return Err(ReadApiError::invalid(
+                "movie_tags",
+                "The movie tags field must be an array.",
+            ))
+        }
+    };
+    Ok(ProfileQuery {
+        age,
+        blood_type: text("blood_type", 20)?,
+        birthplace: text("birthplace", MAX_TEXT)?,
+        genres,
+    })
+}
+
+/// `{points, total, avg}` of a per-period series (avg per period, 2 decimals).
+fn period_series(points: &[(String, i64)]) -> Value {
+    let total: i64 = points.iter().map(|(_, n)| n).sum();
+    let avg = if points.is_empty() {
+        0.0
+    } else {
+        analytics_domain::viewing::round_to(total as f64 / points.len() as f64, 2)
+    };
+    json!({
+        "points": points.iter().map(|(p, n)| json!({"period": p, "count": n})).collect::<Vec<_>>(),
+        "total": total,
+        "avg": avg,
+    })
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// GET /api/v1/admin/analytics/actors/insights
+pub async fn insights(
+    _: Admin,
+    q: web::Query<Query>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ReadApiError> {
+    let uuid = match q
+        .get("actor_uuid")
+        .map(|u| u.trim())
+        .filter(|u| !u.is_empty())
+    {
+        None => {
+            return Err(ReadApiError::invalid(
+                "actor_uuid",
+                "Actor UUID is required.",
+            ))
+        }
+        Some(u) if !is_uuid(u) => {
+            return Err(ReadApiError::invalid(
+                "actor_uuid",
+                "The actor uuid field must be a valid UUID.",
+            ))
+        }
+        Some(u) => u.to_string(),
+    };
+    let size = params::field_int(&q, "size", 5, 1, 30)?;
+    let key = format!("insights|{uuid}|{size}");
+    serve(&state, key, move |state| async move {
+        let store = &state.catalogue;
+        let fail = |e| state.store_error(e);
+        let Some((actor, movies)) = store.actor_by_uuid(&uuid).await.map_err(fail)? else {
+            return Err(ReadApiError::NotFound("Actor not found."));
+        };
+        let profile = ProfileQuery {
+            age: actor.age.and_then(|a| u32::try_from(a).ok()),
+            blood_type: actor.blood_type.clone().filter(|b| !b.trim().is_empty()),
+            birthplace: actor.birthplace.clone().filter(|b| !b.trim().is_empty()),
+            genres: Vec::new(),
+        };
+        let (prediction, genres, [week, month, year]) = tokio::try_join!(
+            store.profile_matches(&profile, size, 0),
+            store.actor_genres(actor.id),
+            store.actor_periods(actor.id),
+        )
+        .map_err(fail)?;
+        let (matched, predicted, _) = prediction;
+        let total_genres = genres.len();
+        let shown = usize::try_from(size).unwrap_or(5);
+        let series = |pick: fn(&PeriodCounts) -> &Vec<(String, i64)>| {
+            json!({"week": period_series(pick(&week)), "month": period_series(pick(&month)),
+               "year": period_series(pick(&year))})
+        };
+        let mut actor_json = json!(actor);
+        actor_json["javs_count"] = json!(movies);
+        Ok(json!({
+            "actor": actor_json,
+            "predicted_genres": predictions(&predicted),
+            "matched_actors": matched,
+            "actor_genres": counted(&genres[..genres.len().min(shown)], "genre"),
+            "actor_genres_total": total_genres,
+            "genre_period_counts": series(|p| &p.genres),
+            "movie_period_counts": series(|p| &p.movies),
+        }))
+    })
+    .await
+}
