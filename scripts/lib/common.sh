@@ -208,15 +208,22 @@ drop_cluster_keys() {
 # start_release_ingest NAME PORT: builds the release binaries, points every
 # binary at a namespace of its own (RUN: Redis prefix, Mongo database, MySQL
 # schema), migrates it, and runs ingest-svc on PORT until /ready; sets RUN,
-# BIN and PID, and drops the namespace on exit.
+# BIN and PID, and drops the namespace on exit. BENCH_BIN names a directory
+# of binaries built earlier (another commit's, to compare), used unbuilt.
 start_release_ingest() {
   local name="$1" port="$2"
   RUN="$name$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   start_stores
-  log "building release binaries"
-  cargo build --release -p ingest-svc -p flush-worker --bins --quiet
-  cargo build --release -p analytics-tests --bin bench-tool --quiet
-  BIN="$ROOT/target/release"
+  if [ -n "${BENCH_BIN:-}" ]; then
+    BIN="$BENCH_BIN"
+    [ -x "$BIN/ingest-svc" ] && [ -x "$BIN/flush-worker" ] && [ -x "$BIN/bench-tool" ] \
+      || die "BENCH_BIN=$BIN lacks ingest-svc, flush-worker or bench-tool"
+  else
+    log "building release binaries"
+    cargo build --release -p ingest-svc -p flush-worker --bins --quiet
+    cargo build --release -p analytics-tests --bin bench-tool --quiet
+    BIN="$ROOT/target/release"
+  fi
   export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"
   export ANALYTICS__MONGO__URL="$ANALYTICS_MONGO_URL" ANALYTICS__MONGO__DATABASE="$RUN"
   export ANALYTICS__MYSQL__URL="${ANALYTICS_MYSQL_URL%/*}/$RUN"

@@ -4,13 +4,18 @@
 //! insert that holds them committed; a run stopped in between copies them
 //! again and `INSERT IGNORE` on the unique event id keeps one row each.
 //! MySQL being out defers the copy: the entries wait in Redis.
+//!
+//! The copy runs beside the rollup sweep, not after it: the two move
+//! different keys (the log stream, the counter batches) to different
+//! stores, each fenced by the same leases and each idempotent on its own, so
+//! neither waits for the other and MySQL's inserts overlap Mongo's writes.
 
 use std::time::Instant;
 
 use analytics_store::event_log::LogEntry;
 use analytics_store::StoreError;
 
-use super::{FlushOptions, FlushReport};
+use super::FlushOptions;
 use crate::fault::{self, FaultPoint};
 use crate::stores::Stores;
 
@@ -45,15 +50,30 @@ impl Leases<'_> {
     }
 }
 
+/// What a copy did, folded into the run's report when both halves end.
+#[derive(Debug, Default)]
+pub(super) struct LogCopyReport {
+    /// Events copied and trimmed from Redis, and the rows new in MySQL.
+    pub entries: u64,
+    pub rows: u64,
+    /// Lines that were not what ingest writes: dropped, counted.
+    pub malformed: u64,
+    /// MySQL was out: the log waits in Redis.
+    pub deferred: bool,
+    pub out_of_time: bool,
+    pub errors: u64,
+    pub copy_ms: u64,
+}
+
 pub(super) async fn copy(
     stores: &Stores,
     opts: &FlushOptions,
     run_id: &str,
     leased: &[u16],
     deadline: Instant,
-    report: &mut FlushReport,
-) {
+) -> LogCopyReport {
     let started = Instant::now();
+    let mut report = LogCopyReport::default();
     let mut leases = Leases {
         stores,
         run_id,
@@ -65,10 +85,10 @@ pub(super) async fn copy(
             .unwrap_or_else(Instant::now),
     };
     for &p in leased {
-        match copy_partition(stores, opts, &mut leases, p, deadline, report).await {
+        match copy_partition(stores, opts, &mut leases, p, deadline, &mut report).await {
             Ok(()) => {}
             Err(e) if e.store() == "mysql" => {
-                report.log_deferred = true;
+                report.deferred = true;
                 tracing::warn!(partition = p, error = %e, "raw event log not copied; it waits in Redis for the next run");
                 break;
             }
@@ -79,7 +99,8 @@ pub(super) async fn copy(
             }
         }
     }
-    report.log_copy_ms = super::elapsed_ms(started);
+    report.copy_ms = super::elapsed_ms(started);
+    report
 }
 
 async fn copy_partition(
@@ -88,7 +109,7 @@ async fn copy_partition(
     leases: &mut Leases<'_>,
     p: u16,
     deadline: Instant,
-    report: &mut FlushReport,
+    report: &mut LogCopyReport,
 ) -> Result<(), StoreError> {
     let Some(end) = stores.counters.log_end(p).await? else {
         return Ok(());
@@ -114,13 +135,13 @@ async fn copy_partition(
                     Some(entry) => entries.push(entry),
                     None => {
                         // Never guess at an entry the pipeline did not write.
-                        report.log_malformed += 1;
+                        report.malformed += 1;
                         tracing::warn!(partition = p, id, "malformed raw log line dropped");
                     }
                 }
             }
         }
-        report.log_rows += stores
+        report.rows += stores
             .step(
                 "mysql: the raw event log",
                 stores.catalogue.insert_events(&entries),
@@ -131,7 +152,7 @@ async fn copy_partition(
         leases.keep().await?;
         // Fenced by the lease: a run that lost it deletes nothing.
         stores.counters.trim_log(p, leases.run_id, &ids).await?;
-        report.log_entries += entries.len() as u64;
+        report.entries += entries.len() as u64;
         if reached_end {
             return Ok(());
         }

@@ -4,7 +4,7 @@
 //! their ledger entries, write the MySQL replicas with absolute values,
 //! delete the batches. The Mongo and MySQL steps are idempotent and the
 //! delete runs only after them, so a crash anywhere is repaired by simply
-//! running again.
+//! running again. The raw event log is copied to MySQL beside the sweep.
 
 mod event_log;
 mod job_report;
@@ -73,7 +73,7 @@ pub struct FlushReport {
     pub log_malformed: u64,
     /// MySQL was out: the raw log waits in Redis for the next run.
     pub log_deferred: bool,
-    /// How long the raw-log copy took.
+    /// How long the raw-log copy took (beside the sweep, not after it).
     pub log_copy_ms: u64,
     /// Where the sweep's time went: Redis (claiming, reading and deleting
     /// batches), the Mongo transactions, the MySQL replicas; then the
@@ -90,6 +90,16 @@ fn elapsed_ms(start: Instant) -> u64 {
 }
 
 impl FlushReport {
+    fn add_log_copy(&mut self, log: event_log::LogCopyReport) {
+        self.log_entries += log.entries;
+        self.log_rows += log.rows;
+        self.log_malformed += log.malformed;
+        self.log_deferred |= log.deferred;
+        self.out_of_time |= log.out_of_time;
+        self.errors += log.errors;
+        self.log_copy_ms = log.copy_ms;
+    }
+
     /// Whether the run wrote rollups, replicas or raw-log rows (what
     /// readers compute from; a resumed batch or a log stretch copied again
     /// may finish what a stopped run began).
@@ -132,11 +142,15 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
     }
     let deadline = Instant::now() + opts.max_run_time;
     let mut replicas = replicas::ReplicaWriter::default();
-    if let Err(e) = sweep(stores, opts, &run_id, &leased, &mut replicas, &mut report).await {
+    let (swept, log) = tokio::join!(
+        sweep(stores, opts, &run_id, &leased, &mut replicas, &mut report),
+        event_log::copy(stores, opts, &run_id, &leased, deadline),
+    );
+    if let Err(e) = swept {
         report.errors += 1;
         tracing::error!(error = %e, "flush stopped; open batches resume on the next run");
     }
-    event_log::copy(stores, opts, &run_id, &leased, deadline, &mut report).await;
+    report.add_log_copy(log);
     for &p in &leased {
         // Best effort: an unreleased lease simply expires.
         if let Err(e) = stores.counters.release_lease(p, &run_id).await {

@@ -43,14 +43,21 @@
 local dirty, waiting, log = KEYS[1], KEYS[2], KEYS[3]
 local seen, logging, window = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3])
 local day = math.floor(tonumber(redis.call('TIME')[1]) / 86400)
-local expire_at = (day + 1) * 86400 + window
+-- Numbers are turned into strings once here, not per event: Lua formats a
+-- number with sprintf each time it meets one in a concatenation or a call.
+local expire_at = string.format('%d', (day + 1) * 86400 + window)
+local today_base = seen .. day .. ':'
+local yesterday_base, before_base = seen .. (day - 1) .. ':', seen .. (day - 2) .. ':'
 
--- A register keeps the highest rank it has seen.
+-- A register keeps the highest rank it has seen. Most raises meet a new
+-- register: HSETNX sets it in one command; only an existing one is read
+-- and compared.
 local function raise(key, from, to)
   for i = from, to, 2 do
-    local rank = tonumber(ARGV[i + 1])
-    if rank > (tonumber(redis.call('HGET', key, ARGV[i])) or 0) then
-      redis.call('HSET', key, ARGV[i], rank)
+    local field, rank = ARGV[i], ARGV[i + 1]
+    if redis.call('HSETNX', key, field, rank) == 0
+      and tonumber(rank) > (tonumber(redis.call('HGET', key, field)) or 0) then
+      redis.call('HSET', key, field, rank)
     end
   end
 end
@@ -62,35 +69,40 @@ local function zadd_all(key, pairs)
   end
 end
 
-local replies, added, marks, logged = {}, 0, {}, {}
+local replies, added, marks, logged, site_marked = {}, 0, {}, {}, {}
 local a, k = 4, 4
 while a <= #ARGV do
   local counter, site = KEYS[k], KEYS[k + 1]
-  local shard, id, fingerprint = ':' .. ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local order, site_order = ARGV[a + 3], ARGV[a + 4]
-  local units, entry = tonumber(ARGV[a + 5]), ARGV[a + 6]
+  local shard, id, fingerprint = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local counts_at = a + 7
   local registers_at = counts_at + 1 + 2 * tonumber(ARGV[counts_at])
   local site_at = registers_at + 1 + 2 * tonumber(ARGV[registers_at])
   local next_event = site_at + 1 + 2 * tonumber(ARGV[site_at])
-  local today = seen .. day .. shard
-  local held = redis.call('HGET', today, id)
-    or redis.call('HGET', seen .. (day - 1) .. shard, id)
-    or redis.call('HGET', seen .. (day - 2) .. shard, id)
+  -- The older days first, then today's entry set only if it is new: a new
+  -- event (the usual case) costs two lookups and one write.
+  local today = today_base .. shard
+  local held = redis.call('HGET', yesterday_base .. shard, id)
+    or redis.call('HGET', before_base .. shard, id)
+  if not held and redis.call('HSETNX', today, id, fingerprint) == 0 then
+    held = redis.call('HGET', today, id)
+  end
   if not held then
-    redis.call('HSET', today, id, fingerprint)
     redis.call('EXPIREAT', today, expire_at)
     for i = counts_at + 1, registers_at - 1, 2 do
       redis.call('HINCRBY', counter, ARGV[i], ARGV[i + 1])
     end
     raise(counter, registers_at + 1, site_at - 1)
-    marks[#marks + 1], marks[#marks + 2] = order, counter
+    marks[#marks + 1], marks[#marks + 2] = ARGV[a + 3], counter
     if site_at + 1 < next_event then
       raise(site, site_at + 1, next_event - 1)
-      marks[#marks + 1], marks[#marks + 2] = site_order, site
+      -- The call's events share their site hash: one dirty mark for it.
+      if not site_marked[site] then
+        site_marked[site] = true
+        marks[#marks + 1], marks[#marks + 2] = ARGV[a + 4], site
+      end
     end
-    logged[#logged + 1] = entry
-    added = added + units
+    logged[#logged + 1] = ARGV[a + 6]
+    added = added + tonumber(ARGV[a + 5])
     replies[#replies + 1] = 0
   elseif held == fingerprint or held == 'legacy' then
     -- 'legacy': copied from the replaced system, whose dedupe was by id
