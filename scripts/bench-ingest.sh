@@ -7,7 +7,7 @@
 # Redis Cluster (CLUSTER=0 skips them), as a ratio to one Redis.
 # Prints events/s, p50/p99 latency and ingest-svc peak RSS.
 # Knobs: DURATION (s, default 20), CONNECTIONS (64), WRK_THREADS (1),
-# BATCH (events per batch request, 100), CLUSTER (1).
+# BATCH (events per batch request, 100), CLUSTER (1), BENCH_BIN.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT"
@@ -22,14 +22,19 @@ CLUSTER="${CLUSTER:-1}"
 RUN="bench$(date +%s)"
 
 start_stores
-log "building ingest-svc (release)"
-cargo build --release -p ingest-svc --quiet
+# BENCH_BIN: a directory holding an ingest-svc built earlier (another
+# commit's, to compare), used unbuilt.
+BIN="${BENCH_BIN:-$ROOT/target/release}"
+if [ -z "${BENCH_BIN:-}" ]; then
+  log "building ingest-svc (release)"
+  cargo build --release -p ingest-svc --quiet
+fi
 
 export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"
 export ANALYTICS__INGEST__BIND="127.0.0.1:$PORT" ANALYTICS__INGEST__RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn
 # Batches of 100 events are ~20 KB.
 export ANALYTICS__INGEST__BODY_LIMIT_BYTES=16384
-"$ROOT/target/release/ingest-svc" >"$DEV/log/bench-ingest.log" 2>&1 &
+"$BIN/ingest-svc" >"$DEV/log/bench-ingest.log" 2>&1 &
 PID=$!
 CLUSTER_PID=""
 cleanup() {
@@ -98,7 +103,7 @@ if [ "$CLUSTER" = 1 ]; then
   start_redis_cluster
   ANALYTICS__REDIS__CLUSTER_NODES="$ANALYTICS_REDIS_CLUSTER_NODES" \
     ANALYTICS__INGEST__BIND="127.0.0.1:$((PORT + 1))" \
-    "$ROOT/target/release/ingest-svc" >"$DEV/log/bench-ingest-cluster.log" 2>&1 &
+    "$BIN/ingest-svc" >"$DEV/log/bench-ingest-cluster.log" 2>&1 &
   CLUSTER_PID=$!
   wait_for "ingest-svc on the cluster" 30 curl -fsS "http://127.0.0.1:$((PORT + 1))/ready"
   wrk_run cluster-single "http://127.0.0.1:$((PORT + 1))/api/v1/analytics/events" 0
