@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use analytics_domain::actor_segments::Dimension;
 use analytics_domain::validation::label;
-use analytics_domain::{Action, Domain, EntityType, EventRules, Period};
+use analytics_domain::{Action, Domain, EntityKey, EntityType, EventRules, Period};
 use chrono::NaiveDate;
 
 use crate::error::ReadApiError;
@@ -356,4 +356,17 @@ pub fn required(
     message: &str,
 ) -> Result<String, ReadApiError> {
     value.ok_or_else(|| ReadApiError::invalid(name, message))
+}
+
+/// The entity a `/{entity_type}/{entity_id}` route and `?domain=` name.
+pub fn entity(
+    (raw_type, raw_id): (String, String),
+    q: &Query,
+    rules: &EventRules,
+) -> Result<EntityKey, ReadApiError> {
+    Ok(EntityKey {
+        domain: domain(q, rules)?,
+        entity_type: entity_type(Some(&raw_type))?,
+        entity_id: entity_id(&raw_id)?,
+    })
 }

@@ -646,37 +646,37 @@ async fn reports_match_a_model_of_a_random_mix_across_year_and_month_ends() -> a
         (
             format!("/api/v1/analytics/content/popular?{RANGE}"),
             "/items",
-            read_api::viewing::POPULAR_COLUMNS,
+            read_api::api::viewing::POPULAR_COLUMNS,
         ),
         (
             format!("/api/v1/analytics/trends?{RANGE}"),
             "/days",
-            read_api::viewing::TREND_COLUMNS,
+            read_api::api::viewing::TREND_COLUMNS,
         ),
         (
             format!("/api/v1/analytics/peak-hours?{RANGE}"),
             "/hours",
-            read_api::viewing::PEAK_COLUMNS,
+            read_api::api::viewing::PEAK_COLUMNS,
         ),
         (
             format!("/api/v1/admin/analytics/search/queries?{RANGE}"),
             "/items",
-            read_api::discovery::QUERY_COLUMNS,
+            read_api::api::discovery::QUERY_COLUMNS,
         ),
         (
             format!("/api/v1/admin/analytics/search/daily?{RANGE}"),
             "/days",
-            read_api::discovery::SEARCH_DAY_COLUMNS,
+            read_api::api::discovery::SEARCH_DAY_COLUMNS,
         ),
         (
             format!("/api/v1/admin/analytics/recommendations?{RANGE}&by=both"),
             "/items",
-            read_api::discovery::RECOMMENDATION_COLUMNS,
+            read_api::api::discovery::RECOMMENDATION_COLUMNS,
         ),
         (
             format!("/api/v1/admin/analytics/recommendations/movies?{RANGE}"),
             "/items",
-            read_api::discovery::CLICKED_COLUMNS,
+            read_api::api::discovery::CLICKED_COLUMNS,
         ),
         (
             "/api/v1/admin/analytics/top?period=all".to_string(),

@@ -12,10 +12,19 @@ use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
 use analytics_domain::Domain;
 use serde_json::Value;
 
+use super::Routing;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
+    cfg.service(
+        routes
+            .get("/api/v1/admin/analytics/snapshot")
+            .route(web::get().to(snapshot)),
+    );
+}
 
 /// GET /api/v1/admin/analytics/snapshot
 pub async fn snapshot(

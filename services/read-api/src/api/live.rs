@@ -20,8 +20,23 @@ use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
+use super::Routing;
 use crate::error::ReadApiError;
 use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
+    cfg.service(
+        routes
+            .get("/api/metrics/realtime")
+            .route(web::get().to(realtime)),
+    )
+    .service(routes.get("/ws").route(web::get().to(connect)))
+    .service(
+        routes
+            .get("/api/v1/admin/analytics/live")
+            .route(web::get().to(connect)),
+    );
+}
 
 /// Messages a client may be behind before it is dropped: five seconds of
 /// the busiest feed (a second's burst must fit, or a healthy client that

@@ -9,10 +9,21 @@ use analytics_store::erasure::{erase_user as erase, ErasureReport, ErasureStores
 use analytics_store::HotCounters;
 use serde_json::json;
 
+use analytics_runtime::http;
+
+use super::Routing;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig, _: &Routing) {
+    // Not cut at the read deadline: an erasure bounds each of its steps.
+    cfg.service(
+        http::resource("/api/v1/admin/analytics/users/{user_id}", "DELETE")
+            .route(web::delete().to(erase_user)),
+    );
+}
 
 pub async fn erase_user(
     _: Admin,

@@ -20,8 +20,33 @@ pub use segments::{association, distribution, trends};
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Map, Value};
 
+use analytics_runtime::http;
+
+use super::Routing;
 use crate::error::ReadApiError;
 use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
+    for (path, handler) in [
+        ("distribution", web::get().to(distribution)),
+        ("association", web::get().to(association)),
+        ("overview", web::get().to(overview)),
+        ("quality", web::get().to(quality)),
+        ("suggest", web::get().to(suggest)),
+        ("trends", web::get().to(trends)),
+        ("insights", web::get().to(insights)),
+    ] {
+        cfg.service(
+            routes
+                .get(&format!("/api/v1/admin/analytics/actors/{path}"))
+                .route(handler),
+        );
+    }
+    cfg.service(
+        http::resource("/api/v1/admin/analytics/actors/predict", "POST")
+            .route(web::post().to(predict)),
+    );
+}
 
 pub(super) const MAX_TEXT: usize = 120;
 /// `suggest` answers with at most this many items.

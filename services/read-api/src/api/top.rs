@@ -1,23 +1,40 @@
-//! Handlers. Admin routes check the bearer token first; `counts` is public.
-
-use std::collections::HashMap;
-use std::time::Instant;
+//! The catalogue's top lists (from the boards, or over a range of days
+//! from the day boards), one entity's series and the site's daily trend.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::ranking::Measure;
 use analytics_domain::rollup::Counts;
-use analytics_domain::{Action, Domain, EntityKey, EntityType, Period};
+use analytics_domain::{Action, Domain, EntityType, Period};
 use analytics_store::rollups::leaderboard::{BoardScope, LEADERBOARD_SIZE};
 use analytics_store::rollups::Registers;
-use analytics_store::HotCounters;
 use serde_json::{json, Map, Value};
 
+use super::Routing;
+use crate::app::Titles;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, DayRange, Query};
 use crate::range_top::{range_top, ranking_word};
 use crate::table;
 use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
+    cfg.service(
+        routes
+            .get("/api/v1/admin/analytics/top")
+            .route(web::get().to(top)),
+    )
+    .service(
+        routes
+            .get("/api/v1/admin/analytics/entities/{entity_type}/{entity_id}")
+            .route(web::get().to(entity)),
+    )
+    .service(
+        routes
+            .get("/api/v1/admin/analytics/trends")
+            .route(web::get().to(trends)),
+    );
+}
 
 /// The v1 routes' counts: the v1 actions (the v2 measures have routes of
 /// their own).
@@ -28,56 +45,12 @@ fn counts_json(c: &Counts) -> Map<String, Value> {
         .collect()
 }
 
-/// The entity a `/{entity_type}/{entity_id}` route and `?domain=` name.
-fn entity_of(
-    (raw_type, raw_id): (String, String),
-    q: &Query,
-    state: &AppState,
-) -> Result<EntityKey, ReadApiError> {
-    Ok(EntityKey {
-        domain: params::domain(q, &state.rules)?,
-        entity_type: params::entity_type(Some(&raw_type))?,
-        entity_id: params::entity_id(&raw_id)?,
-    })
-}
-
 /// The first and last labels of a series (the query's inclusive range).
 fn span(labels: &[String]) -> (String, String) {
     (
         labels.first().cloned().unwrap_or_default(),
         labels.last().cloned().unwrap_or_default(),
     )
-}
-
-/// An entity's Mongo totals (zero when it has none yet).
-async fn totals_of(state: &AppState, entity: &EntityKey) -> Result<Counts, ReadApiError> {
-    let mut found = state
-        .rollups
-        .totals_for(
-            &entity.domain,
-            entity.entity_type,
-            std::slice::from_ref(&entity.entity_id),
-        )
-        .await
-        .map_err(|e| state.store_error(e))?;
-    Ok(found.remove(&entity.entity_id).unwrap_or_default())
-}
-
-/// The catalogue's code and title of these movies, where it has them (the
-/// MySQL catalogue holds the `jav` domain's films).
-pub async fn movie_titles(
-    state: &AppState,
-    domain: &Domain,
-    ids: &[String],
-) -> Result<Titles, ReadApiError> {
-    if domain.as_str() != "jav" || ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    state
-        .catalogue
-        .movie_titles(ids)
-        .await
-        .map_err(|e| state.store_error(e))
 }
 
 const TOP_COLUMNS: &[&str] = &["rank", "entity_id", "code", "title", "view", "download"];
@@ -163,8 +136,6 @@ pub async fn top(
 /// read from the day boards like the range reports.
 const RANGE_PERIOD: &str = "range";
 
-type Titles = HashMap<String, (Option<String>, Option<String>)>;
-
 /// Ranked rows as the `top` route lists them, movies with their catalogue
 /// code and title.
 async fn top_items(
@@ -175,7 +146,7 @@ async fn top_items(
 ) -> Result<Vec<Value>, ReadApiError> {
     let titles = if entity_type == EntityType::Movie {
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
-        movie_titles(state, domain, &ids).await?
+        state.movie_titles(domain, &ids).await?
     } else {
         Titles::new()
     };
@@ -253,7 +224,7 @@ pub async fn entity(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let format = table::format(&req, &q)?;
-    let entity = entity_of(path.into_inner(), &q, &state)?;
+    let entity = params::entity(path.into_inner(), &q, &state.rules)?;
     let granularity = params::period(&q, "granularity", "day", false)?.unwrap_or(Period::Day);
     let today = state
         .rules
@@ -284,7 +255,7 @@ pub async fn entity(
         .entity_series(&entity, granularity, &first, &last)
         .await
         .map_err(|e| state.store_error(e))?;
-    let totals = totals_of(&state, &entity).await?;
+    let totals = state.totals(&entity).await?;
     let series: Vec<Value> = labels
         .iter()
         .map(|label| {
@@ -367,82 +338,4 @@ pub async fn trends(
         &["date", "value"],
         |_| rows,
     ))
-}
-
-/// GET /api/v1/analytics/counts/{entity_type}/{entity_id} (public, rate
-/// limited per client, served from memory for up to a second).
-pub async fn counts(
-    path: web::Path<(String, String)>,
-    q: web::Query<Query>,
-    state: web::Data<AppState>,
-    counters: web::Data<HotCounters>,
-) -> Result<HttpResponse, ReadApiError> {
-    let entity = entity_of(path.into_inner(), &q, &state)?;
-    let now = Instant::now();
-    let counts = match state.counts_cache.get(&entity, now) {
-        Some(counts) => counts,
-        None => {
-            let counts = fresh_counts(&state, &counters, &entity).await?;
-            state.counts_cache.put(&entity, counts.clone(), now);
-            counts
-        }
-    };
-    let mut body = Map::new();
-    body.insert("domain".into(), json!(entity.domain.as_str()));
-    body.insert("entity_type".into(), json!(entity.entity_type));
-    body.insert("entity_id".into(), json!(entity.entity_id));
-    if let Value::Object(display) = json!(counts.display()) {
-        body.extend(display);
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=1"))
-        .json(Value::Object(body)))
-}
-
-/// Mongo totals plus what still waits in Redis: fresh counter keys, and
-/// open batches the ledger does not have yet (a batch already applied but
-/// not yet deleted is in the totals). Redis is read first, so a flush
-/// finishing in between can make one read low by that batch, never high.
-async fn fresh_counts(
-    state: &AppState,
-    counters: &HotCounters,
-    entity: &EntityKey,
-) -> Result<Counts, ReadApiError> {
-    let pending = counters
-        .pending(entity)
-        .await
-        .map_err(|e| state.store_error(e))?;
-    let mut counts = totals_of(state, entity).await?;
-    let open: Vec<String> = pending
-        .in_batches
-        .iter()
-        .map(|(id, _)| id.clone())
-        .collect();
-    let applied = state
-        .rollups
-        .applied_batches(&open)
-        .await
-        .map_err(|e| state.store_error(e))?;
-    // Counts and sums (the stars behind the average rating) alike.
-    counts.merge(&pending.fresh);
-    for (id, batch) in &pending.in_batches {
-        if !applied.contains(id) {
-            counts.merge(batch);
-        }
-    }
-    Ok(counts)
-}
-
-/// Ready when all three stores answer.
-pub async fn ready(state: web::Data<AppState>, counters: web::Data<HotCounters>) -> HttpResponse {
-    use analytics_runtime::http::ready_check;
-    let (redis, mongo, mysql) = tokio::join!(
-        ready_check("redis", counters.ping()),
-        ready_check("mongodb", state.rollups.ping()),
-        ready_check("mysql", state.catalogue.ping())
-    );
-    analytics_runtime::http::readiness(
-        &[("redis", redis), ("mongo", mongo), ("mysql", mysql)],
-        state.retry_after,
-    )
 }

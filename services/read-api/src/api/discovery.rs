@@ -15,13 +15,36 @@ use analytics_store::rollups::leaderboard::LEADERBOARD_SIZE;
 use analytics_store::rollups::Registers;
 use serde_json::{json, Value};
 
+use super::Routing;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::range_top::{range_top, ranking_word};
 use crate::report::{Listing, Report};
-use crate::routes::movie_titles;
 use crate::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
+    cfg.service(
+        routes
+            .get("/api/v1/admin/analytics/search/queries")
+            .route(web::get().to(search_queries)),
+    )
+    .service(
+        routes
+            .get("/api/v1/admin/analytics/search/daily")
+            .route(web::get().to(search_daily)),
+    )
+    .service(
+        routes
+            .get("/api/v1/admin/analytics/recommendations")
+            .route(web::get().to(recommendations)),
+    )
+    .service(
+        routes
+            .get("/api/v1/admin/analytics/recommendations/movies")
+            .route(web::get().to(clicked_movies)),
+    );
+}
 
 /// Clicks ÷ impressions, 4 decimals (0 without impressions).
 fn ctr(clicks: i64, impressions: i64) -> f64 {
@@ -258,7 +281,7 @@ pub async fn clicked_movies(
                 let read = state
                     .range_figures(&r.domain, EntityType::Movie, &ids, r.range, Registers::Skip)
                     .await?;
-                let titles = movie_titles(&state, &r.domain, &ids).await?;
+                let titles = state.movie_titles(&r.domain, &ids).await?;
                 let items: Vec<Value> = top
                     .items
                     .iter()
