@@ -18,7 +18,7 @@ MARKERS="${MARKERS:-100000}"
 
 start_stores
 log "building flush-worker and bench-tool (release)"
-cargo build --release -p flush-worker -p analytics-tests --bin flush-worker --bin bench-tool --quiet
+cargo build --release -p flush-worker -p analytics-bench --bin flush-worker --bin bench-tool --quiet
 
 bench_namespace benchcut
 export ANALYTICS__CUTOVER__LEGACY_COUNTER_PREFIX="$RUN:old:counters"

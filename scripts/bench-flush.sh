@@ -20,7 +20,7 @@ RUN="benchflush$(date +%s)"
 
 start_stores
 log "building flush-worker and bench-tool (release)"
-cargo build --release -p flush-worker -p analytics-tests --bin flush-worker --bin bench-tool --quiet
+cargo build --release -p flush-worker -p analytics-bench --bin flush-worker --bin bench-tool --quiet
 
 MYSQL_BASE="${ANALYTICS_MYSQL_URL%/*}"
 export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"

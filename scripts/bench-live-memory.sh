@@ -22,7 +22,7 @@ TOKEN=bench-live-memory-admin-token
 start_stores
 log "building release binaries"
 cargo build --release -p read-api -p flush-worker --bins --quiet
-cargo build --release -p analytics-tests --bin bench-tool --quiet
+cargo build --release -p analytics-bench --bin bench-tool --quiet
 BIN="$ROOT/target/release"
 bench_namespace benchlive
 export ANALYTICS__READ_API__ADMIN_TOKEN="$TOKEN"

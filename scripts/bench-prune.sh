@@ -14,7 +14,7 @@ KEEP="${KEEP:-100000}"
 
 start_stores
 log "building flush-worker and bench-tool (release)"
-cargo build --release -p flush-worker -p analytics-tests --bin flush-worker --bin bench-tool --quiet
+cargo build --release -p flush-worker -p analytics-bench --bin flush-worker --bin bench-tool --quiet
 
 bench_namespace benchprune
 mysql_root() { mariadb --socket="$DEV/run/mariadb.sock" -uroot "$@"; }

@@ -36,7 +36,7 @@ BIN="$ROOT/target/release"
 start_stores
 log "building read-api, ingest-svc, flush-worker and bench-tool (release)"
 cargo build --release -p read-api -p ingest-svc -p flush-worker --bins --quiet
-cargo build --release -p analytics-tests --bin bench-tool --quiet
+cargo build --release -p analytics-bench --bin bench-tool --quiet
 
 PIDS=()
 RUNS=()

@@ -23,7 +23,7 @@ log "building binaries the end-to-end tests run"
 cargo build --workspace --bins --quiet
 
 log "dropping what earlier test runs left in the stores"
-target/debug/bench-tool clean-test-data
+target/debug/clean-test-data
 
 log "fuzzing every service from its OpenAPI document (short pass)"
 EXAMPLES="${FUZZ_EXAMPLES:-25}" bash "$ROOT/scripts/fuzz-api.sh"

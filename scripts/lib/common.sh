@@ -221,7 +221,7 @@ start_release_ingest() {
   else
     log "building release binaries"
     cargo build --release -p ingest-svc -p flush-worker --bins --quiet
-    cargo build --release -p analytics-tests --bin bench-tool --quiet
+    cargo build --release -p analytics-bench --bin bench-tool --quiet
     BIN="$ROOT/target/release"
   fi
   export ANALYTICS__REDIS__URL="$ANALYTICS_REDIS_URL" ANALYTICS__REDIS__KEY_PREFIX="$RUN"

@@ -4,8 +4,10 @@
 //! `ANALYTICS_MYSQL_URL` (set by scripts/test.sh), with the dev ports as defaults.
 
 pub mod browser;
-pub mod catalogue_data;
 pub mod private_servers;
+
+/// The synthetic catalogue, shared with the benchmarks.
+pub use analytics_bench::catalogue_data;
 
 mod clients;
 mod env;

@@ -38,9 +38,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Drop the Mongo databases, MySQL schemas and Redis keys earlier test
-    /// runs left (scripts/test.sh runs this first).
-    CleanTestData,
     /// Ingest N events spread evenly over M movies, C at a time: views
     /// only (`--mix v1`), or the v2 mix with users, playback fields and the
     /// raw event log (`--mix v2`).
@@ -66,11 +63,11 @@ enum Command {
     /// Fill the (migrated, empty) MySQL catalogue with a realistic shape:
     /// movies, actors, tags, links, engagement over 90 days, queue rows.
     SeedCatalogue {
-        #[arg(long, default_value_t = analytics_tests::catalogue_data::Shape::FULL.movies)]
+        #[arg(long, default_value_t = analytics_bench::catalogue_data::Shape::FULL.movies)]
         movies: usize,
-        #[arg(long, default_value_t = analytics_tests::catalogue_data::Shape::FULL.actors)]
+        #[arg(long, default_value_t = analytics_bench::catalogue_data::Shape::FULL.actors)]
         actors: usize,
-        #[arg(long, default_value_t = analytics_tests::catalogue_data::Shape::FULL.tags)]
+        #[arg(long, default_value_t = analytics_bench::catalogue_data::Shape::FULL.tags)]
         tags: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -213,11 +210,6 @@ async fn main() -> anyhow::Result<()> {
             tags,
             seed,
         } => seed_catalogue(&stores, movies, actors, tags, seed).await,
-        Command::CleanTestData => {
-            let (databases, schemas, keys) = analytics_tests::drop_leftover_test_data().await?;
-            println!("dropped {databases} test databases, {schemas} schemas, {keys} Redis keys");
-            Ok(())
-        }
         Command::DamageRollups { date } => {
             let store = analytics_store::RollupStore::connect(&stores.mongo_settings()?).await?;
             let (days, views) = damage_rollups(&store, date).await?;
@@ -251,7 +243,7 @@ async fn seed_catalogue(
     tags: usize,
     seed: u64,
 ) -> anyhow::Result<()> {
-    use analytics_tests::catalogue_data::{CatalogueData, Shape};
+    use analytics_bench::catalogue_data::{CatalogueData, Shape};
     use sqlx::Connection;
     let shape = Shape {
         movies,
