@@ -2,7 +2,7 @@
 //! replicas of the Mongo totals, the reads parity needs and the admin
 //! snapshot's aggregations.
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{MySql, MySqlPool, QueryBuilder, Row, Transaction};
 
 use crate::error::StoreError;
@@ -120,9 +120,7 @@ impl CatalogueStore {
         let mut rows = Vec::new();
         for chunk in ids.chunks(CHUNK) {
             let mut q = jav_rows_in(LOCKED_COUNTERS, chunk, " ORDER BY uuid FOR UPDATE");
-            for row in q.build().fetch_all(&mut *tx).await? {
-                rows.push(locked_of(&row)?);
-            }
+            rows.extend(q.build_query_as::<Locked>().fetch_all(&mut *tx).await?);
         }
         Ok(ReplicaSync::new(tx, rows))
     }
@@ -135,16 +133,13 @@ impl CatalogueStore {
         limit: i64,
     ) -> Result<ReplicaSync, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query_as::<_, Locked>(&format!(
             "SELECT {LOCKED_COUNTERS} FROM jav WHERE uuid > ? ORDER BY uuid LIMIT ? FOR UPDATE"
         ))
         .bind(after.unwrap_or(""))
         .bind(limit)
         .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(locked_of)
-        .collect::<Result<Vec<_>, _>>()?;
+        .await?;
         Ok(ReplicaSync::new(tx, rows))
     }
 
@@ -159,13 +154,12 @@ impl CatalogueStore {
     /// The legacy parity sample: the top `limit` movies by views, with a
     /// uuid tie-break so the sample is deterministic.
     pub async fn top_movies(&self, limit: i64) -> Result<Vec<MovieCounters>, StoreError> {
-        let rows = sqlx::query(&format!(
+        Ok(sqlx::query_as(&format!(
             "{MOVIE_COUNTERS} ORDER BY views DESC, uuid ASC LIMIT ?"
         ))
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(movie_of).collect()
+        .await?)
     }
 
     /// Every movie, a page at a time in uuid order.
@@ -174,14 +168,13 @@ impl CatalogueStore {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<MovieCounters>, StoreError> {
-        let rows = sqlx::query(&format!(
+        Ok(sqlx::query_as(&format!(
             "{MOVIE_COUNTERS} WHERE uuid > ? ORDER BY uuid ASC LIMIT ?"
         ))
         .bind(after.unwrap_or(""))
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(movie_of).collect()
+        .await?)
     }
 
     /// `uuid → (code, title)` of the movies that exist (admin lists show them).
@@ -193,9 +186,12 @@ impl CatalogueStore {
         let mut out = std::collections::HashMap::new();
         for chunk in ids.chunks(CHUNK) {
             let mut q = jav_rows_in("uuid, code, title", chunk, "");
-            for row in q.build().fetch_all(&self.pool).await? {
-                out.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
-            }
+            let rows: Vec<(String, Option<String>, Option<String>)> =
+                q.build_query_as().fetch_all(&self.pool).await?;
+            out.extend(
+                rows.into_iter()
+                    .map(|(id, code, title)| (id, (code, title))),
+            );
         }
         Ok(out)
     }
@@ -205,9 +201,11 @@ impl CatalogueStore {
         let mut out = Vec::new();
         for chunk in ids.chunks(CHUNK) {
             let mut q = jav_rows_in("uuid", chunk, "");
-            for row in q.build().fetch_all(&self.pool).await? {
-                out.push(row.try_get::<String, _>(0)?);
-            }
+            out.extend(
+                q.build_query_scalar::<String>()
+                    .fetch_all(&self.pool)
+                    .await?,
+            );
         }
         Ok(out)
     }
@@ -224,26 +222,30 @@ fn jav_rows_in<'a>(columns: &str, ids: &'a [String], suffix: &str) -> QueryBuild
     q
 }
 
-/// The columns [`movie_of`] reads; NULL counters read as 0.
-const MOVIE_COUNTERS: &str = "SELECT uuid, code, CAST(COALESCE(views, 0) AS SIGNED), \
-    CAST(COALESCE(downloads, 0) AS SIGNED) FROM jav";
+/// The columns a [`MovieCounters`] is read from; NULL counters read as 0.
+/// (The counters' aliases are not the columns' names: `ORDER BY views`
+/// must still sort by the stored column.)
+const MOVIE_COUNTERS: &str =
+    "SELECT uuid, code, CAST(COALESCE(views, 0) AS SIGNED) AS view_count, \
+    CAST(COALESCE(downloads, 0) AS SIGNED) AS download_count FROM jav";
 
-fn movie_of(row: &sqlx::mysql::MySqlRow) -> Result<MovieCounters, StoreError> {
-    Ok(MovieCounters {
-        uuid: row.try_get(0)?,
-        code: row.try_get(1)?,
-        views: row.try_get(2)?,
-        downloads: row.try_get(3)?,
-    })
+impl<'r> sqlx::FromRow<'r, MySqlRow> for MovieCounters {
+    fn from_row(row: &'r MySqlRow) -> Result<Self, sqlx::Error> {
+        Ok(MovieCounters {
+            uuid: row.try_get("uuid")?,
+            code: row.try_get("code")?,
+            views: row.try_get("view_count")?,
+            downloads: row.try_get("download_count")?,
+        })
+    }
 }
 
-/// The columns [`locked_of`] reads from a locked row.
+/// A locked catalogue row: (uuid, views, downloads), NULL counters as 0.
+type Locked = (String, i64, i64);
+
+/// The columns of a [`Locked`] row.
 const LOCKED_COUNTERS: &str =
     "uuid, CAST(COALESCE(views, 0) AS SIGNED), CAST(COALESCE(downloads, 0) AS SIGNED)";
-
-fn locked_of(row: &sqlx::mysql::MySqlRow) -> Result<(String, i64, i64), StoreError> {
-    Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
-}
 
 /// Locked catalogue rows waiting for their absolute replica values.
 pub struct ReplicaSync {

@@ -7,7 +7,6 @@ use analytics_domain::snapshot::{
     CatalogueFigures, DayCounts, RatedMovie, SnapshotFacts, TopMovie,
 };
 use serde::Serialize;
-use sqlx::mysql::MySqlRow;
 use sqlx::{MySql, QueryBuilder, Row};
 
 use super::CatalogueStore;
@@ -22,6 +21,11 @@ const SYNC_QUEUE: &str = "jav";
 /// A movie's catalogue row as the top lists show it.
 const TOP_MOVIE: &str = "SELECT uuid, code, title, CAST(COALESCE(views, 0) AS SIGNED), \
     CAST(COALESCE(downloads, 0) AS SIGNED) FROM jav";
+
+/// A [`TOP_MOVIE`] row: uuid, code, title, views, downloads.
+type TopMovieRow = (String, Option<String>, Option<String>, i64, i64);
+/// A best-rated row: uuid, code, title, average rating, ratings.
+type RatedRow = (String, Option<String>, Option<String>, f64, i64);
 
 /// The window a snapshot counts in: the first instant (epoch seconds) of
 /// each of its local days, then of the day after it.
@@ -249,32 +253,33 @@ impl CatalogueStore {
     /// UTC); none before the first refresh.
     async fn stored_figures(&self) -> Result<Option<(String, CatalogueFigures)>, StoreError> {
         let row = sqlx::query(
-            "SELECT DATE_FORMAT(refreshed_at, '%Y-%m-%d %H:%i:%s'), movies_without_actors, \
-             movies_without_tags, movies_without_image, movies_without_date, \
-             actors_without_movies, tags_without_movies, actor_links, tag_links, top_rated \
-             FROM catalogue_stats WHERE id = 1",
+            "SELECT DATE_FORMAT(refreshed_at, '%Y-%m-%d %H:%i:%s') AS refreshed, \
+             movies_without_actors, movies_without_tags, movies_without_image, \
+             movies_without_date, actors_without_movies, tags_without_movies, actor_links, \
+             tag_links, top_rated FROM catalogue_stats WHERE id = 1",
         )
         .fetch_optional(self.pool())
         .await;
         let Some(r) = or_absent(row, None)? else {
             return Ok(None);
         };
-        let top_rated: String = r.try_get(9)?;
+        let count = |column: &str| r.try_get::<i64, _>(column);
+        let top_rated: String = r.try_get("top_rated")?;
         let figures = CatalogueFigures {
-            movies_without_actors: r.try_get(1)?,
-            movies_without_tags: r.try_get(2)?,
-            movies_without_image: r.try_get(3)?,
-            movies_without_date: r.try_get(4)?,
-            actors_without_movies: r.try_get(5)?,
-            tags_without_movies: r.try_get(6)?,
-            actor_links: r.try_get(7)?,
-            tag_links: r.try_get(8)?,
+            movies_without_actors: count("movies_without_actors")?,
+            movies_without_tags: count("movies_without_tags")?,
+            movies_without_image: count("movies_without_image")?,
+            movies_without_date: count("movies_without_date")?,
+            actors_without_movies: count("actors_without_movies")?,
+            tags_without_movies: count("tags_without_movies")?,
+            actor_links: count("actor_links")?,
+            tag_links: count("tag_links")?,
             top_rated: serde_json::from_str(&top_rated).map_err(|e| StoreError::Protocol {
                 store: "mysql",
                 detail: format!("catalogue_stats.top_rated: {e}"),
             })?,
         };
-        Ok(Some((r.try_get(0)?, figures)))
+        Ok(Some((r.try_get("refreshed")?, figures)))
     }
 
     /// The xcity.jp crawler's coverage; `today` starts at `today_start`.
@@ -286,7 +291,7 @@ impl CatalogueStore {
                 today_start,
             )
             .await?;
-        let columns = sqlx::query(&format!(
+        let columns = sqlx::query_as::<_, (i64, i64, i64, i64, i64, i64)>(&format!(
             "SELECT {}, {}, {}, CAST(COALESCE(SUM(xcity_birth_date IS NOT NULL), 0) AS SIGNED), {}, \
              CAST(COALESCE(SUM(xcity_synced_at >= {since}), 0) AS SIGNED) FROM actors",
             filled("xcity_id"),
@@ -313,24 +318,23 @@ impl CatalogueStore {
             xcity_profile_source_today: profiles_today,
             ..XcityCoverage::default()
         };
-        if let Some(r) = or_absent(columns.map(Some), None)? {
-            coverage.with_xcity_id = r.try_get(0)?;
-            coverage.with_xcity_url = r.try_get(1)?;
-            coverage.with_xcity_cover = r.try_get(2)?;
-            coverage.with_xcity_birth_date = r.try_get(3)?;
-            coverage.with_xcity_size = r.try_get(4)?;
-            coverage.xcity_synced_today = r.try_get(5)?;
+        if let Some((id, url, cover, birth_date, size, synced_today)) =
+            or_absent(columns.map(Some), None)?
+        {
+            coverage.with_xcity_id = id;
+            coverage.with_xcity_url = url;
+            coverage.with_xcity_cover = cover;
+            coverage.with_xcity_birth_date = birth_date;
+            coverage.with_xcity_size = size;
+            coverage.xcity_synced_today = synced_today;
         }
         Ok(coverage)
     }
 
     /// Two figures of one row, the query taking one time bound.
     async fn count_pair(&self, sql: &str, bound: i64) -> Result<(i64, i64), StoreError> {
-        let row = sqlx::query(sql).bind(bound).fetch_one(self.pool()).await;
-        match or_absent(row.map(Some), None)? {
-            Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
-            None => Ok((0, 0)),
-        }
+        let row = sqlx::query_as(sql).bind(bound).fetch_one(self.pool()).await;
+        or_absent(row, (0, 0))
     }
 
     /// A single `COUNT(*)`-like figure.
@@ -344,13 +348,10 @@ impl CatalogueStore {
     }
 
     async fn movies_by_source(&self) -> Result<Vec<(Option<String>, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT source, COUNT(*) FROM jav GROUP BY source")
+        let rows = sqlx::query_as("SELECT source, COUNT(*) FROM jav GROUP BY source")
             .fetch_all(self.pool())
             .await;
-        or_absent(rows, Vec::new())?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        or_absent(rows, Vec::new())
     }
 
     async fn movies_created(
@@ -362,14 +363,12 @@ impl CatalogueStore {
         q.push(" AS d, COUNT(*) FROM jav");
         bounds.push_within(&mut q);
         q.push(" GROUP BY source, d");
-        let rows = or_absent(q.build().fetch_all(self.pool()).await, Vec::new())?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            if let Some(day) = day_index(r.try_get(1)?) {
-                out.push((r.try_get(0)?, day, r.try_get(2)?));
-            }
-        }
-        Ok(out)
+        let rows: Vec<(Option<String>, i64, i64)> =
+            or_absent(q.build_query_as().fetch_all(self.pool()).await, Vec::new())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(source, d, n)| Some((source, day_index(d)?, n)))
+            .collect())
     }
 
     /// Rows of `table` created on each window day.
@@ -383,14 +382,12 @@ impl CatalogueStore {
         q.push(format!(" AS d, COUNT(*) FROM {table}"));
         bounds.push_within(&mut q);
         q.push(" GROUP BY d");
-        let rows = or_absent(q.build().fetch_all(self.pool()).await, Vec::new())?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            if let Some(day) = day_index(r.try_get(0)?) {
-                out.push((day, r.try_get(1)?));
-            }
-        }
-        Ok(out)
+        let rows: Vec<(i64, i64)> =
+            or_absent(q.build_query_as().fetch_all(self.pool()).await, Vec::new())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(d, n)| Some((day_index(d)?, n)))
+            .collect())
     }
 
     async fn top_movies_by(
@@ -398,20 +395,29 @@ impl CatalogueStore {
         order: &'static str,
         top: i64,
     ) -> Result<Vec<TopMovie>, StoreError> {
-        let rows = sqlx::query(&format!("{TOP_MOVIE} ORDER BY {order} LIMIT ?"))
-            .bind(top)
-            .fetch_all(self.pool())
-            .await;
-        or_absent(rows, Vec::new())?
-            .iter()
-            .map(top_movie_of)
-            .collect()
+        let rows: Vec<TopMovieRow> = or_absent(
+            sqlx::query_as(&format!("{TOP_MOVIE} ORDER BY {order} LIMIT ?"))
+                .bind(top)
+                .fetch_all(self.pool())
+                .await,
+            Vec::new(),
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(uuid, code, title, views, downloads)| TopMovie {
+                uuid,
+                code,
+                title,
+                views,
+                downloads,
+            })
+            .collect())
     }
 
     /// The best average ratings (at least one rating), more ratings first
     /// among equal averages.
     async fn top_rated(&self, top: i64) -> Result<Vec<RatedMovie>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, RatedRow>(
             "SELECT j.uuid, j.code, j.title, r.avg_rating, r.ratings FROM (\
                SELECT jav_id, CAST(AVG(rating) AS DOUBLE) AS avg_rating, COUNT(*) AS ratings \
                FROM ratings GROUP BY jav_id) r \
@@ -421,32 +427,27 @@ impl CatalogueStore {
         .bind(top)
         .fetch_all(self.pool())
         .await;
-        or_absent(rows, Vec::new())?
-            .iter()
-            .map(|r| {
-                Ok(RatedMovie {
-                    uuid: r.try_get(0)?,
-                    code: r.try_get(1)?,
-                    title: r.try_get(2)?,
-                    ratings_avg_rating: r.try_get(3)?,
-                    ratings_count: r.try_get(4)?,
-                })
+        Ok(or_absent(rows, Vec::new())?
+            .into_iter()
+            .map(|(uuid, code, title, average, count)| RatedMovie {
+                uuid,
+                code,
+                title,
+                ratings_avg_rating: average,
+                ratings_count: count,
             })
-            .collect()
+            .collect())
     }
 
     /// Movies without an image, and without a release date.
     async fn movies_missing_fields(&self) -> Result<(i64, i64), StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(image IS NULL OR image = ''), 0) AS SIGNED), \
              CAST(COALESCE(SUM(`date` IS NULL), 0) AS SIGNED) FROM jav",
         )
         .fetch_one(self.pool())
         .await;
-        match or_absent(row.map(Some), None)? {
-            Some(r) => Ok((r.try_get(0)?, r.try_get(1)?)),
-            None => Ok((0, 0)),
-        }
+        or_absent(row, (0, 0))
     }
 
     async fn pending_jobs(&self) -> Result<i64, StoreError> {
@@ -467,14 +468,4 @@ impl CatalogueStore {
         .await;
         or_absent(n, 0)
     }
-}
-
-fn top_movie_of(r: &MySqlRow) -> Result<TopMovie, StoreError> {
-    Ok(TopMovie {
-        uuid: r.try_get(0)?,
-        code: r.try_get(1)?,
-        title: r.try_get(2)?,
-        views: r.try_get(3)?,
-        downloads: r.try_get(4)?,
-    })
 }

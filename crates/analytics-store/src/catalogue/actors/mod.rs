@@ -6,6 +6,7 @@
 //! growth over time and search-box suggestions have modules of their own.
 
 use analytics_domain::actor_segments::{Dimension, AGE_BUCKETS, UNKNOWN};
+use sqlx::mysql::MySqlRow;
 use sqlx::{MySql, QueryBuilder, Row};
 
 use super::CatalogueStore;
@@ -97,10 +98,17 @@ pub struct ProfileCoverage {
     pub with_birthplace: i64,
 }
 
-fn pairs(rows: &[sqlx::mysql::MySqlRow]) -> Result<Vec<(String, i64)>, StoreError> {
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect()
+/// A row of a name and its count (the statements' first two columns).
+type Counted = (String, i64);
+
+impl<'r> sqlx::FromRow<'r, MySqlRow> for SegmentGenre {
+    fn from_row(row: &'r MySqlRow) -> Result<Self, sqlx::Error> {
+        Ok(SegmentGenre {
+            genre: row.try_get("genre")?,
+            count: row.try_get("count")?,
+            genre_actors: row.try_get("genre_actors")?,
+        })
+    }
 }
 
 impl CatalogueStore {
@@ -151,13 +159,12 @@ impl CatalogueStore {
     /// When the index was last rebuilt (`YYYY-MM-DD HH:MM:SS` UTC) and how
     /// many actors have a genre; none before the first rebuild.
     pub async fn actor_index_run(&self) -> Result<Option<(String, i64)>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT DATE_FORMAT(refreshed_at, '%Y-%m-%d %H:%i:%s'), CAST(actors AS SIGNED) \
              FROM actor_index_runs WHERE id = 1",
         )
         .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+        .await?)
     }
 
     /// The tag a genre name stands for (names compare case-insensitively).
@@ -189,12 +196,11 @@ impl CatalogueStore {
         dimension: Dimension,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let segment = segment_sql(dimension);
-        let rows = sqlx::query(&format!(
+        Ok(sqlx::query_as::<_, Counted>(&format!(
             "SELECT {segment} AS s, COUNT(*) FROM actors a WHERE {segment} IS NOT NULL GROUP BY s"
         ))
         .fetch_all(self.pool())
-        .await?;
-        pairs(&rows)
+        .await?)
     }
 
     /// Per segment of a dimension (those in no segment left out): its
@@ -208,17 +214,14 @@ impl CatalogueStore {
         tag_id: u64,
     ) -> Result<Vec<(String, i64, i64)>, StoreError> {
         let segment = segment_sql(dimension);
-        let rows = sqlx::query(&format!(
+        Ok(sqlx::query_as(&format!(
             "SELECT {segment} AS s, COUNT(*), CAST(SUM(a.id IN \
              (SELECT actor_id FROM actor_genres WHERE tag_id = ?)) AS SIGNED) \
              FROM actors a WHERE {segment} IS NOT NULL GROUP BY s"
         ))
         .bind(tag_id)
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
+        .await?)
     }
 
     /// Actors in a segment.
@@ -240,7 +243,7 @@ impl CatalogueStore {
         // id alone keeps the aggregation on actor_genres. Actors first, as
         // in `matched_genres`: the segment's actors are read once.
         let mut q = QueryBuilder::<MySql>::new(
-            "SELECT LOWER(t.name) AS genre, c.n, CAST(k.actors AS SIGNED) FROM (\
+            "SELECT LOWER(t.name) AS genre, c.n AS count, CAST(k.actors AS SIGNED) AS genre_actors FROM (\
              SELECT g.tag_id, COUNT(*) AS n FROM actors a \
              STRAIGHT_JOIN actor_genres g ON g.actor_id = a.id WHERE ",
         );
@@ -252,47 +255,34 @@ impl CatalogueStore {
                  ORDER BY c.n DESC, genre ASC LIMIT ",
             )
             .push_bind(limit);
-        q.build()
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(SegmentGenre {
-                    genre: r.try_get(0)?,
-                    count: r.try_get(1)?,
-                    genre_actors: r.try_get(2)?,
-                })
-            })
-            .collect()
+        Ok(q.build_query_as().fetch_all(self.pool()).await?)
     }
 
     /// The genres with the most actors.
     pub async fn top_genres(&self, limit: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, Counted>(
             "SELECT LOWER(t.name), CAST(c.actors AS SIGNED) FROM genre_actor_counts c \
              JOIN tags t ON t.id = c.tag_id ORDER BY c.actors DESC, t.name ASC LIMIT ?",
         )
         .bind(limit)
         .fetch_all(self.pool())
-        .await?;
-        pairs(&rows)
+        .await?)
     }
 
     /// Actors created per month (`YYYY-MM`), oldest first; months without
     /// any are left out.
     pub async fn actors_per_month(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, Counted>(
             "SELECT DATE_FORMAT(created_at, '%Y-%m') AS m, COUNT(*) FROM actors \
              WHERE created_at IS NOT NULL GROUP BY m ORDER BY m",
         )
         .fetch_all(self.pool())
-        .await?;
-        pairs(&rows)
+        .await?)
     }
 
     /// How many actors have a genre, a birth date, a blood type, a birthplace.
     pub async fn profile_coverage(&self) -> Result<ProfileCoverage, StoreError> {
-        let row = sqlx::query(
+        let (actors, with_birth_date, with_blood_type, with_birthplace) = sqlx::query_as(
             "SELECT COUNT(*), \
              CAST(COALESCE(SUM(birth_date IS NOT NULL), 0) AS SIGNED), \
              CAST(COALESCE(SUM(blood_type IS NOT NULL AND TRIM(blood_type) <> ''), 0) AS SIGNED), \
@@ -307,11 +297,11 @@ impl CatalogueStore {
             .await?
             .map_or(0, |(_, actors)| actors);
         Ok(ProfileCoverage {
-            actors: row.try_get(0)?,
+            actors,
             with_genres,
-            with_birth_date: row.try_get(1)?,
-            with_blood_type: row.try_get(2)?,
-            with_birthplace: row.try_get(3)?,
+            with_birth_date,
+            with_blood_type,
+            with_birthplace,
         })
     }
 }

@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use sqlx::{MySql, QueryBuilder, Row};
+use sqlx::mysql::MySqlRow;
+use sqlx::{FromRow, MySql, QueryBuilder, Row};
 
-use super::{like_pattern, pairs, push_blood_type, Grain, AGE};
+use super::{like_pattern, push_blood_type, Counted, Grain, AGE};
 use crate::catalogue::CatalogueStore;
 use crate::error::StoreError;
 
@@ -99,19 +100,22 @@ pub struct ActorProfile {
     pub birthplace: Option<String>,
 }
 
-const PROFILE_COLUMNS: &str = "a.id, a.uuid, a.name, \
-    CASE WHEN a.birth_date IS NULL THEN NULL ELSE CAST(TIMESTAMPDIFF(YEAR, a.birth_date, CURDATE()) AS SIGNED) END, \
-    a.blood_type, a.birthplace";
+/// An [`ActorProfile`]'s columns of actor `a`, named as its fields.
+const PROFILE_COLUMNS: &str = "a.id AS id, a.uuid AS uuid, a.name AS name, \
+    CASE WHEN a.birth_date IS NULL THEN NULL ELSE CAST(TIMESTAMPDIFF(YEAR, a.birth_date, CURDATE()) AS SIGNED) END AS age, \
+    a.blood_type AS blood_type, a.birthplace AS birthplace";
 
-fn profile_of(r: &sqlx::mysql::MySqlRow) -> Result<ActorProfile, StoreError> {
-    Ok(ActorProfile {
-        id: r.try_get(0)?,
-        uuid: r.try_get(1)?,
-        name: r.try_get(2)?,
-        age: r.try_get(3)?,
-        blood_type: r.try_get(4)?,
-        birthplace: r.try_get(5)?,
-    })
+impl<'r> sqlx::FromRow<'r, MySqlRow> for ActorProfile {
+    fn from_row(row: &'r MySqlRow) -> Result<Self, sqlx::Error> {
+        Ok(ActorProfile {
+            id: row.try_get("id")?,
+            uuid: row.try_get("uuid")?,
+            name: row.try_get("name")?,
+            age: row.try_get("age")?,
+            blood_type: row.try_get("blood_type")?,
+            birthplace: row.try_get("birthplace")?,
+        })
+    }
 }
 
 impl CatalogueStore {
@@ -137,12 +141,12 @@ impl CatalogueStore {
             .push(") s JOIN actors a ON a.id = s.id ORDER BY s.score DESC, a.id ASC");
         let ((actors, matched), best) = tokio::try_join!(
             async {
-                let row = count.build().fetch_one(self.pool()).await?;
-                Ok::<(i64, i64), StoreError>((row.try_get(0)?, row.try_get(1)?))
+                let counted: (i64, i64) = count.build_query_as().fetch_one(self.pool()).await?;
+                Ok::<_, StoreError>(counted)
             },
             async {
                 if samples > 0 {
-                    Ok(best.build().fetch_all(self.pool()).await?)
+                    Ok(best.build_query_as().fetch_all(self.pool()).await?)
                 } else {
                     Ok(Vec::new())
                 }
@@ -151,7 +155,6 @@ impl CatalogueStore {
         let genres = self
             .matched_genres(profile, &genre_ids, 2 * matched > actors, limit)
             .await?;
-        let best = best.iter().map(profile_of).collect::<Result<_, _>>()?;
         Ok((matched, genres, best))
     }
 
@@ -187,17 +190,19 @@ impl CatalogueStore {
             q.push(format!(") {matching} AND a.id % {PROFILE_PARTS} = "))
                 .push_bind(part)
                 .push(" GROUP BY g.tag_id) c JOIN tags t ON t.id = c.tag_id");
-            async move { pairs(&q.build().fetch_all(self.pool()).await?) }
+            async move {
+                let counted: Vec<Counted> = q.build_query_as().fetch_all(self.pool()).await?;
+                Ok::<_, StoreError>(counted)
+            }
         });
         let totals = async {
             if most_match {
-                let rows = sqlx::query(
+                Ok(sqlx::query_as::<_, Counted>(
                     "SELECT LOWER(t.name), CAST(k.actors AS SIGNED) FROM genre_actor_counts k \
                      JOIN tags t ON t.id = k.tag_id",
                 )
                 .fetch_all(self.pool())
-                .await?;
-                pairs(&rows)
+                .await?)
             } else {
                 Ok(Vec::new())
             }
@@ -236,25 +241,24 @@ impl CatalogueStore {
     ) -> Result<Option<(ActorProfile, i64)>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {PROFILE_COLUMNS}, (SELECT COUNT(*) FROM jav_actor l WHERE l.actor_id = a.id) \
-             FROM actors a WHERE a.uuid = ?"
+             AS movies FROM actors a WHERE a.uuid = ?"
         ))
         .bind(uuid)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| Ok((profile_of(&r)?, r.try_get(6)?)))
+        row.map(|r| Ok((ActorProfile::from_row(&r)?, r.try_get("movies")?)))
             .transpose()
     }
 
     /// An actor's genres with their movies, most first (ties by name).
     pub async fn actor_genres(&self, actor: u64) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, Counted>(
             "SELECT LOWER(t.name) AS genre, CAST(g.movies AS SIGNED) FROM actor_genres g \
              JOIN tags t ON t.id = g.tag_id WHERE g.actor_id = ? ORDER BY g.movies DESC, genre ASC",
         )
         .bind(actor)
         .fetch_all(self.pool())
-        .await?;
-        pairs(&rows)
+        .await?)
     }
 
     /// Per week, month and year of an actor's movies (their release date,
@@ -264,7 +268,8 @@ impl CatalogueStore {
     pub async fn actor_periods(&self, actor: u64) -> Result<[PeriodCounts; 3], StoreError> {
         // Tags are checked against `tags` as a set (semi-join) rather than
         // joined row by row: an actor may have thousands of movies.
-        let rows = sqlx::query(
+        // (movie, its day, one of its tags).
+        let rows: Vec<(u64, Option<String>, Option<u64>)> = sqlx::query_as(
             "SELECT l.jav_id, DATE_FORMAT(COALESCE(j.`date`, DATE(j.created_at)), '%Y-%m-%d'), \
              t.tag_id FROM jav_actor l JOIN jav j ON j.id = l.jav_id \
              LEFT JOIN jav_tag t ON t.jav_id = l.jav_id AND t.tag_id IN (SELECT id FROM tags) \
@@ -275,16 +280,13 @@ impl CatalogueStore {
         .await?;
         // Per day first (a movie has one day), then per period of each grain.
         let mut days: BTreeMap<NaiveDate, (BTreeSet<u64>, BTreeSet<u64>)> = BTreeMap::new();
-        for r in &rows {
-            let day: Option<String> = r.try_get(1)?;
+        for (movie, day, tag) in rows {
             let Some(day) = day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()) else {
                 continue;
             };
             let (movies, tags) = days.entry(day).or_default();
-            movies.insert(r.try_get(0)?);
-            if let Some(tag) = r.try_get::<Option<u64>, _>(2)? {
-                tags.insert(tag);
-            }
+            movies.insert(movie);
+            tags.extend(tag);
         }
         let mut out: [PeriodCounts; 3] = Default::default();
         for (grain, counts) in Grain::ALL.into_iter().zip(out.iter_mut()) {

@@ -1,8 +1,6 @@
 //! What to offer in the actor pages' search boxes: actors, genres and
 //! birthplaces containing what was typed.
 
-use sqlx::Row;
-
 use super::like_pattern;
 use crate::catalogue::CatalogueStore;
 use crate::error::StoreError;
@@ -15,17 +13,14 @@ impl CatalogueStore {
         limit: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let like = like_pattern(q);
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT name, uuid FROM actors WHERE name LIKE ? OR uuid LIKE ? ORDER BY name, id LIMIT ?",
         )
         .bind(&like)
         .bind(&like)
         .bind(limit)
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        .await?)
     }
 
     /// Genre (tag) names containing `q`, by name.

@@ -3,9 +3,9 @@
 
 use analytics_domain::actor_segments::Dimension;
 use chrono::{Datelike, NaiveDate};
-use sqlx::{MySql, QueryBuilder, Row};
+use sqlx::{MySql, QueryBuilder};
 
-use super::{pairs, segment_sql};
+use super::{segment_sql, Counted};
 use crate::catalogue::CatalogueStore;
 use crate::error::StoreError;
 
@@ -69,14 +69,9 @@ impl CatalogueStore {
             QueryBuilder::<MySql>::new(format!("SELECT {period} AS p, {segment} AS s, COUNT(*)"));
         from(&mut split);
         split.push(format!(" AND {segment} IS NOT NULL GROUP BY p, s"));
-        let (totals, split) = tokio::try_join!(
-            totals.build().fetch_all(self.pool()),
-            split.build().fetch_all(self.pool()),
-        )?;
-        let split = split
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, StoreError>>()?;
-        Ok((pairs(&totals)?, split))
+        Ok(tokio::try_join!(
+            totals.build_query_as::<Counted>().fetch_all(self.pool()),
+            split.build_query_as().fetch_all(self.pool()),
+        )?)
     }
 }
