@@ -76,7 +76,6 @@ pub async fn run(
     }
     let started = Instant::now();
     let dry = opts.dry_run;
-    let would = |done: &'static str, planned: &'static str| if dry { planned } else { done };
 
     // Merging an old database's duplicates and building the unique indexes
     // take as long as the collections need, as in `migrate`: bounded by the
@@ -92,50 +91,11 @@ pub async fn run(
     println!("{}", duplicates_line(duplicates, dry));
 
     let balances = open_balances(stores, dry).await?;
-    if balances.balanced == 0 {
-        println!("Opening balances: none ({} films checked).", balances.films);
-    } else {
-        println!(
-            "Opening balances: {} {} of {} films (+{} views, +{} downloads); {} replicas {}.",
-            would("recorded for", "would be recorded for"),
-            balances.balanced,
-            balances.films,
-            balances.views,
-            balances.downloads,
-            balances.replicas,
-            would("written", "to write"),
-        );
-    }
-
+    println!("{}", balances_line(&balances, dry));
     let drain = drain_counters(stores, legacy, dry).await?;
-    if drain.keys == 0 {
-        println!("Legacy counters: none.");
-    } else {
-        println!(
-            "Legacy counters: {} {} keys (+{} counts) into the hot counters{}.",
-            would("drained", "would drain"),
-            drain.keys,
-            drain.units,
-            if dry {
-                ""
-            } else {
-                "; the next flush applies them"
-            },
-        );
+    for line in drain_lines(&drain, dry) {
+        println!("{line}");
     }
-    if drain.left_out > 0 {
-        println!(
-            "Legacy counters: {} fields were not counts of view or download and were dropped.",
-            drain.left_out
-        );
-    }
-    if drain.unnamed > 0 {
-        println!(
-            "Legacy counters: {} keys name no entity and were left as they are.",
-            drain.unnamed
-        );
-    }
-
     let markers = copy_markers(stores, legacy, dry).await?;
     println!("{}", markers_line(markers, dry));
 
@@ -147,15 +107,6 @@ pub async fn run(
     if dry {
         println!("Dry run: nothing was written.");
     } else if changed {
-        // Readers recompute what they keep; the all-time boards take the
-        // balances in.
-        let boards = stores.rollups.leaderboards();
-        if let Err(e) = stores.step("mongodb", boards.merge_pending()).await {
-            tracing::warn!(error = %e, "leaderboards not merged yet; the next flush merges them");
-        }
-        if let Err(e) = stores.counters.raise_rollup_generation().await {
-            tracing::warn!(error = %e, "could not raise the rollup generation");
-        }
         let record = CutoverRecord {
             duplicates_removed: duplicates.removed,
             films_checked: balances.films,
@@ -166,10 +117,7 @@ pub async fn run(
             legacy_counts_drained: drain.units,
             legacy_markers_copied: markers.copied,
         };
-        stores
-            .step("mongodb", stores.rollups.record_cutover(&record))
-            .await
-            .context("recording the cut-over")?;
+        publish(stores, &record).await?;
     } else {
         println!("Nothing changed: this catalogue was already taken over.");
     }
@@ -180,6 +128,75 @@ pub async fn run(
         balances.films as f64 / started.elapsed().as_secs_f64().max(0.001)
     );
     Ok(0)
+}
+
+/// After a cut-over that changed something: the boards take the balances
+/// in, readers recompute what they keep, and the cut-over is recorded.
+async fn publish(stores: &Stores, record: &CutoverRecord) -> anyhow::Result<()> {
+    let boards = stores.rollups.leaderboards();
+    if let Err(e) = stores.step("mongodb", boards.merge_pending()).await {
+        tracing::warn!(error = %e, "leaderboards not merged yet; the next flush merges them");
+    }
+    if let Err(e) = stores.counters.raise_rollup_generation().await {
+        tracing::warn!(error = %e, "could not raise the rollup generation");
+    }
+    stores
+        .step("mongodb", stores.rollups.record_cutover(record))
+        .await
+        .context("recording the cut-over")?;
+    Ok(())
+}
+
+/// `done` or, in a dry run, `planned`.
+fn would(dry: bool, done: &'static str, planned: &'static str) -> &'static str {
+    if dry {
+        planned
+    } else {
+        done
+    }
+}
+
+fn balances_line(b: &Balances, dry: bool) -> String {
+    if b.balanced == 0 {
+        return format!("Opening balances: none ({} films checked).", b.films);
+    }
+    format!(
+        "Opening balances: {} {} of {} films (+{} views, +{} downloads); {} replicas {}.",
+        would(dry, "recorded for", "would be recorded for"),
+        b.balanced,
+        b.films,
+        b.views,
+        b.downloads,
+        b.replicas,
+        would(dry, "written", "to write"),
+    )
+}
+
+fn drain_lines(d: &Drain, dry: bool) -> Vec<String> {
+    let mut lines = vec![if d.keys == 0 {
+        "Legacy counters: none.".to_string()
+    } else {
+        format!(
+            "Legacy counters: {} {} keys (+{} counts) into the hot counters{}.",
+            would(dry, "drained", "would drain"),
+            d.keys,
+            d.units,
+            would(dry, "; the next flush applies them", ""),
+        )
+    }];
+    if d.left_out > 0 {
+        lines.push(format!(
+            "Legacy counters: {} fields were not counts of view or download and were dropped.",
+            d.left_out
+        ));
+    }
+    if d.unnamed > 0 {
+        lines.push(format!(
+            "Legacy counters: {} keys name no entity and were left as they are.",
+            d.unnamed
+        ));
+    }
+    lines
 }
 
 fn duplicates_line(d: DuplicateReport, dry: bool) -> String {

@@ -146,22 +146,76 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     result
 }
 
+/// `migrate`: the schema and indexes, then the dedupe markers of an
+/// earlier release moved into the day hashes (events accepted under them
+/// stay duplicates; roll ingest out before this runs).
+async fn migrate(stores: &Stores) -> anyhow::Result<u8> {
+    stores.migrate().await?;
+    println!("Migrations applied; indexes ensured.");
+    let moved = stores
+        .counters
+        .move_old_markers()
+        .await
+        .context("moving the old dedupe markers into the day hashes")?;
+    if moved > 0 {
+        println!("Moved {moved} dedupe markers of the earlier layout into the day hashes.");
+    }
+    Ok(0)
+}
+
+/// `flush`: one run over this shard's partitions, cut at the run's deadline.
+async fn run_flush(
+    settings: &Settings,
+    stores: &Stores,
+    batch_size: Option<usize>,
+    partitions: Option<String>,
+) -> anyhow::Result<u8> {
+    let spec = partitions.unwrap_or_else(|| settings.flush.partitions.clone());
+    let partition_count = stores.counters.keys().partition_count();
+    let opts = FlushOptions {
+        partitions: parse_partitions(&spec, partition_count)?,
+        partition_count,
+        batch_size: batch_size.unwrap_or(settings.flush.batch_size).max(1),
+        lease_ttl: Duration::from_millis(settings.flush.lease_ttl_ms),
+        max_run_time: Duration::from_secs(settings.flush.max_run_seconds),
+        transaction_retry: Duration::from_secs(settings.flush.transaction_retry_seconds),
+        fault: fault::configured()?,
+    };
+    // Every step has its deadline; this one holds whatever the steps missed.
+    let deadline = settings.flush.run_deadline();
+    let Ok(report) = tokio::time::timeout(deadline, flush::run(stores, &opts)).await else {
+        anyhow::bail!(
+            "the flush did not end within {} s (flush.max_run_seconds, transaction_retry_seconds and step_timeout_seconds); the next run takes over",
+            deadline.as_secs()
+        );
+    };
+    println!("Flushed {} keys, {} errors.", report.keys, report.errors);
+    Ok(u8::from(report.errors > 0))
+}
+
+/// `refresh-catalogue-index`: the actor–genre index and the catalogue's
+/// whole-catalogue figures.
+async fn refresh_catalogue_index(stores: &Stores) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
+    let (actors, pairs) = stores
+        .step("mariadb", stores.catalogue.refresh_actor_index())
+        .await
+        .context("refreshing the actor-genre index")?;
+    stores
+        .step("mariadb", stores.catalogue.refresh_catalogue_stats())
+        .await
+        .context("refreshing the catalogue figures")?;
+    println!(
+        "Indexed {pairs} actor genres of {actors} actors and the catalogue figures in {:.1}s.",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
 /// Runs the command on connected stores.
 async fn dispatch(cli: Cli, settings: &Settings, stores: &Stores) -> anyhow::Result<u8> {
     if matches!(cli.command, Command::Migrate) {
-        stores.migrate().await?;
-        println!("Migrations applied; indexes ensured.");
-        // Events accepted under the per-event markers of earlier releases
-        // stay duplicates (roll ingest out before this runs).
-        let moved = stores
-            .counters
-            .move_old_markers()
-            .await
-            .context("moving the old dedupe markers into the day hashes")?;
-        if moved > 0 {
-            println!("Moved {moved} dedupe markers of the earlier layout into the day hashes.");
-        }
-        return Ok(0);
+        return migrate(stores).await;
     }
     // The cut-over merges an old database's duplicates before it builds
     // the indexes (a dry run builds nothing); every other job only checks.
@@ -172,30 +226,7 @@ async fn dispatch(cli: Cli, settings: &Settings, stores: &Stores) -> anyhow::Res
         Command::Flush {
             batch_size,
             partitions,
-        } => {
-            let spec = partitions.unwrap_or_else(|| settings.flush.partitions.clone());
-            let partition_count = stores.counters.keys().partition_count();
-            let opts = FlushOptions {
-                partitions: parse_partitions(&spec, partition_count)?,
-                partition_count,
-                batch_size: batch_size.unwrap_or(settings.flush.batch_size).max(1),
-                lease_ttl: Duration::from_millis(settings.flush.lease_ttl_ms),
-                max_run_time: Duration::from_secs(settings.flush.max_run_seconds),
-                transaction_retry: Duration::from_secs(settings.flush.transaction_retry_seconds),
-                fault: fault::configured()?,
-            };
-            // Every step has its deadline; this one holds whatever the
-            // steps missed.
-            let deadline = settings.flush.run_deadline();
-            let Ok(report) = tokio::time::timeout(deadline, flush::run(stores, &opts)).await else {
-                anyhow::bail!(
-                    "the flush did not end within {} s (flush.max_run_seconds, transaction_retry_seconds and step_timeout_seconds); the next run takes over",
-                    deadline.as_secs()
-                );
-            };
-            println!("Flushed {} keys, {} errors.", report.keys, report.errors);
-            Ok(u8::from(report.errors > 0))
-        }
+        } => run_flush(settings, stores, batch_size, partitions).await,
         Command::ParityCheck {
             limit,
             all,
@@ -229,22 +260,7 @@ async fn dispatch(cli: Cli, settings: &Settings, stores: &Stores) -> anyhow::Res
         Command::Cutover(opts) => {
             cutover::run(stores, &settings.cutover.legacy_keys(), &opts).await
         }
-        Command::RefreshCatalogueIndex => {
-            let started = std::time::Instant::now();
-            let (actors, pairs) = stores
-                .step("mariadb", stores.catalogue.refresh_actor_index())
-                .await
-                .context("refreshing the actor-genre index")?;
-            stores
-                .step("mariadb", stores.catalogue.refresh_catalogue_stats())
-                .await
-                .context("refreshing the catalogue figures")?;
-            println!(
-                "Indexed {pairs} actor genres of {actors} actors and the catalogue figures in {:.1}s.",
-                started.elapsed().as_secs_f64()
-            );
-            Ok(0)
-        }
+        Command::RefreshCatalogueIndex => refresh_catalogue_index(stores).await,
         Command::Report { command } => match command {
             ReportCommand::Generate(opts) => evidence::generate(stores, &opts).await,
             ReportCommand::Summary(opts) => {

@@ -15,7 +15,9 @@ pub mod settings;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{middleware, web};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{middleware, web, Resource, Route};
 use analytics_domain::{EventRules, ValueLimits};
 use analytics_runtime::assets::{Asset, Assets, Audience};
 use analytics_runtime::auth::Token;
@@ -112,8 +114,7 @@ impl AppState {
 /// Validates the configuration and binds the listener. Redis is not
 /// contacted here: the service starts (and answers 503) while it is down.
 pub fn build(settings: Settings) -> anyhow::Result<Application> {
-    let stores = &settings.stores;
-    let cfg = &settings.ingest;
+    let (stores, cfg) = (&settings.stores, &settings.ingest);
     let counters = HotCounters::new(&stores.redis_settings()?, stores.key_space()?)?;
     // The import lane's durable dedupe (the raw event log); the live routes
     // never touch MySQL.
@@ -121,82 +122,14 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
     let mysql_options = mysql.options()?;
     let mut registry = Registry::default();
     let metrics = IngestMetrics::register(&mut registry);
-    let cors_refused = cors::Cors::register_refusals(&mut registry);
-    let limit = ClientRateLimit {
-        limiter: Arc::new(RateLimiter::new(
-            cfg.rate_limit_per_minute,
-            Duration::from_secs(60),
-            cfg.rate_limit_max_clients()?,
-        )),
-        trusted_proxies: Arc::new(cfg.trusted_proxies()?),
-        refused: metrics.rejected("rate_limited"),
-    };
-    let live = Arc::new(LiveTally::new(
-        cfg.live_events_per_second()?,
-        metrics.rejected("rate_limited"),
-    ));
-    live::spawn_reporter(live.clone(), counters.clone());
-    let backpressure = Arc::new(crate::backpressure::Backpressure::new(
-        crate::backpressure::Limits {
-            max_memory_share: stores.max_memory_share()?,
-            max_waiting_counts: cfg.max_waiting_counts,
-        },
-        metrics.backpressure.clone(),
-        metrics.waiting.clone(),
-    ));
-    backpressure.clone().spawn_sampler(counters.clone());
-    let body_timeout = cfg.body_timeout()?;
-    let rules = stores.event_rules()?;
-    let domains: Vec<&str> = rules.domains.keys().map(|d| d.as_str()).collect();
-    let openapi = openapi::document(&domains, cfg.max_batch_events()?);
-    let state = web::Data::new(AppState {
-        rules,
-        public_limits: cfg.public_limits()?,
-        producer_limits: ValueLimits::contract(),
-        producer_token: cfg.producer_token()?,
-        body: BodyLimits {
-            max_bytes: cfg.body_limit_bytes,
-            timeout: body_timeout,
-        },
-        batch_body: BodyLimits {
-            max_bytes: cfg.batch_body_limit_bytes,
-            timeout: body_timeout,
-        },
-        max_batch_events: cfg.max_batch_events()?,
-        raw_log: stores.raw_log(),
-        retention: stores.retention()?,
-        bots: crate::bots::BotFilter::new(stores.events.filter_bots, &stores.events.bot_patterns)?,
-        log_filtered: stores.events.log_filtered,
-        trusted_proxies: cfg.trusted_proxies()?,
-        retry_after: cfg.retry_after_seconds,
-        metrics,
-        live,
-        backpressure,
-    });
+    let guards = EventGuards::new(&settings, &metrics, &mut registry)?;
+    let state = web::Data::new(AppState::new(&settings, metrics, &counters)?);
+    let domains: Vec<&str> = state.rules.domains.keys().map(|d| d.as_str()).collect();
+    let openapi = openapi::document(&domains, state.max_batch_events);
     let meta = ServiceMeta { registry, openapi };
     let options = ServeOptions {
         shutdown_timeout: Duration::from_secs(cfg.shutdown_timeout_seconds),
-        head_timeout: body_timeout,
-    };
-    let origins = Arc::new(cors::Cors::new(
-        cfg.cors_allowed_origins()?,
-        "POST",
-        "ingest.cors_allowed_origins",
-        cors_refused,
-    ));
-    // The event routes: rate limited per client, answering CORS (a
-    // preflight spends no budget: CORS is the outer layer).
-    let event_route = move |path: &str, handler| {
-        let limit = limit.clone();
-        let origins = origins.clone();
-        http::resource(path, "POST")
-            .wrap(middleware::from_fn(move |req, next| {
-                rate_limit::enforce(limit.clone(), req, next)
-            }))
-            .wrap(middleware::from_fn(move |req, next| {
-                cors::handle(origins.clone(), req, next)
-            }))
-            .route(handler)
+        head_timeout: state.body.timeout,
     };
     let sdk = Arc::new(Assets::new(Audience::AnyOrigin, &[SDK]));
     Ok(http::serve(cfg.bind_addr()?, options, meta, move |app| {
@@ -207,25 +140,140 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
             .app_data(web::Data::new(CatalogueStore::lazy(
                 &mysql,
                 mysql_options.clone(),
-            )))
-            .service(event_route(
-                "/api/v1/analytics/events",
-                web::post().to(routes::ingest),
-            ))
-            // The video player's route (same handler, every shape).
-            .service(event_route("/api/events", web::post().to(routes::ingest)))
-            .service(event_route(
-                "/api/v1/analytics/events/batch",
-                web::post().to(routes::batch),
-            ))
-            .service(event_route(
-                "/api/v1/analytics/events/validate",
-                web::post().to(routes::validate),
-            ))
-            .service(event_route(
-                "/api/v1/analytics/events/import",
-                web::post().to(import::import),
-            ))
-            .service(http::resource("/ready", "GET").route(web::get().to(routes::ready)));
+            )));
+        configure(app, &guards);
     })?)
+}
+
+/// The routes: every event route behind the same guards.
+fn configure(app: &mut web::ServiceConfig, guards: &EventGuards) {
+    app.service(guards.route("/api/v1/analytics/events", web::post().to(routes::ingest)))
+        // The video player's route (same handler, every shape).
+        .service(guards.route("/api/events", web::post().to(routes::ingest)))
+        .service(guards.route(
+            "/api/v1/analytics/events/batch",
+            web::post().to(routes::batch),
+        ))
+        .service(guards.route(
+            "/api/v1/analytics/events/validate",
+            web::post().to(routes::validate),
+        ))
+        .service(guards.route(
+            "/api/v1/analytics/events/import",
+            web::post().to(import::import),
+        ))
+        .service(http::resource("/ready", "GET").route(web::get().to(routes::ready)));
+}
+
+/// What every event route passes first: CORS (outermost, so a preflight
+/// spends no budget), then the per-client rate limit.
+#[derive(Clone)]
+struct EventGuards {
+    limit: ClientRateLimit,
+    origins: Arc<cors::Cors>,
+}
+
+impl EventGuards {
+    fn new(
+        settings: &Settings,
+        metrics: &IngestMetrics,
+        registry: &mut Registry,
+    ) -> anyhow::Result<Self> {
+        let cfg = &settings.ingest;
+        Ok(EventGuards {
+            limit: ClientRateLimit {
+                limiter: Arc::new(RateLimiter::new(
+                    cfg.rate_limit_per_minute,
+                    Duration::from_secs(60),
+                    cfg.rate_limit_max_clients()?,
+                )),
+                trusted_proxies: Arc::new(cfg.trusted_proxies()?),
+                refused: metrics.rejected("rate_limited"),
+            },
+            origins: Arc::new(cors::Cors::new(
+                cfg.cors_allowed_origins()?,
+                "POST",
+                "ingest.cors_allowed_origins",
+                cors::Cors::register_refusals(registry),
+            )),
+        })
+    }
+
+    fn route(
+        &self,
+        path: &str,
+        handler: Route,
+    ) -> Resource<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        let (limit, origins) = (self.limit.clone(), self.origins.clone());
+        http::resource(path, "POST")
+            .wrap(middleware::from_fn(move |req, next| {
+                rate_limit::enforce(limit.clone(), req, next)
+            }))
+            .wrap(middleware::from_fn(move |req, next| {
+                cors::handle(origins.clone(), req, next)
+            }))
+            .route(handler)
+    }
+}
+
+impl AppState {
+    /// The state from the settings; starts the live tally's reporter and
+    /// the backpressure sampler.
+    fn new(
+        settings: &Settings,
+        metrics: IngestMetrics,
+        counters: &HotCounters,
+    ) -> anyhow::Result<Self> {
+        let (stores, cfg) = (&settings.stores, &settings.ingest);
+        let live = Arc::new(LiveTally::new(
+            cfg.live_events_per_second()?,
+            metrics.rejected("rate_limited"),
+        ));
+        live::spawn_reporter(live.clone(), counters.clone());
+        let backpressure = Arc::new(crate::backpressure::Backpressure::new(
+            crate::backpressure::Limits {
+                max_memory_share: stores.max_memory_share()?,
+                max_waiting_counts: cfg.max_waiting_counts,
+            },
+            metrics.backpressure.clone(),
+            metrics.waiting.clone(),
+        ));
+        backpressure.clone().spawn_sampler(counters.clone());
+        let body_timeout = cfg.body_timeout()?;
+        Ok(AppState {
+            rules: stores.event_rules()?,
+            public_limits: cfg.public_limits()?,
+            producer_limits: ValueLimits::contract(),
+            producer_token: cfg.producer_token()?,
+            body: BodyLimits {
+                max_bytes: cfg.body_limit_bytes,
+                timeout: body_timeout,
+            },
+            batch_body: BodyLimits {
+                max_bytes: cfg.batch_body_limit_bytes,
+                timeout: body_timeout,
+            },
+            max_batch_events: cfg.max_batch_events()?,
+            raw_log: stores.raw_log(),
+            retention: stores.retention()?,
+            bots: crate::bots::BotFilter::new(
+                stores.events.filter_bots,
+                &stores.events.bot_patterns,
+            )?,
+            log_filtered: stores.events.log_filtered,
+            trusted_proxies: cfg.trusted_proxies()?,
+            retry_after: cfg.retry_after_seconds,
+            metrics,
+            live,
+            backpressure,
+        })
+    }
 }

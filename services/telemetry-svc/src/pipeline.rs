@@ -3,6 +3,7 @@
 //! an operator can read at a glance.
 
 use actix_web::{web, HttpResponse};
+use analytics_store::hot_counters::PartitionBacklog;
 use analytics_store::rollups::{LoggedRun, PARITY_RUNS, RUNS};
 use analytics_store::{HotCounters, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -24,99 +25,100 @@ fn run_json(run: LoggedRun, now: DateTime<Utc>) -> Value {
     Value::Object(out)
 }
 
-/// Each source is read on its own: one that does not answer becomes a
-/// problem in the verdict (the operator needs this page most exactly then),
-/// never an error of the page.
+/// What the page reads, each source on its own: one that does not answer is
+/// `None` here and a problem in the verdict (the operator needs this page
+/// most exactly then), never an error of the page.
+struct Readings {
+    /// `Some(None)`: no run yet.
+    flush: Option<Option<LoggedRun>>,
+    parity: Option<Option<LoggedRun>>,
+    backlog: Option<Vec<PartitionBacklog>>,
+    leaderboard_changes: Option<u64>,
+    replicas_waiting: Option<u64>,
+    unimported: Option<u64>,
+}
+
+impl Readings {
+    async fn read(state: &AppState, counters: &HotCounters, problems: &mut Vec<String>) -> Self {
+        let rollups = &state.rollups;
+        let (
+            flush,
+            parity,
+            backlog,
+            leaderboard_changes,
+            replicas_waiting,
+            unimported,
+            writable,
+            holding_back,
+        ) = tokio::join!(
+            rollups.last_run(RUNS),
+            rollups.last_run(PARITY_RUNS),
+            counters.backlog(),
+            rollups.leaderboards().pending_changes(),
+            rollups.deferred_replica_count(),
+            rollups.unimported_count(),
+            counters.ping_writable(),
+            counters.holding_back(),
+        );
+        // Redis answers reads while it refuses every event: said first.
+        match writable {
+            Err(e) if e.is_refusal() => {
+                tracing::warn!(error = %e, "redis refuses writes");
+                problems.push(format!(
+                    "Redis refuses writes ({}): ingest answers 503 until it has room again",
+                    e.redis_code().unwrap_or("refused")
+                ));
+            }
+            _ => {}
+        }
+        if let Ok(Some(why)) = holding_back {
+            problems.push(why);
+        }
+        let mut unreachable = |what: &str, e: StoreError| {
+            tracing::warn!(error = %e, what, "pipeline source unavailable");
+            problems.push(format!(
+                "{what} could not be read: {} did not answer",
+                e.store()
+            ));
+        };
+        Readings {
+            flush: flush.map_err(|e| unreachable("the flush runs", e)).ok(),
+            parity: parity.map_err(|e| unreachable("the parity runs", e)).ok(),
+            backlog: backlog
+                .map_err(|e| unreachable("the Redis backlog", e))
+                .ok(),
+            leaderboard_changes: leaderboard_changes
+                .map_err(|e| unreachable("the leaderboard changes", e))
+                .ok(),
+            replicas_waiting: replicas_waiting
+                .map_err(|e| unreachable("the deferred replicas", e))
+                .ok(),
+            unimported: unimported
+                .map_err(|e| unreachable("the films kept for the cut-over", e))
+                .ok(),
+        }
+    }
+}
+
 pub async fn pipeline(
     _: Operator,
     state: web::Data<AppState>,
     counters: web::Data<HotCounters>,
 ) -> Result<HttpResponse, TelemetryError> {
     let now = Utc::now();
-    let rollups = &state.rollups;
-    let (
-        flush,
-        parity,
-        backlog,
-        leaderboard_changes,
-        replicas_waiting,
-        unimported,
-        writable,
-        holding_back,
-    ) = tokio::join!(
-        rollups.last_run(RUNS),
-        rollups.last_run(PARITY_RUNS),
-        counters.backlog(),
-        rollups.leaderboards().pending_changes(),
-        rollups.deferred_replica_count(),
-        rollups.unimported_count(),
-        counters.ping_writable(),
-        counters.holding_back(),
-    );
     let mut problems = Vec::new();
-    // Redis answers reads while it refuses every event: said first.
-    match writable {
-        Err(e) if e.is_refusal() => {
-            tracing::warn!(error = %e, "redis refuses writes");
-            problems.push(format!(
-                "Redis refuses writes ({}): ingest answers 503 until it has room again",
-                e.redis_code().unwrap_or("refused")
-            ));
-        }
-        _ => {}
+    let r = Readings::read(&state, &counters, &mut problems).await;
+    let waiting_too_long = waiting_problems(&r);
+    // `r.flush` is None when the runs could not be read (already a
+    // problem), Some(None) when there is no run yet.
+    let flush_runs_read = r.flush.is_some();
+    let last_flush = r.flush.flatten().map(|run| run_json(run, now));
+    match &last_flush {
+        None if flush_runs_read => problems.push("no flush run has been recorded".to_string()),
+        None => {}
+        Some(run) => problems.extend(flush_problems(run, state.config.flush_stale_seconds)),
     }
-    if let Ok(Some(why)) = holding_back {
-        problems.push(why);
-    }
-    let mut unreachable = |what: &str, e: StoreError| {
-        tracing::warn!(error = %e, what, "pipeline source unavailable");
-        problems.push(format!(
-            "{what} could not be read: {} did not answer",
-            e.store()
-        ));
-    };
-    let flush = flush.map_err(|e| unreachable("the flush runs", e)).ok();
-    let parity = parity.map_err(|e| unreachable("the parity runs", e)).ok();
-    let backlog = backlog
-        .map_err(|e| unreachable("the Redis backlog", e))
-        .ok();
-    let leaderboard_changes = leaderboard_changes
-        .map_err(|e| unreachable("the leaderboard changes", e))
-        .ok();
-    let replicas_waiting = replicas_waiting
-        .map_err(|e| unreachable("the deferred replicas", e))
-        .ok();
-    let unimported = unimported
-        .map_err(|e| unreachable("the films kept for the cut-over", e))
-        .ok();
-
-    // `flush` is None when the runs could not be read (already a problem),
-    // Some(None) when there is no run yet.
-    let flush_runs_read = flush.is_some();
-    let last_flush = flush.flatten().map(|run| run_json(run, now));
-    match (&last_flush, flush_runs_read) {
-        (None, true) => problems.push("no flush run has been recorded".to_string()),
-        (Some(run), _) => {
-            let age = run["age_seconds"].as_i64().unwrap_or(i64::MAX);
-            if age > state.config.flush_stale_seconds as i64 {
-                problems.push(format!(
-                    "the last flush finished {age} s ago (more than {} s)",
-                    state.config.flush_stale_seconds
-                ));
-            }
-            if let Some(errors) = run["errors"].as_i64().filter(|e| *e > 0) {
-                problems.push(format!("the last flush had {errors} errors"));
-            }
-            if run["log_deferred"] == json!(true) {
-                problems.push(
-                    "the last flush could not copy the raw event log to MySQL; the entries wait in Redis"
-                        .to_string(),
-                );
-            }
-        }
-        (None, false) => {}
-    }
-    let last_parity = parity.flatten().map(|run| run_json(run, now));
+    let last_parity = r.parity.flatten().map(|run| run_json(run, now));
     if let Some(m) = last_parity
         .as_ref()
         .and_then(|p| p["mismatches"].as_i64())
@@ -124,7 +126,65 @@ pub async fn pipeline(
     {
         problems.push(format!("the last parity check found {m} mismatches"));
     }
-    let stranded: Vec<u16> = backlog
+    problems.extend(waiting_too_long);
+    let waiting = json!({
+        "leaderboard_changes": r.leaderboard_changes,
+        "replicas_waiting": r.replicas_waiting,
+        "catalogue_unimported": r.unimported,
+    });
+    let backlog_json = match r.backlog {
+        Some(partitions) => {
+            let mut out = json!({
+                "dirty_keys": partitions.iter().map(|b| b.dirty_keys).sum::<u64>(),
+                "counts_waiting": partitions.iter().map(|b| b.counts_waiting).sum::<u64>(),
+                "open_batches": partitions.iter().filter(|b| b.open_batch.is_some()).count(),
+                "log_waiting": partitions.iter().map(|b| b.log_waiting).sum::<u64>(),
+            });
+            if let (Some(out), Value::Object(waiting)) = (out.as_object_mut(), waiting) {
+                out.extend(waiting);
+                out.insert("partitions".into(), json!(partitions));
+            }
+            out
+        }
+        None => waiting,
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "healthy": problems.is_empty(),
+        "problems": problems,
+        "last_flush": last_flush,
+        "last_parity": last_parity,
+        "backlog": backlog_json,
+        "generated_at": now.to_rfc3339_opts(SecondsFormat::Secs, true),
+    })))
+}
+
+/// What the last flush run (as JSON, with its age) says is wrong.
+fn flush_problems(run: &Value, stale_seconds: u64) -> Vec<String> {
+    let mut problems = Vec::new();
+    let age = run["age_seconds"].as_i64().unwrap_or(i64::MAX);
+    if age > i64::try_from(stale_seconds).unwrap_or(i64::MAX) {
+        problems.push(format!(
+            "the last flush finished {age} s ago (more than {stale_seconds} s)"
+        ));
+    }
+    if let Some(errors) = run["errors"].as_i64().filter(|e| *e > 0) {
+        problems.push(format!("the last flush had {errors} errors"));
+    }
+    if run["log_deferred"] == json!(true) {
+        problems.push(
+            "the last flush could not copy the raw event log to MySQL; the entries wait in Redis"
+                .to_string(),
+        );
+    }
+    problems
+}
+
+/// What waits that should not: batches a stopped flush left, replicas
+/// MySQL has not taken, films the cut-over has not imported.
+fn waiting_problems(r: &Readings) -> Vec<String> {
+    let mut problems = Vec::new();
+    let stranded: Vec<u16> = r
+        .backlog
         .iter()
         .flatten()
         .filter(|b| b.open_batch.is_some() && !b.leased)
@@ -135,41 +195,16 @@ pub async fn pipeline(
             "a stopped flush left open batches on partitions {stranded:?}; the next run resumes them"
         ));
     }
-    if let Some(n) = replicas_waiting.filter(|n| *n > 0) {
+    if let Some(n) = r.replicas_waiting.filter(|n| *n > 0) {
         problems.push(format!(
             "{n} movie replicas wait for MySQL (jav.views / jav.downloads lag the rollups)"
         ));
     }
-
-    if let Some(n) = unimported.filter(|n| *n > 0) {
+    if let Some(n) = r.unimported.filter(|n| *n > 0) {
         problems.push(format!(
             "{UNIMPORTED_PROBLEM} ({n} films keep catalogue counts the rollups do not hold; \
              their jav.views / jav.downloads are not written until then)"
         ));
     }
-
-    let backlog_json = backlog.map(|partitions| {
-        json!({
-            "dirty_keys": partitions.iter().map(|b| b.dirty_keys).sum::<u64>(),
-            "counts_waiting": partitions.iter().map(|b| b.counts_waiting).sum::<u64>(),
-            "open_batches": partitions.iter().filter(|b| b.open_batch.is_some()).count(),
-            "log_waiting": partitions.iter().map(|b| b.log_waiting).sum::<u64>(),
-            "leaderboard_changes": leaderboard_changes,
-            "replicas_waiting": replicas_waiting,
-            "catalogue_unimported": unimported,
-            "partitions": partitions,
-        })
-    });
-    Ok(HttpResponse::Ok().json(json!({
-        "healthy": problems.is_empty(),
-        "problems": problems,
-        "last_flush": last_flush,
-        "last_parity": last_parity,
-        "backlog": backlog_json.unwrap_or_else(|| json!({
-            "leaderboard_changes": leaderboard_changes,
-            "replicas_waiting": replicas_waiting,
-            "catalogue_unimported": unimported,
-        })),
-        "generated_at": now.to_rfc3339_opts(SecondsFormat::Secs, true),
-    })))
+    problems
 }

@@ -119,27 +119,7 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
     let mut report = FlushReport::default();
     job_report::send(stores, &run_id, JobEventType::Started, started_at, &report).await;
 
-    let mut leased = Vec::new();
-    for &p in &opts.partitions {
-        match stores
-            .counters
-            .acquire_lease(p, &run_id, opts.lease_ttl)
-            .await
-        {
-            Ok(true) => leased.push(p),
-            Ok(false) => {
-                report.skipped_partitions += 1;
-                tracing::info!(
-                    partition = p,
-                    "partition leased by another flusher; skipped"
-                );
-            }
-            Err(e) => {
-                report.errors += 1;
-                tracing::error!(partition = p, error = %e, "could not take the flush lease");
-            }
-        }
-    }
+    let leased = lease_partitions(stores, opts, &run_id, &mut report).await;
     let deadline = Instant::now() + opts.max_run_time;
     let mut replicas = replicas::ReplicaWriter::default();
     let (swept, log) = tokio::join!(
@@ -170,9 +150,50 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
             tracing::warn!(error = %e, "could not raise the rollup generation");
         }
     }
+    finish(stores, &run_id, started_at, &report).await;
+    report
+}
 
+/// Takes each of the run's partitions that no other flusher holds.
+async fn lease_partitions(
+    stores: &Stores,
+    opts: &FlushOptions,
+    run_id: &str,
+    report: &mut FlushReport,
+) -> Vec<u16> {
+    let mut leased = Vec::new();
+    for &p in &opts.partitions {
+        match stores
+            .counters
+            .acquire_lease(p, run_id, opts.lease_ttl)
+            .await
+        {
+            Ok(true) => leased.push(p),
+            Ok(false) => {
+                report.skipped_partitions += 1;
+                tracing::info!(
+                    partition = p,
+                    "partition leased by another flusher; skipped"
+                );
+            }
+            Err(e) => {
+                report.errors += 1;
+                tracing::error!(partition = p, error = %e, "could not take the flush lease");
+            }
+        }
+    }
+    leased
+}
+
+/// Records the run, reports its end to telemetry and logs what it did.
+async fn finish(
+    stores: &Stores,
+    run_id: &str,
+    started_at: chrono::DateTime<Utc>,
+    report: &FlushReport,
+) {
     let record = FlushRunRecord {
-        run_id: run_id.clone(),
+        run_id: run_id.to_string(),
         started_at,
         finished_at: Utc::now(),
         keys: report.keys,
@@ -198,7 +219,7 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
     } else {
         JobEventType::Failed
     };
-    job_report::send(stores, &run_id, outcome, record.finished_at, &report).await;
+    job_report::send(stores, run_id, outcome, record.finished_at, report).await;
     tracing::info!(
         run_id,
         keys = report.keys,
@@ -224,7 +245,6 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
         leaderboard_ms = report.leaderboard_ms,
         "flush finished"
     );
-    report
 }
 
 /// Best effort: counting never waits on a leaderboard; a record that fails
