@@ -3,23 +3,19 @@
 //! once however often a crashed flush applies it again (or, without
 //! transactions, each document's marks do: [`super::markers`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
-use analytics_domain::rollup::{BucketKey, Counts, HourlyKey, RollupDelta};
-use analytics_domain::unique::Sketch;
-use analytics_domain::{Action, EntityKey, Period};
+use analytics_domain::rollup::RollupDelta;
 use chrono::Utc;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Document};
 use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
 use mongodb::options::{UpdateOneModel, WriteModel};
 use mongodb::{ClientSession, Namespace};
 
 use super::markers::MarkedBatch;
+use super::updates::document_updates;
 use super::ExactlyOnce;
-use super::{
-    bson_time, entity_filter, period_counts_field, RollupStore, DAILY, HOURLY, LEDGER, LIKES_NET,
-    TOTALS, USER_REGISTERS, VIEWER_REGISTERS,
-};
+use super::{bson_time, RollupStore, LEDGER};
 use crate::error::{is_duplicate_key, StoreError};
 
 /// One claimed batch's contribution to a round.
@@ -31,14 +27,6 @@ pub struct BatchDelta<'a> {
     pub sequence: &'a str,
     pub keys: u64,
     pub delta: &'a RollupDelta,
-}
-
-/// One document's upsert: its collection, key and update.
-#[derive(Debug, Clone)]
-pub(crate) struct DocumentUpdate {
-    pub collection: &'static str,
-    pub filter: Document,
-    pub update: Document,
 }
 
 /// A round's batches the ledger does not have yet, what they add up to,
@@ -299,7 +287,7 @@ impl RollupStore {
             .map(|b| MarkedBatch {
                 sequence: b.sequence,
                 batch_id: b.batch_id,
-                updates: self.document_updates(b.delta),
+                updates: document_updates(b.delta),
             })
             .collect();
         let mut report = plan.report;
@@ -323,7 +311,7 @@ impl RollupStore {
     /// its unique-viewer registers (both idempotent under the ledger; the
     /// register maximum even without it).
     fn write_models(&self, delta: &RollupDelta) -> Vec<WriteModel> {
-        self.document_updates(delta)
+        document_updates(delta)
             .into_iter()
             .map(|u| {
                 WriteModel::UpdateOne(
@@ -337,144 +325,4 @@ impl RollupStore {
             })
             .collect()
     }
-
-    /// The documents a delta writes, each with its update.
-    pub(crate) fn document_updates(&self, delta: &RollupDelta) -> Vec<DocumentUpdate> {
-        let mut models = Vec::with_capacity(delta.document_count());
-        let mut upsert = |collection: &'static str,
-                          filter: Document,
-                          inc: Option<Document>,
-                          registers: Option<(&str, &Sketch)>| {
-            let mut update = Document::new();
-            if let Some(inc) = inc {
-                update.insert("$inc", inc);
-            }
-            if let Some((field, sketch)) = registers {
-                let raise: Document = sketch
-                    .registers()
-                    .map(|r| {
-                        (
-                            format!("{field}.{}", r.index),
-                            Bson::Int32(i32::from(r.rank)),
-                        )
-                    })
-                    .collect();
-                update.insert("$max", raise);
-            }
-            models.push(DocumentUpdate {
-                collection,
-                filter,
-                update,
-            });
-        };
-        // An entity's totals and its week, month and year buckets are one
-        // document: one `$inc` of all of them.
-        let mut totals: BTreeMap<&EntityKey, Document> = delta
-            .totals
-            .iter()
-            .map(|(entity, counts)| (entity, increments(counts)))
-            .collect();
-        let day_viewers: BTreeMap<BucketKey, &Sketch> = delta
-            .day_viewers
-            .iter()
-            .map(|(k, s)| (k.day_bucket(), s))
-            .collect();
-        let day_filter = |key: &BucketKey| {
-            let mut filter = entity_filter(
-                &key.entity.domain,
-                key.entity.entity_type,
-                &key.entity.entity_id,
-            );
-            filter.insert(Period::Day.field(), &key.label);
-            filter
-        };
-        for (key, counts) in &delta.buckets {
-            let period = key.period.period();
-            if let Some(field) = period_counts_field(period) {
-                let prefix = format!("{field}.{}", key.label);
-                totals
-                    .entry(&key.entity)
-                    .or_default()
-                    .extend(period_increments(&prefix, counts));
-                continue;
-            }
-            let viewers = day_viewers.get(key).map(|s| (VIEWER_REGISTERS, *s));
-            upsert(DAILY, day_filter(key), Some(increments(counts)), viewers);
-        }
-        for (entity, inc) in totals {
-            upsert(
-                TOTALS,
-                entity_filter(&entity.domain, entity.entity_type, &entity.entity_id),
-                Some(inc),
-                None,
-            );
-        }
-        for (key, sketch) in &day_viewers {
-            if !delta.buckets.contains_key(key) {
-                upsert(
-                    DAILY,
-                    day_filter(key),
-                    None,
-                    Some((VIEWER_REGISTERS, *sketch)),
-                );
-            }
-        }
-        let hourly_filter = |key: &HourlyKey| {
-            doc! {
-                "domain": key.domain.as_str(),
-                "entity_type": key.entity_type.as_str(),
-                "date": &key.date,
-                "hour": i32::from(key.hour),
-                "slot": i32::from(key.slot),
-            }
-        };
-        for (key, counts) in &delta.hourly {
-            let users = delta.hour_users.get(key).map(|s| (USER_REGISTERS, s));
-            upsert(HOURLY, hourly_filter(key), Some(increments(counts)), users);
-        }
-        for (key, sketch) in &delta.hour_users {
-            if !delta.hourly.contains_key(key) {
-                upsert(
-                    HOURLY,
-                    hourly_filter(key),
-                    None,
-                    Some((USER_REGISTERS, sketch)),
-                );
-            }
-        }
-        models
-    }
-}
-
-/// A document's `$inc`: the v1 actions always (zeros included, so every
-/// document has the fields v1 readers expect), any other action and sum
-/// that changed, and the net likes derived from likes and unlikes.
-fn increments(c: &Counts) -> Document {
-    let mut inc = Document::new();
-    for action in Action::ALL {
-        let n = c.get(action);
-        if n != 0 || Action::V1.contains(&action) {
-            inc.insert(action.as_str(), Bson::Int64(n));
-        }
-    }
-    for (sum, n) in c.nonzero_sums() {
-        inc.insert(sum.as_str(), Bson::Int64(n));
-    }
-    if c.get(Action::Like) != 0 || c.get(Action::Unlike) != 0 {
-        inc.insert(LIKES_NET, Bson::Int64(c.likes_net()));
-    }
-    inc
-}
-
-/// The `$inc` of one embedded bucket (`prefix` = `weeks.2026-W49`): every
-/// non-zero count and sum, negative ones included (a rebuild's correction).
-pub(crate) fn period_increments(prefix: &str, counts: &Counts) -> Document {
-    let mut inc = Document::new();
-    for (action, n) in counts.nonzero() {
-        inc.insert(format!("{prefix}.{}", action.as_str()), Bson::Int64(n));
-    }
-    for (sum, n) in counts.nonzero_sums() {
-        inc.insert(format!("{prefix}.{}", sum.as_str()), Bson::Int64(n));
-    }
-    inc
 }

@@ -14,7 +14,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::{UpdateOneModel, WriteModel};
 use mongodb::{ClientSession, Namespace};
 
-use super::apply::period_increments;
+use super::updates::period_increments;
 use super::{counts_of, period_counts_field, RollupStore, TOTALS};
 use crate::error::StoreError;
 

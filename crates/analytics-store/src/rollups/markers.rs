@@ -24,8 +24,8 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::ErrorKind;
 use mongodb::options::{UpdateOneModel, WriteModel};
 
-use super::apply::DocumentUpdate;
 use super::duplicates::number;
+use super::updates::DocumentUpdate;
 use super::RollupStore;
 use crate::error::{is_duplicate_key, StoreError, DUPLICATE_KEY};
 

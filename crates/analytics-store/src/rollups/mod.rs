@@ -16,6 +16,7 @@ pub mod rebuild;
 mod replica_backlog;
 mod runs;
 mod schema;
+mod updates;
 
 use std::time::Duration;
 
