@@ -10,25 +10,24 @@
 //! route. Store settings come from the
 //! usual `ANALYTICS__…` env.
 
+mod flush_seed;
 mod history;
 mod import;
 mod live;
 mod measure;
 mod pipeline;
+mod rollup_seed;
 mod soak;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use flush_seed::{bare_upsert, seed, Mix};
+use rollup_seed::{damage_rollups, seed_rollups};
+
 use std::time::Instant;
 
-use analytics_domain::{Action, BucketMode, Domain, EntityKey, EntityType, Event, Period, UserId};
 use analytics_runtime::StoreConfig;
-use analytics_store::rollups::{period_counts_field, DAILY, HOURLY, TOTALS};
-use chrono::{DateTime, FixedOffset};
+use analytics_store::rollups::TOTALS;
 use clap::{Parser, Subcommand};
-use mongodb::bson::{doc, Document};
-use mongodb::options::{UpdateOneModel, WriteModel};
-use mongodb::Namespace;
+use mongodb::bson::doc;
 
 #[derive(Parser)]
 struct Cli {
@@ -113,53 +112,6 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Mix::V1)]
         mix: Mix,
     },
-}
-
-/// The events the flush benchmark counts.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Mix {
-    /// Views only, no users: contract v1.
-    V1,
-    /// Views, progress with watch time, starts, finishes, likes and ratings
-    /// by 100,000 users (unique-viewer registers), logged.
-    V2,
-}
-
-/// Event `i` of the mix, on `entity`.
-fn mix_event(mix: Mix, i: u64, entity: EntityKey, now: DateTime<FixedOffset>) -> Event {
-    let mut event = Event {
-        event_id: format!("seed-{i}"),
-        entity,
-        action: Action::View,
-        value: 1,
-        occurred_at: now,
-        user_id: None,
-        details: Default::default(),
-    };
-    if mix == Mix::V2 {
-        event.user_id = Some(UserId::Int((i * 7919 % 100_000) as i64));
-        let d = &mut event.details;
-        match i % 50 {
-            0..20 => {}
-            20..40 => {
-                event.action = Action::Progress;
-                d.watched_seconds = Some((i % 55 + 5) as u32);
-                d.position_seconds = Some((i % 5400) as u32);
-            }
-            40..45 => event.action = Action::Start,
-            45..48 => {
-                event.action = Action::Finish;
-                d.position_seconds = Some((i * 31 % 5401) as u32);
-                d.duration_seconds = Some(5400);
-            }
-            48 => event.action = Action::Like,
-            _ => {
-                event.action = Action::Rate;
-                event.value = (i % 5 + 1) as i64;
-            }
-        }
-    }
-    event
 }
 
 #[tokio::main]
@@ -267,217 +219,4 @@ async fn seed_catalogue(
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-async fn seed(
-    s: &StoreConfig,
-    events: u64,
-    entities: u64,
-    concurrency: u64,
-    mix: Mix,
-) -> anyhow::Result<()> {
-    let counters = analytics_store::HotCounters::new(&s.redis_settings()?, s.key_space()?)?;
-    let next = Arc::new(AtomicU64::new(0));
-    let now = chrono::Utc::now().fixed_offset();
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (counters, next) = (counters.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= events {
-                    return Ok::<(), anyhow::Error>(());
-                }
-                let entity = EntityKey {
-                    domain: Domain::new("jav")?,
-                    entity_type: EntityType::Movie,
-                    entity_id: format!("movie-{:06}", i % entities),
-                };
-                let event = mix_event(mix, i, entity, now);
-                counters
-                    .ingest_event(&event, &BucketMode::default(), mix == Mix::V2)
-                    .await?;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "seeded {events} events over {entities} entities in {secs:.1}s ({:.0} events/s)",
-        events as f64 / secs
-    );
-    Ok(())
-}
-
-async fn bare_upsert(s: &StoreConfig, entities: u64, batch: usize, mix: Mix) -> anyhow::Result<()> {
-    let m = &s.mongo;
-    // The same unique and read indexes the flush writes against.
-    analytics_store::RollupStore::connect(&s.mongo_settings()?)
-        .await?
-        .ensure_indexes()
-        .await?;
-    let client = mongodb::Client::with_uri_str(&m.url).await?;
-    let db = m.database.clone();
-    let today = chrono::Utc::now().date_naive();
-    let ns = |c: &str| Namespace::new(db.clone(), c);
-    // What one entity's documents get: v1 two counts; v2 the mix's counts
-    // and sums, and on the day ten viewers' registers.
-    let inc = match mix {
-        Mix::V1 => doc! {"view": 10_i64, "download": 0_i64},
-        Mix::V2 => doc! {"view": 4_i64, "download": 0_i64, "progress": 4_i64, "start": 1_i64,
-        "finish": 1_i64, "watch_seconds": 2000_i64, "completions": 1_i64,
-        "watch_percent_sum": 50_i64, "watch_percent_samples": 1_i64},
-    };
-    let registers: Document = (0..10)
-        .map(|r| {
-            (
-                format!("viewers.{}", r * 1500),
-                mongodb::bson::Bson::Int32(3),
-            )
-        })
-        .collect();
-    // The totals document also takes this week's, month's and year's
-    // counts, as the flush writes them.
-    let mut totals_inc = inc.clone();
-    for period in [Period::Week, Period::Month, Period::Year] {
-        if let Some(field) = period_counts_field(period) {
-            for (k, v) in &inc {
-                totals_inc.insert(
-                    format!("{field}.{}.{k}", period.bucket_of(today)),
-                    v.clone(),
-                );
-            }
-        }
-    }
-    let model = |collection: &str, filter: Document| {
-        let inc = if collection == TOTALS {
-            &totals_inc
-        } else {
-            &inc
-        };
-        let mut update = doc! {"$inc": inc.clone()};
-        if mix == Mix::V2 && collection == DAILY {
-            update.insert("$max", registers.clone());
-        }
-        WriteModel::UpdateOne(
-            UpdateOneModel::builder()
-                .namespace(ns(collection))
-                .filter(filter)
-                .update(update)
-                .upsert(true)
-                .build(),
-        )
-    };
-    let mut models = Vec::new();
-    for i in 0..entities {
-        let id = format!("movie-{i:06}");
-        let key = doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id};
-        models.push(model(TOTALS, key.clone()));
-        let mut day = key.clone();
-        day.insert(Period::Day.field(), Period::Day.bucket_of(today));
-        models.push(model(DAILY, day));
-    }
-    models.push(model(HOURLY, doc! {"domain": "jav", "entity_type": "movie", "date": Period::Day.bucket_of(today), "hour": 0, "slot": 0}));
-    let total = models.len();
-    let started = Instant::now();
-    for chunk in models.chunks(batch) {
-        client.bulk_write(chunk.to_vec()).ordered(false).await?;
-    }
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "bare upsert: {total} documents in {secs:.1}s ({:.0} writes/s)",
-        total as f64 / secs
-    );
-    Ok(())
-}
-
-async fn seed_rollups(s: &StoreConfig, entities: u64) -> anyhow::Result<()> {
-    let store = analytics_store::RollupStore::connect(&s.mongo_settings()?).await?;
-    store.ensure_indexes().await?;
-    let date = chrono::Utc::now().date_naive();
-    let today = Period::Day.bucket_of(date);
-    let started = Instant::now();
-    let ids: Vec<u64> = (0..entities).collect();
-    for chunk in ids.chunks(10_000) {
-        let mut totals = Vec::with_capacity(chunk.len());
-        let mut daily = Vec::with_capacity(chunk.len());
-        for i in chunk {
-            let id = format!("movie-{i:07}");
-            let (view, download) = (((i * 7919) % 100_000) as i64 + 1, (i % 13) as i64);
-            let mut t = doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id, "view": view, "download": download};
-            // This week, month and year hold everything, inside the totals.
-            for period in [Period::Week, Period::Month, Period::Year] {
-                if let Some(field) = period_counts_field(period) {
-                    t.insert(
-                        field,
-                        doc! {period.bucket_of(date): {"view": view, "download": download}},
-                    );
-                }
-            }
-            totals.push(t);
-            daily.push(doc! {"domain": "jav", "entity_type": "movie", "entity_id": &id, "date": &today, "view": view, "download": download});
-        }
-        store
-            .collection(TOTALS)
-            .insert_many(totals)
-            .ordered(false)
-            .await?;
-        store
-            .collection(DAILY)
-            .insert_many(daily)
-            .ordered(false)
-            .await?;
-    }
-    println!(
-        "seeded rollups of {entities} movies in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    // As after a restore: the rollups are there, the leaderboards are not.
-    let started = Instant::now();
-    let boards = store.leaderboards().rebuild().await?;
-    println!(
-        "rebuilt {boards} leaderboards in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-/// See [`Command::DamageRollups`]; returns the day documents and views lost.
-async fn damage_rollups(
-    store: &analytics_store::RollupStore,
-    date: chrono::NaiveDate,
-) -> anyhow::Result<(u64, i64)> {
-    use analytics_domain::Period;
-    use analytics_store::rollups::{counts_of, HOURLY};
-    let day = Period::Day.bucket_of(date);
-    let daily = store.collection(DAILY);
-    let docs: Vec<mongodb::bson::Document> =
-        futures_util::TryStreamExt::try_collect(daily.find(doc! {"date": &day}).await?).await?;
-    let mut lost = 0;
-    for d in &docs {
-        let n = counts_of(d).get(analytics_domain::Action::View);
-        let entity = doc! {"domain": d.get_str("domain")?, "entity_type": d.get_str("entity_type")?,
-        "entity_id": d.get_str("entity_id")?};
-        // The day's views leave the totals and their week, month and year.
-        let mut lose = doc! {"view": -n};
-        for period in [Period::Week, Period::Month, Period::Year] {
-            if let Some(field) = period_counts_field(period) {
-                lose.insert(format!("{field}.{}.view", period.bucket_of(date)), -n);
-            }
-        }
-        store
-            .collection(TOTALS)
-            .update_one(entity, doc! {"$inc": lose})
-            .await?;
-        lost += n;
-    }
-    daily.delete_many(doc! {"date": &day}).await?;
-    store
-        .collection(HOURLY)
-        .delete_many(doc! {"date": &day})
-        .await?;
-    Ok((docs.len() as u64, lost))
 }
