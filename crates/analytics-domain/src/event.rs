@@ -199,47 +199,8 @@ impl EventRules {
 
         let event_id = required_id(body, "event_id", MAX_ID_CHARS, &mut errors);
 
-        let domain = required_str(body, "domain", &mut errors).and_then(|d| {
-            let found = Domain::new(d).ok().filter(|d| self.domains.contains_key(d));
-            if found.is_none() {
-                errors.add("domain", "The selected domain is invalid.".into());
-            }
-            found
-        });
-
-        // An alias may imply the entity type (`actor.viewed`, `video_start`).
-        let resolved = match body.get("action") {
-            Some(Value::String(a)) => Action::resolve(a.trim()),
-            _ => None,
-        };
-        let implied = resolved.and_then(|(_, t)| t);
-        let entity_type = match (body.get("entity_type"), implied) {
-            (None | Some(Value::Null), Some(t)) => Some(t),
-            _ => required_str(body, "entity_type", &mut errors).and_then(|t| {
-                let found = EntityType::parse_from_producer(t);
-                if found.is_none() {
-                    errors.add("entity_type", "The selected entity type is invalid.".into());
-                }
-                found
-            }),
-        };
-
-        let action = required_str(body, "action", &mut errors).and_then(|_| {
-            let Some((action, _)) = resolved else {
-                errors.add("action", "The selected action is invalid.".into());
-                return None;
-            };
-            match entity_type {
-                Some(t) if !action.fits(t) => {
-                    errors.add(
-                        "action",
-                        format!("The action {action} does not apply to entity type {t}."),
-                    );
-                    None
-                }
-                _ => Some(action),
-            }
-        });
+        let domain = self.domain(body, &mut errors);
+        let (entity_type, action) = entity_type_and_action(body, &mut errors);
 
         let details = Details::validate(body, &mut errors);
         // A search names its query entity by the text searched.
@@ -281,6 +242,17 @@ impl EventRules {
             }
             _ => Err(errors.finish()),
         }
+    }
+
+    /// `domain`: one of the configured domains.
+    fn domain(&self, body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<Domain> {
+        required_str(body, "domain", errors).and_then(|d| {
+            let found = Domain::new(d).ok().filter(|d| self.domains.contains_key(d));
+            if found.is_none() {
+                errors.add("domain", "The selected domain is invalid.".into());
+            }
+            found
+        })
     }
 
     fn occurred_at(
@@ -335,6 +307,46 @@ impl EventRules {
         }
         Some(at)
     }
+}
+
+/// `entity_type` and `action`: an action alias may imply the entity type
+/// (`actor.viewed`, `video_start`), and an action must fit its type.
+fn entity_type_and_action(
+    body: &Map<String, Value>,
+    errors: &mut ValidationErrors,
+) -> (Option<EntityType>, Option<Action>) {
+    let resolved = match body.get("action") {
+        Some(Value::String(a)) => Action::resolve(a.trim()),
+        _ => None,
+    };
+    let implied = resolved.and_then(|(_, t)| t);
+    let entity_type = match (body.get("entity_type"), implied) {
+        (None | Some(Value::Null), Some(t)) => Some(t),
+        _ => required_str(body, "entity_type", errors).and_then(|t| {
+            let found = EntityType::parse_from_producer(t);
+            if found.is_none() {
+                errors.add("entity_type", "The selected entity type is invalid.".into());
+            }
+            found
+        }),
+    };
+    let action = required_str(body, "action", errors).and_then(|_| {
+        let Some((action, _)) = resolved else {
+            errors.add("action", "The selected action is invalid.".into());
+            return None;
+        };
+        match entity_type {
+            Some(t) if !action.fits(t) => {
+                errors.add(
+                    "action",
+                    format!("The action {action} does not apply to entity type {t}."),
+                );
+                None
+            }
+            _ => Some(action),
+        }
+    });
+    (entity_type, action)
 }
 
 /// `value`: a JSON integer (`"5"` and 1.5 are refused). For most actions

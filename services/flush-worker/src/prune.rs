@@ -83,24 +83,7 @@ pub async fn run(
                 (FILTERED_TABLE, "Filtered events"),
                 (ERASED_TABLE, "Erased events' ids"),
             ] {
-                let n = if dry {
-                    let count = stores.catalogue.count_events_before(table, before);
-                    stores
-                        .step("mysql: counting the rows to prune", count)
-                        .await?
-                } else {
-                    let mut n = 0;
-                    loop {
-                        let chunk = stores.catalogue.prune_events(table, before, CHUNK);
-                        let c = stores.step("mysql: a prune chunk", chunk).await?;
-                        watch.saw(c);
-                        n += c.deleted;
-                        if c.deleted < CHUNK {
-                            break;
-                        }
-                    }
-                    n
-                };
+                let n = prune_table(stores, table, before, dry, &mut watch).await?;
                 println!("{name}: {n} rows {verb} (occurred before {first} UTC).");
             }
         }
@@ -140,4 +123,31 @@ pub async fn run(
         watch.longest.as_secs_f64()
     );
     Ok(0)
+}
+
+/// One raw-log table's rows that occurred before `before`: deleted a chunk
+/// at a time (each under the step deadline), or counted in a dry run.
+async fn prune_table(
+    stores: &Stores,
+    table: &'static str,
+    before: chrono::DateTime<Utc>,
+    dry: bool,
+    watch: &mut Watch,
+) -> anyhow::Result<u64> {
+    if dry {
+        let count = stores.catalogue.count_events_before(table, before);
+        return Ok(stores
+            .step("mysql: counting the rows to prune", count)
+            .await?);
+    }
+    let mut n = 0;
+    loop {
+        let chunk = stores.catalogue.prune_events(table, before, CHUNK);
+        let c = stores.step("mysql: a prune chunk", chunk).await?;
+        watch.saw(c);
+        n += c.deleted;
+        if c.deleted < CHUNK {
+            return Ok(n);
+        }
+    }
 }

@@ -85,37 +85,10 @@ pub async fn run(
     raw_log: bool,
     opts: &RebuildOptions,
 ) -> anyhow::Result<u8> {
-    let entity_type = match opts.entity_type.as_deref() {
-        None => None,
-        Some(t) => match EntityType::parse_from_producer(t) {
-            Some(t) => Some(t),
-            None => return refuse("--entity-type must be one of movie, actor, tag."),
-        },
+    let entity_type = match checked(opts, retention, raw_log) {
+        Ok(entity_type) => entity_type,
+        Err(refusal) => return refuse(&refusal),
     };
-    let today = Utc::now().date_naive();
-    if opts.from > opts.to {
-        return refuse("--from must not be after --to.");
-    }
-    if opts.to > today + chrono::Duration::days(1) {
-        return refuse(&format!("--to must not be after {today} (today)."));
-    }
-    if (opts.to - opts.from).num_days() >= MAX_DAYS {
-        return refuse(&format!("A run rebuilds at most {MAX_DAYS} days."));
-    }
-    if !raw_log {
-        return refuse(
-            "The raw event log is off (events.raw_log): there is nothing to rebuild from.",
-        );
-    }
-    if let Some(days) = retention.raw_log_days {
-        let first = today - chrono::Duration::days(i64::from(days) - 1);
-        if opts.from < first {
-            return refuse(&format!(
-                "The raw event log keeps {days} days (retention.raw_log_days): --from must be on or after {first}."
-            ));
-        }
-    }
-
     let run_id = format!("rebuild-{}", uuid::Uuid::now_v7());
     let counters = &stores.counters;
     counters
@@ -150,6 +123,56 @@ pub async fn run(
         // Readers recompute what they cached from the old documents.
         counters.raise_rollup_generation().await?;
     }
+    print_report(&done, boards, entity_type, opts);
+    Ok(0)
+}
+
+/// The options checked before anything is read: the entity type they
+/// name, or the refusal to print.
+fn checked(
+    opts: &RebuildOptions,
+    retention: &Retention,
+    raw_log: bool,
+) -> Result<Option<EntityType>, String> {
+    let entity_type = match opts.entity_type.as_deref() {
+        None => None,
+        Some(t) => Some(
+            EntityType::parse_from_producer(t)
+                .ok_or("--entity-type must be one of movie, actor, tag.")?,
+        ),
+    };
+    let today = Utc::now().date_naive();
+    if opts.from > opts.to {
+        return Err("--from must not be after --to.".into());
+    }
+    if opts.to > today + chrono::Duration::days(1) {
+        return Err(format!("--to must not be after {today} (today)."));
+    }
+    if (opts.to - opts.from).num_days() >= MAX_DAYS {
+        return Err(format!("A run rebuilds at most {MAX_DAYS} days."));
+    }
+    if !raw_log {
+        return Err(
+            "The raw event log is off (events.raw_log): there is nothing to rebuild from.".into(),
+        );
+    }
+    if let Some(days) = retention.raw_log_days {
+        let first = today - chrono::Duration::days(i64::from(days) - 1);
+        if opts.from < first {
+            return Err(format!(
+                "The raw event log keeps {days} days (retention.raw_log_days): --from must be on or after {first}."
+            ));
+        }
+    }
+    Ok(entity_type)
+}
+
+fn print_report(
+    done: &Rebuilt,
+    boards: usize,
+    entity_type: Option<EntityType>,
+    opts: &RebuildOptions,
+) {
     let scope = entity_type.map_or("every entity type".to_string(), |t| {
         format!("{}s", t.as_str())
     });
@@ -169,7 +192,6 @@ pub async fn run(
         "Replaced the unique-viewer registers of {} documents; re-ranked {boards} leaderboards; {} catalogue replicas written.",
         done.registers, done.replicas
     );
-    Ok(0)
 }
 
 fn refuse(message: &str) -> anyhow::Result<u8> {
