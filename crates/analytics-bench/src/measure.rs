@@ -132,3 +132,33 @@ pub fn percentile(sorted: &[u32], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
 }
+
+/// Flushes until nothing waits (a run under way first finishes: it holds
+/// the leases), within `limit`; returns the runs it took.
+pub async fn drain(
+    counters: &analytics_store::HotCounters,
+    flush_bin: &Path,
+    limit: std::time::Duration,
+) -> anyhow::Result<u32> {
+    let deadline = std::time::Instant::now() + limit;
+    let mut drains = 0;
+    loop {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the backlog never drained"
+        );
+        let backlog = counters.backlog().await?;
+        if backlog
+            .iter()
+            .all(|b| b.dirty_keys == 0 && b.open_batch.is_none())
+        {
+            return Ok(drains);
+        }
+        if backlog.iter().any(|b| b.leased) {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
+        }
+        flush_once(flush_bin).await?;
+        drains += 1;
+    }
+}

@@ -17,7 +17,7 @@ use analytics_store::{HotCounters, RollupStore};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::measure::{flush_once, percentile, redis_used_memory};
+use crate::measure::{drain, flush_once, percentile, redis_used_memory};
 
 #[derive(clap::Args)]
 pub struct PipelineArgs {
@@ -220,102 +220,11 @@ pub async fn run(stores: &StoreConfig, args: PipelineArgs) -> anyhow::Result<()>
     let mut accepted_total = 0u64;
     let mut summary = Vec::new();
     for &rate in &args.rates {
-        let stop = Arc::new(AtomicBool::new(false));
-        let tally = Arc::new(Tally::default());
-        let probes: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
-        let mut tasks: Vec<_> = (0..args.connections)
-            .map(|t| {
-                tokio::spawn(sender(
-                    args.clone(),
-                    zipf.clone(),
-                    rate,
-                    t,
-                    stop.clone(),
-                    tally.clone(),
-                ))
-            })
-            .collect();
-        tasks.push(tokio::spawn(prober(
-            args.ingest.clone(),
-            rate,
-            stop.clone(),
-            probes.clone(),
-        )));
-        let started = Instant::now();
-        let deadline = started + Duration::from_secs(args.seconds);
-        let mut delays = Vec::new();
-        let mut waiting_after = Vec::new();
-        let (mut longest, mut peak_rss) = (0f64, 0u64);
-        println!("rate {rate}/s: flush every {} s", args.flush_every);
-        // A flush starts every `flush_every` seconds, or as soon as the one
-        // before ends if it took longer (the CronJob's Forbid policy).
-        let mut next = started;
-        while Instant::now() < deadline {
-            next += Duration::from_secs(args.flush_every);
-            tokio::time::sleep_until(next.max(Instant::now()).into()).await;
-            let run = flush_once(&args.flush_bin).await?;
-            longest = longest.max(run.seconds);
-            peak_rss = peak_rss.max(run.peak_rss_kb);
-            delays.extend(visible_probes(&rollups, &probes).await?);
-            let waiting: u64 = counters
-                .backlog()
-                .await?
-                .iter()
-                .map(|b| b.counts_waiting)
-                .sum();
-            waiting_after.push(waiting);
-            println!(
-                "  {:>5.0} s  flush {:>5.1} s  {:>7.1} MB  waiting after {:>8}  {}  ({})",
-                started.elapsed().as_secs_f64(),
-                run.seconds,
-                run.peak_rss_kb as f64 / 1024.0,
-                waiting,
-                run.output,
-                run.steps
-            );
-        }
-        stop.store(true, Ordering::Relaxed);
-        for t in tasks {
-            t.await?;
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        let accepted = tally.accepted.load(Ordering::Relaxed);
+        let (line, accepted) = one_rate(&args, &zipf, &counters, &rollups, rate).await?;
+        summary.push(line);
         accepted_total += accepted;
-        // Bounded: what waits after a flush in the last third of the run is
-        // no more than in the first third, plus one flush interval of events.
-        let third = (waiting_after.len() / 3).max(1);
-        let early = waiting_after.iter().take(third).max().copied().unwrap_or(0);
-        let late = waiting_after
-            .iter()
-            .rev()
-            .take(third)
-            .max()
-            .copied()
-            .unwrap_or(0);
-        let bounded = late <= early + rate * args.flush_every;
-        delays.sort_unstable();
-        summary.push(format!(
-            "{rate:>7}/s  sent {:>7.0}/s  failed requests {}  backlog {} (after-flush waiting {early} → {late})  \
-             flush longest {longest:.1} s, peak {:.1} MB  ingest→visible p50 {:.1} s p99 {:.1} s ({} probes)",
-            accepted as f64 / seconds,
-            tally.failed_requests.load(Ordering::Relaxed),
-            if bounded { "bounded" } else { "GROWING" },
-            peak_rss as f64 / 1024.0,
-            percentile(&delays, 50.0) / 1000.0,
-            percentile(&delays, 99.0) / 1000.0,
-            delays.len(),
-        ));
-        // Drain before the next rate, so each starts from an empty backlog.
-        let drain_deadline = Instant::now() + Duration::from_secs(900);
-        while counters
-            .backlog()
-            .await?
-            .iter()
-            .any(|b| b.dirty_keys > 0 || b.open_batch.is_some())
-        {
-            anyhow::ensure!(Instant::now() < drain_deadline, "the backlog never drained");
-            flush_once(&args.flush_bin).await?;
-        }
+        // Drained before the next rate, so each starts from an empty backlog.
+        drain(&counters, &args.flush_bin, Duration::from_secs(900)).await?;
     }
     let memory_after = redis_used_memory(&stores.redis.url).await?;
     rollups.shutdown().await;
@@ -337,4 +246,129 @@ pub async fn run(stores: &StoreConfig, args: PipelineArgs) -> anyhow::Result<()>
         accepted_total
     );
     Ok(())
+}
+
+/// What the flushes of one rate saw.
+#[derive(Default)]
+struct Flushes {
+    /// Ingest→visible delays of the probes, in ms.
+    delays: Vec<u32>,
+    /// Counts waiting right after each flush.
+    waiting_after: Vec<u64>,
+    longest: f64,
+    peak_rss_kb: u64,
+}
+
+/// One rate for `args.seconds`: the load, the probes and the real flush
+/// beside them; returns its summary line and the events accepted.
+async fn one_rate(
+    args: &Arc<PipelineArgs>,
+    zipf: &Arc<Zipf>,
+    counters: &HotCounters,
+    rollups: &RollupStore,
+    rate: u64,
+) -> anyhow::Result<(String, u64)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let probes: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
+    let mut tasks: Vec<_> = (0..args.connections)
+        .map(|t| {
+            tokio::spawn(sender(
+                args.clone(),
+                zipf.clone(),
+                rate,
+                t,
+                stop.clone(),
+                tally.clone(),
+            ))
+        })
+        .collect();
+    tasks.push(tokio::spawn(prober(
+        args.ingest.clone(),
+        rate,
+        stop.clone(),
+        probes.clone(),
+    )));
+    let started = Instant::now();
+    println!("rate {rate}/s: flush every {} s", args.flush_every);
+    let mut seen = flush_on_cadence(args, counters, rollups, &probes, started).await?;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let accepted = tally.accepted.load(Ordering::Relaxed);
+    let (early, late) = early_and_late(&seen.waiting_after);
+    // Bounded: what waits after a flush in the last third of the run is no
+    // more than in the first third, plus one flush interval of events.
+    let bounded = late <= early + rate * args.flush_every;
+    seen.delays.sort_unstable();
+    let line = format!(
+        "{rate:>7}/s  sent {:>7.0}/s  failed requests {}  backlog {} (after-flush waiting {early} → {late})  \
+         flush longest {:.1} s, peak {:.1} MB  ingest→visible p50 {:.1} s p99 {:.1} s ({} probes)",
+        accepted as f64 / seconds,
+        tally.failed_requests.load(Ordering::Relaxed),
+        if bounded { "bounded" } else { "GROWING" },
+        seen.longest,
+        seen.peak_rss_kb as f64 / 1024.0,
+        percentile(&seen.delays, 50.0) / 1000.0,
+        percentile(&seen.delays, 99.0) / 1000.0,
+        seen.delays.len(),
+    );
+    Ok((line, accepted))
+}
+
+/// The real flush every `flush_every` seconds until the rate's time is up,
+/// or as soon as the one before ends if it took longer (the CronJob's
+/// Forbid policy).
+async fn flush_on_cadence(
+    args: &PipelineArgs,
+    counters: &HotCounters,
+    rollups: &RollupStore,
+    probes: &Mutex<BTreeMap<String, Instant>>,
+    started: Instant,
+) -> anyhow::Result<Flushes> {
+    let deadline = started + Duration::from_secs(args.seconds);
+    let mut seen = Flushes::default();
+    let mut next = started;
+    while Instant::now() < deadline {
+        next += Duration::from_secs(args.flush_every);
+        tokio::time::sleep_until(next.max(Instant::now()).into()).await;
+        let run = flush_once(&args.flush_bin).await?;
+        seen.longest = seen.longest.max(run.seconds);
+        seen.peak_rss_kb = seen.peak_rss_kb.max(run.peak_rss_kb);
+        seen.delays.extend(visible_probes(rollups, probes).await?);
+        let waiting: u64 = counters
+            .backlog()
+            .await?
+            .iter()
+            .map(|b| b.counts_waiting)
+            .sum();
+        seen.waiting_after.push(waiting);
+        println!(
+            "  {:>5.0} s  flush {:>5.1} s  {:>7.1} MB  waiting after {:>8}  {}  ({})",
+            started.elapsed().as_secs_f64(),
+            run.seconds,
+            run.peak_rss_kb as f64 / 1024.0,
+            waiting,
+            run.output,
+            run.steps
+        );
+    }
+    Ok(seen)
+}
+
+/// The most that waited after a flush in the first and in the last third
+/// of a rate's flushes.
+fn early_and_late(waiting_after: &[u64]) -> (u64, u64) {
+    let third = (waiting_after.len() / 3).max(1);
+    let early = waiting_after.iter().take(third).max().copied().unwrap_or(0);
+    let late = waiting_after
+        .iter()
+        .rev()
+        .take(third)
+        .max()
+        .copied()
+        .unwrap_or(0);
+    (early, late)
 }

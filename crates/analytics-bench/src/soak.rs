@@ -15,7 +15,7 @@ use analytics_domain::{Action, Domain, EntityType};
 use analytics_runtime::StoreConfig;
 use analytics_store::{HotCounters, RollupStore};
 
-use crate::measure::{flush_once, percentile, redis_used_memory, rss_kb, FlushRun};
+use crate::measure::{drain, flush_once, percentile, redis_used_memory, rss_kb, FlushRun};
 
 #[derive(clap::Args)]
 pub struct SoakArgs {
@@ -108,6 +108,56 @@ async fn send(args: Arc<SoakArgs>, task: u64, stop: Arc<AtomicBool>) -> Sent {
     sent
 }
 
+/// The real flush every `flush_every` seconds until the load stops, each
+/// run recorded.
+async fn flush_every(
+    args: Arc<SoakArgs>,
+    stop: Arc<AtomicBool>,
+    flushes: Arc<Mutex<Vec<FlushRun>>>,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(args.flush_every));
+    tick.tick().await;
+    loop {
+        // Wake at the next tick, or at once when the load stops.
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = wait_for_stop(&stop) => return Ok(()),
+        }
+        let run = flush_once(&args.flush_bin).await?;
+        println!(
+            "flush   {:>6.1}s  took {:.1}s  {}",
+            started.elapsed().as_secs_f64(),
+            run.seconds,
+            run.output
+        );
+        flushes
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .push(run);
+    }
+}
+
+/// How many movies' view totals differ from the 202s their events got.
+async fn wrong_totals(rollups: &RollupStore, sent: &Sent) -> anyhow::Result<usize> {
+    let domain = Domain::new("jav")?;
+    let ids: Vec<u64> = sent.accepted_per_movie.keys().copied().collect();
+    let mut wrong = 0usize;
+    for chunk in ids.chunks(1000) {
+        let names: Vec<String> = chunk.iter().map(|m| format!("soak-m{m}")).collect();
+        let totals = rollups
+            .totals_for(&domain, EntityType::Movie, &names)
+            .await?;
+        for (m, name) in chunk.iter().zip(&names) {
+            let got = totals.get(name).map_or(0, |c| c.get(Action::View));
+            if got != sent.accepted_per_movie[m] {
+                wrong += 1;
+            }
+        }
+    }
+    Ok(wrong)
+}
+
 async fn wait_for_stop(stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -129,31 +179,12 @@ pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {
         .collect();
 
     let flushes: Arc<Mutex<Vec<FlushRun>>> = Arc::default();
-    let flusher = tokio::spawn({
-        let (args, stop, flushes) = (args.clone(), stop.clone(), flushes.clone());
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(args.flush_every));
-            tick.tick().await;
-            loop {
-                // Wake at the next tick, or at once when the load stops.
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = wait_for_stop(&stop) => return anyhow::Ok(()),
-                }
-                let run = flush_once(&args.flush_bin).await?;
-                println!(
-                    "flush   {:>6.1}s  took {:.1}s  {}",
-                    started.elapsed().as_secs_f64(),
-                    run.seconds,
-                    run.output
-                );
-                flushes
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("poisoned"))?
-                    .push(run);
-            }
-        }
-    });
+    let flusher = tokio::spawn(flush_every(
+        args.clone(),
+        stop.clone(),
+        flushes.clone(),
+        started,
+    ));
 
     let mut rss_peak = rss_start;
     let mut backlog_peak = 0u64;
@@ -186,41 +217,10 @@ pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {
     // The run under way finishes first (it holds the leases).
     flusher.await??;
 
-    // Drain: flush until nothing waits.
-    let drain_deadline = Instant::now() + Duration::from_secs(600);
-    let mut drains = 0;
-    loop {
-        anyhow::ensure!(Instant::now() < drain_deadline, "the backlog never drained");
-        let backlog = counters.backlog().await?;
-        let waiting: u64 = backlog.iter().map(|b| b.dirty_keys).sum();
-        let open = backlog.iter().any(|b| b.open_batch.is_some());
-        if waiting == 0 && !open {
-            break;
-        }
-        if backlog.iter().any(|b| b.leased) {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        }
-        flush_once(&args.flush_bin).await?;
-        drains += 1;
-    }
-
-    let domain = Domain::new("jav")?;
-    let ids: Vec<u64> = sent.accepted_per_movie.keys().copied().collect();
-    let mut wrong = 0usize;
-    for chunk in ids.chunks(1000) {
-        let names: Vec<String> = chunk.iter().map(|m| format!("soak-m{m}")).collect();
-        let totals = rollups
-            .totals_for(&domain, EntityType::Movie, &names)
-            .await?;
-        for (m, name) in chunk.iter().zip(&names) {
-            let got = totals.get(name).map_or(0, |c| c.get(Action::View));
-            if got != sent.accepted_per_movie[m] {
-                wrong += 1;
-            }
-        }
-    }
+    let drains = drain(&counters, &args.flush_bin, Duration::from_secs(600)).await?;
+    let wrong = wrong_totals(&rollups, &sent).await?;
     rollups.shutdown().await;
+    let ids = sent.accepted_per_movie.len();
 
     let flushes = flushes.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
     let longest = flushes.iter().map(|f| f.seconds).fold(0.0, f64::max);
@@ -267,7 +267,7 @@ pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {
     );
     println!(
         "totals       {} movies, {} accepted events: {}",
-        ids.len(),
+        ids,
         accepted,
         if wrong == 0 {
             "exact".to_string()
