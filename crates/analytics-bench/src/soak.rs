@@ -108,6 +108,38 @@ async fn send(args: Arc<SoakArgs>, task: u64, stop: Arc<AtomicBool>) -> Sent {
     sent
 }
 
+/// Every 10 s until the load's time is up: ingest's RSS, Redis's memory
+/// and the dirty keys, printed; returns the peak RSS and backlog.
+async fn sample(
+    args: &SoakArgs,
+    counters: &HotCounters,
+    redis_url: &str,
+    started: Instant,
+    rss_start: u64,
+) -> anyhow::Result<(u64, u64)> {
+    let (mut rss_peak, mut backlog_peak) = (rss_start, 0u64);
+    let deadline = started + Duration::from_secs(args.seconds);
+    println!(
+        "sample  {:>7}  {:>10}  {:>12}  {:>12}",
+        "t (s)", "ingest RSS", "Redis memory", "dirty keys"
+    );
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(10).min(deadline - Instant::now())).await;
+        let rss = rss_kb(args.ingest_pid);
+        rss_peak = rss_peak.max(rss);
+        let dirty: u64 = counters.backlog().await?.iter().map(|b| b.dirty_keys).sum();
+        backlog_peak = backlog_peak.max(dirty);
+        println!(
+            "sample  {:>7.0}  {:>7.1} MB  {:>9.1} MB  {:>12}",
+            started.elapsed().as_secs_f64(),
+            rss as f64 / 1024.0,
+            redis_used_memory(redis_url).await? as f64 / 1_048_576.0,
+            dirty
+        );
+    }
+    Ok((rss_peak, backlog_peak))
+}
+
 /// The real flush every `flush_every` seconds until the load stops, each
 /// run recorded.
 async fn flush_every(
@@ -186,27 +218,7 @@ pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {
         started,
     ));
 
-    let mut rss_peak = rss_start;
-    let mut backlog_peak = 0u64;
-    let deadline = started + Duration::from_secs(args.seconds);
-    println!(
-        "sample  {:>7}  {:>10}  {:>12}  {:>12}",
-        "t (s)", "ingest RSS", "Redis memory", "dirty keys"
-    );
-    while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_secs(10).min(deadline - Instant::now())).await;
-        let rss = rss_kb(args.ingest_pid);
-        rss_peak = rss_peak.max(rss);
-        let dirty: u64 = counters.backlog().await?.iter().map(|b| b.dirty_keys).sum();
-        backlog_peak = backlog_peak.max(dirty);
-        println!(
-            "sample  {:>7.0}  {:>7.1} MB  {:>9.1} MB  {:>12}",
-            started.elapsed().as_secs_f64(),
-            rss as f64 / 1024.0,
-            redis_used_memory(&redis_url).await? as f64 / 1_048_576.0,
-            dirty
-        );
-    }
+    let (rss_peak, backlog_peak) = sample(&args, &counters, &redis_url, started, rss_start).await?;
     stop.store(true, Ordering::Relaxed);
     let mut sent = Sent::default();
     for s in senders {
