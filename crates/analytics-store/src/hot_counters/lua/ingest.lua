@@ -74,6 +74,8 @@ local a, k = 4, 4
 while a <= #ARGV do
   local counter, site = KEYS[k], KEYS[k + 1]
   local shard, id, fingerprint = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local order, site_order = ARGV[a + 3], ARGV[a + 4]
+  local units, entry = ARGV[a + 5], ARGV[a + 6]
   local counts_at = a + 7
   local registers_at = counts_at + 1 + 2 * tonumber(ARGV[counts_at])
   local site_at = registers_at + 1 + 2 * tonumber(ARGV[registers_at])
@@ -92,17 +94,17 @@ while a <= #ARGV do
       redis.call('HINCRBY', counter, ARGV[i], ARGV[i + 1])
     end
     raise(counter, registers_at + 1, site_at - 1)
-    marks[#marks + 1], marks[#marks + 2] = ARGV[a + 3], counter
+    marks[#marks + 1], marks[#marks + 2] = order, counter
     if site_at + 1 < next_event then
       raise(site, site_at + 1, next_event - 1)
       -- The call's events share their site hash: one dirty mark for it.
       if not site_marked[site] then
         site_marked[site] = true
-        marks[#marks + 1], marks[#marks + 2] = ARGV[a + 4], site
+        marks[#marks + 1], marks[#marks + 2] = site_order, site
       end
     end
-    logged[#logged + 1] = ARGV[a + 6]
-    added = added + tonumber(ARGV[a + 5])
+    logged[#logged + 1] = entry
+    added = added + tonumber(units)
     replies[#replies + 1] = 0
   elseif held == fingerprint or held == 'legacy' then
     -- 'legacy': copied from the replaced system, whose dedupe was by id
