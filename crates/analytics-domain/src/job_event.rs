@@ -13,6 +13,8 @@ use crate::validation::{
 };
 
 pub const MAX_ERROR_MESSAGE_CHARS: usize = 500;
+/// At most this many `payload_meta` properties.
+pub const MAX_PAYLOAD_META: usize = 50;
 const MAX_TEXT: usize = 255;
 
 /// The `event_type` of the rate alerts telemetry records (one document per
@@ -21,6 +23,7 @@ const MAX_TEXT: usize = 255;
 pub const RATE_ALERT_EVENT_TYPE: &str = "rate_limit_exceeded";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobEventType {
     Started,
@@ -277,7 +280,7 @@ fn payload_meta(
         // control characters at all, as in ids.
         Some(Value::Object(m))
             if m.values().all(|v| !v.is_object() && !v.is_array())
-                && m.len() <= 50
+                && m.len() <= MAX_PAYLOAD_META
                 && !m.keys().any(|k| has_forbidden_chars(k)) =>
         {
             m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()

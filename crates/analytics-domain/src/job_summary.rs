@@ -145,6 +145,66 @@ impl SignalQuery {
     }
 }
 
+/// The summary's and the signal list's query parameters as OpenAPI
+/// describes them, from the same bounds [`SummaryQuery::parse`] checks.
+#[cfg(feature = "openapi")]
+mod parameters {
+    use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    use utoipa::IntoParams;
+
+    use super::{SignalQuery, SummaryQuery, LIMIT, MAX_FILTER_CHARS, WINDOW_MINUTES};
+
+    fn query(name: &str, description: &str, schema: ObjectBuilder) -> Parameter {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(schema.build()))
+            .build()
+    }
+
+    fn bounded(name: &str, description: &str, (min, default, max): (u32, u32, u32)) -> Parameter {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(min))
+            .maximum(Some(max))
+            .default(Some(default.into()));
+        query(name, description, schema)
+    }
+
+    fn filter(name: &str, description: &str) -> Parameter {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(MAX_FILTER_CHARS));
+        query(name, description, schema)
+    }
+
+    const WINDOW: &str = "Minutes back from now.";
+
+    impl IntoParams for SummaryQuery {
+        fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+            vec![
+                bounded("window_minutes", WINDOW, WINDOW_MINUTES),
+                filter("site", "Only this site (blank: all)."),
+                filter("job_name", "Only this job (blank: all)."),
+                bounded("limit", "Rows per list.", LIMIT),
+            ]
+        }
+    }
+
+    impl IntoParams for SignalQuery {
+        fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+            vec![
+                bounded("window_minutes", WINDOW, WINDOW_MINUTES),
+                filter("host", "Only this target host (blank: all)."),
+                bounded("limit", "Latest signals listed.", LIMIT),
+            ]
+        }
+    }
+}
+
 /// `part` of `total` in percent, two decimals; 0 when there is no total.
 pub fn percent(part: u64, total: u64) -> f64 {
     if total == 0 {

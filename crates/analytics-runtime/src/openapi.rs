@@ -113,6 +113,58 @@ pub fn operational_paths(ready: &str) -> Map<String, Value> {
 /// A whole document: `paths` plus the operational routes, the error
 /// schema, and a bearer security scheme for each name in `bearer`.
 pub fn document(title: &str, version: &str, paths: Map<String, Value>, bearer: &[&str]) -> Value {
+    let doc = json!({
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+    });
+    finish(doc, Map::new(), bearer)
+}
+
+/// A whole document from the one utoipa derives from a service's handlers
+/// and their request and response types: the operational routes (`ready`
+/// says what `/ready` checks), the error schema and responses, a bearer
+/// scheme for each name in `bearer`, and examples.
+///
+/// An operation lists the error statuses it can answer in an `x-errors`
+/// extension (`extensions(("x-errors" = json!([401, 422])))`); each becomes
+/// a response with the one error body, described once here.
+pub fn derived(api: &utoipa::openapi::OpenApi, ready: &str, bearer: &[&str]) -> Value {
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|_| json!({"paths": {}}));
+    let mut paths = operational_paths(ready);
+    if let Some(Value::Object(derived)) = doc.get_mut("paths").map(Value::take) {
+        paths.extend(derived);
+    }
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(Value::as_object_mut)
+    {
+        // utoipa tags each operation with its handler's module; the pages
+        // list operations by path, as the hand-written documents do.
+        operation.remove("tags");
+        let errors: Vec<u16> = operation
+            .remove("x-errors")
+            .and_then(|e| serde_json::from_value(e).ok())
+            .unwrap_or_default();
+        if let (Some(Value::Object(listed)), Value::Object(errors)) =
+            (operation.get_mut("responses"), responses(&[], &errors))
+        {
+            listed.extend(errors);
+        }
+    }
+    doc["paths"] = Value::Object(paths);
+    let schemas = doc["components"]["schemas"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    finish(doc, schemas, bearer)
+}
+
+/// What every document ends with: the error schema beside `schemas`, the
+/// bearer schemes, the description and the examples.
+fn finish(mut doc: Value, mut schemas: Map<String, Value>, bearer: &[&str]) -> Value {
     let schemes: Map<String, Value> = bearer
         .iter()
         .map(|name| {
@@ -122,28 +174,84 @@ pub fn document(title: &str, version: &str, paths: Map<String, Value>, bearer: &
             )
         })
         .collect();
-    let mut doc = json!({
-        "openapi": "3.0.3",
-        "info": {"title": title, "version": version,
-            "description": "Every operation carries an example request and response; this service's `/docs/` page shows them and tries them out."},
-        "components": {
-            "securitySchemes": schemes,
-            "schemas": {"Error": {
-                "type": "object",
-                "example": {"message": "A field or parameter is invalid.",
-                    "errors": {"days": ["must be one of 7, 14, 30, 90"]},
-                    "request_id": "6b1f2d9e-3c1a-4f55-9a0e-2f8c5d7b4e10"},
-                "required": ["message"],
-                "properties": {
-                    "message": {"type": "string"},
-                    "errors": {"type": "object", "additionalProperties":
-                        {"type": "array", "items": {"type": "string"}}},
-                    "request_id": {"type": "string"}
-                }
-            }}
-        },
-        "paths": paths,
-    });
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "example": {"message": "A field or parameter is invalid.",
+                "errors": {"days": ["must be one of 7, 14, 30, 90"]},
+                "request_id": "6b1f2d9e-3c1a-4f55-9a0e-2f8c5d7b4e10"},
+            "required": ["message"],
+            "properties": {
+                "message": {"type": "string"},
+                "errors": {"type": "object", "additionalProperties":
+                    {"type": "array", "items": {"type": "string"}}},
+                "request_id": {"type": "string"}
+            }
+        }),
+    );
+    doc["components"] = json!({"securitySchemes": schemes, "schemas": schemas});
+    doc["info"]["description"] = json!("Every operation carries an example request and response; this service's `/docs/` page shows them and tries them out.");
     examples::fill(&mut doc);
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use utoipa::OpenApi;
+
+    use super::derived;
+
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    struct Answer {
+        count: u32,
+    }
+
+    #[utoipa::path(get, path = "/things/{id}", params(("id" = String, Path)),
+        responses((status = 200, description = "The thing.", body = Answer)),
+        extensions(("x-errors" = json!([404, 503]))))]
+    #[allow(dead_code)]
+    fn thing() {}
+
+    #[derive(OpenApi)]
+    #[openapi(paths(thing))]
+    struct Api;
+
+    #[test]
+    fn a_derived_document_gets_its_error_responses_the_operational_routes_and_examples() {
+        let doc = derived(&Api::openapi(), "Redis reachable.", &["admin"]);
+        let op = &doc["paths"]["/things/{id}"]["get"];
+        assert_eq!(op.get("x-errors"), None);
+        assert_eq!(op.get("tags"), None);
+        let statuses: Vec<&str> = op["responses"]
+            .as_object()
+            .into_iter()
+            .flat_map(|r| r.keys().map(String::as_str))
+            .collect();
+        assert_eq!(statuses, ["200", "404", "503"]);
+        assert_eq!(
+            op["responses"]["503"]["description"],
+            "A store is unavailable; see Retry-After."
+        );
+        assert_eq!(
+            op["responses"]["404"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
+        assert_eq!(
+            op["responses"]["200"]["content"]["application/json"]["example"],
+            json!({"count": 42})
+        );
+        assert_eq!(op["parameters"][0]["example"], "f6f7163c-4c8c-4ce8-bfe5-7dbd7574d273");
+        assert_eq!(doc["paths"]["/ready"]["get"]["summary"], "Redis reachable.");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["admin"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["Answer"]["required"],
+            json!(["count"])
+        );
+        assert!(doc["components"]["schemas"]["Error"].is_object());
+    }
 }

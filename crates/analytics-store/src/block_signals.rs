@@ -26,6 +26,7 @@ pub struct BlockSignalStore {
 
 /// One recorded signal.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignalRow {
     pub target_host: String,
     pub signal_type: String,
@@ -39,6 +40,7 @@ pub struct SignalRow {
 
 /// A host's signals in a window, and its latest cooldown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HostSignals {
     pub target_host: String,
     pub signals: i64,
@@ -52,6 +54,7 @@ pub struct HostSignals {
 
 /// Whether a host may be hit at a given time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cooldown {
     pub target_host: String,
     pub allowed: bool,

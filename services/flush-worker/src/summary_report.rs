@@ -115,7 +115,7 @@ async fn telemetry(stores: &Stores, minutes: i64) -> Value {
         .step("mongodb", stores.jobs.summary(&query, now))
         .await
     {
-        Ok(data) => summary_body(&query, now, &data),
+        Ok(data) => json!(summary_body(&query, now, &data)),
         Err(e) => json!({"unavailable": true, "error": e.to_string()}),
     }
 }

@@ -114,17 +114,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let get = |path: &str| http::resource(path, "GET");
         app.app_data(state.clone())
             .app_data(web::Data::new(counters))
-            .service(
-                http::resource("/api/v1/telemetry/jobs/events", "POST")
-                    .route(web::post().to(routes::record)),
-            )
-            .service(get("/api/v1/telemetry/jobs/summary").route(web::get().to(summary::summary)))
-            .service(get("/api/v1/telemetry/pipeline").route(web::get().to(pipeline::pipeline)))
-            .service(get("/api/v1/telemetry/block-signals").route(web::get().to(signals::list)))
-            .service(
-                get("/api/v1/telemetry/hosts/{host}/cooldown")
-                    .route(web::get().to(signals::cooldown)),
-            )
+            .service(http::resource(routes::EVENTS, "POST").route(web::post().to(routes::record)))
+            .service(get(summary::SUMMARY).route(web::get().to(summary::summary)))
+            .service(get(pipeline::PIPELINE).route(web::get().to(pipeline::pipeline)))
+            .service(get(signals::LIST).route(web::get().to(signals::list)))
+            .service(get(signals::COOLDOWN).route(web::get().to(signals::cooldown)))
             .service(get("/ready").route(web::get().to(routes::ready)));
     })?)
 }

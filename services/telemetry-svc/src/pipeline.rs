@@ -7,11 +7,76 @@ use analytics_store::hot_counters::PartitionBacklog;
 use analytics_store::rollups::{LoggedRun, PARITY_RUNS, RUNS};
 use analytics_store::{HotCounters, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::auth::Operator;
 use crate::error::TelemetryError;
 use crate::AppState;
+
+pub const PIPELINE: &str = "/api/v1/telemetry/pipeline";
+
+/// The page's body: a verdict, its problems in words, the last runs and
+/// the backlog.
+#[derive(Serialize, ToSchema)]
+pub struct PipelineHealth {
+    healthy: bool,
+    /// Each in a sentence an operator can act on; empty when healthy.
+    problems: Vec<String>,
+    /// The last flush run as it logged itself, with `age_seconds`; null
+    /// before the first.
+    #[schema(value_type = Option<Object>)]
+    last_flush: Option<Value>,
+    /// The last parity check, the same way.
+    #[schema(value_type = Option<Object>)]
+    last_parity: Option<Value>,
+    backlog: Backlog,
+    generated_at: String,
+}
+
+/// What waits: in Redis (absent when Redis did not answer) and in the
+/// document store (null when it did not answer).
+#[derive(Serialize, ToSchema)]
+pub struct Backlog {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dirty_keys: Option<u64>,
+    /// Events counted and not yet flushed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counts_waiting: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open_batches: Option<usize>,
+    /// Raw-log entries not yet copied to MySQL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_waiting: Option<u64>,
+    leaderboard_changes: Option<u64>,
+    replicas_waiting: Option<u64>,
+    /// Films whose catalogue counts wait for `flush-worker cutover`.
+    catalogue_unimported: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partitions: Option<Vec<PartitionBacklog>>,
+}
+
+impl Backlog {
+    fn of(r: Readings) -> Self {
+        let partitions = r.backlog;
+        let sum = |f: fn(&PartitionBacklog) -> u64| {
+            partitions.as_ref().map(|p| p.iter().map(f).sum::<u64>())
+        };
+        Backlog {
+            dirty_keys: sum(|b| b.dirty_keys),
+            counts_waiting: sum(|b| b.counts_waiting),
+            open_batches: partitions
+                .as_ref()
+                .map(|p| p.iter().filter(|b| b.open_batch.is_some()).count()),
+            log_waiting: sum(|b| b.log_waiting),
+            leaderboard_changes: r.leaderboard_changes,
+            replicas_waiting: r.replicas_waiting,
+            catalogue_unimported: r.unimported,
+            partitions,
+        }
+    }
+}
 
 /// The problem a flush that kept catalogue counts leaves until the cut-over.
 pub const UNIMPORTED_PROBLEM: &str = "catalogue counts not imported — run flush-worker cutover";
@@ -100,6 +165,12 @@ impl Readings {
     }
 }
 
+/// The pipeline's health: a verdict, its problems in words, the last runs
+/// and the backlog. Answers even when a store is down (the problem says
+/// which).
+#[utoipa::path(get, path = PIPELINE, security(("operator" = [])),
+    responses((status = 200, description = "The verdict.", body = PipelineHealth)),
+    extensions(("x-errors" = json!([401, 403, 500]))))]
 pub async fn pipeline(
     _: Operator,
     state: web::Data<AppState>,
@@ -107,18 +178,18 @@ pub async fn pipeline(
 ) -> Result<HttpResponse, TelemetryError> {
     let now = Utc::now();
     let mut problems = Vec::new();
-    let r = Readings::read(&state, &counters, &mut problems).await;
+    let mut r = Readings::read(&state, &counters, &mut problems).await;
     let waiting_too_long = waiting_problems(&r);
     // `r.flush` is None when the runs could not be read (already a
     // problem), Some(None) when there is no run yet.
     let flush_runs_read = r.flush.is_some();
-    let last_flush = r.flush.flatten().map(|run| run_json(run, now));
+    let last_flush = r.flush.take().flatten().map(|run| run_json(run, now));
     match &last_flush {
         None if flush_runs_read => problems.push("no flush run has been recorded".to_string()),
         None => {}
         Some(run) => problems.extend(flush_problems(run, state.config.flush_stale_seconds)),
     }
-    let last_parity = r.parity.flatten().map(|run| run_json(run, now));
+    let last_parity = r.parity.take().flatten().map(|run| run_json(run, now));
     if let Some(m) = last_parity
         .as_ref()
         .and_then(|p| p["mismatches"].as_i64())
@@ -127,38 +198,16 @@ pub async fn pipeline(
         problems.push(format!("the last parity check found {m} mismatches"));
     }
     problems.extend(waiting_too_long);
-    let waiting = json!({
-        "leaderboard_changes": r.leaderboard_changes,
-        "replicas_waiting": r.replicas_waiting,
-        "catalogue_unimported": r.unimported,
-    });
-    let backlog_json = match r.backlog {
-        Some(partitions) => {
-            let mut out = json!({
-                "dirty_keys": partitions.iter().map(|b| b.dirty_keys).sum::<u64>(),
-                "counts_waiting": partitions.iter().map(|b| b.counts_waiting).sum::<u64>(),
-                "open_batches": partitions.iter().filter(|b| b.open_batch.is_some()).count(),
-                "log_waiting": partitions.iter().map(|b| b.log_waiting).sum::<u64>(),
-            });
-            if let (Some(out), Value::Object(waiting)) = (out.as_object_mut(), waiting) {
-                out.extend(waiting);
-                out.insert("partitions".into(), json!(partitions));
-            }
-            out
-        }
-        None => waiting,
-    };
-    Ok(HttpResponse::Ok().json(json!({
-        "healthy": problems.is_empty(),
-        "problems": problems,
-        "last_flush": last_flush,
-        "last_parity": last_parity,
-        "backlog": backlog_json,
-        "generated_at": now.to_rfc3339_opts(SecondsFormat::Secs, true),
-    })))
+    Ok(HttpResponse::Ok().json(PipelineHealth {
+        healthy: problems.is_empty(),
+        problems,
+        last_flush,
+        last_parity,
+        backlog: Backlog::of(r),
+        generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+    }))
 }
 
-/// What the last flush run (as JSON, with its age) says is wrong.
 fn flush_problems(run: &Value, stale_seconds: u64) -> Vec<String> {
     let mut problems = Vec::new();
     let age = run["age_seconds"].as_i64().unwrap_or(i64::MAX);

@@ -12,23 +12,58 @@ use analytics_domain::job_event::{JobEvent, JobEventType};
 use analytics_domain::job_signals::{block_signal, target_host};
 use analytics_domain::job_summary::SignalQuery;
 use analytics_domain::ValidationErrors;
+use analytics_store::block_signals::{Cooldown, HostSignals, SignalRow};
 use analytics_store::job_events::RateAlert;
 use analytics_store::HotCounters;
 use chrono::{SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::{Operator, Producer};
 use crate::error::TelemetryError;
 use crate::AppState;
 
+pub const LIST: &str = "/api/v1/telemetry/block-signals";
+pub const COOLDOWN: &str = "/api/v1/telemetry/hosts/{host}/cooldown";
+
+/// What recording an event triggered, in the producer's answer: a start's
+/// rate alerts, a failure's block signal.
+#[derive(Default, Serialize, ToSchema)]
+pub struct Triggered {
+    /// started: the levels (`warning`, `critical`) the site's starts in
+    /// this second have reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_alerts: Option<Vec<&'static str>>,
+    /// failed: the block signal recorded (403, 429 or 503) and its
+    /// cooldown; null when the failure is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BlockSignalRecorded>)]
+    block_signal: Option<Option<BlockSignalRecorded>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BlockSignalRecorded {
+    target_host: String,
+    /// `forbidden`, `rate_limit` or `service_unavailable`.
+    signal_type: &'static str,
+    status: u16,
+    cooldown_until: String,
+}
+
 /// What recording `event` triggered, for the producer's answer. Failures
 /// here are logged, not returned: the event itself is stored, and a retry
 /// would store it twice.
-pub async fn after_record(state: &AppState, counters: &HotCounters, event: &JobEvent) -> Value {
+pub async fn after_record(state: &AppState, counters: &HotCounters, event: &JobEvent) -> Triggered {
     match event.event_type {
-        JobEventType::Started => json!({"rate_alerts": rate_alerts(state, counters, event).await}),
-        JobEventType::Failed => json!({"block_signal": signal(state, event).await}),
-        _ => json!({}),
+        JobEventType::Started => Triggered {
+            rate_alerts: Some(rate_alerts(state, counters, event).await),
+            ..Triggered::default()
+        },
+        JobEventType::Failed => Triggered {
+            block_signal: Some(signal(state, event).await),
+            ..Triggered::default()
+        },
+        _ => Triggered::default(),
     }
 }
 
@@ -60,26 +95,56 @@ async fn rate_alerts(state: &AppState, counters: &HotCounters, e: &JobEvent) -> 
     levels
 }
 
-async fn signal(state: &AppState, e: &JobEvent) -> Value {
-    let Some(signal) = block_signal(e.error_code, e.error_message_short.as_deref()) else {
-        return Value::Null;
-    };
+async fn signal(state: &AppState, e: &JobEvent) -> Option<BlockSignalRecorded> {
+    let signal = block_signal(e.error_code, e.error_message_short.as_deref())?;
     let host = target_host(&e.site, e.url.as_deref());
     match state.signals.record(e, &signal, &host).await {
-        Ok(until) => json!({
-            "target_host": host,
-            "signal_type": signal.signal_type,
-            "status": signal.status,
-            "cooldown_until": until.to_rfc3339_opts(SecondsFormat::Secs, true),
+        Ok(until) => Some(BlockSignalRecorded {
+            target_host: host,
+            signal_type: signal.signal_type,
+            status: signal.status,
+            cooldown_until: until.to_rfc3339_opts(SecondsFormat::Secs, true),
         }),
         Err(err) => {
             tracing::warn!(error = %err, host, "block signal not recorded");
-            Value::Null
+            None
         }
     }
 }
 
-/// GET /api/v1/telemetry/block-signals
+/// The block-signal list's body.
+#[derive(Serialize, ToSchema)]
+pub struct BlockSignals {
+    filters: SignalFilters,
+    window: SignalWindow,
+    /// Per host, cooling down first.
+    hosts: Vec<HostSignals>,
+    /// The latest signals, newest first.
+    signals: Vec<SignalRow>,
+    generated_at: String,
+}
+
+/// The list's query as applied (a blank host as null).
+#[derive(Serialize, ToSchema)]
+pub struct SignalFilters {
+    window_minutes: u32,
+    host: Option<String>,
+    limit: u32,
+}
+
+/// The window's ends (RFC 3339, UTC).
+#[derive(Serialize, ToSchema)]
+pub struct SignalWindow {
+    from: String,
+    to: String,
+}
+
+/// Block signals (403 forbidden: 600 s, 429 rate limit: 300 s, 503
+/// unavailable: 120 s cooldown) of a window: per host, cooling down first,
+/// and the latest signals.
+#[utoipa::path(get, path = LIST, operation_id = "block_signals", params(SignalQuery), security(("operator" = [])),
+    responses((status = 200, description = "Hosts and signals.", body = BlockSignals)),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn list(
     _: Operator,
     params: web::Query<HashMap<String, String>>,
@@ -94,16 +159,28 @@ pub async fn list(
         .await
         .map_err(|e| state.store_error(e))?;
     let time = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
-    Ok(HttpResponse::Ok().json(json!({
-        "filters": {"window_minutes": query.window_minutes, "host": query.host, "limit": query.limit},
-        "window": {"from": time(from), "to": time(now)},
-        "hosts": hosts,
-        "signals": signals,
-        "generated_at": time(now),
-    })))
+    Ok(HttpResponse::Ok().json(BlockSignals {
+        filters: SignalFilters {
+            window_minutes: query.window_minutes,
+            host: query.host,
+            limit: query.limit,
+        },
+        window: SignalWindow {
+            from: time(from),
+            to: time(now),
+        },
+        hosts,
+        signals,
+        generated_at: time(now),
+    }))
 }
 
-/// GET /api/v1/telemetry/hosts/{host}/cooldown
+/// May a crawler hit this host now? Not while a block signal's cooldown
+/// runs.
+#[utoipa::path(get, path = COOLDOWN, operation_id = "host_cooldown", security(("producer" = [])),
+    params(("host" = String, Path, min_length = 1, max_length = 255)),
+    responses((status = 200, description = "Allowed, or the cooldown's end.", body = Cooldown)),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn cooldown(
     _: Producer,
     host: web::Path<String>,

@@ -5,13 +5,19 @@ use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
 use analytics_domain::job_summary::SummaryQuery;
-use analytics_store::job_summary::summary_body;
+use analytics_store::job_summary::{summary_body, JobSummary};
 use chrono::Utc;
 
 use crate::auth::Operator;
 use crate::error::TelemetryError;
 use crate::AppState;
 
+pub const SUMMARY: &str = "/api/v1/telemetry/jobs/summary";
+
+/// The job telemetry summary of a window.
+#[utoipa::path(get, path = SUMMARY, params(SummaryQuery), security(("operator" = [])),
+    responses((status = 200, description = "The summary.", body = JobSummary)),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn summary(
     _: Operator,
     params: web::Query<HashMap<String, String>>,

@@ -91,8 +91,13 @@ pub fn example_of(schema: &Value, name: &str, components: &Value, depth: usize) 
     if let Some(default) = schema.get("default") {
         return default.clone();
     }
+    // The first alternative that is not just null (an optional field's
+    // example shows the value it may hold).
     for alternatives in ["anyOf", "oneOf"] {
-        if let Some(first) = schema[alternatives].as_array().and_then(|a| a.first()) {
+        if let Some(first) = schema[alternatives]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["type"] != "null"))
+        {
             return example_of(first, name, components, depth + 1);
         }
     }
@@ -105,7 +110,15 @@ pub fn example_of(schema: &Value, name: &str, components: &Value, depth: usize) 
         }
         return Value::Object(merged);
     }
-    match schema["type"].as_str() {
+    // OpenAPI 3.1 spells a nullable type as a list (`["string", "null"]`).
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|k| *k != "null"),
+        kind => kind.as_str(),
+    };
+    match kind {
         Some("string") => string_example(schema, name),
         Some("integer") => {
             let low = schema["minimum"].as_i64().unwrap_or(0);
@@ -209,12 +222,15 @@ mod tests {
                 "rank": {"type": "integer", "minimum": 1}, "view": {"type": "integer", "minimum": 0}}}},
             "error": {"$ref": "#/components/schemas/Error"},
             "rate": {"type": "number", "minimum": 0, "maximum": 1},
+            "site": {"type": ["string", "null"]},
+            "signal": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Error"}]},
         }});
         assert_eq!(
             example_of(&schema, "", &components, 0),
             json!({"domain": "jav", "period": "day", "limit": 10,
                    "items": [{"rank": 1, "view": 42}],
-                   "error": {"message": "What happened, in a sentence."}, "rate": 0.75})
+                   "error": {"message": "What happened, in a sentence."}, "rate": 0.75,
+                   "site": "onejav", "signal": {"message": "What happened, in a sentence."}})
         );
     }
 

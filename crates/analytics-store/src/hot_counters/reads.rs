@@ -10,6 +10,7 @@ use crate::error::StoreError;
 
 /// What waits for a flush on one partition.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartitionBacklog {
     pub partition: u16,
     /// Counter keys with increments not claimed by a flush yet.

@@ -18,7 +18,10 @@ use crate::job_events::JobEventStore;
 mod body;
 mod facets;
 
-pub use body::summary_body;
+pub use body::{
+    summary_body, JobPerformanceRow, JobSummary, SiteSeries, SummaryFilters, SummaryOverview,
+    SummaryWindow, Throughput,
+};
 
 /// The percentiles the summary reports, in percent.
 const PERCENTILES: [(u32, &str); 3] = [(50, "p50_ms"), (95, "p95_ms"), (99, "p99_ms")];
@@ -58,6 +61,7 @@ pub struct JobPerformance {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FailureRow {
     pub timestamp: String,
     pub site: Option<String>,
@@ -71,6 +75,7 @@ pub struct FailureRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlowJobRow {
     pub timestamp: String,
     pub site: Option<String>,
@@ -91,6 +96,7 @@ pub struct StartsInLabel {
 /// A rate alert as recorded at ingest: a site's starts in one second
 /// reached a threshold (`status` is its level).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateAlertRow {
     pub timestamp: String,
     pub site: String,
@@ -102,6 +108,7 @@ pub struct RateAlertRow {
 
 /// A job its producer held back because a site's own limit was reached.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RateLimitedRow {
     pub timestamp: String,
     pub site: Option<String>,
