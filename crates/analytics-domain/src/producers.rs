@@ -23,7 +23,9 @@ use crate::hash::fnv1a64;
 use crate::validation::ValidationErrors;
 use crate::vocabulary::Domain;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum Shape {
     Contract,
     VideoPlayer,
@@ -187,6 +189,18 @@ mod tests {
     use serde_json::json;
 
     const NOW: &str = "2026-02-19T12:00:00Z";
+
+    #[test]
+    fn a_shape_serializes_as_its_name() {
+        for shape in [
+            Shape::Contract,
+            Shape::VideoPlayer,
+            Shape::ViewingService,
+            Shape::StreamMessage,
+        ] {
+            assert_eq!(json!(shape), json!(shape.as_str()));
+        }
+    }
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().expect("object").clone()

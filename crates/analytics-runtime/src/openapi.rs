@@ -128,9 +128,22 @@ pub fn document(title: &str, version: &str, paths: Map<String, Value>, bearer: &
 ///
 /// An operation lists the error statuses it can answer in an `x-errors`
 /// extension (`extensions(("x-errors" = json!([401, 422])))`); each becomes
-/// a response with the one error body, described once here.
-pub fn derived(api: &utoipa::openapi::OpenApi, ready: &str, bearer: &[&str]) -> Value {
+/// a response with the one error body, described once here. `configured`
+/// sets what only the configuration knows (a service's domains, its batch
+/// size) at JSON pointers into the document, before the examples are made
+/// from it.
+pub fn derived(
+    api: &utoipa::openapi::OpenApi,
+    ready: &str,
+    bearer: &[&str],
+    configured: &[(&str, Value)],
+) -> Value {
     let mut doc = serde_json::to_value(api).unwrap_or_else(|_| json!({"paths": {}}));
+    for (pointer, value) in configured {
+        if !set_at(&mut doc, pointer, value.clone()) {
+            tracing::warn!(pointer, "no such object in the OpenAPI document");
+        }
+    }
     let mut paths = operational_paths(ready);
     if let Some(Value::Object(derived)) = doc.get_mut("paths").map(Value::take) {
         paths.extend(derived);
@@ -160,6 +173,22 @@ pub fn derived(api: &utoipa::openapi::OpenApi, ready: &str, bearer: &[&str]) -> 
         .cloned()
         .unwrap_or_default();
     finish(doc, schemas, bearer)
+}
+
+/// Sets the member a JSON pointer names (the object holding it must
+/// exist; the member itself need not). False when there is no such object.
+fn set_at(doc: &mut Value, pointer: &str, value: Value) -> bool {
+    let Some((parent, key)) = pointer.rsplit_once('/') else {
+        return false;
+    };
+    let key = key.replace("~1", "/").replace("~0", "~");
+    match doc.pointer_mut(parent) {
+        Some(Value::Object(members)) => {
+            members.insert(key, value);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// What every document ends with: the error schema beside `schemas`, the
@@ -220,7 +249,14 @@ mod tests {
 
     #[test]
     fn a_derived_document_gets_its_error_responses_the_operational_routes_and_examples() {
-        let doc = derived(&Api::openapi(), "Redis reachable.", &["admin"]);
+        let configured = [
+            (
+                "/components/schemas/Answer/properties/count/maximum",
+                json!(9),
+            ),
+            ("/components/schemas/Nowhere/maximum", json!(9)),
+        ];
+        let doc = derived(&Api::openapi(), "Redis reachable.", &["admin"], &configured);
         let op = &doc["paths"]["/things/{id}"]["get"];
         assert_eq!(op.get("x-errors"), None);
         assert_eq!(op.get("tags"), None);
@@ -239,10 +275,9 @@ mod tests {
             "#/components/schemas/Error"
         );
         assert_eq!(
-            op["responses"]["200"]["content"]["application/json"]["example"],
-            json!({"count": 42})
+            op["parameters"][0]["example"],
+            "f6f7163c-4c8c-4ce8-bfe5-7dbd7574d273"
         );
-        assert_eq!(op["parameters"][0]["example"], "f6f7163c-4c8c-4ce8-bfe5-7dbd7574d273");
         assert_eq!(doc["paths"]["/ready"]["get"]["summary"], "Redis reachable.");
         assert_eq!(
             doc["components"]["securitySchemes"]["admin"]["scheme"],
@@ -251,6 +286,15 @@ mod tests {
         assert_eq!(
             doc["components"]["schemas"]["Answer"]["required"],
             json!(["count"])
+        );
+        // The configured maximum is in place before the example is made.
+        assert_eq!(
+            doc["components"]["schemas"]["Answer"]["properties"]["count"]["maximum"],
+            9
+        );
+        assert_eq!(
+            op["responses"]["200"]["content"]["application/json"]["example"],
+            json!({"count": 9})
         );
         assert!(doc["components"]["schemas"]["Error"].is_object());
     }

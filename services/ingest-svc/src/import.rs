@@ -19,10 +19,27 @@ use analytics_store::{CatalogueStore, HotCounters};
 use secrecy::ExposeSecret;
 
 use crate::accept::Prepared;
+use crate::contract::{Batch, BatchResult, BeaconBatch, EventBatchMessage};
 use crate::error::IngestError;
 use crate::routes::{batch_response, prepare_batch, provenance, read_batch};
 use crate::AppState;
 
+pub const IMPORT: &str = "/api/v1/analytics/events/import";
+
+/// Imports old events (the producer token only): the batch route's body and
+/// answer, for events of any age within the raw event log's retention
+/// (retention.raw_log_days), each counted exactly once however often it is
+/// sent, by its own date.
+#[utoipa::path(post, path = IMPORT, operation_id = "import_events",
+    security(("producer" = [])),
+    request_body(content(
+        (Batch = "application/json"),
+        (BeaconBatch = "text/plain"),
+        (EventBatchMessage = "application/x-protobuf"))),
+    responses(
+        (status = 200, body = BatchResult, description = "Every item's result."),
+        (status = 207, body = BatchResult, description = "Every item's result; some are unavailable (Redis refused them for now and stored the others): send those again after Retry-After.")),
+    extensions(("x-errors" = json!([400, 401, 403, 408, 409, 413, 415, 422, 429, 500, 503]))))]
 pub async fn import(
     req: HttpRequest,
     payload: web::Payload,

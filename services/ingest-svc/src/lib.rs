@@ -3,6 +3,7 @@
 pub mod accept;
 pub mod backpressure;
 pub mod bots;
+pub mod contract;
 pub mod decode;
 pub mod error;
 pub mod import;
@@ -147,21 +148,12 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
 
 /// The routes: every event route behind the same guards.
 fn configure(app: &mut web::ServiceConfig, guards: &EventGuards) {
-    app.service(guards.route("/api/v1/analytics/events", web::post().to(routes::ingest)))
-        // The video player's route (same handler, every shape).
-        .service(guards.route("/api/events", web::post().to(routes::ingest)))
-        .service(guards.route(
-            "/api/v1/analytics/events/batch",
-            web::post().to(routes::batch),
-        ))
-        .service(guards.route(
-            "/api/v1/analytics/events/validate",
-            web::post().to(routes::validate),
-        ))
-        .service(guards.route(
-            "/api/v1/analytics/events/import",
-            web::post().to(import::import),
-        ))
+    app.service(guards.route(routes::EVENTS, web::post().to(routes::ingest)))
+        // The video player's route (the same handler, every shape).
+        .service(guards.route(routes::PLAYER_EVENTS, web::post().to(routes::player_ingest)))
+        .service(guards.route(routes::BATCH, web::post().to(routes::batch)))
+        .service(guards.route(routes::VALIDATE, web::post().to(routes::validate)))
+        .service(guards.route(import::IMPORT, web::post().to(import::import)))
         .service(http::resource("/ready", "GET").route(web::get().to(routes::ready)));
 }
 

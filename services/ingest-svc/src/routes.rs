@@ -7,18 +7,35 @@ use analytics_runtime::auth::{bearer_token, check_bearer};
 use analytics_store::hot_counters::{IngestItem, IngestOutcome};
 use analytics_store::HotCounters;
 use secrecy::ExposeSecret;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::accept::{prepare, Prepared, Provenance};
+use crate::contract::{
+    Accepted, Batch, BatchResult, BeaconBatch, BeaconEvent, DryRun, Event, EventBatchMessage,
+    EventMessage, ItemResult, ItemStatus,
+};
 use crate::decode::{self, BodyForm};
 use crate::error::IngestError;
 use crate::AppState;
 
-/// The 202 body the existing producers expect, byte for byte.
-const ACCEPTED_BODY: &str = r#"{"status":"accepted"}"#;
+pub const EVENTS: &str = "/api/v1/analytics/events";
+pub const PLAYER_EVENTS: &str = "/api/events";
+pub const BATCH: &str = "/api/v1/analytics/events/batch";
+pub const VALIDATE: &str = "/api/v1/analytics/events/validate";
 
-/// POST /api/v1/analytics/events and /api/events: one event in any
-/// accepted shape and form (rate limited per client before this).
+/// The 202 body the existing producers expect, byte for byte (what
+/// [`Accepted`] serializes to, written once).
+pub(crate) const ACCEPTED_BODY: &str = r#"{"status":"accepted"}"#;
+
+/// Counts one event exactly once, in any accepted shape and form.
+#[utoipa::path(post, path = EVENTS, operation_id = "ingest_event",
+    security((), ("producer" = [])),
+    request_body(content(
+        (Event = "application/json"),
+        (BeaconEvent = "text/plain"),
+        (EventMessage = "application/x-protobuf"))),
+    responses((status = 202, body = Accepted, description = "Accepted (new, a duplicate with X-Analytics-Duplicate: true, or a bot's event with X-Analytics-Filtered: bot, counted nowhere).")),
+    extensions(("x-errors" = json!([400, 403, 408, 409, 413, 415, 422, 429, 500, 503]))))]
 pub async fn ingest(
     req: HttpRequest,
     payload: web::Payload,
@@ -35,6 +52,24 @@ pub async fn ingest(
         Ok(_) => {}
     }
     result
+}
+
+/// The video player's route: the same as /api/v1/analytics/events.
+#[utoipa::path(post, path = PLAYER_EVENTS, operation_id = "ingest_player_event",
+    security((), ("producer" = [])),
+    request_body(content(
+        (Event = "application/json"),
+        (BeaconEvent = "text/plain"),
+        (EventMessage = "application/x-protobuf"))),
+    responses((status = 202, body = Accepted, description = "Accepted (new, a duplicate with X-Analytics-Duplicate: true, or a bot's event with X-Analytics-Filtered: bot, counted nowhere).")),
+    extensions(("x-errors" = json!([400, 403, 408, 409, 413, 415, 422, 429, 500, 503]))))]
+pub async fn player_ingest(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    counters: web::Data<HotCounters>,
+) -> Result<HttpResponse, IngestError> {
+    ingest(req, payload, state, counters).await
 }
 
 async fn ingest_one(
@@ -69,19 +104,27 @@ async fn ingest_one(
     Ok(response.body(ACCEPTED_BODY))
 }
 
-/// POST /api/v1/analytics/events/validate: the normalised event, or the
-/// 422 the same body would get; nothing is counted.
+/// Dry run: the normalised event, or the 422 the same body would get.
+/// Counts nothing.
+#[utoipa::path(post, path = VALIDATE, operation_id = "validate_event",
+    security((), ("producer" = [])),
+    request_body(content(
+        (Event = "application/json"),
+        (BeaconEvent = "text/plain"),
+        (EventMessage = "application/x-protobuf"))),
+    responses((status = 200, body = DryRun, description = "The body is a valid event.")),
+    extensions(("x-errors" = json!([400, 403, 408, 413, 415, 422, 429, 500]))))]
 pub async fn validate(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, IngestError> {
     let prepared = read_one(&req, payload, &state, &provenance(&req, &state)).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "valid": true,
-        "shape": prepared.shape.as_str(),
-        "event": prepared.event.to_json(&prepared.mode),
-    })))
+    Ok(HttpResponse::Ok().json(DryRun {
+        valid: true,
+        shape: prepared.shape,
+        event: prepared.event.to_json(&prepared.mode),
+    }))
 }
 
 async fn read_one(
@@ -98,9 +141,18 @@ async fn read_one(
         .map_err(IngestError::Validation)
 }
 
-/// POST /api/v1/analytics/events/batch: up to `ingest.max_batch_events`
-/// events; each gets its own result, in order. Invalid items do not stop
-/// the valid ones.
+/// Counts up to the configured number of events; each item gets its
+/// result, in order (invalid items do not stop the others).
+#[utoipa::path(post, path = BATCH, operation_id = "ingest_batch",
+    security((), ("producer" = [])),
+    request_body(content(
+        (Batch = "application/json"),
+        (BeaconBatch = "text/plain"),
+        (EventBatchMessage = "application/x-protobuf"))),
+    responses(
+        (status = 200, body = BatchResult, description = "Every item's result."),
+        (status = 207, body = BatchResult, description = "Every item's result; some are unavailable (Redis refused them for now and stored the others): send those again after Retry-After.")),
+    extensions(("x-errors" = json!([400, 403, 408, 413, 415, 422, 429, 500, 503]))))]
 pub async fn batch(
     req: HttpRequest,
     payload: web::Payload,
@@ -112,33 +164,6 @@ pub async fn batch(
         state.rejected(e.reason(), 1);
     }
     result
-}
-
-/// What became of one item of a batch.
-#[derive(Debug, Clone, Copy)]
-enum ItemStatus {
-    Accepted,
-    Duplicate,
-    Conflict,
-    Invalid,
-    /// A bot's event: answered, counted nowhere.
-    Filtered,
-    /// Redis refused it for now (full, read-only, resharding) while it
-    /// stored others of the batch: not stored, to send again.
-    Unavailable,
-}
-
-impl ItemStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            ItemStatus::Accepted => "accepted",
-            ItemStatus::Duplicate => "duplicate",
-            ItemStatus::Conflict => "conflict",
-            ItemStatus::Invalid => "invalid",
-            ItemStatus::Filtered => "filtered",
-            ItemStatus::Unavailable => "unavailable",
-        }
-    }
 }
 
 async fn ingest_batch(
@@ -219,42 +244,46 @@ pub(crate) fn batch_response(
 ) -> HttpResponse {
     let mut outcomes = outcomes.into_iter();
     let mut tally = [0u64; 6];
-    let results: Vec<Value> = checked
+    let results: Vec<ItemResult> = checked
         .iter()
         .enumerate()
         .map(|(index, item)| {
-            let mut r = Map::new();
-            r.insert("index".into(), index.into());
-            let status = match item {
+            let mut result = ItemResult {
+                index,
+                event_id: None,
+                status: ItemStatus::Invalid,
+                message: None,
+                errors: None,
+            };
+            result.status = match item {
                 Ok(p) if filtered.is_some() => {
-                    r.insert("event_id".into(), p.event.event_id.as_str().into());
+                    result.event_id = Some(p.event.event_id.as_str().to_string());
                     ItemStatus::Filtered
                 }
                 Ok(p) => {
-                    r.insert("event_id".into(), p.event.event_id.as_str().into());
+                    result.event_id = Some(p.event.event_id.as_str().to_string());
                     match outcomes.next().flatten() {
                         Some(IngestOutcome::Counted) => ItemStatus::Accepted,
                         Some(IngestOutcome::Duplicate) => ItemStatus::Duplicate,
                         Some(IngestOutcome::Conflict) => {
-                            r.insert("message".into(), IngestError::Conflict.to_string().into());
+                            result.message = Some(IngestError::Conflict.to_string());
                             ItemStatus::Conflict
                         }
                         None => {
-                            r.insert("message".into(), UNAVAILABLE_ITEM.into());
+                            result.message = Some(UNAVAILABLE_ITEM.to_string());
                             ItemStatus::Unavailable
                         }
                     }
                 }
                 Err(e) => {
                     state.rejected("validation", 1);
-                    r.insert("message".into(), e.message.as_str().into());
-                    r.insert("errors".into(), json!(e.errors));
+                    result.message = Some(e.message.clone());
+                    result.errors = Some(e.errors.clone());
                     ItemStatus::Invalid
                 }
             };
-            tally[status as usize] += 1;
-            r.insert("status".into(), status.as_str().into());
-            Value::Object(r)
+            tally[result.status as usize] += 1;
+            result
         })
         .collect();
     let unavailable = tally[ItemStatus::Unavailable as usize];
@@ -268,15 +297,15 @@ pub(crate) fn batch_response(
     if let Some(reason) = filtered {
         response.insert_header((FILTERED_HEADER, reason));
     }
-    response.json(json!({
-        "accepted": tally[0],
-        "duplicates": tally[1],
-        "conflicts": tally[2],
-        "invalid": tally[3],
-        "filtered": tally[4],
-        "unavailable": unavailable,
-        "results": results,
-    }))
+    response.json(BatchResult {
+        accepted: tally[ItemStatus::Accepted as usize],
+        duplicates: tally[ItemStatus::Duplicate as usize],
+        conflicts: tally[ItemStatus::Conflict as usize],
+        invalid: tally[ItemStatus::Invalid as usize],
+        filtered: tally[ItemStatus::Filtered as usize],
+        unavailable,
+        results,
+    })
 }
 
 /// The message of an `unavailable` batch item.

@@ -25,5 +25,6 @@ pub fn document() -> Value {
         &TelemetryApi::openapi(),
         "MongoDB reachable.",
         &["producer", "operator"],
+        &[],
     )
 }

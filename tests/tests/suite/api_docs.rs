@@ -70,7 +70,7 @@ async fn every_service_serves_its_api_page_on_its_own_document() -> anyhow::Resu
         .wait_for("document.querySelectorAll('.opblock').length > 0", WAIT)
         .await?;
     browser
-        .click("#operations-default-post_api_v1_analytics_events .opblock-summary")
+        .click("#operations-default-ingest_event .opblock-summary")
         .await?;
     browser
         .wait_for("document.querySelector('.try-out__btn')", WAIT)

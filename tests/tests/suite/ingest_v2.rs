@@ -312,33 +312,37 @@ async fn the_openapi_document_lists_every_route_shape_and_form() -> anyhow::Resu
             assert!(content[form].is_object(), "{route} lacks {form}");
         }
     }
-    let shapes = &doc["paths"]["/api/v1/analytics/events"]["post"]["requestBody"]["content"]
-        ["application/json"]["schema"]["anyOf"];
-    let titles: Vec<&str> = shapes
+    let schemas = &doc["components"]["schemas"];
+    let event = &doc["paths"]["/api/v1/analytics/events"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]["$ref"];
+    assert_eq!(event, "#/components/schemas/Event");
+    let shapes: Vec<&str> = schemas["Event"]["anyOf"]
         .as_array()
-        .map(|s| s.iter().filter_map(|x| x["title"].as_str()).collect())
+        .map(|s| s.iter().filter_map(|x| x["$ref"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(
-        titles,
+        shapes,
         [
-            "Contract event",
-            "Video player event",
-            "Viewing service event",
-            "Stream message"
+            "#/components/schemas/ContractEvent",
+            "#/components/schemas/VideoPlayerEvent",
+            "#/components/schemas/ViewingServiceEvent",
+            "#/components/schemas/StreamMessage"
         ]
     );
-    let actions = &shapes[0]["properties"]["action"]["enum"];
+    let actions = &schemas["ActionName"]["enum"];
     for name in ["view", "quality_change", "stream.stop", "search.performed"] {
         assert!(
             actions.as_array().is_some_and(|a| a.contains(&json!(name))),
             "{name}"
         );
     }
+    // What only the configuration knows: the domains and the batch size.
+    assert_eq!(schemas["DomainName"]["enum"], json!(["jav"]));
     assert_eq!(
-        doc["paths"][BATCH]["post"]["requestBody"]["content"]["application/json"]["schema"]
-            ["oneOf"][0]["maxItems"],
-        500
+        doc["paths"][BATCH]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Batch"
     );
+    assert_eq!(schemas["EventList"]["maxItems"], 500);
     Ok(())
 }
 
