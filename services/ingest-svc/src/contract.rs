@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, OneOfBuilder, Schema, SchemaFormat};
 use utoipa::openapi::{KnownFormat, ObjectBuilder, Ref, RefOr, Type};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::{IntoResponses, PartialSchema, ToSchema};
 
 /// A schema component built by hand (from the domain's constants) rather
 /// than derived: `$name` is the type fields name and the component, and
@@ -316,6 +316,29 @@ pub struct Accepted {
 #[serde(rename_all = "snake_case")]
 pub enum AcceptedStatus {
     Accepted,
+}
+
+/// The single-event routes' answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum EventAccepted {
+    /// Accepted (new, a duplicate with X-Analytics-Duplicate: true, or a
+    /// bot's event with X-Analytics-Filtered: bot, counted nowhere).
+    #[response(status = 202)]
+    Accepted(Accepted),
+}
+
+/// The batch and import routes' answers.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum BatchAnswer {
+    /// Every item's result.
+    #[response(status = 200)]
+    Done(BatchResult),
+    /// Every item's result; some are unavailable (Redis refused them for
+    /// now and stored the others): send those again after Retry-After.
+    #[response(status = 207)]
+    Partial(BatchResult),
 }
 
 /// A batch's (and an import's) answer: the tally and each item's result,

@@ -19,7 +19,7 @@ use analytics_store::{CatalogueStore, HotCounters};
 use secrecy::ExposeSecret;
 
 use crate::accept::Prepared;
-use crate::contract::{Batch, BatchResult, BeaconBatch, EventBatchMessage};
+use crate::contract::{Batch, BatchAnswer, BeaconBatch, EventBatchMessage};
 use crate::error::IngestError;
 use crate::routes::{batch_response, prepare_batch, provenance, read_batch};
 use crate::AppState;
@@ -36,9 +36,7 @@ pub const IMPORT: &str = "/api/v1/analytics/events/import";
         (Batch = "application/json"),
         (BeaconBatch = "text/plain"),
         (EventBatchMessage = "application/x-protobuf"))),
-    responses(
-        (status = 200, body = BatchResult, description = "Every item's result."),
-        (status = 207, body = BatchResult, description = "Every item's result; some are unavailable (Redis refused them for now and stored the others): send those again after Retry-After.")),
+    responses(BatchAnswer),
     extensions(("x-errors" = json!([400, 401, 403, 408, 409, 413, 415, 422, 429, 500, 503]))))]
 pub async fn import(
     req: HttpRequest,

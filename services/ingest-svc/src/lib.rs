@@ -150,7 +150,7 @@ pub fn build(settings: Settings) -> anyhow::Result<Application> {
 fn configure(app: &mut web::ServiceConfig, guards: &EventGuards) {
     app.service(guards.route(routes::EVENTS, web::post().to(routes::ingest)))
         // The video player's route (the same handler, every shape).
-        .service(guards.route(routes::PLAYER_EVENTS, web::post().to(routes::player_ingest)))
+        .service(guards.route(routes::PLAYER_EVENTS, web::post().to(routes::ingest)))
         .service(guards.route(routes::BATCH, web::post().to(routes::batch)))
         .service(guards.route(routes::VALIDATE, web::post().to(routes::validate)))
         .service(guards.route(import::IMPORT, web::post().to(import::import)))

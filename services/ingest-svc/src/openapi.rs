@@ -7,20 +7,32 @@
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use crate::{import, routes};
+use crate::{contract, import, routes};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "analytics ingest-svc"),
-    paths(
-        routes::ingest,
-        routes::player_ingest,
-        routes::batch,
-        import::import,
-        routes::validate
-    )
+    paths(routes::ingest, routes::batch, import::import, routes::validate),
+    // The answers named by `IntoResponses` enums, which the derive
+    // references without collecting.
+    components(schemas(contract::Accepted, contract::BatchResult))
 )]
 struct IngestApi;
+
+/// The derived operations, and the video player's route: the same
+/// operation at its own address.
+fn operations() -> utoipa::openapi::OpenApi {
+    let mut api = IngestApi::openapi();
+    if let Some(mut item) = api.paths.paths.get(routes::EVENTS).cloned() {
+        if let Some(post) = item.post.as_mut() {
+            post.operation_id = Some("ingest_player_event".into());
+            post.summary =
+                Some("The video player's route: the same as /api/v1/analytics/events.".into());
+        }
+        api.paths.paths.insert(routes::PLAYER_EVENTS.into(), item);
+    }
+    api
+}
 
 /// An event the route counts as it is: its time is when the service
 /// started, so "Try it out" on the docs page sends one ingest accepts (a
@@ -53,7 +65,7 @@ pub fn document(domains: &[&str], max_batch_events: usize) -> Value {
         ),
     ];
     analytics_runtime::openapi::derived(
-        &IngestApi::openapi(),
+        &operations(),
         "Redis reachable.",
         &["producer"],
         &configured,

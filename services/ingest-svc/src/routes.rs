@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::accept::{prepare, Prepared, Provenance};
 use crate::contract::{
-    Accepted, Batch, BatchResult, BeaconBatch, BeaconEvent, DryRun, Event, EventBatchMessage,
-    EventMessage, ItemResult, ItemStatus,
+    Batch, BatchAnswer, BatchResult, BeaconBatch, BeaconEvent, DryRun, Event, EventAccepted,
+    EventBatchMessage, EventMessage, ItemResult, ItemStatus,
 };
 use crate::decode::{self, BodyForm};
 use crate::error::IngestError;
@@ -34,7 +34,7 @@ pub(crate) const ACCEPTED_BODY: &str = r#"{"status":"accepted"}"#;
         (Event = "application/json"),
         (BeaconEvent = "text/plain"),
         (EventMessage = "application/x-protobuf"))),
-    responses((status = 202, body = Accepted, description = "Accepted (new, a duplicate with X-Analytics-Duplicate: true, or a bot's event with X-Analytics-Filtered: bot, counted nowhere).")),
+    responses(EventAccepted),
     extensions(("x-errors" = json!([400, 403, 408, 409, 413, 415, 422, 429, 500, 503]))))]
 pub async fn ingest(
     req: HttpRequest,
@@ -52,24 +52,6 @@ pub async fn ingest(
         Ok(_) => {}
     }
     result
-}
-
-/// The video player's route: the same as /api/v1/analytics/events.
-#[utoipa::path(post, path = PLAYER_EVENTS, operation_id = "ingest_player_event",
-    security((), ("producer" = [])),
-    request_body(content(
-        (Event = "application/json"),
-        (BeaconEvent = "text/plain"),
-        (EventMessage = "application/x-protobuf"))),
-    responses((status = 202, body = Accepted, description = "Accepted (new, a duplicate with X-Analytics-Duplicate: true, or a bot's event with X-Analytics-Filtered: bot, counted nowhere).")),
-    extensions(("x-errors" = json!([400, 403, 408, 409, 413, 415, 422, 429, 500, 503]))))]
-pub async fn player_ingest(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-    counters: web::Data<HotCounters>,
-) -> Result<HttpResponse, IngestError> {
-    ingest(req, payload, state, counters).await
 }
 
 async fn ingest_one(
@@ -149,9 +131,7 @@ async fn read_one(
         (Batch = "application/json"),
         (BeaconBatch = "text/plain"),
         (EventBatchMessage = "application/x-protobuf"))),
-    responses(
-        (status = 200, body = BatchResult, description = "Every item's result."),
-        (status = 207, body = BatchResult, description = "Every item's result; some are unavailable (Redis refused them for now and stored the others): send those again after Retry-After.")),
+    responses(BatchAnswer),
     extensions(("x-errors" = json!([400, 403, 408, 413, 415, 422, 429, 500, 503]))))]
 pub async fn batch(
     req: HttpRequest,

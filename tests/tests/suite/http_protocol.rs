@@ -411,6 +411,8 @@ async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
             assert!(doc["paths"][route].is_object(), "{base} lacks {route}");
         }
         assert!(doc["components"]["schemas"]["Error"].is_object());
+        let dangling = unresolved_refs(&doc, &doc);
+        assert!(dangling.is_empty(), "{base}: no schema for {dangling:?}");
         let missing = operations_without_examples(&doc);
         assert!(missing.is_empty(), "{base}: no example for {missing:?}");
         // The one request-metrics middleware counts those two requests, in
@@ -425,6 +427,24 @@ async fn every_service_describes_its_routes_in_openapi() -> anyhow::Result<()> {
         assert!(metrics.contains(line), "{base} lacks {line} in {metrics}");
     }
     Ok(())
+}
+
+/// The `$ref`s anywhere under `node` that name nothing in `doc`.
+fn unresolved_refs(doc: &Value, node: &Value) -> Vec<String> {
+    match node {
+        Value::Object(members) => members
+            .iter()
+            .flat_map(|(key, value)| match (key.as_str(), value.as_str()) {
+                ("$ref", Some(target)) => target
+                    .strip_prefix('#')
+                    .and_then(|pointer| doc.pointer(pointer))
+                    .map_or_else(|| vec![target.to_string()], |_| Vec::new()),
+                _ => unresolved_refs(doc, value),
+            })
+            .collect(),
+        Value::Array(items) => items.iter().flat_map(|v| unresolved_refs(doc, v)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The operations (`METHOD path: what`) lacking an example of a required
