@@ -177,9 +177,13 @@ impl TestEnv {
     }
 
     /// Runs `flush` until a run finds every partition free (a killed run's
-    /// lease has to expire first) and reports no errors.
+    /// lease has to expire first) and reports no errors. A run killed while
+    /// its sweep had a transaction open (the raw-log copy runs beside the
+    /// sweep, so a kill at `after-log-copy` can land there) leaves that
+    /// transaction to the server until its lifetime (60 s) runs out: the
+    /// deadline outlasts it.
     pub async fn flush_until_clean(&self) -> anyhow::Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let out = self
                 .flush_worker(&["flush"], &[("RUST_LOG", "flush_worker=info")])
