@@ -6,7 +6,8 @@
 //! `mongo.exactly_once = "markers"`: the round's documents written and
 //! marked, its ledger entries not). `after-log-copy`
 //! stops between copying raw-log entries to MySQL and trimming them from
-//! Redis.
+//! Redis; the copy runs beside the rollup sweep, so this kill can also land
+//! inside the sweep's transaction and leave it open as `in-transaction` does.
 
 pub const VAR: &str = "ANALYTICS_FLUSH_FAULT";
 /// Exit code of an injected fault, distinct from a normal failure.
