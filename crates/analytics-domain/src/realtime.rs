@@ -107,6 +107,7 @@ impl Tick {
 /// The realtime metrics (the video player's `/api/metrics/realtime`, less what
 /// only a CDN knows).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RealtimeMetrics {
     /// Viewers with a playback event in the last `viewer_window_seconds`.
     pub concurrent_viewers: u64,

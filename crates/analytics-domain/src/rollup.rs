@@ -43,6 +43,7 @@ const SUMS_FROM: usize = Action::ALL.len();
 /// theirs back; they are zero for kinds of entity the vocabulary does not
 /// count them for.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisplayCounts {
     pub view: i64,
     pub download: i64,

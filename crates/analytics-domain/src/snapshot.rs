@@ -94,6 +94,7 @@ pub fn provider_name(source: Option<&str>) -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TopMovie {
     pub uuid: String,
     pub code: Option<String>,
@@ -103,6 +104,7 @@ pub struct TopMovie {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RatedMovie {
     pub uuid: String,
     pub code: Option<String>,
@@ -153,6 +155,7 @@ pub struct CatalogueFigures {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CatalogueCounts {
     pub jav: i64,
     pub actors: i64,
@@ -160,12 +163,14 @@ pub struct CatalogueCounts {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DailySeries {
     pub labels: Vec<String>,
     pub values: Vec<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DailyCreated {
     pub jav: DailySeries,
     pub actors: DailySeries,
@@ -173,6 +178,7 @@ pub struct DailyCreated {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderDaily {
     pub labels: Vec<String>,
     /// Provider → movies per day, providers in alphabetical order.
@@ -180,6 +186,7 @@ pub struct ProviderDaily {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DailyEngagement {
     pub favorites: DailySeries,
     pub watchlists: DailySeries,
@@ -188,6 +195,7 @@ pub struct DailyEngagement {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderStat {
     pub source: String,
     pub total_count: i64,
@@ -196,6 +204,7 @@ pub struct ProviderStat {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quality {
     pub missing_actors: i64,
     pub missing_tags: i64,
@@ -208,12 +217,14 @@ pub struct Quality {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncHealth {
     pub pending_jobs: i64,
     pub failed_jobs_24h: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     pub days: usize,

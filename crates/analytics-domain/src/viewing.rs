@@ -8,6 +8,7 @@ use crate::{Action, Sum};
 
 /// A range's viewing figures of one film (or of the site).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ViewingFigures {
     /// Playback starts.
     pub views: i64,

@@ -1,9 +1,10 @@
-//! Pieces every service's OpenAPI document is built from, so the three
-//! documents describe errors, ids, parameters and the operational routes
-//! the same way. The documents are as strict as the servers where JSON
-//! Schema can say it (enums, patterns, lengths, ranges); rules it cannot
-//! say (time windows, one field depending on another) are in descriptions,
-//! and the server answers them with a 422 naming the field.
+//! What every service's OpenAPI document shares, added to the one utoipa
+//! derives from its handlers and types: the errors, the operational routes,
+//! the bearer schemes and the examples. The documents are as strict as the
+//! servers where JSON Schema can say it (enums, patterns, lengths, ranges);
+//! rules it cannot say (time windows, one field depending on another) are
+//! in descriptions, and the server answers them with a 422 naming the
+//! field.
 
 use serde_json::{json, Map, Value};
 
@@ -14,30 +15,13 @@ pub mod examples;
 pub const ID_PATTERN: &str =
     "^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$";
 
-/// A string id of 1..`max` characters without forbidden characters (the
-/// server trims surrounding blanks and refuses what is blank).
-pub fn id_schema(max: usize) -> Value {
-    json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": ID_PATTERN})
-}
-
-/// A query parameter.
-pub fn query(name: &str, schema: Value, description: &str) -> Value {
-    json!({"name": name, "in": "query", "required": false, "schema": schema,
-           "description": description, "allowEmptyValue": false})
-}
-
-/// A path parameter.
-pub fn path(name: &str, schema: Value) -> Value {
-    json!({"name": name, "in": "path", "required": true, "schema": schema})
-}
-
 fn error_body() -> Value {
     json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
 }
 
 /// The responses of an operation: `ok` (status → (description, schema)),
 /// then the error statuses it can answer with, each with the one error body.
-pub fn responses(ok: &[(&str, &str, Value)], errors: &[u16]) -> Value {
+fn responses(ok: &[(&str, &str, Value)], errors: &[u16]) -> Value {
     let mut out = Map::new();
     for (status, description, schema) in ok {
         out.insert(
@@ -72,7 +56,7 @@ pub fn responses(ok: &[(&str, &str, Value)], errors: &[u16]) -> Value {
 
 /// `/health`, `/ready`, `/metrics` and `/openapi.json`, which every
 /// service answers the same way.
-pub fn operational_paths(ready: &str) -> Map<String, Value> {
+fn operational_paths(ready: &str) -> Map<String, Value> {
     let text = |d: &str| {
         json!({"200": {"description": d,
             "content": {"application/openmetrics-text": {"schema": {"type": "string"}}}}})
@@ -108,17 +92,6 @@ pub fn operational_paths(ready: &str) -> Map<String, Value> {
             "content": {"application/json": {"schema": {"type": "object"}}}}}}}),
     );
     paths
-}
-
-/// A whole document: `paths` plus the operational routes, the error
-/// schema, and a bearer security scheme for each name in `bearer`.
-pub fn document(title: &str, version: &str, paths: Map<String, Value>, bearer: &[&str]) -> Value {
-    let doc = json!({
-        "openapi": "3.0.3",
-        "info": {"title": title, "version": version},
-        "paths": paths,
-    });
-    finish(doc, Map::new(), bearer)
 }
 
 /// A whole document from the one utoipa derives from a service's handlers
@@ -161,10 +134,17 @@ pub fn derived(
             .remove("x-errors")
             .and_then(|e| serde_json::from_value(e).ok())
             .unwrap_or_default();
+        // An error the operation lists itself keeps its own description
+        // and gets the one error body.
         if let (Some(Value::Object(listed)), Value::Object(errors)) =
             (operation.get_mut("responses"), responses(&[], &errors))
         {
-            listed.extend(errors);
+            for (status, mut error) in errors {
+                if let Some(own) = listed.get(&status).and_then(|r| r.get("description")) {
+                    error["description"] = own.clone();
+                }
+                listed.insert(status, error);
+            }
         }
     }
     doc["paths"] = Value::Object(paths);
@@ -238,7 +218,8 @@ mod tests {
     }
 
     #[utoipa::path(get, path = "/things/{id}", params(("id" = String, Path)),
-        responses((status = 200, description = "The thing.", body = Answer)),
+        responses((status = 200, description = "The thing.", body = Answer),
+            (status = 404, description = "No such thing.")),
         extensions(("x-errors" = json!([404, 503]))))]
     #[allow(dead_code)]
     fn thing() {}

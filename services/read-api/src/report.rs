@@ -6,7 +6,9 @@ use std::future::Future;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::Domain;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::error::ReadApiError;
 use crate::params::{self, DayRange, Query};
@@ -19,6 +21,19 @@ pub struct Listing {
     pub name: &'static str,
     pub rows_at: &'static str,
     pub columns: &'static [&'static str],
+}
+
+/// The fields every range report's body starts with.
+#[derive(Serialize, ToSchema)]
+pub struct ReportHead {
+    domain: String,
+    /// Local days in the range.
+    #[schema(minimum = 1, maximum = 366)]
+    period_days: i64,
+    /// The range's first local day.
+    from: String,
+    /// The range's last local day.
+    to: String,
 }
 
 #[derive(Clone)]
@@ -60,13 +75,13 @@ impl Report {
     }
 
     /// The fields every report body starts with.
-    pub fn head(&self) -> Map<String, Value> {
-        let mut head = Map::new();
-        head.insert("domain".into(), json!(self.domain.as_str()));
-        head.insert("period_days".into(), json!(self.range.days()));
-        head.insert("from".into(), json!(self.range.first()));
-        head.insert("to".into(), json!(self.range.last()));
-        head
+    pub fn head(&self) -> ReportHead {
+        ReportHead {
+            domain: self.domain.as_str().to_string(),
+            period_days: self.range.days(),
+            from: self.range.first(),
+            to: self.range.last(),
+        }
     }
 
     /// The body `compute` makes from the state and this report (once per

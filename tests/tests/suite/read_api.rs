@@ -330,7 +330,7 @@ async fn the_openapi_document_describes_every_route() -> anyhow::Result<()> {
     let api = env.spawn_read_api().await?;
     let (status, doc) = api.get_as("/openapi.json", None).await?;
     assert_eq!(status, 200);
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     let mut paths: Vec<&String> = doc["paths"]
         .as_object()
         .map(|o| o.keys().collect())

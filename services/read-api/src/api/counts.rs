@@ -5,23 +5,28 @@
 use std::time::Instant;
 
 use actix_web::{middleware, web, HttpResponse};
-use analytics_domain::rollup::Counts;
-use analytics_domain::EntityKey;
+use analytics_domain::rollup::{Counts, DisplayCounts};
+use analytics_domain::{EntityKey, EntityType};
 use analytics_runtime::cors;
 use analytics_runtime::rate_limit;
 use analytics_store::HotCounters;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, ToSchema};
 
+use super::parameters as doc;
 use super::Routing;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
 
+pub const COUNTS: &str = "/api/v1/analytics/counts/{entity_type}/{entity_id}";
+
 pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
     let (limit, counts_cors) = (routes.counts_limit.clone(), routes.counts_cors.clone());
     cfg.service(
         routes
-            .get("/api/v1/analytics/counts/{entity_type}/{entity_id}")
+            .get(COUNTS)
             .wrap(middleware::from_fn(move |req, next| {
                 rate_limit::enforce(limit.clone(), req, next)
             }))
@@ -33,8 +38,35 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
     );
 }
 
-/// GET /api/v1/analytics/counts/{entity_type}/{entity_id} (public, rate
-/// limited per client, served from memory for up to a second).
+/// The figures a page shows beside an entity.
+#[derive(Serialize, ToSchema)]
+pub struct EntityCounts {
+    domain: String,
+    #[schema(value_type = String)]
+    entity_type: EntityType,
+    entity_id: String,
+    #[serde(flatten)]
+    figures: DisplayCounts,
+}
+
+/// The counts route's parameters.
+pub struct CountsParams;
+
+impl IntoParams for CountsParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            doc::entity_type_path(),
+            doc::entity_id_path(),
+            doc::domain(),
+        ]
+    }
+}
+
+/// Public display counts, including increments not yet flushed (rate
+/// limited per client; up to a second old).
+#[utoipa::path(get, path = COUNTS, operation_id = "display_counts", params(CountsParams),
+    responses((status = 200, body = EntityCounts, description = "The figures a page shows beside the entity: views and downloads, net likes (likes − unlikes), favorites, net watchlist entries, ratings and their average (null before the first). Fresh to the second, unflushed events included.")),
+    extensions(("x-errors" = json!([422, 429, 500, 503]))))]
 pub async fn counts(
     path: web::Path<(String, String)>,
     q: web::Query<Query>,
@@ -51,16 +83,14 @@ pub async fn counts(
             counts
         }
     };
-    let mut body = Map::new();
-    body.insert("domain".into(), json!(entity.domain.as_str()));
-    body.insert("entity_type".into(), json!(entity.entity_type));
-    body.insert("entity_id".into(), json!(entity.entity_id));
-    if let Value::Object(display) = json!(counts.display()) {
-        body.extend(display);
-    }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=1"))
-        .json(Value::Object(body)))
+        .json(EntityCounts {
+            domain: entity.domain.as_str().to_string(),
+            entity_type: entity.entity_type,
+            entity_id: entity.entity_id.clone(),
+            figures: counts.display(),
+        }))
 }
 
 /// Mongo totals plus what still waits in Redis: fresh counter keys, and

@@ -13,37 +13,53 @@ use analytics_domain::viewing::ratio;
 use analytics_domain::{Action, EntityType, Sum};
 use analytics_store::rollups::leaderboard::LEADERBOARD_SIZE;
 use analytics_store::rollups::Registers;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, ToSchema};
 
+use super::parameters::{self as doc, choice, query};
+use super::viewing::SiteReportParams;
 use super::Routing;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::range_top::{range_top, ranking_word};
-use crate::report::{Listing, Report};
+use crate::report::{Listing, Report, ReportHead};
 use crate::AppState;
+
+pub const SEARCH_QUERIES: &str = "/api/v1/admin/analytics/search/queries";
+pub const SEARCH_DAILY: &str = "/api/v1/admin/analytics/search/daily";
+pub const RECOMMENDATIONS: &str = "/api/v1/admin/analytics/recommendations";
+pub const RECOMMENDED_MOVIES: &str = "/api/v1/admin/analytics/recommendations/movies";
 
 pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
     cfg.service(
         routes
-            .get("/api/v1/admin/analytics/search/queries")
+            .get(SEARCH_QUERIES)
             .route(web::get().to(search_queries)),
     )
+    .service(routes.get(SEARCH_DAILY).route(web::get().to(search_daily)))
     .service(
         routes
-            .get("/api/v1/admin/analytics/search/daily")
-            .route(web::get().to(search_daily)),
-    )
-    .service(
-        routes
-            .get("/api/v1/admin/analytics/recommendations")
+            .get(RECOMMENDATIONS)
             .route(web::get().to(recommendations)),
     )
     .service(
         routes
-            .get("/api/v1/admin/analytics/recommendations/movies")
+            .get(RECOMMENDED_MOVIES)
             .route(web::get().to(clicked_movies)),
     );
+}
+
+/// A ranked list report's parameters: the range, the domain, how many,
+/// any `sort`, the format.
+fn ranked_params(sort: Option<Parameter>) -> Vec<Parameter> {
+    let mut params = doc::range("from", "to", 7);
+    params.extend([doc::domain(), doc::limit()]);
+    params.extend(sort);
+    params.push(doc::format());
+    params
 }
 
 /// Clicks ÷ impressions, 4 decimals (0 without impressions).
@@ -53,8 +69,48 @@ fn ctr(clicks: i64, impressions: i64) -> f64 {
 
 pub const QUERY_COLUMNS: &[&str] = &["rank", "query", "searches", "zero_results"];
 
-/// GET /api/v1/admin/analytics/search/queries (`sort=searches` the top
-/// queries, `sort=zero_results` the ones that found nothing most often).
+/// Ranked search queries of a range.
+#[derive(Serialize, ToSchema)]
+pub struct SearchQueries {
+    #[serde(flatten)]
+    head: ReportHead,
+    /// searches or zero_results.
+    sort: &'static str,
+    /// Whether the threshold test proved the order `exact` (else
+    /// `approximate`).
+    ranking: &'static str,
+    items: Vec<SearchQuery>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchQuery {
+    #[schema(minimum = 1)]
+    rank: usize,
+    /// Trimmed and lower-cased.
+    query: String,
+    searches: i64,
+    zero_results: i64,
+}
+
+/// The search queries' parameters.
+pub struct SearchQueryParams;
+
+impl IntoParams for SearchQueryParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        ranked_params(Some(query(
+            "sort",
+            choice(&["searches", "zero_results"]),
+            "Ranking.",
+        )))
+    }
+}
+
+/// Top search queries, or the queries that found nothing most often.
+#[utoipa::path(get, path = SEARCH_QUERIES, operation_id = "search_queries", params(SearchQueryParams),
+    security(("admin" = [])),
+    responses((status = 200, description = "Ranked queries (trimmed, lower-cased).",
+        content((SearchQueries = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn search_queries(
     _: Admin,
     req: HttpRequest,
@@ -97,20 +153,25 @@ pub async fn search_queries(
                 let read = state
                     .range_figures(&r.domain, EntityType::Query, &ids, r.range, Registers::Skip)
                     .await?;
-                let items: Vec<Value> = ids
+                let items = ids
                     .iter()
                     .enumerate()
                     .map(|(i, id)| {
                         let c = read.get(id).map(|f| f.counts.clone()).unwrap_or_default();
-                        json!({"rank": i + 1, "query": id, "searches": c.get(Action::Search),
-                           "zero_results": c.sum(Sum::ZeroResults)})
+                        SearchQuery {
+                            rank: i + 1,
+                            query: id.clone(),
+                            searches: c.get(Action::Search),
+                            zero_results: c.sum(Sum::ZeroResults),
+                        }
                     })
                     .collect();
-                let mut body = r.head();
-                body.insert("sort".into(), json!(measure.as_str()));
-                body.insert("ranking".into(), json!(ranking_word(top.exact)));
-                body.insert("items".into(), json!(items));
-                Ok::<_, ReadApiError>(Value::Object(body))
+                Ok::<_, ReadApiError>(json!(SearchQueries {
+                    head: r.head(),
+                    sort: measure.as_str(),
+                    ranking: ranking_word(top.exact),
+                    items,
+                }))
             },
         )
         .await
@@ -118,7 +179,30 @@ pub async fn search_queries(
 
 pub const SEARCH_DAY_COLUMNS: &[&str] = &["date", "searches", "zero_results", "zero_result_rate"];
 
-/// GET /api/v1/admin/analytics/search/daily
+/// Searches per local day.
+#[derive(Serialize, ToSchema)]
+pub struct SearchDaily {
+    #[serde(flatten)]
+    head: ReportHead,
+    /// One row per day, zero-filled.
+    days: Vec<SearchDay>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchDay {
+    date: String,
+    searches: i64,
+    zero_results: i64,
+    #[schema(minimum = 0, maximum = 1)]
+    zero_result_rate: f64,
+}
+
+/// Searches and zero-result searches per local day.
+#[utoipa::path(get, path = SEARCH_DAILY, operation_id = "search_daily", params(SiteReportParams),
+    security(("admin" = [])),
+    responses((status = 200, description = "One row per day, zero-filled.",
+        content((SearchDaily = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn search_daily(
     _: Admin,
     req: HttpRequest,
@@ -144,20 +228,25 @@ pub async fn search_daily(
                 )
                 .await
                 .map_err(|e| state.store_error(e))?;
-            let days: Vec<Value> = r
+            let days = r
                 .range
                 .labels()
                 .iter()
                 .map(|date| {
                     let c = found.get(date).cloned().unwrap_or_default();
                     let (searches, zero) = (c.get(Action::Search), c.sum(Sum::ZeroResults));
-                    json!({"date": date, "searches": searches, "zero_results": zero,
-                           "zero_result_rate": ctr(zero, searches)})
+                    SearchDay {
+                        date: date.clone(),
+                        searches,
+                        zero_results: zero,
+                        zero_result_rate: ctr(zero, searches),
+                    }
                 })
                 .collect();
-            let mut body = r.head();
-            body.insert("days".into(), json!(days));
-            Ok::<_, ReadApiError>(Value::Object(body))
+            Ok::<_, ReadApiError>(json!(SearchDaily {
+                head: r.head(),
+                days,
+            }))
         })
         .await
 }
@@ -172,7 +261,55 @@ enum GroupBy {
 pub const RECOMMENDATION_COLUMNS: &[&str] =
     &["placement", "reason", "impressions", "clicks", "ctr"];
 
-/// GET /api/v1/admin/analytics/recommendations (`by=placement|reason|both`)
+/// Recommendations grouped by placement, reason or both.
+#[derive(Serialize, ToSchema)]
+pub struct Recommendations {
+    #[serde(flatten)]
+    head: ReportHead,
+    /// placement, reason or both.
+    by: &'static str,
+    /// Most shown first.
+    items: Vec<RecommendationGroup>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecommendationGroup {
+    /// Null when not grouped by it.
+    placement: Option<String>,
+    /// Null when not grouped by it.
+    reason: Option<String>,
+    impressions: i64,
+    clicks: i64,
+    #[schema(minimum = 0, maximum = 1)]
+    ctr: f64,
+}
+
+/// The recommendations report's parameters.
+pub struct RecommendationParams;
+
+impl IntoParams for RecommendationParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = doc::range("from", "to", 7);
+        params.extend([
+            doc::domain(),
+            query(
+                "by",
+                choice(&["placement", "reason", "both"]),
+                "Grouping (an ungrouped field is null).",
+            ),
+            doc::format(),
+        ]);
+        params
+    }
+}
+
+/// Recommendation impressions, clicks and click-through rate by placement,
+/// reason, or both.
+#[utoipa::path(get, path = RECOMMENDATIONS, operation_id = "recommendations", params(RecommendationParams),
+    security(("admin" = [])),
+    responses((status = 200, description = "Groups, most shown first.",
+        content((Recommendations = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn recommendations(
     _: Admin,
     req: HttpRequest,
@@ -219,24 +356,27 @@ pub async fn recommendations(
                 let mut rows: Vec<_> = groups.into_iter().collect();
                 // Most shown first, then by name.
                 rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(&b.0)));
-                let items: Vec<Value> = rows
+                let items = rows
                     .into_iter()
-                    .map(|((placement, reason), (impressions, clicks))| {
-                        json!({"placement": placement, "reason": reason, "impressions": impressions,
-                           "clicks": clicks, "ctr": ctr(clicks, impressions)})
-                    })
+                    .map(
+                        |((placement, reason), (impressions, clicks))| RecommendationGroup {
+                            placement,
+                            reason,
+                            impressions,
+                            clicks,
+                            ctr: ctr(clicks, impressions),
+                        },
+                    )
                     .collect();
-                let mut body = r.head();
-                body.insert(
-                    "by".into(),
-                    json!(match by {
+                Ok::<_, ReadApiError>(json!(Recommendations {
+                    head: r.head(),
+                    by: match by {
                         GroupBy::Placement => "placement",
                         GroupBy::Reason => "reason",
                         GroupBy::Both => "both",
-                    }),
-                );
-                body.insert("items".into(), json!(items));
-                Ok::<_, ReadApiError>(Value::Object(body))
+                    },
+                    items,
+                }))
             },
         )
         .await
@@ -252,8 +392,46 @@ pub const CLICKED_COLUMNS: &[&str] = &[
     "ctr",
 ];
 
-/// GET /api/v1/admin/analytics/recommendations/movies: the movies clicked
-/// most from recommendations.
+/// The movies clicked most from recommendations.
+#[derive(Serialize, ToSchema)]
+pub struct RecommendedMovies {
+    #[serde(flatten)]
+    head: ReportHead,
+    /// Whether the threshold test proved the order `exact` (else
+    /// `approximate`).
+    ranking: &'static str,
+    /// By clicks, then id.
+    items: Vec<RecommendedMovie>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecommendedMovie {
+    #[schema(minimum = 1)]
+    rank: usize,
+    movie_id: String,
+    code: Option<String>,
+    title: Option<String>,
+    clicks: i64,
+    impressions: i64,
+    #[schema(minimum = 0)]
+    ctr: f64,
+}
+
+/// The recommended movies' parameters.
+pub struct RecommendedMovieParams;
+
+impl IntoParams for RecommendedMovieParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        ranked_params(None)
+    }
+}
+
+/// The movies clicked most from recommendations.
+#[utoipa::path(get, path = RECOMMENDED_MOVIES, operation_id = "recommended_movies", params(RecommendedMovieParams),
+    security(("admin" = [])),
+    responses((status = 200, description = "Movies by clicks, then id.",
+        content((RecommendedMovies = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn clicked_movies(
     _: Admin,
     req: HttpRequest,
@@ -282,7 +460,7 @@ pub async fn clicked_movies(
                     .range_figures(&r.domain, EntityType::Movie, &ids, r.range, Registers::Skip)
                     .await?;
                 let titles = state.movie_titles(&r.domain, &ids).await?;
-                let items: Vec<Value> = top
+                let items = top
                     .items
                     .iter()
                     .enumerate()
@@ -291,15 +469,22 @@ pub async fn clicked_movies(
                         let impressions = read
                             .get(id)
                             .map_or(0, |f| f.counts.get(Action::RecommendationImpression));
-                        json!({"rank": i + 1, "movie_id": id, "code": code, "title": title,
-                           "clicks": clicks, "impressions": impressions,
-                           "ctr": ctr(*clicks, impressions)})
+                        RecommendedMovie {
+                            rank: i + 1,
+                            movie_id: id.clone(),
+                            code,
+                            title,
+                            clicks: *clicks,
+                            impressions,
+                            ctr: ctr(*clicks, impressions),
+                        }
                     })
                     .collect();
-                let mut body = r.head();
-                body.insert("ranking".into(), json!(ranking_word(top.exact)));
-                body.insert("items".into(), json!(items));
-                Ok::<_, ReadApiError>(Value::Object(body))
+                Ok::<_, ReadApiError>(json!(RecommendedMovies {
+                    head: r.head(),
+                    ranking: ranking_word(top.exact),
+                    items,
+                }))
             },
         )
         .await

@@ -24,18 +24,15 @@ use super::Routing;
 use crate::error::ReadApiError;
 use crate::AppState;
 
+pub const REALTIME: &str = "/api/metrics/realtime";
+pub const LIVE: &str = "/api/v1/admin/analytics/live";
+/// The live feed at the video player dashboard's address.
+pub const PLAYER_LIVE: &str = "/ws";
+
 pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
-    cfg.service(
-        routes
-            .get("/api/metrics/realtime")
-            .route(web::get().to(realtime)),
-    )
-    .service(routes.get("/ws").route(web::get().to(connect)))
-    .service(
-        routes
-            .get("/api/v1/admin/analytics/live")
-            .route(web::get().to(connect)),
-    );
+    cfg.service(routes.get(REALTIME).route(web::get().to(realtime)))
+        .service(routes.get(PLAYER_LIVE).route(web::get().to(connect)))
+        .service(routes.get(LIVE).route(web::get().to(connect)));
 }
 
 /// Messages a client may be behind before it is dropped: five seconds of
@@ -66,7 +63,14 @@ pub async fn realtime_now(
     ))
 }
 
-/// GET /api/metrics/realtime
+/// Realtime metrics, read from Redis at the request: viewers with a
+/// playback event in the window, accepted events per second (last 10
+/// complete seconds), refused ÷ received and player errors ÷ player events
+/// over the last minute.
+#[utoipa::path(get, path = REALTIME, operation_id = "realtime_metrics",
+    security(("admin" = [])),
+    responses((status = 200, body = RealtimeMetrics, description = "The figures and the second they are as of.")),
+    extensions(("x-errors" = json!([401, 403, 500, 503]))))]
 pub async fn realtime(
     _: crate::auth::Admin,
     state: web::Data<AppState>,
@@ -224,7 +228,21 @@ impl Drop for Connected {
     }
 }
 
-/// GET /ws and /api/v1/admin/analytics/live: the WebSocket upgrade.
+/// The live feed.
+///
+/// A WebSocket. The admin token comes as `Authorization: Bearer` or, from a
+/// browser, as the subprotocols `analytics.v1` and `bearer.<token>`.
+/// Messages: `{"type": "realtime_metrics", "payload"}` every second and
+/// `{"type": "analytics_event", "payload"}` for each event ingest sampled.
+/// A client that falls behind is closed (code 1013).
+#[utoipa::path(get, path = LIVE, operation_id = "live_feed", security(("admin" = [])),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol."),
+        (status = 400, description = "Not a WebSocket upgrade."),
+        (status = 401, description = "No token."),
+        (status = 403, description = "A wrong token."),
+        (status = 503, description = "As many clients as this process serves; see Retry-After.")),
+    extensions(("x-errors" = json!([400, 401, 403, 503]))))]
 pub async fn connect(
     req: HttpRequest,
     body: web::Payload,

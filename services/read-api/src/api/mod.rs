@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod erasure;
 pub mod health;
 pub mod live;
+pub mod parameters;
 pub mod snapshot;
 pub mod top;
 pub mod viewing;

@@ -10,23 +10,44 @@ use analytics_domain::snapshot::{
 };
 use analytics_domain::vocabulary::CATALOGUE_DOMAIN;
 use analytics_domain::Domain;
-use serde_json::Value;
+use serde_json::{json, Value};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Type};
+use utoipa::IntoParams;
 
+use super::parameters::query;
 use super::Routing;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
 
+pub const SNAPSHOT: &str = "/api/v1/admin/analytics/snapshot";
+
 pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
-    cfg.service(
-        routes
-            .get("/api/v1/admin/analytics/snapshot")
-            .route(web::get().to(snapshot)),
-    );
+    cfg.service(routes.get(SNAPSHOT).route(web::get().to(snapshot)));
 }
 
-/// GET /api/v1/admin/analytics/snapshot
+/// The snapshot's parameter.
+pub struct SnapshotParams;
+
+impl IntoParams for SnapshotParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let days = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .enum_values(Some(SNAPSHOT_DAYS))
+            .default(Some(json!(DEFAULT_SNAPSHOT_DAYS)));
+        vec![query("days", days, "Window ending today.")]
+    }
+}
+
+/// The catalogue at a glance: growth per day and provider, engagement, top
+/// lists, data quality, sync queue (days counted in the catalogue domain's
+/// zone).
+#[utoipa::path(get, path = SNAPSHOT, operation_id = "snapshot", params(SnapshotParams),
+    security(("admin" = [])),
+    responses((status = 200, body = Snapshot, description = "The snapshot (kept for read_api.snapshot_cache_ms per period).")),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn snapshot(
     _: Admin,
     q: web::Query<Query>,

@@ -7,8 +7,12 @@ use analytics_domain::rollup::Counts;
 use analytics_domain::{Action, Domain, EntityType, Period};
 use analytics_store::rollups::leaderboard::{BoardScope, LEADERBOARD_SIZE};
 use analytics_store::rollups::Registers;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, ToSchema};
 
+use super::parameters::{self as doc, choice, query};
 use super::Routing;
 use crate::app::Titles;
 use crate::auth::Admin;
@@ -18,31 +22,109 @@ use crate::range_top::{range_top, ranking_word};
 use crate::table;
 use crate::AppState;
 
+pub const TOP: &str = "/api/v1/admin/analytics/top";
+pub const ENTITY: &str = "/api/v1/admin/analytics/entities/{entity_type}/{entity_id}";
+pub const TRENDS: &str = "/api/v1/admin/analytics/trends";
+
 pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
-    cfg.service(
-        routes
-            .get("/api/v1/admin/analytics/top")
-            .route(web::get().to(top)),
-    )
-    .service(
-        routes
-            .get("/api/v1/admin/analytics/entities/{entity_type}/{entity_id}")
-            .route(web::get().to(entity)),
-    )
-    .service(
-        routes
-            .get("/api/v1/admin/analytics/trends")
-            .route(web::get().to(trends)),
-    );
+    cfg.service(routes.get(TOP).route(web::get().to(top)))
+        .service(routes.get(ENTITY).route(web::get().to(entity)))
+        .service(routes.get(TRENDS).route(web::get().to(trends)));
 }
 
 /// The v1 routes' counts: the v1 actions (the v2 measures have routes of
 /// their own).
-fn counts_json(c: &Counts) -> Map<String, Value> {
-    Action::V1
-        .iter()
-        .map(|a| (a.as_str().to_string(), json!(c.get(*a))))
-        .collect()
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub struct V1Counts {
+    #[schema(minimum = 0)]
+    view: i64,
+    #[schema(minimum = 0)]
+    download: i64,
+}
+
+impl V1Counts {
+    fn of(c: &Counts) -> Self {
+        V1Counts {
+            view: c.get(Action::View),
+            download: c.get(Action::Download),
+        }
+    }
+}
+
+/// A ranked entity with every v1 action's count.
+#[derive(Serialize, ToSchema)]
+pub struct TopItem {
+    #[schema(minimum = 1)]
+    rank: usize,
+    entity_id: String,
+    #[serde(flatten)]
+    counts: V1Counts,
+    /// Movies: the catalogue code (null when it has none; absent when the
+    /// catalogue does not know the film).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    code: Option<Option<String>>,
+    /// Movies: the catalogue title, as `code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    title: Option<Option<String>>,
+}
+
+/// The top list of a period's board, or of a range of days.
+#[derive(Serialize, ToSchema)]
+pub struct TopList {
+    domain: String,
+    #[schema(value_type = String)]
+    entity_type: EntityType,
+    #[schema(value_type = String)]
+    action: Action,
+    /// day, week, month, year, all or range.
+    period: String,
+    /// The board's bucket (period day to year; null for all, absent for
+    /// range).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    bucket: Option<Option<String>>,
+    /// period=range: the range's first day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    /// period=range: the range's last day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    /// period=range: whether the threshold test proved the order exact
+    /// (`exact`) or not (`approximate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ranking: Option<&'static str>,
+    items: Vec<TopItem>,
+}
+
+/// The top route's parameters.
+pub struct TopParams;
+
+impl IntoParams for TopParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = vec![
+            doc::domain(),
+            query("entity_type", choice(&["movie", "actor", "tag"]), "Kind of entity."),
+            doc::action(),
+            query(
+                "period",
+                choice(&["day", "week", "month", "year", "all", "range"]),
+                "Rollup period; `range` ranks over days or from/to.",
+            ),
+            query(
+                "bucket",
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .pattern(Some("^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?|-W[0-9]{2})?$")),
+                "A label of the period's kind (2026-11-21, 2026-W47, 2026-11 or 2026; not with period all or range); default: the current one in the domain's zone.",
+            ),
+            doc::limit(),
+            doc::format(),
+        ];
+        params.extend(doc::range("from", "to", 7));
+        params
+    }
 }
 
 /// The first and last labels of a series (the query's inclusive range).
@@ -55,7 +137,15 @@ fn span(labels: &[String]) -> (String, String) {
 
 const TOP_COLUMNS: &[&str] = &["rank", "entity_id", "code", "title", "view", "download"];
 
-/// GET /api/v1/admin/analytics/top
+/// Top entities by an action in a day, ISO week, month, year, all time, or
+/// a range of local days (period=range: the items' counts are the
+/// range's, with `from`, `to` and `ranking`).
+#[utoipa::path(get, path = TOP, operation_id = "top", params(TopParams),
+    security(("admin" = [])),
+    responses((status = 200,
+        description = "Ranked items with every action's count (movies carry code and title).",
+        content((TopList = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn top(
     _: Admin,
     req: HttpRequest,
@@ -82,7 +172,7 @@ pub async fn top(
             action,
             limit: usize::try_from(limit).unwrap_or(LEADERBOARD_SIZE),
         };
-        let body = top.over_range(&state, range).await?;
+        let body = json!(top.over_range(&state, range).await?);
         return Ok(table::respond(format, body, "top", TOP_COLUMNS, |b| {
             table::rows_at(b, "/items", TOP_COLUMNS)
         }));
@@ -119,13 +209,16 @@ pub async fn top(
         .await
         .map_err(|e| state.store_error(e))?;
     let items = top_items(&state, &domain, entity_type, &rows).await?;
-    let body = json!({
-        "domain": domain.as_str(),
-        "entity_type": entity_type,
-        "action": action,
-        "period": period.map_or("all".to_string(), |p| format!("{p:?}").to_lowercase()),
-        "bucket": bucket,
-        "items": items,
+    let body = json!(TopList {
+        domain: domain.as_str().to_string(),
+        entity_type,
+        action,
+        period: period.map_or("all".to_string(), |p| format!("{p:?}").to_lowercase()),
+        bucket: Some(bucket),
+        from: None,
+        to: None,
+        ranking: None,
+        items,
     });
     Ok(table::respond(format, body, "top", TOP_COLUMNS, |b| {
         table::rows_at(b, "/items", TOP_COLUMNS)
@@ -143,7 +236,7 @@ async fn top_items(
     domain: &Domain,
     entity_type: EntityType,
     rows: &[(String, Counts)],
-) -> Result<Vec<Value>, ReadApiError> {
+) -> Result<Vec<TopItem>, ReadApiError> {
     let titles = if entity_type == EntityType::Movie {
         let ids: Vec<String> = rows.iter().map(|(id, _)| id.clone()).collect();
         state.movie_titles(domain, &ids).await?
@@ -154,15 +247,14 @@ async fn top_items(
         .iter()
         .enumerate()
         .map(|(i, (id, counts))| {
-            let mut item = Map::new();
-            item.insert("rank".into(), json!(i + 1));
-            item.insert("entity_id".into(), json!(id));
-            item.extend(counts_json(counts));
-            if let Some((code, title)) = titles.get(id) {
-                item.insert("code".into(), json!(code));
-                item.insert("title".into(), json!(title));
+            let known = titles.get(id);
+            TopItem {
+                rank: i + 1,
+                entity_id: id.clone(),
+                counts: V1Counts::of(counts),
+                code: known.map(|(code, _)| code.clone()),
+                title: known.map(|(_, title)| title.clone()),
             }
-            Value::Object(item)
         })
         .collect())
 }
@@ -178,7 +270,7 @@ struct Top {
 impl Top {
     /// The top over `range`: ranked by the action's count in the range,
     /// each item with both actions' counts in it.
-    async fn over_range(&self, state: &AppState, range: DayRange) -> Result<Value, ReadApiError> {
+    async fn over_range(&self, state: &AppState, range: DayRange) -> Result<TopList, ReadApiError> {
         let ranked = range_top(
             state,
             &self.domain,
@@ -200,22 +292,72 @@ impl Top {
             })
             .collect();
         let items = top_items(state, &self.domain, self.entity_type, &rows).await?;
-        Ok(json!({
-            "domain": self.domain.as_str(),
-            "entity_type": self.entity_type,
-            "action": self.action,
-            "period": RANGE_PERIOD,
-            "from": range.first(),
-            "to": range.last(),
-            "ranking": ranking_word(ranked.exact),
-            "items": items,
-        }))
+        Ok(TopList {
+            domain: self.domain.as_str().to_string(),
+            entity_type: self.entity_type,
+            action: self.action,
+            period: RANGE_PERIOD.to_string(),
+            bucket: None,
+            from: Some(range.first()),
+            to: Some(range.last()),
+            ranking: Some(ranking_word(ranked.exact)),
+            items,
+        })
     }
 }
 
 const SERIES_COLUMNS: &[&str] = &["bucket", "view", "download"];
 
-/// GET /api/v1/admin/analytics/entities/{entity_type}/{entity_id}
+/// One point of an entity's series.
+#[derive(Serialize, ToSchema)]
+pub struct SeriesPoint {
+    bucket: String,
+    #[serde(flatten)]
+    counts: V1Counts,
+}
+
+/// An entity's totals and its zero-filled series.
+#[derive(Serialize, ToSchema)]
+pub struct EntitySeries {
+    domain: String,
+    #[schema(value_type = String)]
+    entity_type: EntityType,
+    entity_id: String,
+    totals: V1Counts,
+    /// day, week, month or year.
+    granularity: String,
+    from: String,
+    to: String,
+    series: Vec<SeriesPoint>,
+}
+
+/// The entity route's parameters.
+pub struct EntityParams;
+
+impl IntoParams for EntityParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            doc::entity_type_path(),
+            doc::entity_id_path(),
+            doc::domain(),
+            doc::date_query("from", "Default: 29 days before `to`; not after `to`."),
+            doc::date_query("to", "Default: today in the domain's zone."),
+            query(
+                "granularity",
+                choice(&["day", "week", "month", "year"]),
+                "Series buckets (at most read_api.max_series_points of them).",
+            ),
+            doc::format(),
+        ]
+    }
+}
+
+/// An entity's totals and its zero-filled series.
+#[utoipa::path(get, path = ENTITY, operation_id = "entity_series", params(EntityParams),
+    security(("admin" = [])),
+    responses((status = 200, description = "Totals and series (CSV: the series).",
+        content((EntitySeries = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn entity(
     _: Admin,
     req: HttpRequest,
@@ -256,24 +398,22 @@ pub async fn entity(
         .await
         .map_err(|e| state.store_error(e))?;
     let totals = state.totals(&entity).await?;
-    let series: Vec<Value> = labels
+    let series = labels
         .iter()
-        .map(|label| {
-            let mut point = Map::new();
-            point.insert("bucket".into(), json!(label));
-            point.extend(counts_json(&found.get(label).cloned().unwrap_or_default()));
-            Value::Object(point)
+        .map(|label| SeriesPoint {
+            bucket: label.clone(),
+            counts: V1Counts::of(&found.get(label).cloned().unwrap_or_default()),
         })
         .collect();
-    let body = json!({
-        "domain": entity.domain.as_str(),
-        "entity_type": entity.entity_type,
-        "entity_id": entity.entity_id,
-        "totals": counts_json(&totals),
-        "granularity": format!("{granularity:?}").to_lowercase(),
-        "from": from.format("%Y-%m-%d").to_string(),
-        "to": to.format("%Y-%m-%d").to_string(),
-        "series": series,
+    let body = json!(EntitySeries {
+        domain: entity.domain.as_str().to_string(),
+        entity_type: entity.entity_type,
+        entity_id: entity.entity_id,
+        totals: V1Counts::of(&totals),
+        granularity: format!("{granularity:?}").to_lowercase(),
+        from: from.format("%Y-%m-%d").to_string(),
+        to: to.format("%Y-%m-%d").to_string(),
+        series,
     });
     Ok(table::respond(
         format,
@@ -284,7 +424,54 @@ pub async fn entity(
     ))
 }
 
-/// GET /api/v1/admin/analytics/trends
+/// The site's daily series of one action.
+#[derive(Serialize, ToSchema)]
+pub struct SiteTrend {
+    domain: String,
+    days: i64,
+    #[schema(value_type = String)]
+    action: Action,
+    /// Only this kind of entity (null: all).
+    #[schema(value_type = Option<String>)]
+    entity_type: Option<EntityType>,
+    /// The local days.
+    labels: Vec<String>,
+    /// The action's count on each.
+    values: Vec<i64>,
+    total: i64,
+}
+
+/// The site trend's parameters.
+pub struct TrendParams;
+
+impl IntoParams for TrendParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let days = utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::Integer)
+            .enum_values(Some([7, 14, 30, 90]))
+            .default(Some(json!(14)));
+        vec![
+            doc::domain(),
+            query("days", days, "Window ending today."),
+            query("action", choice(&["view", "download"]), "Counted action."),
+            query(
+                "entity_type",
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .enum_values(Some(["movie", "actor", "tag"])),
+                "Only this kind of entity (default: all).",
+            ),
+            doc::format(),
+        ]
+    }
+}
+
+/// Site-wide daily series of one action.
+#[utoipa::path(get, path = TRENDS, operation_id = "site_trend", params(TrendParams),
+    security(("admin" = [])),
+    responses((status = 200, description = "Labels (dates) and values (CSV: date, value).",
+        content((SiteTrend = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn trends(
     _: Admin,
     req: HttpRequest,
@@ -322,14 +509,15 @@ pub async fn trends(
         .zip(&values)
         .map(|(date, n)| vec![json!(date), json!(n)])
         .collect();
-    let body = json!({
-        "domain": domain.as_str(),
-        "days": days,
-        "action": action,
-        "entity_type": entity_type,
-        "labels": labels,
-        "values": values,
-        "total": values.iter().sum::<i64>(),
+    let total = values.iter().sum();
+    let body = json!(SiteTrend {
+        domain: domain.as_str().to_string(),
+        days,
+        action,
+        entity_type,
+        labels,
+        values,
+        total,
     });
     Ok(table::respond(
         format,

@@ -91,6 +91,7 @@ impl ProfileQuery {
 
 /// An actor as the analytics show one.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActorProfile {
     pub id: u64,
     pub uuid: String,

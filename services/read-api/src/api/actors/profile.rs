@@ -6,23 +6,85 @@ use analytics_domain::actor_segments::ratio;
 use analytics_domain::validation::{
     optional_int, optional_text, IntRule, TextRule, ValidationErrors,
 };
-use analytics_store::catalogue::{PeriodCounts, ProfileQuery};
-use serde_json::{json, Map, Value};
+use analytics_store::catalogue::{ActorProfile, PeriodCounts, ProfileQuery};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::SchemaFormat;
+use utoipa::openapi::{ObjectBuilder, Required, Type};
+use utoipa::{IntoParams, ToSchema};
 
-use super::{counted, serve, MAX_TEXT};
+use super::{
+    counted, genre_count, period_count, serve, size, GenreCount, PeriodCount, Stamped, INSIGHTS,
+    MAX_TEXT, PREDICT,
+};
+use crate::api::parameters::query;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
 
+/// A genre a profile predicts.
+#[derive(Serialize, ToSchema)]
+pub struct GenrePrediction {
+    genre: String,
+    #[schema(minimum = 1)]
+    count: i64,
+    /// Its share of the genres returned.
+    #[schema(minimum = 0)]
+    probability: f64,
+}
+
 /// The genres a profile's actors play in most, with each one's share of
 /// those returned.
-fn predictions(genres: &[(String, i64)]) -> Vec<Value> {
+fn predictions(genres: &[(String, i64)]) -> Vec<GenrePrediction> {
     let sum: i64 = genres.iter().map(|(_, n)| n).sum();
     genres
         .iter()
-        .map(|(g, n)| json!({"genre": g, "count": n, "probability": ratio(*n, sum)}))
+        .map(|(genre, count)| GenrePrediction {
+            genre: genre.clone(),
+            count: *count,
+            probability: ratio(*count, sum),
+        })
         .collect()
+}
+
+/// The profile a prediction is asked for, as documented (the handler reads
+/// it field by field, to name the first bad field the way the admin pages
+/// expect).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PredictBody {
+    #[schema(minimum = 16, maximum = 80)]
+    age: Option<i64>,
+    #[schema(max_length = 20)]
+    blood_type: Option<String>,
+    #[schema(max_length = 120)]
+    birthplace: Option<String>,
+    #[schema(max_items = 10)]
+    movie_tags: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 30)]
+    size: Option<i64>,
+}
+
+/// A prediction: the profile as read, the actors matching it, their genres.
+#[derive(Serialize, ToSchema)]
+pub struct Prediction {
+    input_profile: InputProfile,
+    matched_actors: i64,
+    predictions: Vec<GenrePrediction>,
+    /// The best-matching five.
+    #[schema(max_items = 5)]
+    sample_actors: Vec<ActorProfile>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InputProfile {
+    age: Option<u32>,
+    blood_type: Option<String>,
+    birthplace: Option<String>,
+    /// Trimmed, lower-cased, without repeats.
+    movie_tags: Vec<String>,
 }
 
 /// A prediction's profile is a few fields: 16 KiB is plenty.
@@ -34,7 +96,14 @@ const PREDICT_BODY: analytics_runtime::body::BodyLimits = analytics_runtime::bod
 /// Sampled actors shown with a prediction.
 const SAMPLE_ACTORS: i64 = 5;
 
-/// POST /api/v1/admin/analytics/actors/predict
+/// The genres actors of a profile play in: actors matching any given part
+/// (age within 2 years, blood type, birthplace containing, any of the
+/// genres; nothing given: all), their top genres with probabilities, and
+/// the best-matching five.
+#[utoipa::path(post, path = PREDICT, operation_id = "actor_predict", security(("admin" = [])),
+    request_body = PredictBody,
+    responses((status = 200, body = Stamped<Prediction>, description = "The prediction.")),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn predict(
     _: Admin,
     req: actix_web::HttpRequest,
@@ -62,13 +131,17 @@ pub async fn predict(
             .profile_matches(&profile, size, SAMPLE_ACTORS)
             .await
             .map_err(|e| state.store_error(e))?;
-        Ok(json!({
-            "input_profile": {"age": profile.age, "blood_type": profile.blood_type,
-                              "birthplace": profile.birthplace, "movie_tags": profile.genres},
-            "matched_actors": matched,
-            "predictions": predictions(&genres),
-            "sample_actors": sample,
-        }))
+        Ok(Prediction {
+            input_profile: InputProfile {
+                age: profile.age,
+                blood_type: profile.blood_type,
+                birthplace: profile.birthplace,
+                movie_tags: profile.genres,
+            },
+            matched_actors: matched,
+            predictions: predictions(&genres),
+            sample_actors: sample,
+        })
     })
     .await
 }
@@ -148,19 +221,70 @@ fn profile_of(fields: &Map<String, Value>) -> Result<ProfileQuery, ReadApiError>
     })
 }
 
-/// `{points, total, avg}` of a per-period series (avg per period, 2 decimals).
-fn period_series(points: &[(String, i64)]) -> Value {
+/// A per-period series.
+#[derive(Serialize, ToSchema)]
+pub struct PeriodSeries {
+    points: Vec<PeriodCount>,
+    total: i64,
+    /// Per period, 2 decimals.
+    #[schema(minimum = 0)]
+    avg: f64,
+}
+
+/// A series per ISO week, month and year.
+#[derive(Serialize, ToSchema)]
+pub struct Grains {
+    week: PeriodSeries,
+    month: PeriodSeries,
+    year: PeriodSeries,
+}
+
+fn period_series(points: &[(String, i64)]) -> PeriodSeries {
     let total: i64 = points.iter().map(|(_, n)| n).sum();
     let avg = if points.is_empty() {
         0.0
     } else {
         analytics_domain::viewing::round_to(total as f64 / points.len() as f64, 2)
     };
-    json!({
-        "points": points.iter().map(|(p, n)| json!({"period": p, "count": n})).collect::<Vec<_>>(),
-        "total": total,
-        "avg": avg,
-    })
+    PeriodSeries {
+        points: counted(points, period_count),
+        total,
+        avg,
+    }
+}
+
+/// One actor in depth.
+#[derive(Serialize, ToSchema)]
+pub struct Insights {
+    actor: ActorWithMovies,
+    predicted_genres: Vec<GenrePrediction>,
+    /// Actors of the same profile.
+    matched_actors: i64,
+    actor_genres: Vec<GenreCount>,
+    actor_genres_total: usize,
+    genre_period_counts: Grains,
+    movie_period_counts: Grains,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActorWithMovies {
+    #[serde(flatten)]
+    profile: ActorProfile,
+    javs_count: i64,
+}
+
+/// The insights' parameters.
+pub struct InsightParams;
+
+impl IntoParams for InsightParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let uuid = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::Custom("uuid".into())));
+        let mut actor = query("actor_uuid", uuid, "Required: the actor's uuid.");
+        actor.required = Required::True;
+        vec![actor, size(5)]
+    }
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -171,7 +295,14 @@ fn is_uuid(s: &str) -> bool {
             .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// GET /api/v1/admin/analytics/actors/insights
+/// One actor in depth: profile and movies, their genres, genres and movies
+/// per week, month and year, and the genres actors of the same profile
+/// play in.
+#[utoipa::path(get, path = INSIGHTS, operation_id = "actor_insights", params(InsightParams),
+    security(("admin" = [])),
+    responses((status = 200, body = Stamped<Insights>, description = "The analysis."),
+        (status = 404, description = "Actor not found.")),
+    extensions(("x-errors" = json!([401, 403, 404, 422, 500, 503]))))]
 pub async fn insights(
     _: Admin,
     q: web::Query<Query>,
@@ -219,21 +350,23 @@ pub async fn insights(
         let (matched, predicted, _) = prediction;
         let total_genres = genres.len();
         let shown = usize::try_from(size).unwrap_or(5);
-        let series = |pick: fn(&PeriodCounts) -> &Vec<(String, i64)>| {
-            json!({"week": period_series(pick(&week)), "month": period_series(pick(&month)),
-               "year": period_series(pick(&year))})
+        let series = |pick: fn(&PeriodCounts) -> &Vec<(String, i64)>| Grains {
+            week: period_series(pick(&week)),
+            month: period_series(pick(&month)),
+            year: period_series(pick(&year)),
         };
-        let mut actor_json = json!(actor);
-        actor_json["javs_count"] = json!(movies);
-        Ok(json!({
-            "actor": actor_json,
-            "predicted_genres": predictions(&predicted),
-            "matched_actors": matched,
-            "actor_genres": counted(&genres[..genres.len().min(shown)], "genre"),
-            "actor_genres_total": total_genres,
-            "genre_period_counts": series(|p| &p.genres),
-            "movie_period_counts": series(|p| &p.movies),
-        }))
+        Ok(Insights {
+            actor: ActorWithMovies {
+                profile: actor,
+                javs_count: movies,
+            },
+            predicted_genres: predictions(&predicted),
+            matched_actors: matched,
+            actor_genres: counted(&genres[..genres.len().min(shown)], genre_count),
+            actor_genres_total: total_genres,
+            genre_period_counts: series(|p| &p.genres),
+            movie_period_counts: series(|p| &p.movies),
+        })
     })
     .await
 }

@@ -4,15 +4,63 @@
 use actix_web::{web, HttpResponse};
 use analytics_domain::actor_segments::{age_range, lift, ratio, Dimension};
 use analytics_store::catalogue::{Grain, Segment};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::{ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
 
-use super::{most_first, serve, MAX_TEXT};
+use super::{
+    dimension, most_first, serve, size, text, Stamped, ASSOCIATION, DISTRIBUTION, MAX_TEXT, TRENDS,
+};
+use crate::api::parameters::{choice, query};
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
 
-/// GET /api/v1/admin/analytics/actors/distribution
+/// How a genre's actors spread over a dimension.
+#[derive(Serialize, ToSchema)]
+pub struct Distribution {
+    dimension: &'static str,
+    genre: String,
+    genre_total: i64,
+    overall_total: i64,
+    segments: Vec<SegmentShare>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SegmentShare {
+    segment: String,
+    #[schema(minimum = 1)]
+    count: i64,
+    /// Share of the genre's actors.
+    #[schema(minimum = 0)]
+    confidence: f64,
+    /// Against all actors (null without a baseline).
+    lift: Option<f64>,
+}
+
+/// The distribution's parameters.
+pub struct DistributionParams;
+
+impl IntoParams for DistributionParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            text("genre", "Required: a genre (tag) name, any case.", true),
+            dimension("dimension"),
+            size(10),
+        ]
+    }
+}
+
+/// How a genre's actors spread over a dimension: per segment its count,
+/// confidence (share of the genre's actors) and lift against all actors
+/// (null without a baseline).
+#[utoipa::path(get, path = DISTRIBUTION, operation_id = "actor_distribution", params(DistributionParams),
+    security(("admin" = [])),
+    responses((status = 200, body = Stamped<Distribution>, description = "The analysis.")),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn distribution(
     _: Admin,
     q: web::Query<Query>,
@@ -45,27 +93,86 @@ pub async fn distribution(
             .collect();
         most_first(&mut in_genre);
         in_genre.truncate(usize::try_from(size).unwrap_or(10));
-        let segments: Vec<Value> = in_genre
+        let segments = in_genre
             .iter()
             .map(|(segment, count)| {
                 let baseline = counts
                     .iter()
                     .find(|(s, _, _)| s == segment)
                     .map_or(0, |(_, all, _)| *all);
-                json!({"segment": segment, "count": count,
-                   "confidence": ratio(*count, genre_total),
-                   "lift": lift(*count, genre_total, baseline, overall_total)})
+                SegmentShare {
+                    segment: segment.clone(),
+                    count: *count,
+                    confidence: ratio(*count, genre_total),
+                    lift: lift(*count, genre_total, baseline, overall_total),
+                }
             })
             .collect();
-        Ok(
-            json!({"dimension": dimension.as_str(), "genre": genre, "genre_total": genre_total,
-               "overall_total": overall_total, "segments": segments}),
-        )
+        Ok(Distribution {
+            dimension: dimension.as_str(),
+            genre,
+            genre_total,
+            overall_total,
+            segments,
+        })
     })
     .await
 }
 
-/// GET /api/v1/admin/analytics/actors/association
+/// The genres a segment's actors play in.
+#[derive(Serialize, ToSchema)]
+pub struct Association {
+    segment_type: &'static str,
+    segment_value: String,
+    segment_total: i64,
+    population_total: i64,
+    /// By confidence.
+    rules: Vec<GenreRule>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GenreRule {
+    genre: String,
+    #[schema(minimum = 1)]
+    count: i64,
+    /// Share of all actors.
+    #[schema(minimum = 0)]
+    support: f64,
+    /// Share of the segment's actors.
+    #[schema(minimum = 0)]
+    confidence: f64,
+    lift: Option<f64>,
+}
+
+/// The association's parameters.
+pub struct AssociationParams;
+
+impl IntoParams for AssociationParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let min_support = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(10_000))
+            .default(Some(json!(1)));
+        vec![
+            text(
+                "segment_value",
+                "Required: 23-27 or 38+ (ages), a blood type, a birthplace.",
+                true,
+            ),
+            dimension("segment_type"),
+            size(10),
+            query("min_support", min_support, "Fewest actors a genre needs."),
+        ]
+    }
+}
+
+/// The genres a segment's actors play in, by confidence: count, support
+/// (of all actors), confidence (of the segment), lift.
+#[utoipa::path(get, path = ASSOCIATION, operation_id = "actor_association", params(AssociationParams),
+    security(("admin" = [])),
+    responses((status = 200, body = Stamped<Association>, description = "The analysis.")),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn association(
     _: Admin,
     q: web::Query<Query>,
@@ -96,25 +203,71 @@ pub async fn association(
             store.segment_genres(&segment, min_support, size),
         )
         .map_err(|e| state.store_error(e))?;
-        let rules: Vec<Value> = genres
+        let rules = genres
             .iter()
-            .map(|g| {
-                json!({"genre": g.genre, "count": g.count,
-                   "support": ratio(g.count, population_total),
-                   "confidence": ratio(g.count, segment_total),
-                   "lift": lift(g.count, segment_total, g.genre_actors, population_total)})
+            .map(|g| GenreRule {
+                genre: g.genre.clone(),
+                count: g.count,
+                support: ratio(g.count, population_total),
+                confidence: ratio(g.count, segment_total),
+                lift: lift(g.count, segment_total, g.genre_actors, population_total),
             })
             .collect();
-        Ok(
-            json!({"segment_type": segment_type.as_str(), "segment_value": value,
-               "segment_total": segment_total, "population_total": population_total,
-               "rules": rules}),
-        )
+        Ok(Association {
+            segment_type: segment_type.as_str(),
+            segment_value: value,
+            segment_total,
+            population_total,
+            rules,
+        })
     })
     .await
 }
 
-/// GET /api/v1/admin/analytics/actors/trends
+/// Actors added per period, split by a dimension.
+#[derive(Serialize, ToSchema)]
+pub struct SegmentTrends {
+    dimension: &'static str,
+    genre: Option<String>,
+    /// week or month.
+    interval: &'static str,
+    periods: Vec<TrendPeriod>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TrendPeriod {
+    period: String,
+    #[schema(minimum = 1)]
+    total: i64,
+    /// The top segments and their counts.
+    #[schema(value_type = std::collections::HashMap<String, i64>)]
+    segments: Map<String, Value>,
+    top_segment: Option<String>,
+    top_count: i64,
+    #[schema(minimum = 0)]
+    top_share: f64,
+}
+
+/// The trends' parameters.
+pub struct TrendParams;
+
+impl IntoParams for TrendParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            dimension("dimension"),
+            text("genre", "Only actors playing in this genre.", false),
+            query("interval", choice(&["month", "week"]), "Period length."),
+            size(5),
+        ]
+    }
+}
+
+/// Actors added per month or ISO week (of a genre, if given), each period
+/// split by a dimension: its top segments, the leader and its share.
+#[utoipa::path(get, path = TRENDS, operation_id = "actor_trends", params(TrendParams),
+    security(("admin" = [])),
+    responses((status = 200, body = Stamped<SegmentTrends>, description = "The analysis.")),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn trends(
     _: Admin,
     q: web::Query<Query>,
@@ -146,7 +299,7 @@ async fn trends_body(
     genre: Option<String>,
     grain: Grain,
     size: usize,
-) -> Result<Value, ReadApiError> {
+) -> Result<SegmentTrends, ReadApiError> {
     let store = &state.catalogue;
     let fail = |e| state.store_error(e);
     let tag = match &genre {
@@ -158,7 +311,7 @@ async fn trends_body(
         .segment_trends(dimension, tag, grain)
         .await
         .map_err(fail)?;
-    let periods: Vec<Value> = totals
+    let periods = totals
         .iter()
         .map(|(period, total)| {
             let mut segments: Vec<(String, i64)> = split
@@ -173,14 +326,14 @@ async fn trends_body(
                 .map_or((None, 0), |(s, n)| (Some(s.clone()), *n));
             let segments: Map<String, Value> =
                 segments.into_iter().map(|(s, n)| (s, json!(n))).collect();
-            json!({
-                "period": period,
-                "total": total,
-                "segments": segments,
-                "top_segment": top,
-                "top_count": top_count,
-                "top_share": ratio(top_count, *total),
-            })
+            TrendPeriod {
+                period: period.clone(),
+                total: *total,
+                segments,
+                top_segment: top,
+                top_count,
+                top_share: ratio(top_count, *total),
+            }
         })
         .collect();
     let interval = if grain == Grain::Week {
@@ -188,6 +341,10 @@ async fn trends_body(
     } else {
         "month"
     };
-    Ok(json!({"dimension": dimension.as_str(), "genre": genre,
-              "interval": interval, "periods": periods}))
+    Ok(SegmentTrends {
+        dimension: dimension.as_str(),
+        genre,
+        interval,
+        periods,
+    })
 }

@@ -7,14 +7,47 @@ use analytics_domain::measures::Playback;
 use analytics_domain::viewing::{percent, ViewingFigures};
 use analytics_domain::{Action, EntityType};
 use analytics_store::rollups::Registers;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, ToSchema};
 
+use super::{USER_STATS, VIDEO};
+use crate::api::parameters as doc;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
 
-/// GET /api/metrics/video/{video_id}
+/// One film's viewing metrics over a range of days.
+#[derive(Serialize, ToSchema)]
+pub struct VideoMetrics {
+    video_id: String,
+    #[serde(flatten)]
+    figures: ViewingFigures,
+    page_views: i64,
+    start_date: String,
+    end_date: String,
+    domain: String,
+}
+
+/// The video metrics' parameters.
+pub struct VideoParams;
+
+impl IntoParams for VideoParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = vec![doc::id_path("video_id"), doc::domain()];
+        params.extend(doc::range("startDate", "endDate", 30));
+        params
+    }
+}
+
+/// One film's viewing metrics over a range of days (default: the last
+/// 30).
+#[utoipa::path(get, path = VIDEO, operation_id = "video_metrics", params(VideoParams),
+    security(("admin" = [])),
+    responses((status = 200, body = VideoMetrics, description = "Views (starts), unique viewers, watch time, average watch %, completion rate (0..1), engagement score (0..10).")),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn video_metrics(
     _: Admin,
     path: web::Path<String>,
@@ -45,17 +78,14 @@ pub async fn video_metrics(
                 )
                 .await?;
             let f = read.remove(&id).unwrap_or_default();
-            let figures = ViewingFigures::of(&f.counts, f.uniques.estimate());
-            let mut body = Map::new();
-            body.insert("video_id".into(), json!(id));
-            if let Value::Object(figures) = json!(figures) {
-                body.extend(figures);
-            }
-            body.insert("page_views".into(), json!(f.counts.get(Action::View)));
-            body.insert("start_date".into(), json!(range.first()));
-            body.insert("end_date".into(), json!(range.last()));
-            body.insert("domain".into(), json!(domain.as_str()));
-            Ok::<_, ReadApiError>(Value::Object(body))
+            Ok::<_, ReadApiError>(json!(VideoMetrics {
+                video_id: id,
+                figures: ViewingFigures::of(&f.counts, f.uniques.estimate()),
+                page_views: f.counts.get(Action::View),
+                start_date: range.first(),
+                end_date: range.last(),
+                domain: domain.as_str().to_string(),
+            }))
         })
         .await?;
     let mut response = HttpResponse::Ok().json(&cached.body);
@@ -70,8 +100,42 @@ struct MovieWatch {
     events: i64,
 }
 
-/// GET /api/v1/analytics/user/{user_id}/stats (from the raw event log:
-/// the rollups count per film, not per user).
+/// One user's viewing over a range of days.
+#[derive(Serialize, ToSchema)]
+pub struct UserStats {
+    user_id: String,
+    movies_started: i64,
+    movies_finished: i64,
+    unique_movies_watched: usize,
+    total_watch_time_seconds: i64,
+    /// Finished ÷ started, in percent.
+    #[schema(minimum = 0, maximum = 100)]
+    completion_rate: f64,
+    period_days: i64,
+    /// The film watched longest (then most often; the smaller id on a tie).
+    most_watched_movie_id: Option<String>,
+    domain: String,
+    from: String,
+    to: String,
+}
+
+/// The user statistics' parameters.
+pub struct UserStatsParams;
+
+impl IntoParams for UserStatsParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = vec![doc::user_id_path(), doc::domain()];
+        params.extend(doc::range("from", "to", 30));
+        params
+    }
+}
+
+/// One user's viewing statistics over a range of days (default: the last
+/// 30), from the raw event log (the rollups count per film, not per user).
+#[utoipa::path(get, path = USER_STATS, operation_id = "user_stats", params(UserStatsParams),
+    security(("admin" = [])),
+    responses((status = 200, body = UserStats, description = "Starts, completions, films, watch time, completion rate (%), the most watched film.")),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn user_stats(
     _: Admin,
     path: web::Path<String>,
@@ -108,17 +172,17 @@ pub async fn user_stats(
                 .then_with(|| b.0.cmp(a.0))
         })
         .map(|(id, _)| id.clone());
-    Ok(HttpResponse::Ok().json(json!({
-        "user_id": user_id,
-        "movies_started": started,
-        "movies_finished": finished,
-        "unique_movies_watched": movies.len(),
-        "total_watch_time_seconds": watch_total,
-        "completion_rate": percent(finished, started),
-        "period_days": range.days(),
-        "most_watched_movie_id": most_watched,
-        "domain": domain.as_str(),
-        "from": range.first(),
-        "to": range.last(),
-    })))
+    Ok(HttpResponse::Ok().json(UserStats {
+        user_id,
+        movies_started: started,
+        movies_finished: finished,
+        unique_movies_watched: movies.len(),
+        total_watch_time_seconds: watch_total,
+        completion_rate: percent(finished, started),
+        period_days: range.days(),
+        most_watched_movie_id: most_watched,
+        domain: domain.as_str().to_string(),
+        from: range.first(),
+        to: range.last(),
+    }))
 }

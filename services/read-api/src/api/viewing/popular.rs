@@ -7,14 +7,18 @@ use analytics_domain::viewing::ViewingFigures;
 use analytics_domain::{Action, EntityType, Sum};
 use analytics_store::rollups::leaderboard::LEADERBOARD_SIZE;
 use analytics_store::rollups::Registers;
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, ToSchema};
 
-use super::round2;
+use super::{round2, POPULAR};
+use crate::api::parameters::{self as doc, choice, query};
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::range_top::{board_candidates, range_top, ranking_word};
-use crate::report::{Listing, Report};
+use crate::report::{Listing, Report, ReportHead};
 use crate::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +71,67 @@ pub const POPULAR_COLUMNS: &[&str] = &[
     "page_views",
 ];
 
-/// GET /api/v1/analytics/content/popular
+/// Ranked movies of a range.
+#[derive(Serialize, ToSchema)]
+pub struct PopularList {
+    #[serde(flatten)]
+    head: ReportHead,
+    total_items: usize,
+    items: Vec<PopularItem>,
+    /// views, unique_viewers, watch_time or page_views.
+    sort: &'static str,
+    /// Whether the threshold test proved the order `exact` (else
+    /// `approximate`).
+    ranking: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PopularItem {
+    #[schema(minimum = 1)]
+    rank: usize,
+    movie_id: String,
+    code: Option<String>,
+    title: Option<String>,
+    /// Playback starts.
+    total_views: i64,
+    unique_viewers: u64,
+    /// Completions ÷ starts, in percent.
+    #[schema(minimum = 0, maximum = 100)]
+    completion_rate: f64,
+    watch_time_seconds: i64,
+    #[schema(minimum = 0, maximum = 100)]
+    avg_watch_percentage: f64,
+    page_views: i64,
+}
+
+/// The popular route's parameters.
+pub struct PopularParams;
+
+impl IntoParams for PopularParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = doc::range("from", "to", 7);
+        let sorts: Vec<&str> = POPULAR_BY.iter().map(|b| b.name()).collect();
+        params.extend([
+            doc::domain(),
+            doc::limit(),
+            query(
+                "sort",
+                choice(&sorts),
+                "Ranking: starts, merged unique viewers (among each day's leaders: approximate), watch seconds, page views.",
+            ),
+            doc::format(),
+        ]);
+        params
+    }
+}
+
+/// Most popular movies over a range of days: views (playback starts),
+/// unique viewers, completion rate (%), watch time.
+#[utoipa::path(get, path = POPULAR, operation_id = "popular_content", params(PopularParams),
+    security(("admin" = [])),
+    responses((status = 200, description = "Ranked movies; `ranking` says whether the threshold test proved the order exact.",
+        content((PopularList = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn popular(
     _: Admin,
     req: HttpRequest,
@@ -143,30 +207,31 @@ async fn popular_report(
     }
     let top_ids: Vec<String> = rows.iter().map(|(id, ..)| id.clone()).collect();
     let titles = state.movie_titles(domain, &top_ids).await?;
-    let items: Vec<Value> = rows
+    let items: Vec<PopularItem> = rows
         .iter()
         .enumerate()
         .map(|(i, (id, f, page_views))| {
             let (code, title) = titles.get(id).cloned().unwrap_or_default();
-            json!({
-                "rank": i + 1,
-                "movie_id": id,
-                "code": code,
-                "title": title,
-                "total_views": f.views,
-                "unique_viewers": f.unique_viewers,
+            PopularItem {
+                rank: i + 1,
+                movie_id: id.clone(),
+                code,
+                title,
+                total_views: f.views,
+                unique_viewers: f.unique_viewers,
                 // Percent, as the viewing service showed it.
-                "completion_rate": round2(f.completion_rate * 100.0),
-                "watch_time_seconds": f.watch_time_seconds,
-                "avg_watch_percentage": f.avg_watch_percentage,
-                "page_views": page_views,
-            })
+                completion_rate: round2(f.completion_rate * 100.0),
+                watch_time_seconds: f.watch_time_seconds,
+                avg_watch_percentage: f.avg_watch_percentage,
+                page_views: *page_views,
+            }
         })
         .collect();
-    let mut body = report.head();
-    body.insert("total_items".into(), json!(items.len()));
-    body.insert("items".into(), json!(items));
-    body.insert("sort".into(), json!(by.name()));
-    body.insert("ranking".into(), json!(ranking_word(exact)));
-    Ok(Value::Object(body))
+    Ok(json!(PopularList {
+        head: report.head(),
+        total_items: items.len(),
+        items,
+        sort: by.name(),
+        ranking: ranking_word(exact),
+    }))
 }

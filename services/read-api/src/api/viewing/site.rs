@@ -6,12 +6,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::unique::Sketch;
 use analytics_domain::{Action, BucketMode, Domain, Sum};
 use analytics_store::rollups::RangeFigures;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
 
+use super::{SiteReportParams, PEAK_HOURS, TRENDS};
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::Query;
-use crate::report::{Listing, Report};
+use crate::report::{Listing, Report, ReportHead};
 use crate::AppState;
 
 /// The site's hours of a range, read once per report.
@@ -39,7 +42,35 @@ pub const TREND_COLUMNS: &[&str] = &[
     "page_views",
 ];
 
-/// GET /api/v1/analytics/trends
+/// The site's viewing per local day.
+#[derive(Serialize, ToSchema)]
+pub struct ViewingTrend {
+    #[serde(flatten)]
+    head: ReportHead,
+    /// Over the whole range.
+    unique_viewers: u64,
+    /// One row per local day, zero-filled.
+    days: Vec<TrendDay>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TrendDay {
+    date: String,
+    /// Playback starts.
+    views: i64,
+    unique_viewers: u64,
+    watch_time_seconds: i64,
+    completions: i64,
+    page_views: i64,
+}
+
+/// Daily viewing trends: views (starts), unique viewers, watch time,
+/// completions, page views.
+#[utoipa::path(get, path = TRENDS, operation_id = "viewing_trends", params(SiteReportParams),
+    security(("admin" = [])),
+    responses((status = 200, description = "One row per local day, zero-filled; `unique_viewers` over the whole range.",
+        content((ViewingTrend = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn viewing_trends(
     _: Admin,
     req: HttpRequest,
@@ -64,25 +95,26 @@ pub async fn viewing_trends(
                 day.uniques.merge(&hour.users);
                 everyone.merge(&hour.users);
             }
-            let days: Vec<Value> = range
+            let days = range
                 .labels()
                 .iter()
                 .map(|date| {
                     let f = by_date.get(date.as_str()).cloned().unwrap_or_default();
-                    json!({
-                        "date": date,
-                        "views": f.counts.get(Action::Start),
-                        "unique_viewers": f.uniques.estimate(),
-                        "watch_time_seconds": f.counts.sum(Sum::WatchSeconds),
-                        "completions": f.counts.sum(Sum::Completions),
-                        "page_views": f.counts.get(Action::View),
-                    })
+                    TrendDay {
+                        date: date.clone(),
+                        views: f.counts.get(Action::Start),
+                        unique_viewers: f.uniques.estimate(),
+                        watch_time_seconds: f.counts.sum(Sum::WatchSeconds),
+                        completions: f.counts.sum(Sum::Completions),
+                        page_views: f.counts.get(Action::View),
+                    }
                 })
                 .collect();
-            let mut body = report.head();
-            body.insert("unique_viewers".into(), json!(everyone.estimate()));
-            body.insert("days".into(), json!(days));
-            Ok(Value::Object(body))
+            Ok(json!(ViewingTrend {
+                head: report.head(),
+                unique_viewers: everyone.estimate(),
+                days,
+            }))
         })
         .await
 }
@@ -97,8 +129,34 @@ fn zone_name(mode: &BucketMode) -> String {
     }
 }
 
-/// GET /api/v1/analytics/peak-hours: per local hour of day, the events
-/// that make their sender a viewer and the distinct users, busiest first.
+/// Activity per local hour of day.
+#[derive(Serialize, ToSchema)]
+pub struct PeakHours {
+    #[serde(flatten)]
+    head: ReportHead,
+    /// The zone the hours are in.
+    timezone: String,
+    /// All 24 hours, busiest first (then by hour).
+    #[schema(min_items = 24, max_items = 24)]
+    hours: Vec<PeakHour>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PeakHour {
+    #[schema(minimum = 0, maximum = 23)]
+    hour: usize,
+    /// Events that make their sender a viewer.
+    events_count: i64,
+    unique_users: u64,
+}
+
+/// Activity per local hour of day: viewer events and distinct users,
+/// busiest first.
+#[utoipa::path(get, path = PEAK_HOURS, operation_id = "peak_hours", params(SiteReportParams),
+    security(("admin" = [])),
+    responses((status = 200, description = "All 24 hours, ordered by events_count descending, then hour.",
+        content((PeakHours = "application/json"), (String = "text/csv")))),
+    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
 pub async fn peak_hours(
     _: Admin,
     req: HttpRequest,
@@ -131,19 +189,19 @@ pub async fn peak_hours(
                 .map(|h| (h, events[h], users[h].estimate()))
                 .collect();
             rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            let hours: Vec<Value> = rows
+            let hours = rows
                 .iter()
-                .map(|(hour, events_count, unique_users)| {
-                    json!({"hour": hour, "events_count": events_count, "unique_users": unique_users})
+                .map(|&(hour, events_count, unique_users)| PeakHour {
+                    hour,
+                    events_count,
+                    unique_users,
                 })
                 .collect();
-            let mut body = report.head();
-            body.insert(
-                "timezone".into(),
-                json!(zone_name(&state.rules.bucket_mode(domain))),
-            );
-            body.insert("hours".into(), json!(hours));
-            Ok(Value::Object(body))
+            Ok(json!(PeakHours {
+                head: report.head(),
+                timezone: zone_name(&state.rules.bucket_mode(domain)),
+                hours,
+            }))
         })
         .await
 }
