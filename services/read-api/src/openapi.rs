@@ -6,15 +6,15 @@ use serde_json::{json, Value};
 use utoipa::OpenApi;
 
 use crate::api::parameters::DomainName;
-use crate::api::{actors, counts, discovery, erasure, live, snapshot, top, viewing};
+use crate::api::{actors, counts, discovery, erasure, live, series, snapshot, top, viewing};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "analytics read-api"),
     paths(
         top::top,
-        top::entity,
-        top::trends,
+        series::entity,
+        series::trends,
         snapshot::snapshot,
         actors::profile::predict,
         actors::segments::distribution,
@@ -29,10 +29,10 @@ use crate::api::{actors, counts, discovery, erasure, live, snapshot, top, viewin
         viewing::metrics::user_stats,
         viewing::site::viewing_trends,
         viewing::site::peak_hours,
-        discovery::search_queries,
-        discovery::search_daily,
-        discovery::recommendations,
-        discovery::clicked_movies,
+        discovery::search::search_queries,
+        discovery::search::search_daily,
+        discovery::recommendations::recommendations,
+        discovery::recommendations::clicked_movies,
         live::realtime,
         live::connect,
         counts::counts,

@@ -9,6 +9,7 @@ pub mod erasure;
 pub mod health;
 pub mod live;
 pub mod parameters;
+pub mod series;
 pub mod snapshot;
 pub mod top;
 pub mod viewing;
@@ -57,6 +58,7 @@ impl Routing {
 /// Every area's routes.
 pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
     top::configure(cfg, routes);
+    series::configure(cfg, routes);
     snapshot::configure(cfg, routes);
     actors::configure(cfg, routes);
     discovery::configure(cfg, routes);

@@ -1,16 +1,12 @@
-//! Search and recommendation analytics: what people search for (and find
-//! nothing for), searches per day, and how recommendations fare by where
-//! and why they were shown. Queries come from the rollups (a search's
-//! query is an entity), as do the movies clicked most from recommendations;
-//! recommendations by placement and reason from the raw event log, the only
-//! place those fields are kept.
+//! How recommendations fare by where and why they were shown (from the raw
+//! event log, the only place those fields are kept), and the movies clicked
+//! most from them (from the rollups).
 
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::ranking::Measure;
-use analytics_domain::viewing::ratio;
-use analytics_domain::{Action, EntityType, Sum};
+use analytics_domain::{Action, EntityType};
 use analytics_store::rollups::leaderboard::LEADERBOARD_SIZE;
 use analytics_store::rollups::Registers;
 use serde::Serialize;
@@ -18,9 +14,7 @@ use serde_json::json;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 
-use super::parameters::{self as doc, choice, query};
-use super::viewing::SiteReportParams;
-use super::Routing;
+use crate::api::parameters::{self as doc, choice, query};
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
@@ -28,228 +22,7 @@ use crate::range_top::{range_top, ranking_word};
 use crate::report::{Listing, Report, ReportHead};
 use crate::AppState;
 
-pub const SEARCH_QUERIES: &str = "/api/v1/admin/analytics/search/queries";
-pub const SEARCH_DAILY: &str = "/api/v1/admin/analytics/search/daily";
-pub const RECOMMENDATIONS: &str = "/api/v1/admin/analytics/recommendations";
-pub const RECOMMENDED_MOVIES: &str = "/api/v1/admin/analytics/recommendations/movies";
-
-pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
-    cfg.service(
-        routes
-            .get(SEARCH_QUERIES)
-            .route(web::get().to(search_queries)),
-    )
-    .service(routes.get(SEARCH_DAILY).route(web::get().to(search_daily)))
-    .service(
-        routes
-            .get(RECOMMENDATIONS)
-            .route(web::get().to(recommendations)),
-    )
-    .service(
-        routes
-            .get(RECOMMENDED_MOVIES)
-            .route(web::get().to(clicked_movies)),
-    );
-}
-
-/// A ranked list report's parameters: the range, the domain, how many,
-/// any `sort`, the format.
-fn ranked_params(sort: Option<Parameter>) -> Vec<Parameter> {
-    let mut params = doc::range("from", "to", 7);
-    params.extend([doc::domain(), doc::limit()]);
-    params.extend(sort);
-    params.push(doc::format());
-    params
-}
-
-/// Clicks ÷ impressions, 4 decimals (0 without impressions).
-fn ctr(clicks: i64, impressions: i64) -> f64 {
-    (ratio(clicks, impressions) * 10_000.0).round() / 10_000.0
-}
-
-pub const QUERY_COLUMNS: &[&str] = &["rank", "query", "searches", "zero_results"];
-
-/// Ranked search queries of a range.
-#[derive(Serialize, ToSchema)]
-pub struct SearchQueries {
-    #[serde(flatten)]
-    head: ReportHead,
-    /// searches or zero_results.
-    sort: &'static str,
-    /// Whether the threshold test proved the order `exact` (else
-    /// `approximate`).
-    ranking: &'static str,
-    items: Vec<SearchQuery>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SearchQuery {
-    #[schema(minimum = 1)]
-    rank: usize,
-    /// Trimmed and lower-cased.
-    query: String,
-    searches: i64,
-    zero_results: i64,
-}
-
-/// The search queries' parameters.
-pub struct SearchQueryParams;
-
-impl IntoParams for SearchQueryParams {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        ranked_params(Some(query(
-            "sort",
-            choice(&["searches", "zero_results"]),
-            "Ranking.",
-        )))
-    }
-}
-
-/// Top search queries, or the queries that found nothing most often.
-#[utoipa::path(get, path = SEARCH_QUERIES, operation_id = "search_queries", params(SearchQueryParams),
-    security(("admin" = [])),
-    responses((status = 200, description = "Ranked queries (trimmed, lower-cased).",
-        content((SearchQueries = "application/json"), (String = "text/csv")))),
-    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
-pub async fn search_queries(
-    _: Admin,
-    req: HttpRequest,
-    q: web::Query<Query>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ReadApiError> {
-    let report = Report::of(&req, &q, &state, 7)?;
-    let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)? as usize;
-    let measure = params::choice(
-        &q,
-        "sort",
-        &[
-            ("searches", Measure::Count(Action::Search)),
-            ("zero_results", Measure::Total(Sum::ZeroResults)),
-        ],
-        Measure::Count(Action::Search),
-    )?;
-    let listing = Listing {
-        name: "search-queries",
-        rows_at: "/items",
-        columns: QUERY_COLUMNS,
-    };
-    report
-        .serve(
-            &state,
-            &listing,
-            &format!("{limit}|{}", measure.as_str()),
-            move |state, report| async move {
-                let r = &report;
-                let top = range_top(
-                    &state,
-                    &r.domain,
-                    EntityType::Query,
-                    measure,
-                    r.range,
-                    limit,
-                )
-                .await?;
-                let ids: Vec<String> = top.items.iter().map(|(id, _)| id.clone()).collect();
-                let read = state
-                    .range_figures(&r.domain, EntityType::Query, &ids, r.range, Registers::Skip)
-                    .await?;
-                let items = ids
-                    .iter()
-                    .enumerate()
-                    .map(|(i, id)| {
-                        let c = read.get(id).map(|f| f.counts.clone()).unwrap_or_default();
-                        SearchQuery {
-                            rank: i + 1,
-                            query: id.clone(),
-                            searches: c.get(Action::Search),
-                            zero_results: c.sum(Sum::ZeroResults),
-                        }
-                    })
-                    .collect();
-                Ok::<_, ReadApiError>(json!(SearchQueries {
-                    head: r.head(),
-                    sort: measure.as_str(),
-                    ranking: ranking_word(top.exact),
-                    items,
-                }))
-            },
-        )
-        .await
-}
-
-pub const SEARCH_DAY_COLUMNS: &[&str] = &["date", "searches", "zero_results", "zero_result_rate"];
-
-/// Searches per local day.
-#[derive(Serialize, ToSchema)]
-pub struct SearchDaily {
-    #[serde(flatten)]
-    head: ReportHead,
-    /// One row per day, zero-filled.
-    days: Vec<SearchDay>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SearchDay {
-    date: String,
-    searches: i64,
-    zero_results: i64,
-    #[schema(minimum = 0, maximum = 1)]
-    zero_result_rate: f64,
-}
-
-/// Searches and zero-result searches per local day.
-#[utoipa::path(get, path = SEARCH_DAILY, operation_id = "search_daily", params(SiteReportParams),
-    security(("admin" = [])),
-    responses((status = 200, description = "One row per day, zero-filled.",
-        content((SearchDaily = "application/json"), (String = "text/csv")))),
-    extensions(("x-errors" = json!([401, 403, 422, 500, 503]))))]
-pub async fn search_daily(
-    _: Admin,
-    req: HttpRequest,
-    q: web::Query<Query>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ReadApiError> {
-    let report = Report::of(&req, &q, &state, 7)?;
-    let listing = Listing {
-        name: "search-daily",
-        rows_at: "/days",
-        columns: SEARCH_DAY_COLUMNS,
-    };
-    report
-        .serve(&state, &listing, "", move |state, report| async move {
-            let r = &report;
-            let found = state
-                .rollups
-                .site_daily(
-                    &r.domain,
-                    Some(EntityType::Query),
-                    &r.range.first(),
-                    &r.range.last(),
-                )
-                .await
-                .map_err(|e| state.store_error(e))?;
-            let days = r
-                .range
-                .labels()
-                .iter()
-                .map(|date| {
-                    let c = found.get(date).cloned().unwrap_or_default();
-                    let (searches, zero) = (c.get(Action::Search), c.sum(Sum::ZeroResults));
-                    SearchDay {
-                        date: date.clone(),
-                        searches,
-                        zero_results: zero,
-                        zero_result_rate: ctr(zero, searches),
-                    }
-                })
-                .collect();
-            Ok::<_, ReadApiError>(json!(SearchDaily {
-                head: r.head(),
-                days,
-            }))
-        })
-        .await
-}
+use super::{ctr, ranked_params, RECOMMENDATIONS, RECOMMENDED_MOVIES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum GroupBy {
