@@ -105,6 +105,8 @@ pub async fn seed(
     Ok(())
 }
 
+// One function on purpose: the baseline is the flush's document writes
+// inlined without its protocol, so the two can be read side by side.
 pub async fn bare_upsert(
     s: &StoreConfig,
     entities: u64,

@@ -39,6 +39,8 @@ pub struct HistoryArgs {
 const PLACEMENTS: [&str; 4] = ["home", "detail", "search", "player_end"];
 const REASONS: [&str; 3] = ["trending", "similar", "watched_by_friends"];
 
+// One function on purpose: one event's draws, in the order that makes a
+// seed give the same history.
 fn event(
     rng: &mut impl Rng,
     args: &HistoryArgs,

@@ -37,6 +37,8 @@ struct Seen {
     events: u64,
 }
 
+// One function on purpose: connect, listen and report are one timeline
+// over the same clients and tallies.
 pub async fn run(args: LiveArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let seen = Arc::new(Mutex::new(Seen::default()));

@@ -196,6 +196,8 @@ async fn wait_for_stop(stop: &AtomicBool) {
     }
 }
 
+// One function on purpose: the soak's producers, flusher and checks share
+// its clients, counters and stop flag, and read best as one timeline.
 pub async fn run(stores: &StoreConfig, args: SoakArgs) -> anyhow::Result<()> {
     let args = Arc::new(args);
     let counters = HotCounters::new(&stores.redis_settings()?, stores.key_space()?)?;

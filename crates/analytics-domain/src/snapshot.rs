@@ -250,6 +250,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    // One function on purpose: it is the snapshot's shape, field by field.
     pub fn build(clock: SnapshotClock, facts: SnapshotFacts) -> Snapshot {
         let SnapshotClock {
             window,

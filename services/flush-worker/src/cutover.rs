@@ -233,6 +233,8 @@ fn markers_line(m: Markers, dry: bool) -> String {
 /// transaction, then the replicas written and the rows released. A run
 /// stopped between the two finds the balances in the totals and adds none
 /// again.
+// One function on purpose: lock, read, apply and release are one page's
+// steps, and their order is the exactly-once argument.
 async fn open_balances(stores: &Stores, dry: bool) -> anyhow::Result<Balances> {
     let domain = Domain::new(CATALOGUE_DOMAIN).map_err(|e| StoreError::Config(e.to_string()))?;
     let mut progress = Progress::new(

@@ -79,6 +79,8 @@ impl RollupStore {
         Ok(report)
     }
 
+    // One function on purpose: find, fold and delete a duplicate group are
+    // one step, and their order is what keeps the counts whole.
     async fn merge_duplicates(
         &self,
         collection: &str,
