@@ -8,46 +8,40 @@ use utoipa::OpenApi;
 use crate::api::parameters::DomainName;
 use crate::api::{actors, counts, discovery, erasure, live, series, snapshot, top, viewing};
 
+/// The document's frame; each area lists its own operations (its `Api`,
+/// beside its route table).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "analytics read-api"),
-    paths(
-        top::top,
-        series::entity,
-        series::trends,
-        snapshot::snapshot,
-        actors::profile::predict,
-        actors::segments::distribution,
-        actors::segments::association,
-        actors::catalogue::overview,
-        actors::catalogue::quality,
-        actors::catalogue::suggest,
-        actors::segments::trends,
-        actors::profile::insights,
-        viewing::popular::popular,
-        viewing::metrics::video_metrics,
-        viewing::metrics::user_stats,
-        viewing::site::viewing_trends,
-        viewing::site::peak_hours,
-        discovery::search::search_queries,
-        discovery::search::search_daily,
-        discovery::recommendations::recommendations,
-        discovery::recommendations::clicked_movies,
-        live::realtime,
-        live::connect,
-        counts::counts,
-        erasure::erase_user
-    ),
     // Named by the domain parameter of every route, not by a type the
     // derive walks.
     components(schemas(DomainName))
 )]
 struct ReadApi;
 
+/// Every area's operations in one document.
+fn areas() -> utoipa::openapi::OpenApi {
+    let mut api = ReadApi::openapi();
+    for area in [
+        top::Api::openapi(),
+        series::Api::openapi(),
+        snapshot::Api::openapi(),
+        actors::Api::openapi(),
+        viewing::Api::openapi(),
+        discovery::Api::openapi(),
+        live::Api::openapi(),
+        counts::Api::openapi(),
+        erasure::Api::openapi(),
+    ] {
+        api.merge(area);
+    }
+    api
+}
+
 /// The derived operations, and the live feed at the video player
 /// dashboard's address: the same operation at its own path.
 fn operations() -> utoipa::openapi::OpenApi {
-    let mut api = ReadApi::openapi();
+    let mut api = areas();
     if let Some(mut item) = api.paths.paths.get(live::LIVE).cloned() {
         if let Some(get) = item.get.as_mut() {
             get.operation_id = Some("player_live_feed".into());

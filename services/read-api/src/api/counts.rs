@@ -38,6 +38,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
     );
 }
 
+/// This area's operations in the service's OpenAPI document, listed beside
+/// the route table that serves them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(counts))]
+pub struct Api;
+
 /// The figures a page shows beside an entity.
 #[derive(Serialize, ToSchema)]
 pub struct EntityCounts {

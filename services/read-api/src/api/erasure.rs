@@ -27,6 +27,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, _: &Routing) {
     cfg.service(http::resource(USER, "DELETE").route(web::delete().to(erase_user)));
 }
 
+/// This area's operations in the service's OpenAPI document, listed beside
+/// the route table that serves them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(erase_user))]
+pub struct Api;
+
 /// What an erasure deleted, and what stays.
 #[derive(Serialize, ToSchema)]
 pub struct Erased {

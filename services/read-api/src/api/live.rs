@@ -35,6 +35,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
         .service(routes.get(LIVE).route(web::get().to(connect)));
 }
 
+/// This area's operations in the service's OpenAPI document, listed beside
+/// the route table that serves them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(realtime, connect))]
+pub struct Api;
+
 /// Messages a client may be behind before it is dropped: five seconds of
 /// the busiest feed (a second's burst must fit, or a healthy client that
 /// was not scheduled during it would count as behind). Shared by all

@@ -24,6 +24,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
         .service(routes.get(TRENDS).route(web::get().to(trends)));
 }
 
+/// This area's operations in the service's OpenAPI document, listed beside
+/// the route table that serves them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(entity, trends))]
+pub struct Api;
+
 /// The first and last labels of a series (the query's inclusive range).
 fn span(labels: &[String]) -> (String, String) {
     (

@@ -28,6 +28,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
     cfg.service(routes.get(SNAPSHOT).route(web::get().to(snapshot)));
 }
 
+/// This area's operations in the service's OpenAPI document, listed beside
+/// the route table that serves them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(snapshot))]
+pub struct Api;
+
 /// The snapshot's parameter.
 pub struct SnapshotParams;
 

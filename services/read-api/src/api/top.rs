@@ -28,6 +28,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
     cfg.service(routes.get(TOP).route(web::get().to(top)));
 }
 
+/// This area's operations in the service's OpenAPI document, listed beside
+/// the route table that serves them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(top))]
+pub struct Api;
+
 /// The v1 routes' counts: the v1 actions (the v2 measures have routes of
 /// their own).
 #[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]

@@ -55,6 +55,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
     cfg.service(http::resource(PREDICT, "POST").route(web::post().to(predict)));
 }
 
+/// This area's operations in the service's OpenAPI document, listed beside
+/// the route table that serves them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    profile::predict,
+    segments::distribution,
+    segments::association,
+    catalogue::overview,
+    catalogue::quality,
+    catalogue::suggest,
+    segments::trends,
+    profile::insights
+))]
+pub struct Api;
+
 /// An actor analysis as answered: its figures, when it was computed and
 /// how old the actor–genre index behind it is.
 #[derive(Serialize, ToSchema)]

@@ -44,6 +44,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
     );
 }
 
+/// This area's operations in the service's OpenAPI document, listed beside
+/// the route table that serves them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    search::search_queries,
+    search::search_daily,
+    recommendations::recommendations,
+    recommendations::clicked_movies
+))]
+pub struct Api;
+
 /// A ranked list report's parameters: the range, the domain, how many,
 /// any `sort`, the format.
 pub(super) fn ranked_params(sort: Option<Parameter>) -> Vec<Parameter> {

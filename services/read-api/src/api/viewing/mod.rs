@@ -36,6 +36,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, routes: &Routing) {
         .service(routes.get(PEAK_HOURS).route(web::get().to(peak_hours)));
 }
 
+/// This area's operations in the service's OpenAPI document, listed beside
+/// the route table that serves them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    popular::popular,
+    metrics::video_metrics,
+    metrics::user_stats,
+    site::viewing_trends,
+    site::peak_hours
+))]
+pub struct Api;
+
 /// The site reports' parameters: a range of local days (default the last
 /// seven), the domain, the format.
 pub struct SiteReportParams;
