@@ -172,9 +172,11 @@ async fn a_video_played_to_the_end_is_started_completed_and_timed() -> anyhow::R
             vec![],
         )
         .await?;
+    // `ended` is set before the SDK's ended handler queues `complete`: wait
+    // for that event to have been sent, not only for the film to end.
     browser
         .wait_for(
-            "document.getElementById('film').ended && a.pending === 0",
+            "document.getElementById('film').ended && window.sentActions.includes('complete') && a.pending === 0",
             Duration::from_secs(20),
         )
         .await?;
