@@ -15,7 +15,10 @@ use crate::validation::{
 pub const MAX_ERROR_MESSAGE_CHARS: usize = 500;
 /// At most this many `payload_meta` properties.
 pub const MAX_PAYLOAD_META: usize = 50;
-const MAX_TEXT: usize = 255;
+/// At most this many characters in a job event's text fields.
+pub const MAX_TEXT: usize = 255;
+/// At most this many bytes in a job event's URL.
+pub const MAX_URL_BYTES: usize = 2048;
 
 /// The `event_type` of the rate alerts telemetry records (one document per
 /// site, second and level reached): stored beside the job events, not one
@@ -214,7 +217,7 @@ fn event_type(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Optio
 
 fn url(body: &Map<String, Value>, errors: &mut ValidationErrors) -> Option<String> {
     let raw = optional_str(body, "url", errors)?;
-    if raw.len() > 2048 {
+    if raw.len() > MAX_URL_BYTES {
         errors.add(
             "url",
             "The url field must not be greater than 2048 characters.".into(),

@@ -161,3 +161,34 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         state.config.retry_after_seconds,
     )
 }
+
+/// The bounds the derive attributes above spell as literals (attributes
+/// take no constants), held to the validator's.
+#[cfg(test)]
+mod tests {
+    use analytics_domain::job_event::{MAX_PAYLOAD_META, MAX_TEXT, MAX_URL_BYTES};
+    use utoipa::PartialSchema;
+
+    use super::JobEventBody;
+
+    #[test]
+    fn the_documented_bounds_are_the_validators() -> Result<(), serde_json::Error> {
+        let schema = serde_json::to_value(JobEventBody::schema())?;
+        let field = |name: &str| schema["properties"][name].clone();
+        for name in [
+            "job_uuid",
+            "job_name",
+            "queue",
+            "connection",
+            "site",
+            "source",
+            "error_class",
+            "worker_host",
+        ] {
+            assert_eq!(field(name)["maxLength"], MAX_TEXT, "{name}");
+        }
+        assert_eq!(field("url")["maxLength"], MAX_URL_BYTES);
+        assert_eq!(field("payload_meta")["maxProperties"], MAX_PAYLOAD_META);
+        Ok(())
+    }
+}
