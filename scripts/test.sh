@@ -10,6 +10,11 @@ cd "$ROOT"
 start_stores
 install_browser_tools
 
+# A failing test prints its message and place; a backtrace would push the
+# message out of the tail of a CI log. ANALYTICS_TEST_BACKTRACE=1 brings
+# backtraces back.
+export RUST_BACKTRACE="${ANALYTICS_TEST_BACKTRACE:-0}"
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -39,8 +39,8 @@ impl TestEnv {
             ("read_api.counts_cache_ms", "0".into()),
             ("read_api.report_cache_ms", "0".into()),
             ("read_api.snapshot_cache_ms", "0".into()),
-            // Short, so a killed run's lease expires soon; not so short
-            // that a step on a loaded machine outlives it.
+            // Short, so a killed run's lease expires soon (a live run
+            // renews its leases every third of this, however slow a step).
             ("flush.lease_ttl_ms", "1000".into()),
         ] {
             settings.insert(k.to_string(), v);
@@ -199,6 +199,19 @@ impl TestEnv {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Runs one flush that must find nothing to do: an exact second run
+    /// after a clean one (its log is in the message when it did not).
+    pub async fn flush_finds_nothing(&self) -> anyhow::Result<()> {
+        let out = self.flush_worker(&["flush"], &[]).await?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        anyhow::ensure!(
+            stdout == "Flushed 0 keys, 0 errors.\n",
+            "expected a flush with nothing to do, got {stdout:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {

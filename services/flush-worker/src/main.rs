@@ -180,6 +180,7 @@ async fn run_flush(
         max_run_time: Duration::from_secs(settings.flush.max_run_seconds),
         transaction_retry: Duration::from_secs(settings.flush.transaction_retry_seconds),
         fault: fault::configured()?,
+        stall: fault::configured_stall()?,
     };
     // Every step has its deadline; this one holds whatever the steps missed.
     let deadline = settings.flush.run_deadline();

@@ -141,11 +141,7 @@ async fn events_posted_to_ingest_are_counted_exactly_once_everywhere() -> anyhow
     assert_eq!(summary["job_performance"][0]["job_name"], "analytics:flush");
 
     // A second flush finds nothing and changes nothing.
-    let again = env.flush_worker(&["flush"], &[]).await?;
-    assert_eq!(
-        String::from_utf8_lossy(&again.stdout).trim(),
-        "Flushed 0 keys, 0 errors."
-    );
+    env.flush_finds_nothing().await?;
     assert_eq!(read_api.get_as(counts, None).await?.1["view"], 4);
     Ok(())
 }

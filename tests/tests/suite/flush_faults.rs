@@ -235,11 +235,7 @@ async fn with_mysql_out_the_flush_applies_the_rollups_and_a_later_run_writes_the
 
     env.set("mysql.url", real_mysql)
         .set("mysql.connect_timeout_ms", "2000");
-    let back = env.flush_worker(&["flush"], &[]).await?;
-    assert_eq!(
-        String::from_utf8_lossy(&back.stdout),
-        "Flushed 0 keys, 0 errors.\n"
-    );
+    env.flush_finds_nothing().await?;
     assert_eq!(env.replica("m-0").await?, Some((expected["m-0"], 0)));
     assert_eq!(env.replica("m-1").await?, Some((expected["m-1"], 0)));
     assert_eq!(env.logged_events().await?, 30);
@@ -251,4 +247,90 @@ async fn with_mysql_out_the_flush_applies_the_rollups_and_a_later_run_writes_the
         String::from_utf8_lossy(&parity.stdout)
     );
     Ok(())
+}
+
+/// The run ids holding this test's flush leases, one per leased partition.
+async fn lease_holders(env: &TestEnv) -> anyhow::Result<Vec<String>> {
+    let mut redis = env.redis().await?;
+    let mut holders = Vec::new();
+    for key in env.redis_keys().await? {
+        if key.ends_with(":flush:lease") {
+            let holder: Option<String> =
+                redis::cmd("GET").arg(&key).query_async(&mut redis).await?;
+            holders.extend(holder);
+        }
+    }
+    Ok(holders)
+}
+
+#[tokio::test]
+async fn a_run_held_up_by_a_slow_store_keeps_its_leases_and_ends_without_error(
+) -> anyhow::Result<()> {
+    // Each round stalls 3 s inside its transaction, ten times the lease:
+    // the run must keep all 16 partitions through it (a second flusher
+    // finds them taken) and end with no error. Before the leases were
+    // renewed on a clock, they expired in the stall and the run lost its
+    // batches' delete to the fencing.
+    let mut env = TestEnv::new().await?;
+    env.set("flush.lease_ttl_ms", "300");
+    env.migrate().await?;
+    let counters = env.hot_counters()?;
+    let expected = ingest_views(&counters, "slow", &movies(4), 8).await?;
+    let keys = env.dirty_keys().await?;
+
+    let slow = env.flush_worker(
+        &["flush"],
+        &[
+            (flush_worker::fault::STALL_VAR, "3000"),
+            ("RUST_LOG", "flush_worker=info"),
+        ],
+    );
+    let meanwhile = async {
+        let holder = analytics_tests::eventually(Duration::from_secs(20), || async {
+            let holders = lease_holders(&env).await?;
+            Ok((holders.len() == 16).then(|| holders[0].clone()))
+        })
+        .await?;
+        // Watched for over three lease lifetimes, the leases stay the
+        // slow run's.
+        let watched = std::time::Instant::now();
+        while watched.elapsed() < Duration::from_secs(1) {
+            let holders = lease_holders(&env).await?;
+            assert_eq!(
+                holders,
+                vec![holder.clone(); 16],
+                "the slow run's leases {:?} into the watch",
+                watched.elapsed()
+            );
+        }
+        let second = env
+            .flush_worker(&["flush"], &[("RUST_LOG", "flush_worker=info")])
+            .await?;
+        assert!(
+            stderr(&second).contains("\"skipped_partitions\":16"),
+            "{}",
+            stderr(&second)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&second.stdout),
+            "Flushed 0 keys, 0 errors.\n"
+        );
+        anyhow::Ok(())
+    };
+    let (slow, meanwhile) = tokio::join!(slow, meanwhile);
+    meanwhile?;
+    let slow = slow?;
+    assert!(
+        stderr(&slow).contains("stalled for 3000 ms"),
+        "{}",
+        stderr(&slow)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&slow.stdout),
+        format!("Flushed {keys} keys, 0 errors.\n"),
+        "{}",
+        stderr(&slow)
+    );
+    assert_views(&env, &expected).await?;
+    env.flush_finds_nothing().await
 }

@@ -181,11 +181,7 @@ async fn one_flush_rolls_events_up_into_every_period_and_the_catalogue() -> anyh
 
     // A second flush with nothing new changes nothing.
     let totals_before = env.docs("analytics_entity_totals").await?;
-    let out = env.flush_worker(&["flush"], &[]).await?;
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "Flushed 0 keys, 0 errors.\n"
-    );
+    env.flush_finds_nothing().await?;
     assert_eq!(env.docs("analytics_entity_totals").await?, totals_before);
     assert_eq!(env.docs("analytics_entity_daily").await?.len(), 5);
     assert_eq!(env.replica("m-a").await?, Some((3, 1)));
@@ -365,11 +361,7 @@ async fn killed_at_each_fault_point(exactly_once: &str, faults: &[&str]) -> anyh
 
         env.flush_until_clean().await?;
         assert_exact(&env, expected, 30).await?;
-        let again = env.flush_worker(&["flush"], &[]).await?;
-        assert_eq!(
-            String::from_utf8_lossy(&again.stdout),
-            "Flushed 0 keys, 0 errors.\n"
-        );
+        env.flush_finds_nothing().await?;
         assert_exact(&env, expected, 30).await?;
         app.stop().await;
     }

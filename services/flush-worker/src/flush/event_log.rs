@@ -23,33 +23,6 @@ use crate::stores::Stores;
 /// call: one for a single event, a partition's share of a batch).
 const COPY_CHUNK: usize = 500;
 
-/// The run's leases, renewed together: the partitions not copied yet must
-/// not expire while a long log of an earlier one is copied.
-struct Leases<'a> {
-    stores: &'a Stores,
-    run_id: &'a str,
-    leased: &'a [u16],
-    ttl: std::time::Duration,
-    renewed: Instant,
-}
-
-impl Leases<'_> {
-    /// Renews every lease once a third of the TTL has passed.
-    async fn keep(&mut self) -> Result<(), StoreError> {
-        if self.renewed.elapsed() < self.ttl / 3 {
-            return Ok(());
-        }
-        for &p in self.leased {
-            self.stores
-                .counters
-                .renew_lease(p, self.run_id, self.ttl)
-                .await?;
-        }
-        self.renewed = Instant::now();
-        Ok(())
-    }
-}
-
 /// What a copy did, folded into the run's report when both halves end.
 #[derive(Debug, Default)]
 pub(super) struct LogCopyReport {
@@ -74,18 +47,8 @@ pub(super) async fn copy(
 ) -> LogCopyReport {
     let started = Instant::now();
     let mut report = LogCopyReport::default();
-    let mut leases = Leases {
-        stores,
-        run_id,
-        leased,
-        ttl: opts.lease_ttl,
-        // The sweep renewed them last; renew before the first copy.
-        renewed: Instant::now()
-            .checked_sub(opts.lease_ttl)
-            .unwrap_or_else(Instant::now),
-    };
     for &p in leased {
-        match copy_partition(stores, opts, &mut leases, p, deadline, &mut report).await {
+        match copy_partition(stores, opts, run_id, p, deadline, &mut report).await {
             Ok(()) => {}
             Err(e) if e.store() == "mysql" => {
                 report.deferred = true;
@@ -106,7 +69,7 @@ pub(super) async fn copy(
 async fn copy_partition(
     stores: &Stores,
     opts: &FlushOptions,
-    leases: &mut Leases<'_>,
+    run_id: &str,
     p: u16,
     deadline: Instant,
     report: &mut LogCopyReport,
@@ -119,10 +82,6 @@ async fn copy_partition(
             report.out_of_time = true;
             return Ok(());
         }
-        // Renewed before each chunk too, not only before its trim: the
-        // first insert may wait for a MySQL connection longer than what
-        // was left of a lease the sweep renewed.
-        leases.keep().await?;
         let records = stores.counters.read_log(p, &end, COPY_CHUNK).await?;
         let Some((last, _)) = records.last() else {
             return Ok(());
@@ -149,9 +108,8 @@ async fn copy_partition(
             .await?;
         fault::trip(opts.fault, FaultPoint::AfterLogCopy);
         let ids: Vec<String> = records.into_iter().map(|(id, _)| id).collect();
-        leases.keep().await?;
         // Fenced by the lease: a run that lost it deletes nothing.
-        stores.counters.trim_log(p, leases.run_id, &ids).await?;
+        stores.counters.trim_log(p, run_id, &ids).await?;
         report.entries += entries.len() as u64;
         if reached_end {
             return Ok(());

@@ -4,10 +4,12 @@
 //! their ledger entries, write the MySQL replicas with absolute values,
 //! delete the batches. The Mongo and MySQL steps are idempotent and the
 //! delete runs only after them, so a crash anywhere is repaired by simply
-//! running again. The raw event log is copied to MySQL beside the sweep.
+//! running again. The raw event log is copied to MySQL beside the sweep;
+//! the leases are renewed on a clock while both work.
 
 mod event_log;
 mod job_report;
+mod leases;
 mod replicas;
 mod round;
 
@@ -42,6 +44,8 @@ pub struct FlushOptions {
     /// another (a concurrent shard, or one a killed run left open).
     pub transaction_retry: Duration,
     pub fault: Option<FaultPoint>,
+    /// A pause inside each round's transaction (tests: a slow store).
+    pub stall: Option<Duration>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -122,10 +126,13 @@ async fn run_as(stores: &Stores, opts: &FlushOptions, run_id: String) -> FlushRe
     let leased = lease_partitions(stores, opts, &run_id, &mut report).await;
     let deadline = Instant::now() + opts.max_run_time;
     let mut replicas = replicas::ReplicaWriter::default();
-    let (swept, log) = tokio::join!(
-        sweep(stores, opts, &run_id, &leased, &mut replicas, &mut report),
-        event_log::copy(stores, opts, &run_id, &leased, deadline),
-    );
+    let work = async {
+        tokio::join!(
+            sweep(stores, opts, &run_id, &leased, &mut replicas, &mut report),
+            event_log::copy(stores, opts, &run_id, &leased, deadline),
+        )
+    };
+    let (swept, log) = leases::kept_while(stores, &run_id, &leased, opts.lease_ttl, work).await;
     if let Err(e) = swept {
         report.errors += 1;
         tracing::error!(error = %e, "flush stopped; open batches resume on the next run");

@@ -122,6 +122,7 @@ async fn apply(
         let begin = stores.rollups.begin_apply(parts);
         let result = match stores.step("mongodb: the round's transaction", begin).await {
             Ok(open) => {
+                fault::stall(opts.stall).await;
                 fault::trip(opts.fault, FaultPoint::InTransaction);
                 stores
                     .step("mongodb: the round's commit", open.commit())
