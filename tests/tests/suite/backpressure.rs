@@ -87,9 +87,19 @@ async fn redis_near_its_maxmemory_holds_events_back_before_it_refuses_them() -> 
     app.send("n-1", "movie", "m-1", "view", 1).await?;
 
     // A limit just above what Redis uses now (8 % more): 0.9 of it is
-    // passed, and Redis itself still takes writes.
+    // passed, and Redis itself still takes writes. A 16 MiB value first, so
+    // those 8 % are over a megabyte: the connections the test and ingest
+    // open and close meanwhile (tens of kilobytes each) cannot use them up.
+    // SETRANGE grows it on the server: a 16 MiB argument would sit in the
+    // connection's query buffer, measured now and freed later.
     let client = redis::Client::open(url.as_str())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
+    redis::cmd("SETRANGE")
+        .arg(format!("{}:ballast", env.id))
+        .arg((16 << 20) - 1)
+        .arg("x")
+        .query_async::<()>(&mut conn)
+        .await?;
     let info: String = redis::cmd("INFO")
         .arg("memory")
         .query_async(&mut conn)
