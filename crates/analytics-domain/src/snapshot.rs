@@ -227,6 +227,7 @@ pub struct SyncHealth {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
+    #[cfg_attr(feature = "openapi", schema(schema_with = snapshot_days))]
     pub days: usize,
     /// Local time of the zone the days are counted in (`YYYY-MM-DD HH:MM:SS`).
     #[serde(rename = "generated_at")]
@@ -242,11 +243,26 @@ pub struct Snapshot {
     pub provider_daily_created: ProviderDaily,
     pub daily_engagement: DailyEngagement,
     pub provider_stats: Vec<ProviderStat>,
+    // TOP_LIST_SIZE each (the derive takes a literal; read-api's document
+    // test holds the two together).
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub top_viewed: Vec<TopMovie>,
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub top_downloaded: Vec<TopMovie>,
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub top_rated: Vec<RatedMovie>,
     pub quality: Quality,
     pub sync_health: SyncHealth,
+}
+
+/// The windows a snapshot is asked for.
+#[cfg(feature = "openapi")]
+fn snapshot_days() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Integer)
+        .enum_values(Some(SNAPSHOT_DAYS))
+        .description(Some("The window's days, ending today."))
+        .build()
 }
 
 impl Snapshot {

@@ -68,3 +68,20 @@ pub fn document(domains: &[&str]) -> Value {
     doc["paths"]["/api/metrics/health"] = health;
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use analytics_domain::snapshot::{SNAPSHOT_DAYS, TOP_LIST_SIZE};
+
+    use super::*;
+
+    #[test]
+    fn the_snapshot_is_described_with_its_windows_and_list_sizes() {
+        let doc = document(&["jav"]);
+        let snapshot = &doc["components"]["schemas"]["Snapshot"]["properties"];
+        assert_eq!(snapshot["days"]["enum"], json!(SNAPSHOT_DAYS));
+        for list in ["topViewed", "topDownloaded", "topRated"] {
+            assert_eq!(snapshot[list]["maxItems"], json!(TOP_LIST_SIZE), "{list}");
+        }
+    }
+}

@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::parameters as doc;
 use super::Routing;
+use crate::api::words;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
 use crate::AppState;
@@ -48,7 +49,7 @@ pub struct Api;
 #[derive(Serialize, ToSchema)]
 pub struct EntityCounts {
     domain: String,
-    #[schema(value_type = String)]
+    #[schema(schema_with = words::entity_type)]
     entity_type: EntityType,
     entity_id: String,
     #[serde(flatten)]

@@ -13,6 +13,7 @@ pub mod series;
 pub mod snapshot;
 pub mod top;
 pub mod viewing;
+pub mod words;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,6 +10,7 @@ use utoipa::openapi::schema::{Schema, SchemaFormat};
 use utoipa::openapi::{KnownFormat, ObjectBuilder, Ref, RefOr, Required, Type};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::api::words;
 use crate::params::MAX_RANGE_DAYS;
 
 /// One of the domains read-api is configured with (the document lists
@@ -101,7 +102,7 @@ pub fn limit() -> Parameter {
 }
 
 pub fn entity_type_path() -> Parameter {
-    path("entity_type", choice(&["movie", "actor", "tag"]))
+    path("entity_type", choice(words::ENTITY_TYPES))
 }
 
 pub fn entity_id_path() -> Parameter {
@@ -121,7 +122,7 @@ pub fn id_query(name: &str, description: &str) -> Parameter {
 }
 
 pub fn action() -> Parameter {
-    query("action", choice(&["view", "download"]), "Ranking action.")
+    query("action", choice(words::RANKED_ACTIONS), "Ranking action.")
 }
 
 pub fn date_query(name: &str, description: &str) -> Parameter {

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::parameters::{self as doc, choice, query};
 use super::top::V1Counts;
 use super::Routing;
+use crate::api::words;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
@@ -52,11 +53,11 @@ pub struct SeriesPoint {
 #[derive(Serialize, ToSchema)]
 pub struct EntitySeries {
     domain: String,
-    #[schema(value_type = String)]
+    #[schema(schema_with = words::entity_type)]
     entity_type: EntityType,
     entity_id: String,
     totals: V1Counts,
-    /// day, week, month or year.
+    #[schema(schema_with = words::granularity)]
     granularity: String,
     from: String,
     to: String,
@@ -76,7 +77,7 @@ impl IntoParams for EntityParams {
             doc::date_query("to", "Default: today in the domain's zone."),
             query(
                 "granularity",
-                choice(&["day", "week", "month", "year"]),
+                choice(words::GRANULARITIES),
                 "Series buckets (at most read_api.max_series_points of them).",
             ),
             doc::format(),
@@ -161,10 +162,9 @@ pub async fn entity(
 pub struct SiteTrend {
     domain: String,
     days: i64,
-    #[schema(value_type = String)]
+    #[schema(schema_with = words::ranked_action)]
     action: Action,
-    /// Only this kind of entity (null: all).
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = words::entity_type_or_all, required = true)]
     entity_type: Option<EntityType>,
     /// The local days.
     labels: Vec<String>,
@@ -185,12 +185,12 @@ impl IntoParams for TrendParams {
         vec![
             doc::domain(),
             query("days", days, "Window ending today."),
-            query("action", choice(&["view", "download"]), "Counted action."),
+            query("action", choice(words::RANKED_ACTIONS), "Counted action."),
             query(
                 "entity_type",
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::Type::String)
-                    .enum_values(Some(["movie", "actor", "tag"])),
+                    .enum_values(Some(words::ENTITY_TYPES.iter().copied())),
                 "Only this kind of entity (default: all).",
             ),
             doc::format(),

@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::parameters::{self as doc, choice, query};
 use super::Routing;
+use crate::api::words;
 use crate::app::Titles;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
@@ -76,11 +77,11 @@ pub struct TopItem {
 #[derive(Serialize, ToSchema)]
 pub struct TopList {
     domain: String,
-    #[schema(value_type = String)]
+    #[schema(schema_with = words::entity_type)]
     entity_type: EntityType,
-    #[schema(value_type = String)]
+    #[schema(schema_with = words::ranked_action)]
     action: Action,
-    /// day, week, month, year, all or range.
+    #[schema(schema_with = words::top_period)]
     period: String,
     /// The board's bucket (period day to year; null for all, absent for
     /// range).
@@ -93,9 +94,9 @@ pub struct TopList {
     /// period=range: the range's last day.
     #[serde(skip_serializing_if = "Option::is_none")]
     to: Option<String>,
-    /// period=range: whether the threshold test proved the order exact
-    /// (`exact`) or not (`approximate`).
+    /// Only for period=range.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = words::ranking)]
     ranking: Option<&'static str>,
     items: Vec<TopItem>,
 }
@@ -107,11 +108,11 @@ impl IntoParams for TopParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         let mut params = vec![
             doc::domain(),
-            query("entity_type", choice(&["movie", "actor", "tag"]), "Kind of entity."),
+            query("entity_type", choice(words::ENTITY_TYPES), "Kind of entity."),
             doc::action(),
             query(
                 "period",
-                choice(&["day", "week", "month", "year", "all", "range"]),
+                choice(words::TOP_PERIODS),
                 "Rollup period; `range` ranks over days or from/to.",
             ),
             query(

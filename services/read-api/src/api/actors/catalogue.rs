@@ -12,6 +12,7 @@ use super::{
     Stamped, MAX_SUGGESTIONS, MAX_TEXT, OVERVIEW, QUALITY, SUGGEST,
 };
 use crate::api::parameters::{choice, query};
+use crate::api::words;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
@@ -163,7 +164,7 @@ async fn quality_body(state: &AppState) -> Result<ProfileQuality, ReadApiError> 
 /// Values for a search box.
 #[derive(Serialize, ToSchema)]
 pub struct Suggestions {
-    /// What was asked for: actor, genre, birthplace or blood_type.
+    #[schema(schema_with = words::suggestion)]
     r#type: &'static str,
     query: String,
     #[schema(max_items = 20)]
@@ -196,11 +197,7 @@ pub struct SuggestParams;
 impl IntoParams for SuggestParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![
-            query(
-                "type",
-                choice(&["genre", "actor", "birthplace", "blood_type"]),
-                "What to suggest.",
-            ),
+            query("type", choice(words::SUGGESTIONS), "What to suggest."),
             text("q", "Contained text (any case).", false),
             size(8),
         ]

@@ -28,6 +28,7 @@ use analytics_runtime::http;
 
 use super::parameters::{choice, query};
 use super::Routing;
+use crate::api::words;
 use crate::error::ReadApiError;
 use crate::AppState;
 
@@ -110,7 +111,7 @@ pub(super) fn text(name: &str, description: &str, required: bool) -> Parameter {
 pub(super) fn dimension(name: &str) -> Parameter {
     query(
         name,
-        choice(&["age_bucket", "blood_type", "birthplace"]),
+        choice(words::DIMENSIONS),
         "Segment actors by age bucket (18-22, 23-27, 28-32, 33-37, 38+), blood type or birthplace (missing: unknown).",
     )
 }

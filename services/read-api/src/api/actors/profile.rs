@@ -61,11 +61,31 @@ pub struct PredictBody {
     blood_type: Option<String>,
     #[schema(max_length = 120)]
     birthplace: Option<String>,
-    #[schema(max_items = 10)]
+    #[schema(schema_with = movie_tags)]
     movie_tags: Option<Vec<String>>,
     #[schema(minimum = 1, maximum = 30)]
     size: Option<i64>,
 }
+
+/// At most `MAX_TAGS` genres of at most `MAX_TAG_CHARS` characters, or null.
+fn movie_tags() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(MAX_TAG_CHARS)),
+        )
+        .max_items(Some(MAX_TAGS))
+        .description(Some(
+            "Genres the actor plays in (any case; repeats count once).",
+        ))
+        .build()
+}
+
+const MAX_TAGS: usize = 10;
+const MAX_TAG_CHARS: usize = 100;
 
 /// A prediction: the profile as read, the actors matching it, their genres.
 #[derive(Serialize, ToSchema)]
@@ -84,6 +104,7 @@ pub struct InputProfile {
     blood_type: Option<String>,
     birthplace: Option<String>,
     /// Trimmed, lower-cased, without repeats.
+    #[schema(max_items = 10)]
     movie_tags: Vec<String>,
 }
 
@@ -180,17 +201,17 @@ fn profile_of(fields: &Map<String, Value>) -> Result<ProfileQuery, ReadApiError>
     let age = json_int(fields, "age", (16, 80))?.and_then(|a| u32::try_from(a).ok());
     let genres = match fields.get("movie_tags") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(tags)) if tags.len() > 10 => {
+        Some(Value::Array(tags)) if tags.len() > MAX_TAGS => {
             return Err(ReadApiError::invalid(
                 "movie_tags",
-                "The movie tags field must not have more than 10 items.",
+                format!("The movie tags field must not have more than {MAX_TAGS} items."),
             ))
         }
         Some(Value::Array(tags)) => {
             let mut out = Vec::new();
             for tag in tags {
                 match tag.as_str() {
-                    Some(t) if t.chars().count() <= 100 => {
+                    Some(t) if t.chars().count() <= MAX_TAG_CHARS => {
                         let t = t.trim().to_lowercase();
                         if !t.is_empty() && !out.contains(&t) {
                             out.push(t);
@@ -199,7 +220,7 @@ fn profile_of(fields: &Map<String, Value>) -> Result<ProfileQuery, ReadApiError>
                     _ => {
                         return Err(ReadApiError::invalid(
                             "movie_tags",
-                            "Each movie tag must be a string of at most 100 characters.",
+                            format!("Each movie tag must be a string of at most {MAX_TAG_CHARS} characters."),
                         ))
                     }
                 }

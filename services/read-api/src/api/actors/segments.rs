@@ -14,6 +14,7 @@ use super::{
     dimension, most_first, serve, size, text, Stamped, ASSOCIATION, DISTRIBUTION, MAX_TEXT, TRENDS,
 };
 use crate::api::parameters::{choice, query};
+use crate::api::words;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
@@ -22,6 +23,7 @@ use crate::AppState;
 /// How a genre's actors spread over a dimension.
 #[derive(Serialize, ToSchema)]
 pub struct Distribution {
+    #[schema(schema_with = words::dimension)]
     dimension: &'static str,
     genre: String,
     genre_total: i64,
@@ -227,9 +229,10 @@ pub async fn association(
 /// Actors added per period, split by a dimension.
 #[derive(Serialize, ToSchema)]
 pub struct SegmentTrends {
+    #[schema(schema_with = words::dimension)]
     dimension: &'static str,
     genre: Option<String>,
-    /// week or month.
+    #[schema(schema_with = words::interval)]
     interval: &'static str,
     periods: Vec<TrendPeriod>,
 }
@@ -256,7 +259,7 @@ impl IntoParams for TrendParams {
         vec![
             dimension("dimension"),
             text("genre", "Only actors playing in this genre.", false),
-            query("interval", choice(&["month", "week"]), "Period length."),
+            query("interval", choice(words::INTERVALS), "Period length."),
             size(5),
         ]
     }

@@ -15,6 +15,7 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::parameters::{self as doc, choice, query};
+use crate::api::words;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
@@ -39,7 +40,7 @@ pub const RECOMMENDATION_COLUMNS: &[&str] =
 pub struct Recommendations {
     #[serde(flatten)]
     head: ReportHead,
-    /// placement, reason or both.
+    #[schema(schema_with = words::grouping)]
     by: &'static str,
     /// Most shown first.
     items: Vec<RecommendationGroup>,
@@ -67,7 +68,7 @@ impl IntoParams for RecommendationParams {
             doc::domain(),
             query(
                 "by",
-                choice(&["placement", "reason", "both"]),
+                choice(words::GROUPINGS),
                 "Grouping (an ungrouped field is null).",
             ),
             doc::format(),
@@ -170,8 +171,7 @@ pub const CLICKED_COLUMNS: &[&str] = &[
 pub struct RecommendedMovies {
     #[serde(flatten)]
     head: ReportHead,
-    /// Whether the threshold test proved the order `exact` (else
-    /// `approximate`).
+    #[schema(schema_with = words::ranking)]
     ranking: &'static str,
     /// By clicks, then id.
     items: Vec<RecommendedMovie>,

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::parameters::{choice, query};
 use crate::api::viewing::SiteReportParams;
+use crate::api::words;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
@@ -29,10 +30,9 @@ pub const QUERY_COLUMNS: &[&str] = &["rank", "query", "searches", "zero_results"
 pub struct SearchQueries {
     #[serde(flatten)]
     head: ReportHead,
-    /// searches or zero_results.
+    #[schema(schema_with = words::search_sort)]
     sort: &'static str,
-    /// Whether the threshold test proved the order `exact` (else
-    /// `approximate`).
+    #[schema(schema_with = words::ranking)]
     ranking: &'static str,
     items: Vec<SearchQuery>,
 }
@@ -52,11 +52,7 @@ pub struct SearchQueryParams;
 
 impl IntoParams for SearchQueryParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        ranked_params(Some(query(
-            "sort",
-            choice(&["searches", "zero_results"]),
-            "Ranking.",
-        )))
+        ranked_params(Some(query("sort", choice(words::SEARCH_SORTS), "Ranking.")))
     }
 }
 
@@ -74,14 +70,19 @@ pub async fn search_queries(
 ) -> Result<HttpResponse, ReadApiError> {
     let report = Report::of(&req, &q, &state, 7)?;
     let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)? as usize;
-    let measure = params::choice(
+    // The body echoes the parameter's word, not the measure's field name.
+    let searches = ("searches", Measure::Count(Action::Search));
+    let (sort, measure) = params::choice(
         &q,
         "sort",
         &[
-            ("searches", Measure::Count(Action::Search)),
-            ("zero_results", Measure::Total(Sum::ZeroResults)),
+            ("searches", searches),
+            (
+                "zero_results",
+                ("zero_results", Measure::Total(Sum::ZeroResults)),
+            ),
         ],
-        Measure::Count(Action::Search),
+        searches,
     )?;
     let listing = Listing {
         name: "search-queries",
@@ -123,7 +124,7 @@ pub async fn search_queries(
                     .collect();
                 Ok::<_, ReadApiError>(json!(SearchQueries {
                     head: r.head(),
-                    sort: measure.as_str(),
+                    sort,
                     ranking: ranking_word(top.exact),
                     items,
                 }))

@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{round2, POPULAR};
 use crate::api::parameters::{self as doc, choice, query};
+use crate::api::words;
 use crate::auth::Admin;
 use crate::error::ReadApiError;
 use crate::params::{self, Query};
@@ -78,10 +79,9 @@ pub struct PopularList {
     head: ReportHead,
     total_items: usize,
     items: Vec<PopularItem>,
-    /// views, unique_viewers, watch_time or page_views.
+    #[schema(schema_with = words::popular_sort)]
     sort: &'static str,
-    /// Whether the threshold test proved the order `exact` (else
-    /// `approximate`).
+    #[schema(schema_with = words::ranking)]
     ranking: &'static str,
 }
 
@@ -110,13 +110,12 @@ pub struct PopularParams;
 impl IntoParams for PopularParams {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         let mut params = doc::range("from", "to", 7);
-        let sorts: Vec<&str> = POPULAR_BY.iter().map(|b| b.name()).collect();
         params.extend([
             doc::domain(),
             doc::limit(),
             query(
                 "sort",
-                choice(&sorts),
+                choice(words::POPULAR_SORTS),
                 "Ranking: starts, merged unique viewers (among each day's leaders: approximate), watch seconds, page views.",
             ),
             doc::format(),
@@ -234,4 +233,15 @@ async fn popular_report(
         sort: by.name(),
         ranking: ranking_word(exact),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_sorts_are_the_ones_parsed_in_their_order() {
+        let parsed: Vec<&str> = POPULAR_BY.iter().map(|b| b.name()).collect();
+        assert_eq!(parsed, words::POPULAR_SORTS);
+    }
 }
