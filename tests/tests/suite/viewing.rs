@@ -575,6 +575,11 @@ async fn reports_match_a_model_of_a_random_mix_across_year_and_month_ends() -> a
         ))
         .await?;
     assert_eq!(zero["items"][0]["query"], "zzz");
+    // The body names the ranking it was asked for, in the parameter's words.
+    assert_eq!(
+        (&zero["sort"], &zero["ranking"]),
+        (&json!("zero_results"), &json!("exact"))
+    );
     let (_, daily) = api
         .admin(&format!("/api/v1/admin/analytics/search/daily?{RANGE}"))
         .await?;
