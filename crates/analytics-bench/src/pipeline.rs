@@ -255,6 +255,8 @@ struct Flushes {
     delays: Vec<u32>,
     /// Counts waiting right after each flush.
     waiting_after: Vec<u64>,
+    /// How long each flush took, in seconds.
+    durations: Vec<f64>,
     longest: f64,
     peak_rss_kb: u64,
 }
@@ -299,16 +301,14 @@ async fn one_rate(
     let seconds = started.elapsed().as_secs_f64();
     let accepted = tally.accepted.load(Ordering::Relaxed);
     let (early, late) = early_and_late(&seen.waiting_after);
-    // Bounded: what waits after a flush in the last third of the run is no
-    // more than in the first third, plus one flush interval of events.
-    let bounded = late <= early + rate * args.flush_every;
+    let verdict = backlog_verdict(&seen, rate * args.flush_every, args.flush_every as f64);
     seen.delays.sort_unstable();
     let line = format!(
         "{rate:>7}/s  sent {:>7.0}/s  failed requests {}  backlog {} (after-flush waiting {early} → {late})  \
          flush longest {:.1} s, peak {:.1} MB  ingest→visible p50 {:.1} s p99 {:.1} s ({} probes)",
         accepted as f64 / seconds,
         tally.failed_requests.load(Ordering::Relaxed),
-        if bounded { "bounded" } else { "GROWING" },
+        verdict,
         seen.longest,
         seen.peak_rss_kb as f64 / 1024.0,
         percentile(&seen.delays, 50.0) / 1000.0,
@@ -336,6 +336,7 @@ async fn flush_on_cadence(
         tokio::time::sleep_until(next.max(Instant::now()).into()).await;
         let run = flush_once(&args.flush_bin).await?;
         seen.longest = seen.longest.max(run.seconds);
+        seen.durations.push(run.seconds);
         seen.peak_rss_kb = seen.peak_rss_kb.max(run.peak_rss_kb);
         seen.delays.extend(visible_probes(rollups, probes).await?);
         let waiting: u64 = counters
@@ -358,17 +359,71 @@ async fn flush_on_cadence(
     Ok(seen)
 }
 
-/// The most that waited after a flush in the first and in the last third
-/// of a rate's flushes.
-fn early_and_late(waiting_after: &[u64]) -> (u64, u64) {
-    let third = (waiting_after.len() / 3).max(1);
-    let early = waiting_after.iter().take(third).max().copied().unwrap_or(0);
-    let late = waiting_after
-        .iter()
-        .rev()
-        .take(third)
-        .max()
-        .copied()
-        .unwrap_or(0);
-    (early, late)
+/// Flushes a rate needs before its backlog can be called bounded or not.
+const FLUSHES_TO_TELL: usize = 4;
+
+/// Whether the flush kept up with a rate: over at least
+/// [`FLUSHES_TO_TELL`] flushes, what waits after a flush in the last third
+/// is no more than in the first third plus one interval of events
+/// (`slack`), and the flushes of the last third take no more than half as
+/// long again as those of the first (or than the interval): a flush that
+/// takes ever longer is carrying a growing backlog, even while it still
+/// empties Redis each time.
+fn backlog_verdict(seen: &Flushes, slack: u64, interval: f64) -> String {
+    let n = seen.durations.len();
+    if n < FLUSHES_TO_TELL {
+        return format!("too few flushes to tell ({n})");
+    }
+    let (early, late) = early_and_late(&seen.waiting_after);
+    let (early_run, late_run) = early_and_late(&seen.durations);
+    let bounded = late <= early + slack && late_run <= (early_run * 1.5).max(interval);
+    if bounded { "bounded" } else { "GROWING" }.to_string()
+}
+
+/// The most of `values` in the first and in the last third.
+fn early_and_late<T: Copy + PartialOrd + Default>(values: &[T]) -> (T, T) {
+    let third = (values.len() / 3).max(1);
+    let most = |it: &mut dyn Iterator<Item = &T>| {
+        it.fold(T::default(), |m, v| if *v > m { *v } else { m })
+    };
+    (
+        most(&mut values.iter().take(third)),
+        most(&mut values.iter().rev().take(third)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flushes(waiting_after: &[u64], durations: &[f64]) -> Flushes {
+        Flushes {
+            waiting_after: waiting_after.to_vec(),
+            durations: durations.to_vec(),
+            ..Flushes::default()
+        }
+    }
+
+    #[test]
+    fn two_flushes_are_too_few_to_call_a_backlog_bounded() {
+        let seen = flushes(&[100, 100], &[50.0, 60.0]);
+        assert_eq!(
+            backlog_verdict(&seen, 600, 60.0),
+            "too few flushes to tell (2)"
+        );
+    }
+
+    #[test]
+    fn steady_flushes_are_bounded_and_ever_longer_ones_growing() {
+        let steady = flushes(
+            &[900, 700, 800, 950, 600, 850],
+            &[12.0, 19.0, 14.0, 15.0, 17.0, 18.0],
+        );
+        assert_eq!(backlog_verdict(&steady, 1000, 10.0), "bounded");
+        // Redis emptied each time, but every flush longer than the last.
+        let longer = flushes(&[0; 6], &[17.0, 20.0, 24.0, 29.0, 33.0, 37.0]);
+        assert_eq!(backlog_verdict(&longer, 1000, 10.0), "GROWING");
+        let piling = flushes(&[100, 100, 900, 2000, 3000, 4000], &[10.0; 6]);
+        assert_eq!(backlog_verdict(&piling, 1000, 10.0), "GROWING");
+    }
 }
