@@ -117,6 +117,32 @@ const SIGNALS: [BlockSignal; 3] = [
     },
 ];
 
+/// The signals' types, as documents list them.
+#[cfg(feature = "openapi")]
+pub fn signal_type_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(SIGNALS.iter().map(|s| s.signal_type)))
+        .description(Some("What the target's answer said: 403 forbidden, 429 rate_limit, 503 service_unavailable."))
+        .build()
+}
+
+/// A signal's type, or null where there is none.
+#[cfg(feature = "openapi")]
+pub fn signal_type_or_none_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(
+            SIGNALS
+                .iter()
+                .map(|s| serde_json::json!(s.signal_type))
+                .chain([serde_json::Value::Null]),
+        ))
+        .description(Some("The latest signal's type (null: none)."))
+        .build()
+}
+
 /// The block signal of a failed job: its `error_code` when it has one,
 /// else the first 403, 429 or 503 standing as a word in its message.
 pub fn block_signal(error_code: Option<i64>, message: Option<&str>) -> Option<BlockSignal> {

@@ -29,6 +29,10 @@ pub struct BlockSignalStore {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignalRow {
     pub target_host: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(schema_with = analytics_domain::job_signals::signal_type_schema)
+    )]
     pub signal_type: String,
     pub status: i64,
     pub timestamp: String,
@@ -44,6 +48,10 @@ pub struct SignalRow {
 pub struct HostSignals {
     pub target_host: String,
     pub signals: i64,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(schema_with = analytics_domain::job_signals::signal_type_schema)
+    )]
     pub last_signal_type: String,
     pub last_status: i64,
     pub last_at: String,
@@ -59,6 +67,13 @@ pub struct Cooldown {
     pub target_host: String,
     pub allowed: bool,
     pub cooldown_until: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            schema_with = analytics_domain::job_signals::signal_type_or_none_schema,
+            required = true
+        )
+    )]
     pub signal_type: Option<String>,
     pub status: Option<i64>,
     pub retry_after_seconds: i64,

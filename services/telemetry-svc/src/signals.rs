@@ -44,7 +44,7 @@ pub struct Triggered {
 #[derive(Serialize, ToSchema)]
 pub struct BlockSignalRecorded {
     target_host: String,
-    /// `forbidden`, `rate_limit` or `service_unavailable`.
+    #[schema(schema_with = analytics_domain::job_signals::signal_type_schema)]
     signal_type: &'static str,
     status: u16,
     cooldown_until: String,

@@ -3,8 +3,7 @@
 //! field's come from the same list (a parameter's default is its first
 //! word). The `schema_with` functions describe the response fields.
 
-use utoipa::openapi::schema::SchemaType;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
 pub const ENTITY_TYPES: &[&str] = &["movie", "actor", "tag"];
 /// The actions the boards rank.
@@ -27,8 +26,27 @@ fn one_of(words: &[&str], description: &str) -> ObjectBuilder {
         .description(Some(description))
 }
 
-pub fn entity_type() -> Object {
-    one_of(ENTITY_TYPES, "Kind of entity.").build()
+/// One `schema_with` function per word set: its words and what it says.
+macro_rules! word_schemas {
+    ($($name:ident: $words:ident, $description:literal;)*) => {
+        $(pub fn $name() -> Object {
+            one_of($words, $description).build()
+        })*
+    };
+}
+
+word_schemas! {
+    entity_type: ENTITY_TYPES, "Kind of entity.";
+    ranked_action: RANKED_ACTIONS, "The action counted.";
+    top_period: TOP_PERIODS, "The rollup period; range: over days.";
+    granularity: GRANULARITIES, "The series' step.";
+    ranking: RANKINGS, "Whether the threshold test proved the order exact (`exact`) or not (`approximate`).";
+    popular_sort: POPULAR_SORTS, "What ranks the list.";
+    search_sort: SEARCH_SORTS, "What ranks the list.";
+    grouping: GROUPINGS, "What the rows are grouped by.";
+    interval: INTERVALS, "Period length.";
+    dimension: DIMENSIONS, "How the actors are segmented.";
+    suggestion: SUGGESTIONS, "What was asked for.";
 }
 
 /// An entity type or null (every type).
@@ -43,48 +61,4 @@ pub fn entity_type_or_all() -> Object {
         ))
         .description(Some("Only this kind of entity (null: all)."))
         .build()
-}
-
-pub fn ranked_action() -> Object {
-    one_of(RANKED_ACTIONS, "The action counted.").build()
-}
-
-pub fn top_period() -> Object {
-    one_of(TOP_PERIODS, "The rollup period; range: over days.").build()
-}
-
-pub fn granularity() -> Object {
-    one_of(GRANULARITIES, "The series' step.").build()
-}
-
-pub fn ranking() -> Object {
-    one_of(
-        RANKINGS,
-        "Whether the threshold test proved the order exact (`exact`) or not (`approximate`).",
-    )
-    .build()
-}
-
-pub fn popular_sort() -> Object {
-    one_of(POPULAR_SORTS, "What ranks the list.").build()
-}
-
-pub fn search_sort() -> Object {
-    one_of(SEARCH_SORTS, "What ranks the list.").build()
-}
-
-pub fn grouping() -> Object {
-    one_of(GROUPINGS, "What the rows are grouped by.").build()
-}
-
-pub fn interval() -> Object {
-    one_of(INTERVALS, "Period length.").build()
-}
-
-pub fn dimension() -> Object {
-    one_of(DIMENSIONS, "How the actors are segmented.").build()
-}
-
-pub fn suggestion() -> Object {
-    one_of(SUGGESTIONS, "What was asked for.").build()
 }
