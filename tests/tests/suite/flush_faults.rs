@@ -266,13 +266,12 @@ async fn lease_holders(env: &TestEnv) -> anyhow::Result<Vec<String>> {
 #[tokio::test]
 async fn a_run_held_up_by_a_slow_store_keeps_its_leases_and_ends_without_error(
 ) -> anyhow::Result<()> {
-    // Each round stalls 3 s inside its transaction, ten times the lease:
-    // the run must keep all 16 partitions through it (a second flusher
-    // finds them taken) and end with no error. Before the leases were
-    // renewed on a clock, they expired in the stall and the run lost its
-    // batches' delete to the fencing.
-    let mut env = TestEnv::new().await?;
-    env.set("flush.lease_ttl_ms", "300");
+    // Each round stalls 5 s inside its transaction, five times the tests'
+    // 1 s lease: the run must keep all 16 partitions through it (a second
+    // flusher finds them taken) and end with no error. Before the leases
+    // were renewed on a clock, they expired in the stall and the run lost
+    // its batches' delete to the fencing.
+    let env = TestEnv::new().await?;
     env.migrate().await?;
     let counters = env.hot_counters()?;
     let expected = ingest_views(&counters, "slow", &movies(4), 8).await?;
@@ -281,7 +280,7 @@ async fn a_run_held_up_by_a_slow_store_keeps_its_leases_and_ends_without_error(
     let slow = env.flush_worker(
         &["flush"],
         &[
-            (flush_worker::fault::STALL_VAR, "3000"),
+            (flush_worker::fault::STALL_VAR, "5000"),
             ("RUST_LOG", "flush_worker=info"),
         ],
     );
@@ -291,10 +290,10 @@ async fn a_run_held_up_by_a_slow_store_keeps_its_leases_and_ends_without_error(
             Ok((holders.len() == 16).then(|| holders[0].clone()))
         })
         .await?;
-        // Watched for over three lease lifetimes, the leases stay the
+        // Watched for two and a half lease lifetimes, the leases stay the
         // slow run's.
         let watched = std::time::Instant::now();
-        while watched.elapsed() < Duration::from_secs(1) {
+        while watched.elapsed() < Duration::from_millis(2500) {
             let holders = lease_holders(&env).await?;
             assert_eq!(
                 holders,
@@ -321,7 +320,7 @@ async fn a_run_held_up_by_a_slow_store_keeps_its_leases_and_ends_without_error(
     meanwhile?;
     let slow = slow?;
     assert!(
-        stderr(&slow).contains("stalled for 3000 ms"),
+        stderr(&slow).contains("stalled for 5000 ms"),
         "{}",
         stderr(&slow)
     );

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use analytics_store::StoreError;
+use futures_util::future::join_all;
 
 use crate::stores::Stores;
 
@@ -40,9 +41,16 @@ async fn renew(stores: &Stores, run_id: &str, leased: &[u16], ttl: Duration) {
     tick.tick().await;
     while !held.is_empty() {
         tick.tick().await;
+        // All at once: on a cluster each is a round trip to its own master,
+        // and one after the other they could outlast a short lease.
+        let renewals = join_all(
+            held.iter()
+                .map(|&p| async move { (p, stores.counters.renew_lease(p, run_id, ttl).await) }),
+        )
+        .await;
         let mut still = Vec::with_capacity(held.len());
-        for p in held {
-            match stores.counters.renew_lease(p, run_id, ttl).await {
+        for (p, renewed) in renewals {
+            match renewed {
                 Ok(()) => still.push(p),
                 Err(StoreError::LeaseLost { .. }) => {
                     tracing::warn!(partition = p, "flush lease lost to another run; its work there stops at the next fenced step");
