@@ -104,7 +104,7 @@ pub struct InputProfile {
     blood_type: Option<String>,
     birthplace: Option<String>,
     /// Trimmed, lower-cased, without repeats.
-    #[schema(max_items = 10)]
+    #[schema(max_items = 10)] // MAX_TAGS (the derive takes a literal)
     movie_tags: Vec<String>,
 }
 
