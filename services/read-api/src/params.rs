@@ -164,6 +164,17 @@ pub fn date(q: &Query, name: &'static str) -> Result<Option<NaiveDate>, ReadApiE
 /// The longest range a range route reads (a year, leap day included).
 pub const MAX_RANGE_DAYS: i64 = 366;
 
+/// How many rows a ranked list answers by default, and at most: a board's
+/// size, as the lists are read from the boards.
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = analytics_store::rollups::leaderboard::LEADERBOARD_SIZE;
+
+/// `limit`: how many rows of a ranked list.
+pub fn limit(q: &Query) -> Result<usize, ReadApiError> {
+    let n = int(q, "limit", DEFAULT_LIMIT as i64, 1, MAX_LIMIT as i64)?;
+    Ok(usize::try_from(n).unwrap_or(MAX_LIMIT))
+}
+
 /// An inclusive range of local days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayRange {

@@ -11,7 +11,7 @@ use utoipa::openapi::{KnownFormat, ObjectBuilder, Ref, RefOr, Required, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::api::words;
-use crate::params::MAX_RANGE_DAYS;
+use crate::params::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RANGE_DAYS};
 
 /// One of the domains read-api is configured with (the document lists
 /// them; set from the configuration).
@@ -98,7 +98,11 @@ pub fn format() -> Parameter {
 }
 
 pub fn limit() -> Parameter {
-    query("limit", integer(1, 100, 10), "How many.")
+    query(
+        "limit",
+        integer(1, MAX_LIMIT as i64, DEFAULT_LIMIT as i64),
+        "How many.",
+    )
 }
 
 pub fn entity_type_path() -> Parameter {

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::ranking::Measure;
 use analytics_domain::rollup::Counts;
 use analytics_domain::{Action, Domain, EntityType};
-use analytics_store::rollups::leaderboard::{BoardScope, LEADERBOARD_SIZE};
+use analytics_store::rollups::leaderboard::BoardScope;
 use analytics_store::rollups::Registers;
 use serde::Serialize;
 use serde_json::json;
@@ -151,7 +151,7 @@ pub async fn top(
     let domain = params::domain(&q, &state.rules)?;
     let entity_type = params::entity_type(q.get("entity_type").map(String::as_str))?;
     let action = params::action(&q)?;
-    let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)?;
+    let limit = params::limit(&q)?;
     let today = state.rules.bucket_mode(&domain).today(chrono::Utc::now());
     if q.get("period").map(String::as_str) == Some(RANGE_PERIOD) {
         if q.contains_key("bucket") {
@@ -165,7 +165,7 @@ pub async fn top(
             domain,
             entity_type,
             action,
-            limit: usize::try_from(limit).unwrap_or(LEADERBOARD_SIZE),
+            limit,
         };
         let body = json!(top.over_range(&state, range).await?);
         return Ok(table::respond(format, body, "top", TOP_COLUMNS, |b| {
@@ -196,11 +196,7 @@ pub async fn top(
     let rows = state
         .rollups
         .leaderboards()
-        .top(
-            &scope,
-            Measure::Count(action),
-            usize::try_from(limit).unwrap_or(LEADERBOARD_SIZE),
-        )
+        .top(&scope, Measure::Count(action), limit)
         .await
         .map_err(|e| state.store_error(e))?;
     let items = top_items(&state, &domain, entity_type, &rows).await?;

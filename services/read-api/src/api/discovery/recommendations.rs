@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::ranking::Measure;
 use analytics_domain::{Action, EntityType};
-use analytics_store::rollups::leaderboard::LEADERBOARD_SIZE;
 use analytics_store::rollups::Registers;
 use serde::Serialize;
 use serde_json::json;
@@ -212,7 +211,7 @@ pub async fn clicked_movies(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let report = Report::of(&req, &q, &state, 7)?;
-    let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)? as usize;
+    let limit = params::limit(&q)?;
     let listing = Listing {
         name: "recommended-movies",
         rows_at: "/items",

@@ -4,7 +4,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use analytics_domain::ranking::Measure;
 use analytics_domain::{Action, EntityType, Sum};
-use analytics_store::rollups::leaderboard::LEADERBOARD_SIZE;
 use analytics_store::rollups::Registers;
 use serde::Serialize;
 use serde_json::json;
@@ -69,7 +68,7 @@ pub async fn search_queries(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let report = Report::of(&req, &q, &state, 7)?;
-    let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)? as usize;
+    let limit = params::limit(&q)?;
     // The body echoes the parameter's word, not the measure's field name.
     let searches = ("searches", Measure::Count(Action::Search));
     let (sort, measure) = params::choice(

@@ -138,7 +138,7 @@ pub async fn popular(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ReadApiError> {
     let report = Report::of(&req, &q, &state, 7)?;
-    let limit = params::int(&q, "limit", 10, 1, LEADERBOARD_SIZE as i64)? as usize;
+    let limit = params::limit(&q)?;
     let options: Vec<(&str, PopularBy)> = POPULAR_BY.iter().map(|b| (b.name(), *b)).collect();
     let by = params::choice(&q, "sort", &options, PopularBy::Views)?;
     let listing = Listing {
