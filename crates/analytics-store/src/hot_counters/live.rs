@@ -23,24 +23,46 @@ pub struct LiveWindow {
 }
 
 impl HotCounters {
-    /// Adds one process's tick to second `now` (one pipelined round trip).
+    /// Adds one process's tick to second `now`: its viewers and samples in
+    /// one pipelined round trip, then its counts in another. Counts last,
+    /// and read first by [`HotCounters::live_window`]: a reader that sees a
+    /// tick's counts finds its viewers too. The keys live on different
+    /// masters of a cluster, where one pipeline's parts land in any order.
     pub async fn report_tick(&self, now: i64, tick: &Tick) -> Result<(), StoreError> {
         if tick.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        if !tick.counts.is_empty() {
-            let second = self.keys.live_second(now);
-            for (field, n) in LiveCounts::FIELDS.iter().zip(tick.counts.values()) {
-                if n != 0 {
-                    pipe.cmd("HINCRBY").arg(&second).arg(*field).arg(n).ignore();
-                }
-            }
-            pipe.cmd("EXPIRE")
-                .arg(&second)
-                .arg(SECOND_TTL_SECONDS)
-                .ignore();
+        let watchers = self.viewers_and_samples(now, tick);
+        if !watchers.is_empty() {
+            self.run(async |c| watchers.query_async::<()>(c).await)
+                .await?;
         }
+        if tick.counts.is_empty() {
+            return Ok(());
+        }
+        let mut counts = redis::pipe();
+        let second = self.keys.live_second(now);
+        for (field, n) in LiveCounts::FIELDS.iter().zip(tick.counts.values()) {
+            if n != 0 {
+                counts
+                    .cmd("HINCRBY")
+                    .arg(&second)
+                    .arg(*field)
+                    .arg(n)
+                    .ignore();
+            }
+        }
+        counts
+            .cmd("EXPIRE")
+            .arg(&second)
+            .arg(SECOND_TTL_SECONDS)
+            .ignore();
+        self.run(async |c| counts.query_async::<()>(c).await).await
+    }
+
+    /// The writes of a tick's viewers and feed samples.
+    fn viewers_and_samples(&self, now: i64, tick: &Tick) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
         // Scored by when each viewer last watched (never later than now: a
         // clock ahead must not keep a viewer watching); ones already past
         // the longest window are not written at all. GT: an older event
@@ -82,11 +104,12 @@ impl HotCounters {
                 .arg(sample)
                 .ignore();
         }
-        self.run(async |c| pipe.query_async::<()>(c).await).await
+        pipe
     }
 
-    /// The last minute's tallies (ending at `now`) and the viewers seen in
-    /// the last `viewer_window` seconds, in one round trip.
+    /// The last minute's tallies (ending at `now`), then the viewers seen
+    /// in the last `viewer_window` seconds: in that order, so the viewers
+    /// of every tick counted are in (see [`HotCounters::report_tick`]).
     pub async fn live_window(
         &self,
         now: i64,
@@ -97,11 +120,18 @@ impl HotCounters {
         for s in &seconds {
             pipe.cmd("HGETALL").arg(self.keys.live_second(*s));
         }
-        pipe.cmd("ZCOUNT")
-            .arg(self.keys.live_viewers())
-            .arg(now - viewer_window + 1)
-            .arg("+inf");
         let replies: Vec<redis::Value> = self.run(async |c| pipe.query_async(c).await).await?;
+        let viewers_key = self.keys.live_viewers();
+        let viewers: u64 = self
+            .run(async |c| {
+                redis::cmd("ZCOUNT")
+                    .arg(&viewers_key)
+                    .arg(now - viewer_window + 1)
+                    .arg("+inf")
+                    .query_async(c)
+                    .await
+            })
+            .await?;
         let mut window = LiveWindow::default();
         for (second, reply) in seconds.iter().zip(&replies) {
             let fields: Vec<(String, i64)> =
@@ -115,10 +145,7 @@ impl HotCounters {
             }
             window.seconds.push((*second, counts));
         }
-        window.concurrent_viewers = replies
-            .last()
-            .and_then(|r| redis::from_redis_value::<u64>(r.clone()).ok())
-            .unwrap_or(0);
+        window.concurrent_viewers = viewers;
         Ok(window)
     }
 
